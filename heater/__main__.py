@@ -1,0 +1,3 @@
+from heater.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Validation of every name a user can send: the only place these rules live.
+
+Repository names, git ref names and file paths inside a repository are
+checked here before they are used to build a path on disk or to call git.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from heater.errors import InvalidInput
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+RESERVED = frozenset({"api", "static", "ui", "-", "healthz", "metrics"})
+
+# Longest path inside a repository we accept; git itself allows more, but no
+# template needs it and it bounds the work done on hostile input.
+MAX_PATH_LENGTH = 1024
+MAX_REF_LENGTH = 255
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# git check-ref-format forbids these anywhere in a ref.
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+class InvalidName(InvalidInput):
+    code = "invalid_name"
+
+    def __init__(self, kind: str, value: str, reason: str) -> None:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        super().__init__(f"invalid {kind} {shown!r}: {reason}")
+        self.kind = kind
+        self.value = value
+        self.reason = reason
+
+
+def check_name(value: str, kind: str = "name") -> str:
+    """Return ``value`` if it is a valid namespace or repository name."""
+    if not isinstance(value, str) or not value:
+        raise InvalidName(kind, str(value), "must not be empty")
+    if value in RESERVED:
+        raise InvalidName(kind, value, "is a reserved word")
+    if value.endswith(".git"):
+        raise InvalidName(kind, value, "must not end in .git")
+    if not NAME_RE.match(value):
+        raise InvalidName(
+            kind, value,
+            "use 1 to 63 lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+        )
+    return value
+
+
+@dataclass(frozen=True, order=True)
+class RepoId:
+    """A validated ``<namespace>/<name>``."""
+
+    namespace: str
+    name: str
+
+    def __post_init__(self) -> None:
+        check_name(self.namespace, "namespace")
+        check_name(self.name, "name")
+
+    @classmethod
+    def parse(cls, full: str) -> RepoId:
+        parts = full.split("/")
+        if len(parts) != 2:
+            raise InvalidName("repository", full, "expected <namespace>/<name>")
+        return cls(parts[0], parts[1])
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def check_ref_name(ref: str) -> str:
+    """Validate a full ref name (``refs/heads/main``) as git and Heater require.
+
+    Git's check-ref-format rules, plus: no component may start with ``-`` (so
+    that a ref can never be read as a command-line option).
+    """
+    if not ref or len(ref) > MAX_REF_LENGTH:
+        raise InvalidName("ref", ref, f"must be 1 to {MAX_REF_LENGTH} characters")
+    if _REF_FORBIDDEN.search(ref):
+        raise InvalidName("ref", ref, "contains a control character, space or one of ~^:?*[\\")
+    if ref.startswith("/") or ref.endswith("/") or "//" in ref:
+        raise InvalidName("ref", ref, "has an empty path component")
+    if ref.endswith(".") or ".." in ref or "@{" in ref or ref == "@":
+        raise InvalidName("ref", ref, "contains '..', '@{' or ends with '.'")
+    for component in ref.split("/"):
+        if component.startswith(".") or component.endswith(".lock"):
+            raise InvalidName("ref", ref, "a component starts with '.' or ends with '.lock'")
+        if component.startswith("-"):
+            raise InvalidName("ref", ref, "a component starts with '-'")
+    return ref
+
+
+def check_short_ref(ref: str) -> str:
+    """Validate a ref as given in a URL or API call (``v1.2.0``, ``main``, a SHA)."""
+    if not isinstance(ref, str):
+        raise InvalidName("ref", str(ref), "must be a string")
+    if ref.startswith("refs/"):
+        return check_ref_name(ref)
+    check_ref_name("refs/heads/" + ref)
+    return ref
+
+
+def check_repo_path(path: str) -> str:
+    """Validate a file path inside a repository tree (``files/init.sh``).
+
+    Relative, ``/``-separated, no empty, ``.`` or ``..`` components, no
+    control characters: it can only name an entry of the tree.
+    """
+    if not path:
+        raise InvalidName("path", path, "must not be empty")
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidName("path", path, f"longer than {MAX_PATH_LENGTH} characters")
+    if _CONTROL.search(path):
+        raise InvalidName("path", path, "contains a control character")
+    if path.startswith("/") or "\\" in path:
+        raise InvalidName("path", path, "must be relative and use '/'")
+    for component in path.split("/"):
+        if component in ("", ".", ".."):
+            raise InvalidName("path", path, "has an empty, '.' or '..' component")
+    return path

@@ -1,0 +1,98 @@
+"""The on-disk layout of a data directory: the only module that builds paths.
+
+::
+
+    <data-dir>/
+      git/<namespace>/<name>.git/   one bare repository per template or image
+      tmp/                          scratch space (repositories being created,
+                                    uploads in flight); same filesystem as the
+                                    rest, so that a finished item is renamed
+                                    into place atomically
+      hooks/                        git hooks shared by every repository
+      empty.git/                    an empty repository whose advertisement
+                                    answers a push that will create a new one
+      blobs/<aa>/<uuid>             image binaries, fanned out by UUID prefix
+      auth.sqlite                   API tokens (secrets stored hashed)
+      index.sqlite                  catalog index, a cache rebuilt from git/
+
+Every method takes names that :mod:`heater.names` has already validated and
+checks again that the result stays below the data directory, so that a
+missed validation fails closed instead of escaping.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from heater.names import RepoId
+
+ENV_DATA_DIR = "HEATER_DATA_DIR"
+DEFAULT_DATA_DIR = "./repos"
+
+
+def resolve_data_dir(option: str | None) -> Path:
+    """The data directory: ``--data-dir``, else ``$HEATER_DATA_DIR``, else ``./repos``."""
+    raw = option or os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR
+    return Path(raw).expanduser().resolve()
+
+
+class PathEscape(RuntimeError):
+    """A computed path left the data directory: a bug, never user error."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).resolve())
+
+    def _inside(self, path: Path) -> Path:
+        resolved = path.resolve()
+        if resolved != self.root and self.root not in resolved.parents:
+            raise PathEscape(f"{path} is outside {self.root}")
+        return path
+
+    @property
+    def git_root(self) -> Path:
+        return self.root / "git"
+
+    def namespace_dir(self, namespace: str) -> Path:
+        return self._inside(self.git_root / namespace)
+
+    def repository(self, repo: RepoId) -> Path:
+        return self._inside(self.git_root / repo.namespace / f"{repo.name}.git")
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def hooks(self) -> Path:
+        return self.root / "hooks"
+
+    @property
+    def empty_repository(self) -> Path:
+        return self.root / "empty.git"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    def blob(self, blob_id: str) -> Path:
+        return self._inside(self.blobs / blob_id[:2] / blob_id)
+
+    @property
+    def auth_db(self) -> Path:
+        return self.root / "auth.sqlite"
+
+    @property
+    def index_db(self) -> Path:
+        return self.root / "index.sqlite"
+
+    def ensure(self) -> None:
+        """Create the top-level directories (idempotent)."""
+        for directory in (self.root, self.git_root, self.tmp, self.hooks, self.blobs):
+            directory.mkdir(parents=True, exist_ok=True)

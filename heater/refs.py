@@ -1,0 +1,111 @@
+"""Resolving what a user calls a ref (``latest``, ``v1.2.0``, ``main``, a SHA)
+to a commit.
+
+Resolution order: ``latest``; a semantic version (with or without ``v``);
+a branch; any other tag; a full or abbreviated commit SHA. A result knows
+whether it can change: versions and SHAs are immutable, branches and
+``latest`` move.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pygit2
+
+from heater.errors import InvalidInput, NotFound
+from heater.names import check_short_ref
+from heater.versions import TaggedVersion, Version, find_version, latest, list_versions
+
+LATEST = "latest"
+_HEX_RE = re.compile(r"^[0-9a-f]{4,64}$")
+
+VersionLister = Callable[[pygit2.Repository], list[TaggedVersion]]
+
+
+class UnknownRef(NotFound):
+    code = "unknown_ref"
+
+    def __init__(self, ref: str, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"unknown ref {ref!r}{detail}")
+        self.ref = ref
+
+
+class AmbiguousRef(InvalidInput):
+    code = "ambiguous_ref"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"abbreviated SHA {ref!r} matches more than one object; use more digits")
+        self.ref = ref
+
+
+@dataclass(frozen=True)
+class Resolved:
+    ref: str            # what the user asked for
+    kind: str           # "latest" | "version" | "branch" | "tag" | "sha"
+    commit: pygit2.Commit
+    version: TaggedVersion | None = None
+
+    @property
+    def sha(self) -> str:
+        return str(self.commit.id)
+
+    @property
+    def immutable(self) -> bool:
+        """True when the same URL can never show other content."""
+        return self.kind in ("version", "sha")
+
+
+def resolve(git: pygit2.Repository, ref: str,
+            versions: VersionLister = list_versions) -> Resolved:
+    """Resolve ``ref`` in ``git`` or raise :class:`UnknownRef`.
+
+    ``versions`` lists the repository's versions with their yank state; it
+    is a parameter so that callers who know about yanks can supply it.
+    """
+    check_short_ref(ref)
+    if ref == LATEST:
+        best = latest(versions(git))
+        if best is None:
+            raise UnknownRef(ref, "the repository has no released version")
+        return Resolved(ref, "latest", _commit(git, best.commit, ref), best)
+    version = Version.try_parse(ref)
+    if version is not None:
+        tagged = find_version(versions(git), version)
+        if tagged is None:
+            raise UnknownRef(ref, "no such version")
+        return Resolved(ref, "version", _commit(git, tagged.commit, ref), tagged)
+    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+        reference = git.references.get(prefix + ref)
+        if reference is not None:
+            return Resolved(ref, kind, _peel(git, reference.target, ref))
+    if _HEX_RE.match(ref):
+        try:
+            obj = git.revparse_single(ref)
+        except KeyError:
+            raise UnknownRef(ref) from None
+        except ValueError:
+            raise AmbiguousRef(ref) from None
+        except pygit2.GitError:
+            raise UnknownRef(ref) from None
+        return Resolved(ref, "sha", _peel(git, obj.id, ref))
+    raise UnknownRef(ref)
+
+
+def _commit(git: pygit2.Repository, sha: str, ref: str) -> pygit2.Commit:
+    return _peel(git, pygit2.Oid(hex=sha), ref)
+
+
+def _peel(git: pygit2.Repository, oid: pygit2.Oid | str, ref: str) -> pygit2.Commit:
+    obj = git.get(oid)
+    if obj is None:
+        raise UnknownRef(ref)
+    try:
+        commit = obj.peel(pygit2.Commit)
+    except (pygit2.InvalidSpecError, ValueError):
+        raise UnknownRef(ref, "does not name a commit") from None
+    assert isinstance(commit, pygit2.Commit)
+    return commit

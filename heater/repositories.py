@@ -1,0 +1,186 @@
+"""Bare git repositories on disk: create, open, describe, list.
+
+A repository's kind (template or image), visibility and creation time live
+in its own git config under ``heater.*``, so that the repositories alone are
+enough to rebuild everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from heater.errors import Conflict, InvalidInput, NotFound
+from heater.names import InvalidName, RepoId, check_name
+from heater.paths import Layout
+
+DEFAULT_BRANCH = "main"
+
+
+class Kind(enum.StrEnum):
+    TEMPLATE = "template"
+    IMAGE = "image"
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class RepositoryNotFound(NotFound):
+    code = "repository_not_found"
+
+    def __init__(self, repo: RepoId | str) -> None:
+        super().__init__(f"repository {repo} does not exist")
+        self.repo = repo
+
+
+class RepositoryExists(Conflict):
+    code = "repository_exists"
+
+    def __init__(self, repo: RepoId, kind: str) -> None:
+        super().__init__(f"{repo} already exists (as a {kind})")
+        self.repo = repo
+        self.kind = kind
+
+
+class InvalidChoice(InvalidInput):
+    def __init__(self, field: str, value: object, allowed: list[str]) -> None:
+        super().__init__(f"{field} must be one of {', '.join(allowed)}, not {value!r}")
+        self.field = field
+
+
+def parse_kind(value: object) -> Kind:
+    try:
+        return Kind(str(value))
+    except ValueError:
+        raise InvalidChoice("kind", value, [k.value for k in Kind]) from None
+
+
+def parse_visibility(value: object) -> Visibility:
+    try:
+        return Visibility(str(value))
+    except ValueError:
+        raise InvalidChoice("visibility", value, [v.value for v in Visibility]) from None
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    repo: RepoId
+    kind: Kind
+    visibility: Visibility
+    created_at: str
+
+    @property
+    def private(self) -> bool:
+        return self.visibility is Visibility.PRIVATE
+
+
+class RepositoryStore:
+    """The set of bare repositories below a data directory."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def path(self, repo: RepoId) -> Path:
+        return self.layout.repository(repo)
+
+    def exists(self, repo: RepoId) -> bool:
+        return (self.path(repo) / "HEAD").is_file()
+
+    def create(self, repo: RepoId, kind: Kind = Kind.TEMPLATE,
+               visibility: Visibility = Visibility.PUBLIC) -> RepoInfo:
+        """Create an empty bare repository, atomically.
+
+        It is initialised in the scratch directory and renamed into place, so
+        a concurrent reader never sees half a repository and two concurrent
+        creators cannot both win.
+        """
+        final = self.path(repo)
+        if self.exists(repo):
+            raise RepositoryExists(repo, self.info(repo).kind.value)
+        self.layout.ensure()
+        scratch = self.layout.tmp / f"create-{uuid.uuid4().hex}.git"
+        created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        try:
+            git = pygit2.init_repository(str(scratch), bare=True,
+                                         initial_head=DEFAULT_BRANCH)
+            git.config["heater.kind"] = kind.value
+            git.config["heater.visibility"] = visibility.value
+            git.config["heater.created"] = created
+            git.free()
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(scratch, final)
+            except OSError as exc:  # ENOTEMPTY/EEXIST: someone else won
+                raise RepositoryExists(repo, kind.value) from exc
+        finally:
+            if scratch.exists():
+                shutil.rmtree(scratch, ignore_errors=True)
+        return RepoInfo(repo, kind, visibility, created)
+
+    def open(self, repo: RepoId) -> pygit2.Repository:
+        if not self.exists(repo):
+            raise RepositoryNotFound(repo)
+        return pygit2.Repository(str(self.path(repo)))
+
+    def info(self, repo: RepoId) -> RepoInfo:
+        git = self.open(repo)
+        try:
+            config = git.config
+            kind = _config_get(config, "heater.kind", Kind.TEMPLATE.value)
+            visibility = _config_get(config, "heater.visibility", Visibility.PUBLIC.value)
+            created = _config_get(config, "heater.created", "")
+        finally:
+            git.free()
+        return RepoInfo(repo, parse_kind(kind), parse_visibility(visibility), created)
+
+    def set_visibility(self, repo: RepoId, visibility: Visibility) -> None:
+        git = self.open(repo)
+        git.config["heater.visibility"] = visibility.value
+        git.free()
+
+    def remove(self, repo: RepoId) -> None:
+        """Erase a repository (only for undoing a failed create-on-push)."""
+        final = self.path(repo)
+        doomed = self.layout.tmp / f"remove-{uuid.uuid4().hex}"
+        try:
+            os.rename(final, doomed)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def __iter__(self) -> Iterator[RepoId]:
+        """Every repository, in name order; stray entries are skipped."""
+        root = self.layout.git_root
+        if not root.is_dir():
+            return
+        for ns_dir in sorted(root.iterdir()):
+            try:
+                check_name(ns_dir.name, "namespace")
+            except InvalidName:
+                continue
+            for entry in sorted(ns_dir.iterdir()):
+                if not entry.name.endswith(".git"):
+                    continue
+                try:
+                    repo = RepoId(ns_dir.name, entry.name[: -len(".git")])
+                except InvalidName:
+                    continue
+                if self.exists(repo):
+                    yield repo
+
+
+def _config_get(config: pygit2.Config, key: str, default: str) -> str:
+    try:
+        return str(config[key])
+    except KeyError:
+        return default

@@ -1,0 +1,480 @@
+"""Git smart HTTP, served by the stock git binary and streamed through WSGI.
+
+Routes (everything else below ``/<ns>/<name>.git/`` is 404, dumb HTTP included)::
+
+    GET  /<ns>/<name>.git/info/refs?service=git-upload-pack|git-receive-pack
+    POST /<ns>/<name>.git/git-upload-pack
+    POST /<ns>/<name>.git/git-receive-pack
+
+Bodies stream both ways in fixed-size chunks: a feeder thread copies the
+request (gunzipped when the client compressed it) into git's stdin while
+the response iterates over git's stdout, so neither side is ever held in
+memory whole, and a push cannot deadlock on a full pipe. When the client
+goes away, the WSGI server closes the response and the git process is
+killed.
+
+Errors are ``text/plain``: git shows such a body line by line as
+``remote: ...``. Git clients get 401 (never 403) when they may prompt for
+credentials that would help.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qs
+
+import pygit2
+
+from heater.auth import Caller, can_read, can_write
+from heater.errors import HeaterError, Unauthenticated
+from heater.gitcmd import git_argv, git_env
+from heater.httpauth import token_from_environ
+from heater.names import InvalidName, RepoId
+from heater.registry import Registry
+from heater.repositories import Kind, RepoInfo, RepositoryExists
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+CHUNK = 64 * 1024
+# A fetch negotiation (wants, haves, filters) is small; even a client with
+# tens of thousands of refs stays far below this once decompressed.
+MAX_NEGOTIATION_BYTES = 64 * 1024 * 1024
+# The largest push accepted, after decompression; git's own counterpart is
+# receive.maxInputSize.
+MAX_PUSH_BYTES = 4 * 1024 * 1024 * 1024
+STDERR_KEPT = 16 * 1024
+
+SERVICES = ("git-upload-pack", "git-receive-pack")
+_PATH_RE = re.compile(r"^/([^/]*)/([^/]*)\.git(/.*)?$")
+
+
+def is_git_path(path: str) -> bool:
+    """True for every path this module answers (so it can 404 dumb HTTP)."""
+    return _PATH_RE.match(path) is not None
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    suffix: str
+    handler: str
+
+
+ROUTES = (
+    Route("GET", "/info/refs", "info_refs"),
+    Route("POST", "/git-upload-pack", "rpc"),
+    Route("POST", "/git-receive-pack", "rpc"),
+)
+
+
+class GitHTTPError(Exception):
+    def __init__(self, status: str, message: str, headers: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+def _unauthorized(message: str) -> GitHTTPError:
+    return GitHTTPError("401 Unauthorized", message,
+                        [("WWW-Authenticate", 'Basic realm="Heater", charset="UTF-8"')])
+
+
+def _not_found(repo: RepoId | str) -> GitHTTPError:
+    return GitHTTPError("404 Not Found", f"repository {repo} not found")
+
+
+class SmartHTTP:
+    """The WSGI application for git's smart HTTP protocol."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._dispatch(environ, start_response)
+        except GitHTTPError as exc:
+            return _text_response(start_response, exc.status, exc.message, exc.headers)
+        except Unauthenticated as exc:
+            err = _unauthorized(exc.message)
+            return _text_response(start_response, err.status, err.message, err.headers)
+        except HeaterError as exc:
+            return _text_response(start_response, "400 Bad Request", exc.message)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        match = _PATH_RE.match(environ.get("PATH_INFO", ""))
+        if match is None:
+            raise GitHTTPError("404 Not Found", "not a git URL")
+        namespace, name, rest = match.groups()
+        try:
+            repo = RepoId(namespace, name)
+        except InvalidName as exc:
+            raise GitHTTPError("400 Bad Request", exc.message) from None
+        method = environ.get("REQUEST_METHOD", "GET")
+        for route in ROUTES:
+            if rest == route.suffix:
+                if method != route.method and not (method == "HEAD" and route.method == "GET"):
+                    raise GitHTTPError("405 Method Not Allowed", f"use {route.method}",
+                                       [("Allow", route.method)])
+                handler = getattr(self, route.handler)
+                result: Iterable[bytes] = handler(environ, start_response, repo, rest)
+                return result
+        raise GitHTTPError("404 Not Found",
+                           "only git's smart HTTP protocol is served (dumb HTTP is not)")
+
+    # -- authorisation -----------------------------------------------------
+
+    def _caller(self, environ: dict[str, Any]) -> Caller:
+        return self.registry.authenticate(token_from_environ(environ))
+
+    def _authorise(self, caller: Caller, repo: RepoId, service: str) -> RepoInfo | None:
+        """The repository's info if ``caller`` may use ``service`` on it;
+        ``None`` for a push that will create it. Raises otherwise."""
+        try:
+            info = self.registry.repos.info(repo)
+        except HeaterError:
+            info = None
+        if info is not None and not can_read(caller, info):
+            # Anonymous callers are asked for credentials whether or not the
+            # repository exists, so the answer reveals nothing; a caller who
+            # is known but may not read it must not learn that it exists.
+            if caller is None:
+                raise _unauthorized(f"authentication required for {repo}")
+            raise _not_found(repo)
+        if service == "git-upload-pack":
+            if info is None:
+                if caller is None:
+                    raise _unauthorized(f"authentication required for {repo}")
+                raise _not_found(repo)
+            return info
+        if caller is None:
+            raise _unauthorized(f"pushing to {repo} needs a token with the writer role")
+        if not can_write(caller, repo.namespace):
+            raise _unauthorized(
+                f"token {caller} may not push to {repo}: the writer role for "
+                f"namespace {repo.namespace} is needed")
+        if info is not None and info.kind is not Kind.TEMPLATE:
+            raise GitHTTPError(
+                "403 Forbidden",
+                f"{repo} is an image repository; its history is written by builds "
+                "(POST /api/v1/images/.../builds), not by git push")
+        return info
+
+    # -- handlers ----------------------------------------------------------
+
+    def info_refs(self, environ: dict[str, Any], start_response: StartResponse,
+                  repo: RepoId, _rest: str) -> Iterable[bytes]:
+        service = _query_param(environ.get("QUERY_STRING", ""), "service")
+        if service is None:
+            raise GitHTTPError("404 Not Found",
+                               "only git's smart HTTP protocol is served (dumb HTTP is not)")
+        if service not in SERVICES:
+            raise GitHTTPError("403 Forbidden", f"unsupported service {service!r}")
+        caller = self._caller(environ)
+        info = self._authorise(caller, repo, service)
+        path = (self.registry.repos.path(repo) if info is not None
+                else self._empty_repository())
+        protocol = environ.get("HTTP_GIT_PROTOCOL")
+        argv = git_argv(path, [service[len("git-"):], "--stateless-rpc", "--advertise-refs",
+                               str(path)])
+        proc = subprocess.run(argv, env=git_env(git_protocol=protocol), capture_output=True,
+                              check=False, timeout=300)
+        if proc.returncode != 0:
+            log.error("advertise %s %s failed: %s", service, repo, proc.stderr[-STDERR_KEPT:])
+            raise GitHTTPError("500 Internal Server Error", "git failed to list references")
+        body = proc.stdout
+        # Protocol v2 advertises capabilities only; v0 wants the service line
+        # first (gitprotocol-http).
+        if not body.startswith(b"000eversion 2\n"):
+            body = _pkt_line(f"# service={service}\n") + b"0000" + body
+        start_response("200 OK", [
+            ("Content-Type", f"application/x-{service}-advertisement"),
+            ("Content-Length", str(len(body))),
+            *_NO_CACHE,
+        ])
+        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
+
+    def rpc(self, environ: dict[str, Any], start_response: StartResponse,
+            repo: RepoId, rest: str) -> Iterable[bytes]:
+        service = rest.lstrip("/")
+        expected_type = f"application/x-{service}-request"
+        content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if content_type != expected_type:
+            raise GitHTTPError("415 Unsupported Media Type",
+                               f"expected Content-Type {expected_type}")
+        encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            raise GitHTTPError("415 Unsupported Media Type",
+                               f"unsupported Content-Encoding {encoding!r}")
+        caller = self._caller(environ)
+        info = self._authorise(caller, repo, service)
+        created = False
+        if info is None:  # create-on-push by a writer
+            try:
+                self.registry.repos.create(repo, Kind.TEMPLATE)
+                created = True
+            except RepositoryExists:
+                pass
+        limit = MAX_NEGOTIATION_BYTES if service == "git-upload-pack" else MAX_PUSH_BYTES
+        body: IO[bytes] = environ["wsgi.input"]
+        source = _Gunzip(body, limit) if encoding in ("gzip", "x-gzip") else _Limited(body, limit)
+        path = self.registry.repos.path(repo)
+        argv = git_argv(path, [service[len("git-"):], "--stateless-rpc", str(path)],
+                        hooks_path=self.registry.layout.hooks)
+        extra = {
+            "HEATER_DATA_DIR": str(self.registry.layout.root),
+            "HEATER_REPO": str(repo),
+            "HEATER_USER": caller.name if caller else "",
+            "HEATER_ROLE": str(caller.role) if caller else "",
+            "HEATER_SCOPE": (caller.namespace or "*") if caller else "",
+        }
+        env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
+
+        def finished(ok: bool) -> None:
+            if service != "git-receive-pack":
+                return
+            if created and not _has_refs(path):
+                # The push that was to create this repository failed: leave
+                # nothing behind.
+                self.registry.repos.remove(repo)
+                return
+            self.registry.changed(repo, caller)
+
+        stream = GitStream(argv, env, path, source, finished)
+        if not stream.first_chunk():
+            returncode = stream.wait()
+            if stream.input_error is not None:
+                status, message = stream.input_error
+                raise GitHTTPError(status, message)
+            if returncode != 0:
+                # Nothing was sent, so git refused what the client said
+                # (a malformed pkt-line, an unknown object...): say why.
+                reason = stream.stderr_text().replace(str(path), str(repo))
+                raise GitHTTPError("400 Bad Request",
+                                   reason.splitlines()[-1] if reason else f"{service} failed")
+        start_response("200 OK", [("Content-Type", f"application/x-{service}-result"),
+                                  *_NO_CACHE])
+        return stream
+
+    def _empty_repository(self) -> Path:
+        path = self.registry.layout.empty_repository
+        if not (path / "HEAD").is_file():
+            scratch = self.registry.layout.tmp / f"empty-{os.getpid()}-{threading.get_ident()}"
+            pygit2.init_repository(str(scratch), bare=True, initial_head="main")
+            try:
+                os.rename(scratch, path)
+            except OSError:  # another worker made it first
+                shutil.rmtree(scratch, ignore_errors=True)
+        return path
+
+
+_NO_CACHE = [
+    ("Cache-Control", "no-cache, max-age=0, must-revalidate"),
+    ("Pragma", "no-cache"),
+    ("Expires", "Fri, 01 Jan 1980 00:00:00 GMT"),
+]
+
+
+class InputRejected(Exception):
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Limited:
+    """A request body, refused past ``limit`` bytes."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self.raw = raw
+        self.limit = limit
+        self.total = 0
+
+    def read(self) -> bytes:
+        data = self.raw.read(CHUNK)
+        self.total += len(data)
+        if self.total > self.limit:
+            raise InputRejected("413 Content Too Large",
+                                f"request body larger than {self.limit} bytes")
+        return data
+
+
+class _Gunzip(_Limited):
+    """A gzip request body, decompressed in bounded steps: a small body that
+    inflates past ``limit`` (a gzip bomb) is refused, not expanded."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        super().__init__(raw, limit)
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.pending = b""
+        self.eof = False
+
+    def read(self) -> bytes:
+        while True:
+            if self.pending:
+                data = self.inflater.decompress(self.pending, CHUNK)
+                self.pending = self.inflater.unconsumed_tail
+            elif self.eof:
+                return self.inflater.flush()
+            else:
+                compressed = self.raw.read(CHUNK)
+                if not compressed:
+                    self.eof = True
+                    if not self.inflater.eof:
+                        raise InputRejected("400 Bad Request", "truncated gzip request body")
+                    continue
+                try:
+                    data = self.inflater.decompress(compressed, CHUNK)
+                except zlib.error as exc:
+                    raise InputRejected("400 Bad Request",
+                                        f"bad gzip request body: {exc}") from None
+                self.pending = self.inflater.unconsumed_tail
+            self.total += len(data)
+            if self.total > self.limit:
+                raise InputRejected("413 Content Too Large",
+                                    f"request body inflates past {self.limit} bytes")
+            if data:
+                return data
+
+
+class GitStream:
+    """A running git process whose stdout is the response body.
+
+    Iterating yields stdout chunks; ``close()`` (called by the WSGI server
+    when the response ends or the client disconnects) kills the process if
+    it is still running and reports the outcome to ``finished``.
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path,
+                 source: _Limited, finished: Callable[[bool], None]) -> None:
+        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.source = source
+        self.finished = finished
+        self.input_error: tuple[str, str] | None = None
+        self._stderr = bytearray()
+        self._first = b""
+        self._returncode: int | None = None
+        self._feeder = threading.Thread(target=self._feed, daemon=True)
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._feeder.start()
+        self._drainer.start()
+
+    def _feed(self) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        try:
+            while True:
+                data = self.source.read()
+                if not data:
+                    break
+                stdin.write(data)
+        except InputRejected as exc:
+            self.input_error = (exc.status, exc.message)
+            self.proc.kill()
+        except (BrokenPipeError, ConnectionError, OSError, ValueError):
+            # git stopped reading (it already answered or failed) or the
+            # client went away mid-body: git sees EOF and gives up.
+            pass
+        except Exception:  # unexpected: make sure git does not wait forever
+            log.exception("feeding git failed")
+            self.proc.kill()
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def _drain(self) -> None:
+        stderr = self.proc.stderr
+        assert stderr is not None
+        for line in iter(lambda: stderr.read(4096), b""):
+            if len(self._stderr) < STDERR_KEPT:
+                self._stderr += line
+
+    def stderr_text(self) -> str:
+        return bytes(self._stderr).decode("utf-8", "replace").strip()
+
+    def _read(self) -> bytes:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        return os.read(stdout.fileno(), CHUNK)
+
+    def first_chunk(self) -> bytes:
+        """The first bytes of output (empty if git produced none)."""
+        self._first = self._read()
+        return self._first
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunk = self._first
+        while chunk:
+            yield chunk
+            chunk = self._read()
+        self.wait()
+
+    def wait(self) -> int:
+        """Wait for git to exit, report the outcome once; its exit code."""
+        if self._returncode is not None:
+            return self._returncode
+        returncode = self._returncode = self.proc.wait()
+        # The feeder may still wait on a client that keeps sending after git
+        # gave up; git is gone, so its next write fails and it ends.
+        self._feeder.join(timeout=5)
+        self._drainer.join()
+        if returncode != 0:
+            log.warning("git exited %s: %s", returncode, self.stderr_text())
+        try:
+            self.finished(returncode == 0)
+        except Exception:
+            log.exception("post-push work failed")
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        return returncode
+
+    def close(self) -> int:
+        """End the process (killing it if the client left early); its exit code."""
+        if self._returncode is None and self.proc.poll() is None:
+            self.proc.kill()
+        return self.wait()
+
+
+def _has_refs(path: Path) -> bool:
+    try:
+        git = pygit2.Repository(str(path))
+    except pygit2.GitError:
+        return False
+    try:
+        return any(True for _ in git.references)
+    finally:
+        git.free()
+
+
+def _pkt_line(text: str) -> bytes:
+    data = text.encode()
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+def _query_param(query: str, key: str) -> str | None:
+    values = parse_qs(query, keep_blank_values=True, max_num_fields=20).get(key)
+    return values[0] if values else None
+
+
+def _text_response(start_response: StartResponse, status: str, message: str,
+                   headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = (message.rstrip("\n") + "\n").encode("utf-8", "replace")
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body))), *(headers or [])])
+    return [body]

@@ -1,0 +1,55 @@
+"""The HTTP layer: the Flask application factory.
+
+Git's smart HTTP endpoints are a plain WSGI application in front of Flask
+(:mod:`heater.smarthttp`) so that packs stream straight between the socket
+and git; everything else is Flask blueprints, one per feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from heater.paths import resolve_data_dir
+from heater.registry import Registry
+from heater.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
+from heater.web import errors, health, templates_api
+
+# JSON bodies of the REST API are small; binaries and packs stream through
+# their own endpoints, which do not read the body through Flask.
+MAX_JSON_BODY = 1024 * 1024
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. ``config`` may set ``DATA_DIR``; otherwise the
+    data directory comes from ``$HEATER_DATA_DIR`` or ``./repos``."""
+    app = Flask(__name__)
+    app.config.update(DATA_DIR=None, MAX_CONTENT_LENGTH=MAX_JSON_BODY, JSON_SORT_KEYS=False)
+    if config:
+        app.config.update(config)
+    data_dir = Path(app.config["DATA_DIR"]) if app.config["DATA_DIR"] else resolve_data_dir(None)
+    registry = Registry(data_dir)
+    app.extensions["heater"] = registry
+
+    errors.init_app(app)
+    for blueprint in (health.bp, templates_api.bp):
+        app.register_blueprint(blueprint)
+
+    app.wsgi_app = GitDispatcher(SmartHTTP(registry), app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+class GitDispatcher:
+    """Send ``/<ns>/<name>.git/...`` to git's smart HTTP, the rest to Flask."""
+
+    def __init__(self, git: WSGIApp, other: WSGIApp) -> None:
+        self.git = git
+        self.other = other
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if is_git_path(environ.get("PATH_INFO", "")):
+            return self.git(environ, start_response)
+        return self.other(environ, start_response)

@@ -1,0 +1,52 @@
+"""Per-request access to the registry and the caller, for blueprints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, request
+
+from heater.auth import Caller
+from heater.errors import InvalidInput, UnsupportedMediaType
+from heater.httpauth import token_from_environ
+from heater.names import RepoId
+from heater.registry import Registry
+
+
+def registry() -> Registry:
+    reg = current_app.extensions["heater"]
+    assert isinstance(reg, Registry)
+    return reg
+
+
+def caller() -> Caller:
+    """The authenticated caller (``None`` when anonymous); a bad token is 401."""
+    if "heater_caller" not in g:
+        token = token_from_environ(request.environ, x_auth_token=True)
+        g.heater_caller = registry().authenticate(token)
+    result: Caller = g.heater_caller
+    return result
+
+
+def repo_id(namespace: str, name: str) -> RepoId:
+    return RepoId(namespace, name)
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 4xx that says what is wrong with it."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as Content-Type: application/json")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise InvalidInput("the body is not valid JSON", code="invalid_json")
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", code="invalid_json")
+    return data
+
+
+def base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+def clone_url(repo: RepoId) -> str:
+    return f"{base_url()}/{repo.namespace}/{repo.name}.git"

@@ -1,0 +1,87 @@
+"""The one table from domain errors to HTTP, and the JSON error shape.
+
+Every error leaves the API as ``{"error": {"code": "...", "message": "..."}}``
+(plus the data a domain error carries, such as a tombstone for 410).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from heater.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    HeaterError,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first category an error belongs to decides.
+STATUS_BY_ERROR: tuple[tuple[type[HeaterError], int], ...] = (
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (Gone, 410),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooLarge, 413),
+    (UnsupportedMediaType, 415),
+    (InvalidInput, 400),
+)
+
+# So that curl and browsers offer to send credentials.
+_CHALLENGE = 'Basic realm="Heater", charset="UTF-8"'
+
+
+def status_for(error: HeaterError) -> int:
+    for category, status in STATUS_BY_ERROR:
+        if isinstance(error, category):
+            return status
+    return 400
+
+
+def error_response(status: int, code: str, message: str,
+                   extra: dict[str, object] | None = None) -> Response:
+    body: dict[str, object] = {"code": code, "message": message}
+    if extra:
+        body.update(extra)
+    response = jsonify({"error": body})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = _CHALLENGE
+    return response
+
+
+def _domain_error(error: HeaterError) -> Response:
+    extra: dict[str, object] = {}
+    if isinstance(error, Gone) and error.record:
+        extra["tombstone"] = error.record
+    return error_response(status_for(error), error.code, error.message, extra)
+
+
+def _http_error(error: HTTPException) -> Response:
+    code = (error.name or "error").lower().replace(" ", "_")
+    response = error_response(error.code or 500, code, error.description or error.name)
+    for key, value in error.get_headers():
+        if key.lower() not in ("content-type", "content-length"):
+            response.headers[key] = value
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unhandled error", exc_info=error)
+    return error_response(500, "internal", "internal server error; the server log has details")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HeaterError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,203 @@
+"""Fixtures: a real server on port 0, tokens, and a real git client.
+
+One server per test session (per xdist worker) keeps the suite fast; every
+test works in its own namespace (the ``ns`` fixture), so tests never see
+each other's repositories.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from heater.auth import Role, TokenStore
+from heater.paths import Layout
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+if not CORPUS.is_dir():  # a checkout with the corpus beside it elsewhere
+    CORPUS = Path(os.environ.get("HEATER_CORPUS", str(CORPUS)))
+
+_LISTENING = re.compile(rb"Listening at: http://[\d.]+:(\d+)")
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    _count: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.data_dir)
+
+    def token(self, role: str, namespace: str | None = None) -> str:
+        """A token secret with ``role`` on ``namespace`` (cached per scope)."""
+        key = (role, namespace)
+        if key not in self._tokens:
+            name = f"{role}-{namespace or 'all'}-{next(self._count)}-{uuid.uuid4().hex[:6]}"
+            self._tokens[key] = TokenStore(self.layout.auth_db).create(
+                name, Role.parse(role), namespace)
+        return self._tokens[key]
+
+    def auth_url(self, path: str, token: str | None) -> str:
+        """A URL with the token as Basic password, as a git user would write it."""
+        base = self.url if token is None else self.url.replace("://", f"://x:{token}@", 1)
+        return f"{base}/{path.lstrip('/')}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(data_dir: Path, log_path: Path, workers: int = 2,
+                 env: Mapping[str, str] | None = None) -> Server:
+    """Start ``heater serve`` on a free port, as the README does, and wait for it."""
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "heater", "serve", "--bind", "127.0.0.1:0",
+         "--workers", str(workers), "--data-dir", str(data_dir)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+    )
+    deadline = time.monotonic() + 30
+    port = None
+    while time.monotonic() < deadline and port is None:
+        match = _LISTENING.search(log_path.read_bytes())
+        if match:
+            port = int(match.group(1))
+            break
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log_path.read_text()}")
+        time.sleep(0.05)
+    if port is None:
+        process.kill()
+        raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return Server(url, data_dir, process, log_path)
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"server not healthy:\n{log_path.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("server")
+    srv = start_server(root / "data", root / "server.log")
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def ns() -> str:
+    """A namespace of this test's own."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+}
+
+
+def git_env(home: Path) -> dict[str, str]:
+    """An environment for the git client: no user config, no prompts."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+        "LANG": "C",
+        **GIT_IDENTITY,
+    }
+
+
+@dataclass
+class Git:
+    """The real git client, run in a scratch home."""
+
+    home: Path
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True,
+            env: Mapping[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              env={**git_env(self.home), **(env or {})}, timeout=timeout,
+                              check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"git {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def worktree(self, path: Path, files: Mapping[str, str | bytes],
+                 message: str = "initial") -> Path:
+        """A new repository at ``path`` with ``files`` committed on ``main``."""
+        path.mkdir(parents=True, exist_ok=True)
+        self.run("init", "-q", "-b", "main", str(path))
+        self.commit(path, files, message)
+        return path
+
+    def commit(self, path: Path, files: Mapping[str, str | bytes], message: str) -> str:
+        for name, content in files.items():
+            target = path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content)
+        self.run("add", "-A", cwd=path)
+        self.run("commit", "-q", "--allow-empty", "-m", message, cwd=path)
+        return self.run("rev-parse", "HEAD", cwd=path).stdout.strip()
+
+
+@pytest.fixture
+def git(tmp_path: Path) -> Git:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Git(home)
+
+
+HELLO_WORLD = """heat_template_version: 2018-08-31
+description: A single server
+parameters:
+  image:
+    type: string
+    description: Image to boot
+resources:
+  server:
+    type: OS::Nova::Server
+    properties:
+      image: {get_param: image}
+      flavor: m1.small
+outputs:
+  ip:
+    value: {get_attr: [server, first_address]}
+"""
