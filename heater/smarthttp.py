@@ -36,11 +36,13 @@ from urllib.parse import parse_qs
 
 import pygit2
 
-from heater.auth import Caller, can_read, can_write
+from heater import hookrelay
+from heater.auth import Caller, can_read, can_write, is_admin
 from heater.errors import HeaterError, Unauthenticated
 from heater.gitcmd import git_argv, git_env
 from heater.httpauth import token_from_environ
 from heater.names import InvalidName, RepoId
+from heater.prereceive import SOCKET_ENV
 from heater.registry import Registry
 from heater.repositories import Kind, RepoInfo, RepositoryExists
 
@@ -155,6 +157,11 @@ class SmartHTTP:
             if caller is None:
                 raise _unauthorized(f"authentication required for {repo}")
             raise _not_found(repo)
+        tombstone = self.registry.tombstone(repo) if info is not None else None
+        if tombstone is not None:
+            # Neither clones nor pushes: the name keeps its history (410).
+            raise GitHTTPError("410 Gone", f"{repo} was deleted by {tombstone.get('by')} at "
+                               f"{tombstone.get('at')}: {tombstone.get('reason')}")
         if service == "git-upload-pack":
             if info is None:
                 if caller is None:
@@ -242,9 +249,16 @@ class SmartHTTP:
             "HEATER_ROLE": str(caller.role) if caller else "",
             "HEATER_SCOPE": (caller.namespace or "*") if caller else "",
         }
+        relay = None
+        if service == "git-receive-pack" and hookrelay.supported():
+            # The pre-receive hook hands its work to this process.
+            relay = hookrelay.HookRelay(path, is_admin(caller, repo.namespace))
+            extra[SOCKET_ENV] = relay.address
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
         def finished(ok: bool) -> None:
+            if relay is not None:
+                relay.close()
             if service != "git-receive-pack":
                 return
             if created and not _has_refs(path):
