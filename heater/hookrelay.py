@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pygit2
 
-from heater.prereceive import parse_updates, problems_for, report
+from heater.admission import problems_for
+from heater.prereceive import parse_updates, report
 
 log = logging.getLogger(__name__)
 

@@ -129,3 +129,18 @@ def write_state(git: pygit2.Repository, change: Change, who: str) -> LifecycleSt
             continue  # someone else moved it first: start again from theirs
         return state
     raise LifecycleBusy("the lifecycle state changed too often while recording; try again")
+
+
+def history(git: pygit2.Repository, limit: int = 100) -> list[dict[str, str]]:
+    """The recorded changes, newest first: who, when and what (the audit trail)."""
+    reference = git.references.get(LIFECYCLE_REF)
+    if reference is None:
+        return []
+    found: list[dict[str, str]] = []
+    for commit in git.walk(reference.target, pygit2.enums.SortMode.TOPOLOGICAL):
+        if len(found) >= limit:
+            break
+        when = dt.datetime.fromtimestamp(commit.author.time, dt.UTC).isoformat()
+        found.append({"commit": str(commit.id), "by": commit.author.name, "at": when,
+                      "message": commit.message.strip()})
+    return found

@@ -58,18 +58,18 @@ def _existing_version(git: pygit2.Repository, text: str) -> Version:
     return version
 
 
-def yank(git: pygit2.Repository, version_text: str, reason: str, who: str) -> dict[str, Any]:
+def yank(git: pygit2.Repository, version_text: str, reason: object, who: str) -> dict[str, Any]:
     """Mark a version yanked: still readable by its exact version, never
     ``latest``. Returns the yank record."""
     version = str(_existing_version(git, version_text))
-    reason = check_text(reason, "reason")
-    record = {"reason": reason, "by": who, "at": now()}
+    text = check_text(reason, "reason")
+    record = {"reason": text, "by": who, "at": now()}
 
     def change(state: LifecycleState) -> str:
         if version in state.yanked:
             raise LifecycleConflict(f"version {version} is already yanked")
         state.yanked[version] = record
-        return f"Yank {version}\n\n{reason}\n"
+        return f"Yank {version}\n\n{text}\n"
 
     write_state(git, change, who)
     return record
@@ -86,22 +86,23 @@ def unyank(git: pygit2.Repository, version_text: str, who: str) -> None:
     write_state(git, change, who)
 
 
-def deprecate(git: pygit2.Repository, message: str, replacement: str | None,
+def deprecate(git: pygit2.Repository, message: object, replacement: object,
               who: str) -> dict[str, Any]:
     """Flag the whole repository deprecated (again, replacing an earlier
     message), optionally naming the repository that replaces it."""
-    message = check_text(message, "message")
+    text = check_text(message, "message")
+    successor = None
     if replacement is not None:
         if not isinstance(replacement, str):
             raise InvalidInput("'replacement' must be a string <namespace>/<name>",
                                code="invalid_field")
-        replacement = str(RepoId.parse(replacement))
-    record = {"message": message, "replacement": replacement, "by": who, "at": now()}
+        successor = str(RepoId.parse(replacement))
+    record = {"message": text, "replacement": successor, "by": who, "at": now()}
 
     def change(state: LifecycleState) -> str:
         state.deprecated = record
-        return f"Deprecate\n\n{message}\n" + (f"\nReplaced by {replacement}\n"
-                                              if replacement else "")
+        return f"Deprecate\n\n{text}\n" + (f"\nReplaced by {successor}\n"
+                                           if successor else "")
 
     write_state(git, change, who)
     return record
@@ -111,17 +112,17 @@ def undeprecate(git: pygit2.Repository, who: str) -> None:
     _clear(git, "deprecated", "Undeprecate", who)
 
 
-def delete(git: pygit2.Repository, reason: str, who: str) -> dict[str, Any]:
+def delete(git: pygit2.Repository, reason: object, who: str) -> dict[str, Any]:
     """Leave a tombstone: the repository answers 410 with it from now on.
     Nothing in git is erased, so the name keeps its history."""
-    reason = check_text(reason, "reason")
-    record = {"reason": reason, "by": who, "at": now()}
+    text = check_text(reason, "reason")
+    record = {"reason": text, "by": who, "at": now()}
 
     def change(state: LifecycleState) -> str:
         if state.deleted is not None:
             raise LifecycleConflict("the repository is already deleted")
         state.deleted = record
-        return f"Delete\n\n{reason}\n"
+        return f"Delete\n\n{text}\n"
 
     write_state(git, change, who)
     return record

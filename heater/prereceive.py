@@ -2,9 +2,8 @@
 
 ``git receive-pack`` runs the hook after it has received the pack into a
 quarantine directory and before it updates a single ref. The hook reads
-``<old> <new> <ref>`` lines, applies :mod:`heater.refrules` to all of them
-and :mod:`heater.validation` to the tree of every branch and tag that
-moves, and exits non-zero with one ``<file>:<line>: <reason>`` line per
+``<old> <new> <ref>`` lines, asks :mod:`heater.admission` whether they may
+land, and exits non-zero with one ``<file>:<line>: <reason>`` line per
 problem on stderr, which git shows as ``remote: ...``. Git then refuses
 every ref of the push and deletes the quarantine: nothing of it is left.
 
@@ -23,8 +22,8 @@ from typing import TextIO
 
 import pygit2
 
-from heater.refrules import BRANCH_PREFIX, TAG_PREFIX, RefUpdate, check_updates, peel_commit
-from heater.validation import GitTreeSource, changes_between, validate
+from heater.admission import problems_for
+from heater.refrules import RefUpdate
 
 HOOK_NAME = "pre-receive"
 # Names the relay socket of the server process that runs the push.
@@ -91,39 +90,6 @@ def open_repository(environ: Mapping[str, str]) -> pygit2.Repository:
     if quarantine:
         git.odb.add_disk_alternate(quarantine)
     return git
-
-
-def problems_for(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) -> list[str]:
-    """Every reason to refuse this push; empty to accept it."""
-    problems = check_updates(git, updates, admin)
-    if problems:
-        return problems
-    default = _default_tip(git)
-    seen: set[tuple[str | None, str]] = set()
-    for update in updates:
-        if update.deleted or not update.ref.startswith((BRANCH_PREFIX, TAG_PREFIX)):
-            continue
-        new = peel_commit(git, update.new)
-        if new is None:
-            continue  # refrules already refused it
-        # Compare with what was already accepted: the old tip, else the
-        # default branch; only the difference needs checking.
-        base = peel_commit(git, update.old) if not update.created else default
-        key = (str(base.id) if base is not None else None, str(new.id))
-        if key in seen or (base is not None and base.id == new.id):
-            continue
-        seen.add(key)
-        changes = changes_between(git, base.tree if base is not None else None, new.tree)
-        problems.extend(str(p) for p in validate(GitTreeSource(new.tree), changes))
-    return problems
-
-
-def _default_tip(git: pygit2.Repository) -> pygit2.Commit | None:
-    try:
-        commit = git.head.peel(pygit2.Commit)
-    except (pygit2.GitError, KeyError, ValueError):
-        return None
-    return commit if isinstance(commit, pygit2.Commit) else None
 
 
 def report(problems: list[str]) -> str:

@@ -7,16 +7,19 @@ configuration is chosen in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from heater import validation
 from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
 from heater.errors import Conflict, Forbidden, Gone, Unauthenticated
+from heater.filecommit import commit_initial
 from heater.lifecycle import read_state
 from heater.names import RepoId
 from heater.paths import Layout
 from heater.prereceive import install as install_hook
 from heater.repositories import (
+    DEFAULT_BRANCH,
     Kind,
     RepoInfo,
     RepositoryNotFound,
@@ -109,11 +112,28 @@ class Registry:
             git.free()
 
     def create_repository(self, caller: Caller, repo: RepoId, kind: Kind,
-                          visibility: Visibility) -> RepoInfo:
+                          visibility: Visibility,
+                          files: Mapping[str, bytes] | None = None,
+                          message: str = "Initial commit") -> RepoInfo:
+        """Create ``repo``; with ``files``, validated first as a push would be
+        and committed on the default branch, so that it never exists with
+        content a push would have refused."""
         require_role(caller, repo.namespace, Role.WRITER)
         if self.repos.exists(repo) and self.tombstone(repo) is not None:
             raise NameTombstoned(repo)
+        if files:
+            validation.check(validation.MappingSource(files))
         info = self.repos.create(repo, kind, visibility)
+        if files:
+            git = self.repos.open(repo)
+            try:
+                commit_initial(git, DEFAULT_BRANCH, files, message,
+                               caller.name if caller else "anonymous")
+            except BaseException:
+                self.repos.remove(repo)
+                raise
+            finally:
+                git.free()
         self.changed(repo, caller)
         return info
 
