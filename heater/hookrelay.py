@@ -8,6 +8,12 @@ its name to the hook (:data:`heater.prereceive.SOCKET_ENV`); the hook
 script, which starts in milliseconds, relays its input here and our answer
 back to git. Validation then runs with everything already loaded.
 
+The relay also holds the repository's push lock from the moment it
+validates until ``git receive-pack`` has finished, and refuses an update
+whose old value is no longer the ref's: of concurrent pushes to a branch
+the first lands and the others are refused *in the hook*, so that git
+discards their quarantine instead of keeping their objects dangling.
+
 It fails closed: if anything goes wrong, the hook exits non-zero and git
 refuses the push. A stranger who connects first only makes the real hook's
 connection fail, which refuses the push.
@@ -16,10 +22,13 @@ connection fail, which refuses the push.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -27,6 +36,7 @@ import pygit2
 
 from heater.admission import problems_for
 from heater.prereceive import parse_updates, report
+from heater.refrules import check_current
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,8 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024
 # Longer than any validation takes; a hook that hangs must not hold a thread.
 TIMEOUT_SECONDS = 120.0
+# Pushes to one repository wait this long for the one before them.
+LOCK_WAIT_SECONDS = 60.0
 
 
 def supported() -> bool:
@@ -45,9 +57,12 @@ def supported() -> bool:
 class HookRelay:
     """Answers the pre-receive hook of one push to ``repo_path``."""
 
-    def __init__(self, repo_path: Path, admin: bool) -> None:
+    def __init__(self, repo_path: Path, lock_path: Path, admin: bool) -> None:
         self.repo_path = repo_path.resolve()
+        self.lock_path = lock_path
         self.admin = admin
+        self._lock_fd: int | None = None
+        self._closed = threading.Event()
         self.address = f"heater-hook-{uuid.uuid4().hex}"
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind("\0" + self.address)
@@ -57,10 +72,31 @@ class HookRelay:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop listening (idempotent); a push that ran no hook just ends."""
+        """Stop listening and release the push lock (idempotent); call it once
+        git has finished."""
+        self._closed.set()
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
+        self._thread.join(timeout=TIMEOUT_SECONDS)
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # releases the flock
+
+    def _lock(self) -> bool:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline or self._closed.is_set():
+                    os.close(fd)
+                    return False
+                time.sleep(0.01)
+                continue
+            self._lock_fd = fd
+            return True
 
     def _serve(self) -> None:
         try:
@@ -76,11 +112,12 @@ class HookRelay:
                 status, text = 1, "internal error while validating the push; refused\n"
             with contextlib.suppress(OSError):
                 conn.sendall(f"{status}\n{text}".encode())
-        self.close()
 
     def _answer(self, request: bytes) -> tuple[int, str]:
         head, _, body = request.partition(b"\n")
         quarantine = head.decode()
+        if not self._lock():
+            return 1, "another push to this repository is taking too long; try again\n"
         git = pygit2.Repository(str(self.repo_path))
         try:
             if quarantine:
@@ -89,8 +126,8 @@ class HookRelay:
                 if path.parent != self.repo_path / "objects":
                     return 1, "unexpected quarantine directory; push refused\n"
                 git.odb.add_disk_alternate(str(path))
-            problems = problems_for(git, parse_updates(body.decode().splitlines()),
-                                    self.admin)
+            updates = parse_updates(body.decode().splitlines())
+            problems = check_current(git, updates) or problems_for(git, updates, self.admin)
         finally:
             git.free()
         return (1 if problems else 0), report(problems)

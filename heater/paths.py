@@ -4,6 +4,7 @@
 
     <data-dir>/
       git/<namespace>/<name>.git/   one bare repository per template or image
+        heater-push.lock            serialises pushes from validation to ref update
       tmp/                          scratch space (repositories being created,
                                     uploads in flight); same filesystem as the
                                     rest, so that a finished item is renamed
@@ -64,6 +65,10 @@ class Layout:
 
     def repository(self, repo: RepoId) -> Path:
         return self._inside(self.git_root / repo.namespace / f"{repo.name}.git")
+
+    def push_lock(self, repo: RepoId) -> Path:
+        """Held from a push's validation until its refs have moved."""
+        return self.repository(repo) / "heater-push.lock"
 
     @property
     def tmp(self) -> Path:

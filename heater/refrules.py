@@ -84,6 +84,19 @@ def require(git: pygit2.Repository, updates: Iterable[RefUpdate], admin: bool) -
         raise RefRefused(problems)
 
 
+def check_current(git: pygit2.Repository, updates: Iterable[RefUpdate]) -> list[str]:
+    """A refusal for each update whose ``old`` is no longer the ref's value
+    (another push moved it first); meaningful under the push lock."""
+    problems = []
+    for update in updates:
+        reference = git.references.get(update.ref)
+        current = str(reference.target) if reference is not None else None
+        if current != (None if update.created else update.old):
+            problems.append(f"{update.ref}: another push changed it first; fetch, "
+                            "merge or rebase, and push again")
+    return problems
+
+
 def _check_one(git: pygit2.Repository, update: RefUpdate, admin: bool,
                versions: dict[Version, str]) -> str | None:
     try:

@@ -252,7 +252,8 @@ class SmartHTTP:
         relay = None
         if service == "git-receive-pack" and hookrelay.supported():
             # The pre-receive hook hands its work to this process.
-            relay = hookrelay.HookRelay(path, is_admin(caller, repo.namespace))
+            relay = hookrelay.HookRelay(path, self.registry.layout.push_lock(repo),
+                                        is_admin(caller, repo.namespace))
             extra[SOCKET_ENV] = relay.address
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 

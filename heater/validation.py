@@ -215,7 +215,8 @@ class _Validator:
             if self._changed(path):
                 self._check_document(doc)
             self._check_references(doc)
-        return self.problems
+        # In file and line order, as a compiler reports them.
+        return sorted(self.problems, key=lambda p: (p.path, p.line or 0))
 
     def _entrypoint(self) -> str | None:
         meta = self._load(METADATA_FILE) if self.source.read(METADATA_FILE) is not None \
