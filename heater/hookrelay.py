@@ -1,12 +1,13 @@
 """The server side of the pre-receive hook: validate a push in-process.
 
-Starting a Python process that imports pygit2 and PyYAML costs a few
-hundred milliseconds, more than the whole of a small push. So the server
-process that runs ``git receive-pack`` opens a one-shot Unix socket for that
-push, in Linux's abstract namespace under an unguessable name, and passes
-its name to the hook (:data:`heater.prereceive.SOCKET_ENV`); the hook
-script, which starts in milliseconds, relays its input here and our answer
-back to git. Validation then runs with everything already loaded.
+Starting a Python process costs tens of milliseconds, and importing pygit2
+and PyYAML hundreds: more than the whole of a small push. So the server
+process that runs ``git receive-pack`` makes two named pipes for that push
+in a private directory and names it to the hook
+(:data:`heater.prereceive.PIPES_ENV`); the hook, a shell script, writes
+its input into ``request`` and copies ``reply`` back to git: a status line,
+then what the git user is to see. Validation runs here, with everything
+already loaded.
 
 The relay also holds the repository's push lock from the moment it
 validates until ``git receive-pack`` has finished, and refuses an update
@@ -14,9 +15,8 @@ whose old value is no longer the ref's: of concurrent pushes to a branch
 the first lands and the others are refused *in the hook*, so that git
 discards their quarantine instead of keeping their objects dangling.
 
-It fails closed: if anything goes wrong, the hook exits non-zero and git
-refuses the push. A stranger who connects first only makes the real hook's
-connection fail, which refuses the push.
+It fails closed: whatever goes wrong, the hook exits non-zero and git
+refuses the push.
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ import contextlib
 import fcntl
 import logging
 import os
-import socket
-import sys
+import shutil
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pygit2
@@ -49,39 +47,46 @@ LOCK_WAIT_SECONDS = 60.0
 
 
 def supported() -> bool:
-    """Abstract Unix sockets exist on Linux only; elsewhere the hook
-    validates in a process of its own."""
-    return sys.platform.startswith("linux")
+    """Named pipes exist on POSIX systems; elsewhere the hook validates in
+    a process of its own."""
+    return hasattr(os, "mkfifo")
 
 
 class HookRelay:
     """Answers the pre-receive hook of one push to ``repo_path``."""
 
-    def __init__(self, repo_path: Path, lock_path: Path, admin: bool) -> None:
+    def __init__(self, repo_path: Path, lock_path: Path, pipes_dir: Path,
+                 admin: bool) -> None:
         self.repo_path = repo_path.resolve()
         self.lock_path = lock_path
         self.admin = admin
+        self.directory = pipes_dir
+        pipes_dir.mkdir(mode=0o700)
+        self._request = pipes_dir / "request"
+        self._reply = pipes_dir / "reply"
+        os.mkfifo(self._request, 0o600)
+        os.mkfifo(self._reply, 0o600)
         self._lock_fd: int | None = None
         self._closed = threading.Event()
-        self.address = f"heater-hook-{uuid.uuid4().hex}"
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.bind("\0" + self.address)
-        self._sock.listen(1)
-        self._thread = threading.Thread(target=self._serve, daemon=True,
-                                        name="hook-relay")
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="hook-relay")
         self._thread.start()
 
     def close(self) -> None:
-        """Stop listening and release the push lock (idempotent); call it once
-        git has finished."""
+        """Release the push lock and the pipes (idempotent); call it once git
+        has finished, hook or no hook."""
         self._closed.set()
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        self._thread.join(timeout=TIMEOUT_SECONDS)
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            # Wake the thread where it waits for a hook that never came (or
+            # died): opening the other end of its pipe unblocks it.
+            for pipe, flags in ((self._request, os.O_WRONLY), (self._reply, os.O_RDONLY)):
+                with contextlib.suppress(OSError):
+                    os.close(os.open(pipe, flags | os.O_NONBLOCK))
+            self._thread.join(0.05)
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)  # releases the flock
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def _lock(self) -> bool:
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -100,18 +105,21 @@ class HookRelay:
 
     def _serve(self) -> None:
         try:
-            conn, _ = self._sock.accept()
-        except OSError:
-            return  # closed before any hook ran (a push with nothing to do)
-        with conn:
-            conn.settimeout(TIMEOUT_SECONDS)
+            with self._request.open("rb") as pipe:  # waits for the hook
+                request = pipe.read(MAX_REQUEST_BYTES + 1)
+            if self._closed.is_set():
+                return  # woken by close(): no hook ran
             try:
-                status, text = self._answer(_read_all(conn))
+                if len(request) > MAX_REQUEST_BYTES:
+                    raise ValueError("hook request too large")
+                status, text = self._answer(request)
             except Exception:
                 log.exception("validating a push failed")
                 status, text = 1, "internal error while validating the push; refused\n"
-            with contextlib.suppress(OSError):
-                conn.sendall(f"{status}\n{text}".encode())
+            with self._reply.open("wb") as pipe:  # waits for the hook to read
+                pipe.write(f"{status}\n{text}".encode())
+        except OSError:
+            pass  # the hook went away: git refuses the push
 
     def _answer(self, request: bytes) -> tuple[int, str]:
         head, _, body = request.partition(b"\n")
@@ -131,16 +139,3 @@ class HookRelay:
         finally:
             git.free()
         return (1 if problems else 0), report(problems)
-
-
-def _read_all(conn: socket.socket) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        data = conn.recv(65536)
-        if not data:
-            return b"".join(chunks)
-        total += len(data)
-        if total > MAX_REQUEST_BYTES:
-            raise ValueError("hook request too large")
-        chunks.append(data)

@@ -27,6 +27,7 @@ import re
 import shutil
 import subprocess
 import threading
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from heater.errors import HeaterError, Unauthenticated
 from heater.gitcmd import git_argv, git_env
 from heater.httpauth import token_from_environ
 from heater.names import InvalidName, RepoId
-from heater.prereceive import SOCKET_ENV
+from heater.prereceive import PIPES_ENV
 from heater.registry import Registry
 from heater.repositories import Kind, RepoInfo, RepositoryExists
 
@@ -253,8 +254,9 @@ class SmartHTTP:
         if service == "git-receive-pack" and hookrelay.supported():
             # The pre-receive hook hands its work to this process.
             relay = hookrelay.HookRelay(path, self.registry.layout.push_lock(repo),
+                                        self.registry.layout.hook_pipes(uuid.uuid4().hex),
                                         is_admin(caller, repo.namespace))
-            extra[SOCKET_ENV] = relay.address
+            extra[PIPES_ENV] = str(relay.directory)
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
         def finished(ok: bool) -> None:

@@ -44,6 +44,7 @@ def assert_clean(server: Server, repo: str) -> None:
     assert "dangling" not in fsck.stdout + fsck.stderr
     assert list((path / "objects").glob("tmp_objdir-*")) == []
     assert list((path / "objects").glob("incoming-*")) == []
+    assert list((server.data_dir / "tmp").glob("hook-*")) == []
 
 
 @pytest.fixture
