@@ -208,3 +208,33 @@ def test_hook_runs_without_the_server(server: Server, git: Git, ns: str,
                    check=False)
     assert proc.returncode != 0
     assert "template.yaml:2: resources.a must be a mapping" in proc.stderr
+
+
+def test_other_tags_never_move_and_only_admins_delete_them(
+        server: Server, git: Git, ns: str, published: tuple[Path, str]) -> None:
+    work, url = published
+    git.run("tag", "stable", cwd=work)
+    git.run("push", url, "stable", cwd=work)
+    git.commit(work, {"README.md": "more"}, "more")
+    git.run("tag", "-f", "stable", cwd=work)
+    stderr = refused(git, work, url, "main", "--force", "stable")
+    assert "remote: refs/tags/stable: tags never move; create a new tag instead" in stderr
+    # All or nothing: main did not move either.
+    assert server_refs(server, f"{ns}/app").count(
+        git.run("rev-parse", "main", cwd=work).stdout.strip()) == 0
+    stderr = refused(git, work, url, ":refs/tags/stable")
+    assert "remote: refs/tags/stable: only an admin may delete a tag" in stderr
+    admin_url = server.auth_url(f"{ns}/app.git", server.token("admin", ns))
+    git.run("push", admin_url, ":refs/tags/stable", cwd=work)
+    assert_clean(server, f"{ns}/app")
+
+
+def test_a_version_tag_in_the_same_push_as_its_commit(server: Server, git: Git, ns: str,
+                                                      published: tuple[Path, str]) -> None:
+    work, url = published
+    git.commit(work, {"template.yaml": "heat_template_version: 2018-08-31\n"}, "broken")
+    git.run("tag", "v2.0.0", cwd=work)
+    stderr = refused(git, work, url, "v2.0.0")
+    assert "remote: template.yaml:1: a template needs a resources or an outputs section" \
+        in stderr
+    assert "v2.0.0" not in server_refs(server, f"{ns}/app")
