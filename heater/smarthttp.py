@@ -271,7 +271,12 @@ class SmartHTTP:
                 return
             self.registry.changed(repo, caller)
 
-        stream = GitStream(argv, env, path, source, finished)
+        try:
+            stream = GitStream(argv, env, path, source, finished)
+        except BaseException:
+            if relay is not None:
+                relay.close()
+            raise
         if not stream.first_chunk():
             returncode = stream.wait()
             if stream.input_error is not None:
