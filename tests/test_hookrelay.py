@@ -35,6 +35,17 @@ def run_hook(hook: Path, relay: HookRelay, repo: Path,
                           text=True, timeout=30, check=False)
 
 
+def one_push(tmp_path: Path, repo: Path, line: str, name: str,
+             admin: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the installed hook for one push answered by its own relay."""
+    hook = install(tmp_path / "hooks")
+    relay = HookRelay(repo, repo / "lock", tmp_path / name, admin=admin)
+    try:
+        return run_hook(hook, relay, repo, line)
+    finally:
+        relay.close()
+
+
 def test_close_without_a_hook_leaves_nothing(tmp_path: Path, repo: tuple[Path, str]) -> None:
     path, _ = repo
     relay = HookRelay(path, path / "lock", tmp_path / "pipes", admin=False)
@@ -48,15 +59,9 @@ def test_close_without_a_hook_leaves_nothing(tmp_path: Path, repo: tuple[Path, s
 
 def test_hook_answers_through_the_relay(tmp_path: Path, repo: tuple[Path, str]) -> None:
     path, commit = repo
-    hook = install(tmp_path / "hooks")
-    relay = HookRelay(path, path / "lock", tmp_path / "p1", admin=False)
-    ok = run_hook(hook, relay, path, f"{'0' * 40} {commit} refs/tags/v1.0.0\n")
-    relay.close()
+    ok = one_push(tmp_path, path, f"{'0' * 40} {commit} refs/tags/v1.0.0\n", "p1")
     assert ok.returncode == 0, ok.stderr
-
-    relay = HookRelay(path, path / "lock", tmp_path / "p2", admin=False)
-    bad = run_hook(hook, relay, path, f"{commit} {'0' * 40} refs/heads/main\n")
-    relay.close()
+    bad = one_push(tmp_path, path, f"{commit} {'0' * 40} refs/heads/main\n", "p2")
     assert bad.returncode == 1
     assert bad.stderr.splitlines() == ["refs/heads/main: only an admin may delete a branch",
                                        "push refused: nothing was changed"]
@@ -64,10 +69,7 @@ def test_hook_answers_through_the_relay(tmp_path: Path, repo: tuple[Path, str]) 
 
 def test_a_stale_old_value_is_refused(tmp_path: Path, repo: tuple[Path, str]) -> None:
     path, commit = repo
-    hook = install(tmp_path / "hooks")
-    relay = HookRelay(path, path / "lock", tmp_path / "p", admin=True)
-    stale = run_hook(hook, relay, path, f"{'1' * 40} {commit} refs/heads/main\n")
-    relay.close()
+    stale = one_push(tmp_path, path, f"{'1' * 40} {commit} refs/heads/main\n", "p", admin=True)
     assert stale.returncode == 1
     assert "refs/heads/main: another push changed it first" in stale.stderr
 
