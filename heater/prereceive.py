@@ -8,8 +8,10 @@ problem on stderr, which git shows as ``remote: ...``. Git then refuses
 every ref of the push and deletes the quarantine: nothing of it is left.
 
 The server installs the hook into the data directory's ``hooks/`` (shared
-through ``core.hooksPath``) at start-up; it runs with the server's own
-interpreter. It runs once per push, so it imports only what it needs.
+through ``core.hooksPath``) at start-up. The hook is a shell script: during
+a push through the server it hands its input to the server process
+(:mod:`heater.hookrelay`); run by git without that server (a local push by
+an operator), it runs this module with the server's interpreter.
 """
 
 from __future__ import annotations
