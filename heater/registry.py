@@ -11,7 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
+from heater.blobs import BlobStore
+from heater.blobs.filesystem import FilesystemBlobStore
 from heater.errors import Forbidden, Unauthenticated
+from heater.images.builds import BuildStore
 from heater.names import RepoId
 from heater.paths import Layout
 from heater.repositories import (
@@ -32,6 +35,8 @@ class Registry:
         self.layout.ensure()
         self.repos = RepositoryStore(self.layout)
         self.tokens = TokenStore(self.layout.auth_db)
+        self.blobs: BlobStore = FilesystemBlobStore(self.layout)
+        self.builds = BuildStore(self.layout.builds_db)
         self._listeners: list[ChangeListener] = []
 
     def on_change(self, listener: ChangeListener) -> None:
