@@ -35,8 +35,10 @@ HARDENED_CONFIG: tuple[tuple[str, str], ...] = (
     ("receive.denyNonFastForwards", "true"),
     ("receive.denyCurrentBranch", "refuse"),
     ("core.logAllRefUpdates", "true"),
-    # Pushes are checked in quarantine by pre-receive before any ref moves.
     ("receive.advertisePushOptions", "false"),
+    # Heater's own bookkeeping refs (lifecycle state) are neither advertised
+    # to clients nor writable by a push.
+    ("transfer.hideRefs", "refs/heater/"),
 )
 
 # "version=2", optionally followed by more key[=value] items separated by ':'

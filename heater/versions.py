@@ -14,6 +14,7 @@ from functools import total_ordering
 import pygit2
 
 from heater.errors import InvalidInput
+from heater.lifecycle import read_state
 
 # semver.org 2.0.0, with an optional leading "v".
 _SEMVER_RE = re.compile(
@@ -122,7 +123,8 @@ class TaggedVersion:
 
 def list_versions(git: pygit2.Repository) -> list[TaggedVersion]:
     """Every semver tag that points (maybe through a tag object) at a commit,
-    newest first by semver precedence."""
+    newest first by semver precedence, with its yank state."""
+    yanked = read_state(git).yanked
     found: list[TaggedVersion] = []
     for ref_name in git.references:
         if not ref_name.startswith("refs/tags/"):
@@ -146,8 +148,10 @@ def list_versions(git: pygit2.Repository) -> list[TaggedVersion]:
             continue
         if created is None:
             created = _iso(commit.committer.time, commit.committer.offset)
+        yank = yanked.get(str(version))
         found.append(TaggedVersion(version, tag_name, str(commit.id), tagger, created,
-                                   message))
+                                   message, yanked=yank is not None,
+                                   yank_reason=str(yank.get("reason")) if yank else None))
     found.sort(key=lambda v: (v.version, v.tag), reverse=True)
     return found
 

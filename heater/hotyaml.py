@@ -1,0 +1,162 @@
+"""Loading untrusted YAML within limits.
+
+Templates come from anyone with push rights and are parsed by the server,
+so parsing is bounded before anything is built:
+
+1. size: at most :data:`MAX_YAML_BYTES` (Heat's own ``max_template_size``);
+2. a first pass over libyaml's event stream (iterative, so deep nesting
+   cannot exhaust the C stack) bounds nesting depth and the number of nodes
+   the document *expands* to, counting every alias as the size of what it
+   refers to: a "billion laughs" document is refused after a few thousand
+   events instead of being walked later;
+3. only then is the document composed and constructed, with the C safe
+   loader; timestamps stay strings, as in Heat's own loader, so that
+   ``heat_template_version: 2018-08-31`` reads as written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from heater.errors import InvalidInput
+
+MAX_YAML_BYTES = 512 * 1024
+# Heat templates nest a few levels; generated ones a few dozen.
+MAX_DEPTH = 100
+# The largest corpus template expands to a few thousand nodes.
+MAX_EXPANDED_NODES = 200_000
+
+
+class YamlError(InvalidInput):
+    """A YAML document that cannot be accepted; ``line`` is 1-based or None."""
+
+    code = "invalid_yaml"
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason
+
+
+class _Loader(yaml.CSafeLoader):
+    """The C safe loader, with timestamps read as plain strings (as Heat does)."""
+
+
+def _timestamp_as_str(loader: yaml.CSafeLoader, node: yaml.Node) -> Any:
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_str)
+
+
+@dataclass
+class YamlDocument:
+    """A loaded document with the positions of its nodes, for messages."""
+
+    path: str
+    data: Any
+    root: yaml.Node | None
+
+    def line_of(self, *keys: str | int) -> int | None:
+        """The 1-based line of the node at ``keys`` (mapping keys, list indexes),
+        or of its nearest ancestor that exists."""
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else None
+        for key in keys:
+            child = _child(node, key)
+            if child is None:
+                break
+            node = child
+            line = node.start_mark.line + 1
+        return line
+
+
+def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(key):
+                found: yaml.Node = value_node
+                return found
+    elif (isinstance(node, yaml.SequenceNode) and isinstance(key, int)
+          and 0 <= key < len(node.value)):
+        child: yaml.Node = node.value[key]
+        return child
+    return None
+
+
+def load_yaml(content: bytes, path: str) -> YamlDocument:
+    """Parse one YAML document from ``content``, or raise :class:`YamlError`."""
+    if len(content) > MAX_YAML_BYTES:
+        raise YamlError(path, None, f"larger than {MAX_YAML_BYTES // 1024} KiB "
+                                    f"({len(content)} bytes)")
+    if b"\x00" in content:
+        raise YamlError(path, None, "contains a NUL byte; YAML files are text")
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        raise YamlError(path, line, "is not valid UTF-8") from None
+    _check_bounds(content, path)
+    loader = _Loader(content)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise YamlError(path, mark.line + 1 if mark else None,
+                        f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(path, None, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return YamlDocument(path, data, root)
+
+
+def _check_bounds(content: bytes, path: str) -> None:
+    loader = _Loader(content)
+    expanded = 0
+    anchor_size: dict[str, int] = {}
+    # (anchor, expanded count when the collection started)
+    stack: list[tuple[str | None, int]] = []
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                expanded += anchor_size.get(event.anchor or "", 1)
+            elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+                expanded += 1
+                anchor = event.anchor
+                if isinstance(event, yaml.ScalarEvent):
+                    if anchor:
+                        anchor_size[anchor] = 1
+                else:
+                    stack.append((anchor, expanded - 1))
+                    if len(stack) > MAX_DEPTH:
+                        raise YamlError(path, _line(event),
+                                        f"nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent) and stack:
+                anchor, start = stack.pop()
+                if anchor:
+                    anchor_size[anchor] = expanded - start
+            if expanded > MAX_EXPANDED_NODES:
+                raise YamlError(path, _line(event),
+                                f"expands to more than {MAX_EXPANDED_NODES} nodes "
+                                "(aliases counted in full); refusing a possible YAML bomb")
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise YamlError(path, mark.line + 1 if mark else None,
+                        f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise YamlError(path, None, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _line(event: yaml.Event | None) -> int | None:
+    mark = event.start_mark if event is not None else None
+    return mark.line + 1 if mark is not None else None

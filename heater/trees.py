@@ -1,0 +1,52 @@
+"""Reading files out of git trees (pygit2), for every reader of content."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pygit2
+
+from heater.errors import NotFound
+from heater.names import check_repo_path
+
+
+class FileNotInTree(NotFound):
+    code = "file_not_found"
+
+    def __init__(self, path: str, where: str) -> None:
+        super().__init__(f"no file {path!r} at {where}")
+        self.path = path
+
+
+def find_blob(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:
+    """The blob at ``path`` (validated first), or None if there is none."""
+    check_repo_path(path)
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return entry if isinstance(entry, pygit2.Blob) else None
+
+
+def read_file(tree: pygit2.Tree, path: str, where: str = "this commit") -> bytes:
+    blob = find_blob(tree, path)
+    if blob is None:
+        raise FileNotInTree(path, where)
+    data: bytes = blob.data
+    return data
+
+
+def walk_files(tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, pygit2.Blob]]:
+    """Every blob below ``tree`` with its path, depth first, in tree order.
+    Submodule entries (commits) are skipped: they have no content here."""
+    stack: list[tuple[pygit2.Tree, str]] = [(tree, prefix)]
+    while stack:
+        current, base = stack.pop()
+        subtrees = []
+        for entry in current:
+            path = f"{base}{entry.name}"
+            if isinstance(entry, pygit2.Tree):
+                subtrees.append((entry, path + "/"))
+            elif isinstance(entry, pygit2.Blob):
+                yield path, entry
+        stack.extend(reversed(subtrees))

@@ -1,0 +1,48 @@
+"""Name, ref and path validation: the one gate before disk and git."""
+
+from __future__ import annotations
+
+import pytest
+
+from heater.names import InvalidName, RepoId, check_name, check_ref_name, check_repo_path
+from heater.paths import Layout
+
+
+@pytest.mark.parametrize("name", ["web", "a", "0x", "my.tpl_1-2", "a" * 63])
+def test_valid_names(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("name", [
+    "", "-x", ".x", "_x", "A", "a/b", "..", "x.git", "api", "healthz", "-", "a" * 64,
+    "a b", "a\x00", "é",
+])
+def test_invalid_names(name: str) -> None:
+    with pytest.raises(InvalidName):
+        check_name(name)
+
+
+@pytest.mark.parametrize("ref", [
+    "refs/heads/-x", "refs/tags/--force", "refs/heads/a..b", "refs/heads/a\x01",
+    "refs/heads/a b", "refs/heads/.x", "refs/heads/x.lock", "refs/heads/x/", "refs//x",
+    "refs/heads/a@{1}", "refs/heads/a~1", "refs/heads/a:b",
+])
+def test_invalid_refs(ref: str) -> None:
+    with pytest.raises(InvalidName):
+        check_ref_name(ref)
+
+
+@pytest.mark.parametrize("path", [
+    "../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a\x00b", "a\\b", "", "x/..",
+])
+def test_invalid_repo_paths(path: str) -> None:
+    with pytest.raises(InvalidName):
+        check_repo_path(path)
+
+
+def test_layout_keeps_paths_inside(tmp_path: object) -> None:
+    layout = Layout(tmp_path)  # type: ignore[arg-type]
+    path = layout.repository(RepoId("acme", "web"))
+    assert str(path).endswith("git/acme/web.git")
+    with pytest.raises(InvalidName):
+        RepoId("..", "web")
