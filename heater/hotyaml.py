@@ -63,29 +63,28 @@ class YamlDocument:
     root: yaml.Node | None
 
     def line_of(self, *keys: str | int) -> int | None:
-        """The 1-based line of the node at ``keys`` (mapping keys, list indexes),
-        or of its nearest ancestor that exists."""
+        """The 1-based line of the entry at ``keys`` (mapping keys, list
+        indexes): the line of its key, or of its nearest ancestor that exists."""
         node = self.root
         line = node.start_mark.line + 1 if node is not None else None
         for key in keys:
-            child = _child(node, key)
-            if child is None:
+            found = _child(node, key)
+            if found is None:
                 break
-            node = child
-            line = node.start_mark.line + 1
+            node, mark_node = found
+            line = mark_node.start_mark.line + 1
         return line
 
 
-def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
+def _child(node: yaml.Node | None, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """The child at ``key`` and the node whose position names it (its key)."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(key):
-                found: yaml.Node = value_node
-                return found
+                return value_node, key_node
     elif (isinstance(node, yaml.SequenceNode) and isinstance(key, int)
           and 0 <= key < len(node.value)):
-        child: yaml.Node = node.value[key]
-        return child
+        return node.value[key], node.value[key]
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -58,5 +59,9 @@ def test_bad_token_requests_are_refused(tmp_path: Path) -> None:
 def test_server_logs_one_line_per_request(server: Server) -> None:
     marker = "/healthz?probe=logline"
     requests.get(server.url + marker, timeout=10)
-    lines = [line for line in server.log().splitlines() if marker in line]
+    deadline = time.monotonic() + 10  # the line is written after the response is sent
+    lines: list[str] = []
+    while not lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+        lines = [line for line in server.log().splitlines() if marker in line]
     assert len(lines) == 1 and '" 200 ' in lines[0]
