@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from heater.images import manifests
+from heater.errors import InvalidInput
+from heater.images import listing, manifests
+from heater.images.diff import diff_manifests
 from heater.names import RepoId
 from heater.repositories import Kind, parse_visibility
 from heater.web.builds_api import images
@@ -55,3 +57,31 @@ def list_versions(namespace: str, name: str) -> Response:
         return jsonify({"versions": manifests.versions(git)})
     finally:
         git.free()
+
+
+@bp.get("")
+def list_all() -> Response:
+    query = listing.Query.parse(request.args.to_dict())
+    return jsonify(listing.list_images(registry(), caller(), query))
+
+
+@bp.get("/<namespace>/<name>/diff")
+def diff(namespace: str, name: str) -> Response:
+    info = registry().readable(caller(), RepoId(namespace, name), Kind.IMAGE)
+    source = request.args.get("from")
+    if not source:
+        raise InvalidInput("give the older build as ?from=<version, ref or SHA>",
+                           code="missing_parameter")
+    git = registry().repos.open(info.repo)
+    try:
+        old = manifests.manifest_at(git, source)
+        new = manifests.manifest_at(git, request.args.get("to") or "main")
+    finally:
+        git.free()
+    return jsonify({"from": _side(old), "to": _side(new),
+                    **diff_manifests(old.manifest, new.manifest)})
+
+
+def _side(at: manifests.ManifestAt) -> dict[str, object]:
+    return {"ref": at.ref, "commit": at.commit, "version": at.version,
+            "image_id": at.manifest.get("image_id")}
