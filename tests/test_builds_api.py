@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -213,3 +214,55 @@ def test_git_push_to_an_image_is_refused(server: Server, ns: str, git: Git,
     git.commit(clone, {"manifest.json": "{}"}, "tamper")
     refused = git.run("push", "origin", "main", cwd=clone, check=False)
     assert refused.returncode != 0
+
+
+class PeakRss:
+    """Peak resident memory of the server's worker processes while active."""
+
+    def __init__(self, server: Server) -> None:
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+        self.pids = [int(p) for p in children.read_text().split()]
+        self.peak = 0
+        self.baseline = self._sample()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> int:
+        total = 0
+        for pid in self.pids:
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(status.split("VmRSS:")[1].split()[0]) * 1024
+        return total
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self._sample())
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_memory_stays_bounded(server: Server, ns: str, tmp_path: Path) -> None:
+    """A body far larger than the chunk size never sits in the server's memory
+    (the 2 GiB figure is measured by scripts/bench/images)."""
+    token = server.token("writer", ns)
+    size = 64 * 1024 * 1024
+    image = tmp_path / "big.raw"
+    with image.open("wb") as out:
+        out.truncate(size)
+    build_id = queue_build(server, token, f"{ns}/img")
+    with PeakRss(server) as upload_rss, image.open("rb") as body:
+        response = requests.put(api(server, f"builds/{build_id}/file"), data=body,
+                                headers=auth(token), timeout=120)
+    assert response.status_code == 200, response.text
+    with PeakRss(server) as download_rss, requests.get(
+            api(server, f"builds/{build_id}/file"), stream=True, timeout=120) as got:
+        received = sum(len(chunk) for chunk in got.iter_content(1024 * 1024))
+    assert received == size
+    assert upload_rss.peak - upload_rss.baseline < 32 * 1024 * 1024
+    assert download_rss.peak - download_rss.baseline < 32 * 1024 * 1024
