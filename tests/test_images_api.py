@@ -73,7 +73,9 @@ def test_private_images_are_invisible(server: Server, ns: str) -> None:
     assert response.status_code == 201
     build_id = response.json()["id"]
     assert get(server, f"images/{ns}/secret").status_code == 404
-    assert get(server, f"builds/{build_id}").status_code == 404
+    hidden = get(server, f"builds/{build_id}")
+    assert hidden.status_code == 404
+    assert "secret" not in hidden.text  # the image's name is not revealed
     assert get(server, f"images?namespace={ns}").json()["images"] == []
     assert get(server, f"images/{ns}/secret", token).status_code == 200
     reader = server.token("reader", ns)

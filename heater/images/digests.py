@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 
 from heater.errors import InvalidInput, TooLarge
 
 ALGORITHMS = ("sha256", "sha512", "md5")
+# Chunks handed to the hashing thread and not yet hashed, at most.
+PIPELINE_DEPTH = 4
 
 
 class UploadIncomplete(InvalidInput):
@@ -48,15 +52,33 @@ class HashingStream:
                         "md5": hashlib.md5(usedforsecurity=False)}
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            self.size += len(chunk)
-            if self.expected is not None and self.size > self.expected:
-                raise UploadTooLong(self.expected)
-            for digest in self._hashes.values():
+        # sha256 is computed here; sha512 and md5 in a helper thread, which
+        # runs on another core (hashlib releases the GIL on large buffers)
+        # while this thread receives and writes the next chunk. The queue
+        # bound keeps at most PIPELINE_DEPTH chunks in memory.
+        pending: queue.Queue[bytes | None] = queue.Queue(PIPELINE_DEPTH)
+        helper = threading.Thread(target=self._hash_rest, args=(pending,), daemon=True)
+        helper.start()
+        try:
+            for chunk in self._chunks:
+                self.size += len(chunk)
+                if self.expected is not None and self.size > self.expected:
+                    raise UploadTooLong(self.expected)
+                pending.put(chunk)
+                self._hashes["sha256"].update(chunk)
+                yield chunk
+            if self.expected is not None and self.size != self.expected:
+                raise UploadIncomplete(self.size, self.expected)
+        finally:
+            pending.put(None)
+            helper.join()
+
+    def _hash_rest(self, pending: queue.Queue[bytes | None]) -> None:
+        others = [h for name, h in self._hashes.items() if name != "sha256"]
+        while (chunk := pending.get()) is not None:
+            for digest in others:
                 digest.update(chunk)
-            yield chunk
-        if self.expected is not None and self.size != self.expected:
-            raise UploadIncomplete(self.size, self.expected)
 
     def hexdigests(self) -> dict[str, str]:
+        """The digests; valid once iteration has ended."""
         return {name: self._hashes[name].hexdigest() for name in ALGORITHMS}

@@ -149,9 +149,22 @@ class Images:
 
     def get(self, caller: Caller, build_id: str) -> Build:
         """The build as it is now; :class:`BuildDeleted` (410) once deleted."""
-        record = self.builds.get(check_uuid(build_id))
-        self.registry.readable(caller, record.repo, Kind.IMAGE)
+        record = self._record(caller, build_id, write=False)
         return self._state(record)
+
+    def _record(self, caller: Caller, build_id: str, *, write: bool) -> BuildRecord:
+        """The build's record if ``caller`` may read (or write) its image. A
+        build in an image the caller cannot see does not exist for them, and
+        the answer does not name the image."""
+        record = self.builds.get(check_uuid(build_id))
+        try:
+            if write:
+                self.registry.writable(caller, record.repo, Kind.IMAGE)
+            else:
+                self.registry.readable(caller, record.repo, Kind.IMAGE)
+        except RepositoryNotFound:
+            raise BuildNotFound(record.id) from None
+        return record
 
     def _state(self, record: BuildRecord) -> Build:
         git = self.registry.repos.open(record.repo)
@@ -193,8 +206,7 @@ class Images:
         On any failure (the stream breaks, the version got taken) nothing is
         kept and the build stays queued.
         """
-        record = self.builds.get(check_uuid(build_id))
-        self.registry.writable(caller, record.repo, Kind.IMAGE)
+        record = self._record(caller, build_id, write=True)
         current = self._state(record)
         if current.status is not Status.QUEUED:
             raise BuildNotQueued(record.id, current.status.value)
@@ -221,8 +233,7 @@ class Images:
 
     def delete(self, caller: Caller, build_id: str) -> dict[str, object]:
         """Commit a tombstone, then remove the bytes; the tombstone record."""
-        record = self.builds.get(check_uuid(build_id))
-        self.registry.writable(caller, record.repo, Kind.IMAGE)
+        record = self._record(caller, build_id, write=True)
         current = self._state(record)  # raises BuildDeleted a second time
         if current.status is Status.QUEUED:
             self.builds.set_status(record.id, Status.DELETED)
