@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from heater import imagecli
 from heater.auth import Role
+from heater.cleanup import DEFAULT_GRACE_SECONDS, sweep
 from heater.errors import HeaterError
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
@@ -38,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_commands.add_parser("revoke", parents=[data_dir], help="revoke a token")
     revoke.add_argument("name")
     imagecli.add_commands(commands)
+    cleanup = commands.add_parser(
+        "cleanup", parents=[data_dir],
+        help="delete what interrupted pushes and uploads left behind")
+    cleanup.add_argument("--older-than", type=float, default=DEFAULT_GRACE_SECONDS,
+                         metavar="SECONDS",
+                         help=f"only entries untouched this long (default {DEFAULT_GRACE_SECONDS})")
     return parser
 
 
@@ -58,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = Registry(data_dir)
         if args.command == "token":
             return _token(registry, args)
+        if args.command == "cleanup":
+            removed = sweep(registry.layout, args.older_than).removed
+            print(f"removed {len(removed)} abandoned entries", file=sys.stderr)
+            return 0
     except HeaterError as exc:
         print(f"heater: {exc.message}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write
 from heater.blobs import BlobStore
 from heater.blobs.filesystem import FilesystemBlobStore
 from heater.errors import Forbidden, Unauthenticated
+from heater.images import sweep as _image_sweep  # noqa: F401 - registers its cleanup
 from heater.images.builds import BuildStore
 from heater.names import RepoId
 from heater.paths import Layout

@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -266,3 +268,24 @@ def test_memory_stays_bounded(server: Server, ns: str, tmp_path: Path) -> None:
     assert received == size
     assert upload_rss.peak - upload_rss.baseline < 32 * 1024 * 1024
     assert download_rss.peak - download_rss.baseline < 32 * 1024 * 1024
+
+
+def test_cleanup_removes_bytes_an_upload_left_before_committing(
+        server: Server, ns: str) -> None:
+    def cleanup() -> None:
+        subprocess.run([sys.executable, "-m", "heater", "cleanup", "--older-than", "3600",
+                        "--data-dir", str(server.data_dir)], check=True, timeout=60)
+
+    token = server.token("writer", ns)
+    build_id = queue_build(server, token, f"{ns}/img")
+    blob = server.layout.blob(build_id)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(b"stored, then the worker died")  # no manifest was committed
+    assert upload(server, token, build_id, b"retry").status_code == 409
+
+    cleanup()
+    assert blob.exists()  # recent: it may belong to an upload about to commit
+    os.utime(blob, (time.time() - 7200, time.time() - 7200))
+    cleanup()
+    assert not blob.exists()
+    assert upload(server, token, build_id, b"retry").status_code == 200

@@ -92,6 +92,13 @@ class BuildStore:
         return BuildRecord(row[0], RepoId(row[1], row[2]), json.loads(row[3]), Status(row[4]),
                            row[5], row[6])
 
+    def queued(self) -> list[BuildRecord]:
+        """Every build still waiting for its bytes."""
+        with self._db() as conn:
+            ids = [row[0] for row in conn.execute(
+                "SELECT id FROM builds WHERE status = ?", (Status.QUEUED.value,))]
+        return [self.get(build_id) for build_id in ids]
+
     def set_status(self, build_id: str, status: Status) -> None:
         with self._db() as conn:
             conn.execute("UPDATE builds SET status = ? WHERE id = ?", (status.value, build_id))
