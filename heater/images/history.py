@@ -31,6 +31,8 @@ _ZERO = "0" * 40
 # new head. Contention is between a few uploads finishing at once.
 MAX_ATTEMPTS = 20
 COMMITTER = pygit2.Signature("Heater", "heater@localhost")
+# Every commit about a build names it in this trailer of its message.
+TRAILER = "Heater-Build"
 
 
 class VersionExists(Conflict):
@@ -89,15 +91,11 @@ def manifest_of(commit: pygit2.Commit) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def walk(git: pygit2.Repository) -> Iterator[ManifestCommit]:
-    """Every manifest on ``main``, newest first."""
+def _commits(git: pygit2.Repository) -> Iterator[pygit2.Commit]:
+    """Every commit on ``main``, newest first."""
     tip = head(git)
-    if tip is None:
-        return
-    for commit in git.walk(tip.id, pygit2.enums.SortMode.TOPOLOGICAL):
-        manifest = manifest_of(commit)
-        if manifest is not None:
-            yield ManifestCommit(str(commit.id), manifest, commit.commit_time)
+    if tip is not None:
+        yield from git.walk(tip.id, pygit2.enums.SortMode.TOPOLOGICAL)
 
 
 @dataclass(frozen=True)
@@ -110,15 +108,18 @@ class BuildHistory:
 
 
 def find_build(git: pygit2.Repository, image_id: str) -> BuildHistory | None:
-    newest: ManifestCommit | None = None
-    oldest: ManifestCommit | None = None
-    for item in walk(git):
-        if item.manifest.get("image_id") == image_id:
-            newest = newest or item
-            oldest = item
-    if newest is None or oldest is None:
-        return None
-    return BuildHistory(oldest, newest)
+    """Where ``image_id`` appears on ``main``. Commits are picked by their
+    :data:`TRAILER` (reading a commit is cheap; a manifest with thousands of
+    packages is not) and confirmed by their manifest."""
+    trailer = f"{TRAILER}: {image_id}"
+    found: list[ManifestCommit] = []
+    for commit in _commits(git):
+        if trailer not in commit.message.splitlines():
+            continue
+        manifest = manifest_of(commit)
+        if manifest is not None and manifest.get("image_id") == image_id:
+            found.append(ManifestCommit(str(commit.id), manifest, commit.commit_time))
+    return BuildHistory(found[-1], found[0]) if found else None
 
 
 def commit_manifest(path: Path, manifest: dict[str, Any], message: str,
@@ -127,6 +128,7 @@ def commit_manifest(path: Path, manifest: dict[str, Any], message: str,
     ``version``); the new commit's SHA. :class:`VersionExists` if the tag
     is taken; nothing is published then."""
     data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    commit_message = f"{message}\n\n{TRAILER}: {manifest['image_id']}\n"
     for _attempt in range(MAX_ATTEMPTS):
         git = pygit2.Repository(str(path))
         try:
@@ -137,7 +139,7 @@ def commit_manifest(path: Path, manifest: dict[str, Any], message: str,
             builder.insert(MANIFEST, git.create_blob(data), pygit2.enums.FileMode.BLOB)
             tree = builder.write()
             parents = [tip.id] if tip is not None else []
-            sha = git.create_commit(None, author, COMMITTER, message, tree, parents)
+            sha = git.create_commit(None, author, COMMITTER, commit_message, tree, parents)
             commands = f"update {BRANCH_REF} {sha} {tip.id if tip else _ZERO}\n"
             if version is not None:
                 tag = tag_name(version)
