@@ -192,6 +192,11 @@ def test_versions_are_tagged_and_unique(server: Server, ns: str) -> None:
     assert not server.layout.blob(b).exists()
     assert requests.get(api(server, f"builds/{b}"), timeout=10).json()["status"] == "queued"
 
+    # "v3.0.0" and "3.0.0" are one version, spelt one way in answers
+    c = queue_build(server, token, f"{ns}/img", version="v3.0.0")
+    assert upload(server, token, c, b"c").json()["version"] == "3.0.0"
+    assert requests.get(api(server, f"builds/{c}"), timeout=10).json()["version"] == "3.0.0"
+
 
 def test_unknown_and_malformed_build_ids(server: Server) -> None:
     assert requests.get(api(server, f"builds/{uuid.uuid4()}"), timeout=10).status_code == 404

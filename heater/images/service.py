@@ -30,7 +30,7 @@ from heater.images.digests import HashingStream
 from heater.names import RepoId, check_uuid
 from heater.registry import Registry
 from heater.repositories import Kind, RepositoryExists, RepositoryNotFound, Visibility
-from heater.versions import list_versions
+from heater.versions import Version, list_versions
 
 
 class BuildNotQueued(Conflict):
@@ -107,6 +107,12 @@ def _signature(caller: Caller) -> pygit2.Signature:
     return pygit2.Signature(name, f"{name}@heater.invalid")
 
 
+def _version(manifest: dict[str, Any]) -> str | None:
+    """The version a manifest asks for, spelt as the versions listing spells it."""
+    version = manifest.get("version")
+    return str(Version.parse(version)) if isinstance(version, str) else None
+
+
 def _who(caller: Caller) -> str:
     return caller.name if caller is not None else "anonymous"
 
@@ -178,7 +184,7 @@ class Images:
                 raise BuildDeleted(record.id, {"image_id": record.id, "status": "deleted",
                                                "uploaded": False})
             return Build(record.id, record.repo, Status.QUEUED, record.manifest, None,
-                         record.manifest.get("version"), record.created_at)
+                         _version(record.manifest), record.created_at)
         latest = found.latest.manifest
         if latest.get("status") == Status.DELETED.value:
             raise BuildDeleted(record.id, {**latest, "commit": found.latest.sha,
@@ -226,8 +232,8 @@ class Images:
             raise
         self.builds.set_status(record.id, Status.ACTIVE)
         self.registry.changed(record.repo, caller)
-        return Build(record.id, record.repo, Status.ACTIVE, body, sha, version,
-                     record.created_at)
+        return Build(record.id, record.repo, Status.ACTIVE, body, sha,
+                     _version(record.manifest), record.created_at)
 
     # -- delete ------------------------------------------------------------
 
