@@ -8,12 +8,14 @@ are refused here.
 
 from __future__ import annotations
 
-from typing import Any
-
-import jsonschema
+import functools
+from typing import TYPE_CHECKING, Any
 
 from heater.errors import InvalidInput
 from heater.versions import Version
+
+if TYPE_CHECKING:
+    import jsonschema
 
 # Glance's image formats (glance-api.conf [image_format] defaults).
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi",
@@ -64,7 +66,6 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-_VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 # Distributions whose packages are rpm; everything else is compared as dpkg.
 _RPM_DISTROS = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "alma", "oracle",
                           "ol", "opensuse", "sles", "suse", "amzn", "amazon", "photon",
@@ -84,7 +85,9 @@ def validate(manifest: object) -> dict[str, Any]:
     """Return ``manifest`` if it matches :data:`SCHEMA` and names a valid
     semantic version (if any); else :class:`InvalidManifest` naming the
     first offending field as a JSON path (``$.packages[3].version``)."""
-    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(manifest))
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(manifest))
     if error is not None:
         field = error.json_path
         if error.validator == "required" and isinstance(error.instance, dict):
@@ -101,6 +104,15 @@ def validate(manifest: object) -> dict[str, Any]:
     if "version" in manifest and Version.try_parse(manifest["version"]) is None:
         raise InvalidManifest("$.version", f"{manifest['version']!r} is not a semantic version")
     return manifest
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    # jsonschema is imported on first use: it is a sizeable share of a
+    # worker's start-up and only builds need it.
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(SCHEMA)
 
 
 def package_manager(manifest: dict[str, Any]) -> str:
