@@ -93,6 +93,9 @@ def test_ranges(server: Server, ns: str) -> None:
     assert beyond.headers["Content-Range"] == f"bytes */{len(data)}"
     assert beyond.json()["error"]["code"] == "range_not_satisfiable"
 
+    several = requests.get(url, headers={"Range": "bytes=0-9,20-29"}, timeout=10)
+    assert several.status_code == 200 and several.content == data  # served whole
+
     stale = requests.get(url, headers={"Range": "bytes=0-9", "If-Range": '"other"'}, timeout=10)
     assert stale.status_code == 200 and stale.content == data
     fresh = requests.get(url, headers={"Range": "bytes=0-9", "If-Range": etag}, timeout=10)
