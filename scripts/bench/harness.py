@@ -89,13 +89,14 @@ class Bench:
     """A run: its scratch directory and every process it started."""
 
     keep: bool = False
+    root: Path = BENCH_DIR
     run_dir: Path = field(init=False)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
     _old_handlers: dict[int, object] = field(default_factory=dict, init=False)
 
     def __enter__(self) -> Bench:
-        BENCH_DIR.mkdir(exist_ok=True)
-        self.run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=BENCH_DIR))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.root))
         for signum in (signal.SIGTERM, signal.SIGHUP):
             self._old_handlers[signum] = signal.signal(signum, _raise_interrupted)
         return self
