@@ -128,10 +128,12 @@ def _source(repo: Path | None) -> RepoStats:
         print("preparing the repository (generated once, then cached in .bench/) ...",
               file=sys.stderr)
         return cached(RepoSpec(), BENCH_DIR)
-    git_dir = subprocess.run(["git", "-C", str(repo), "rev-parse", "--absolute-git-dir"],
-                             check=True, capture_output=True, text=True, env=clean_git_env(),
-                             timeout=60).stdout.strip()
-    return stats(Path(git_dir))
+    found = subprocess.run(["git", "-C", str(repo), "rev-parse", "--absolute-git-dir"],
+                           check=False, capture_output=True, text=True, env=clean_git_env(),
+                           timeout=60)
+    if found.returncode != 0:
+        raise SystemExit(f"clone: {repo} is not a git repository")
+    return stats(Path(found.stdout.strip()))
 
 
 def _verdict(ratio: float, target: float) -> str:
