@@ -50,6 +50,7 @@ def test_interleaved_alternates_and_flips_the_order() -> None:
     assert calls == ["a", "b", "b", "a", "a", "b"]
     assert metrics["wall"].seconds == {"a": [1.0, 4.0, 5.0], "b": [2.0, 3.0, 6.0]}
     assert metrics["wall"].ratio("a", "b") == 4.0 / 3.0
+    assert metrics["wall"].paired_ratio("a", "b") == 5.0 / 6.0  # median of 1/2, 4/3, 5/6
 
 
 def test_a_failed_run_stops_its_processes_and_their_children(tmp_path: Path) -> None:

@@ -155,14 +155,17 @@ def report(data: RepoStats, servers: dict[str, Endpoint], settings: Settings,
         f"  method    {settings.rounds} rounds per case, servers alternated, medians; "
         f"load average at start {load[0]:.2f} on {os.cpu_count()} cores",
         "",
-        f"  {'wall time':<20} {'heater':>8} {'backend':>8} {'ratio':>6}   target",
+        f"  {'wall time':<20} {'heater':>8} {'backend':>8} {'ratio':>6}   target"
+        f"           {'paired':>6}",
     ]
     for name, metrics, target in cases:
         wall = metrics["wall"]
         ratio = wall.ratio("heater", "http-backend")
         lines.append(
             f"  {name:<20} {wall.median('heater'):>7.2f}s {wall.median('http-backend'):>7.2f}s "
-            f"{ratio:>6.3f}   <= {target:.2f} {_verdict(ratio, target)}")
+            f"{ratio:>6.3f}   <= {target:.2f} {_verdict(ratio, target):<6}   "
+            f"{wall.paired_ratio('heater', 'http-backend'):>6.3f}")
+    lines += ["  (ratio: of the medians; paired: median of the per-round ratios)"]
     lines += ["", f"  {'server CPU time':<20} {'heater':>8} {'backend':>8} {'ratio':>6}"]
     for name, metrics, _target in cases:
         cpu = metrics["cpu"]

@@ -333,7 +333,14 @@ class Samples:
         return statistics.median(self.seconds[side])
 
     def ratio(self, side: str, baseline: str) -> float:
+        """The ratio of the medians."""
         return self.median(side) / self.median(baseline)
+
+    def paired_ratio(self, side: str, baseline: str) -> float:
+        """The median of the ratios of samples taken in the same round, next to
+        each other: less sensitive to load that drifts from round to round."""
+        pairs = zip(self.seconds[side], self.seconds[baseline], strict=True)
+        return statistics.median(a / b for a, b in pairs)
 
     def row(self, side: str) -> str:
         return " ".join(f"{v:.2f}" for v in self.seconds[side])
