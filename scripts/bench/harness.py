@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 from heater.names import RepoId
 from heater.paths import Layout
@@ -92,7 +93,7 @@ class Bench:
     root: Path = BENCH_DIR
     run_dir: Path = field(init=False)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
-    _old_handlers: dict[int, object] = field(default_factory=dict, init=False)
+    _old_handlers: dict[int, Any] = field(default_factory=dict, init=False)
 
     def __enter__(self) -> Bench:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,7 @@ class Bench:
         finally:
             signal.signal(signal.SIGINT, old_int)
             for signum, handler in self._old_handlers.items():
-                signal.signal(signum, handler)  # type: ignore[arg-type]
+                signal.signal(signum, handler)
         # Logs explain a failure; an interrupted run leaves nothing behind.
         if not self.keep and (exc is None or isinstance(exc, KeyboardInterrupt)):
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -123,13 +124,10 @@ class Bench:
               env: dict[str, str] | None = None, cwd: Path | None = None
               ) -> subprocess.Popen[bytes]:
         """Start ``argv`` in a new process group that :meth:`stop_all` will end."""
-        out = log.open("ab") if log else subprocess.DEVNULL
-        try:
-            proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=env,
+        with log.open("ab") if log else open(os.devnull, "wb") as out:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, env=env,
                                     cwd=cwd, start_new_session=True)
-        finally:
-            if log:
-                out.close()  # type: ignore[union-attr]
         self._procs.append(proc)
         return proc
 
