@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +12,7 @@ from heater.cleanup import DEFAULT_GRACE_SECONDS, sweep
 from heater.errors import HeaterError
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
+from heater.server import default_workers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[data_dir], help="run the HTTP server")
     serve.add_argument("--bind", default="127.0.0.1:8080",
                        help="HOST:PORT (default 127.0.0.1:8080)")
-    serve.add_argument("--workers", type=int, default=min(4, (os.cpu_count() or 1) + 1),
+    serve.add_argument("--workers", type=int, default=default_workers(),
                        help="worker processes (default: cores + 1, at most 4)")
 
     token = commands.add_parser("token", help="manage API tokens")

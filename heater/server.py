@@ -9,6 +9,7 @@ is stuck.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ from heater.registry import Registry
 # processes, so threads mostly wait on pipes and sockets.
 THREADS_PER_WORKER = 16
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+
+def default_workers() -> int:
+    """Worker processes when ``--workers`` is not given: cores + 1, at most 4."""
+    return min(4, (os.cpu_count() or 1) + 1)
 
 
 class HeaterServer(BaseApplication):  # type: ignore[misc]
