@@ -1,21 +1,27 @@
 """The benchmark harness (scripts/bench): repository generation, timing order,
-and that a run stops everything it started, also when it fails."""
+the servers it starts, what it measures of them, and that a run stops
+everything it started, also when it fails."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "scripts" / "bench"))
 
 import harness
+import measure
 import repogen
+
+from heater.names import RepoId
 
 
 def test_generated_repository_has_the_history_and_size_asked_for(tmp_path: Path) -> None:
@@ -42,11 +48,11 @@ def test_cached_repository_is_reused(tmp_path: Path) -> None:
 def test_interleaved_alternates_and_flips_the_order() -> None:
     calls: list[str] = []
 
-    def measure(side: str) -> dict[str, float]:
+    def take(side: str) -> dict[str, float]:
         calls.append(side)
         return {"wall": float(len(calls))}
 
-    metrics = harness.interleaved(["a", "b"], 3, measure)
+    metrics = measure.interleaved(["a", "b"], 3, take)
     assert calls == ["a", "b", "b", "a", "a", "b"]
     assert metrics["wall"].seconds == {"a": [1.0, 4.0, 5.0], "b": [2.0, 3.0, 6.0]}
     assert metrics["wall"].ratio("a", "b") == 4.0 / 3.0
@@ -78,7 +84,85 @@ def test_group_cpu_counts_children_that_ended(tmp_path: Path) -> None:
         proc = bench.spawn(["sh", "-c", f"python3 -c 'sum(range(5_000_000))'; touch {done}; "
                                         "sleep 300"])
         _wait_for(done)
-        assert harness.group_cpu_seconds(proc.pid) >= 0.05
+        assert measure.group_cpu_seconds(proc.pid) >= 0.05
+
+
+def test_samples_give_nearest_rank_percentiles() -> None:
+    samples = measure.Samples()
+    for value in [5.0, 1.0, 4.0, 2.0, 3.0]:
+        samples.add("a", value)
+    assert samples.percentile("a", 90) == 5.0  # ceil(4.5) = 5th of 5
+    assert samples.percentile("a", 40) == 2.0
+    assert samples.percentile("a", 0) == 1.0
+    assert samples.minimum("a") == 1.0 and samples.median("a") == 3.0
+
+
+def test_peak_rss_sees_the_memory_of_the_whole_group(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    hold = (f"import pathlib, time; b = bytearray(64 << 20); "
+            f"pathlib.Path('{ready}').touch(); time.sleep(300)")
+    with harness.Bench(root=tmp_path) as bench:
+        # The memory is in a child of the group's leader, as in a server's worker.
+        proc = bench.spawn(["sh", "-c", f"{sys.executable} -c \"{hold}\"; sleep 300"])
+        _wait_for(ready)
+        with measure.PeakRss(proc.pid) as peak:
+            pass
+    assert peak.largest >= 64 << 20
+    assert peak.total > peak.largest  # the shell counts too
+
+
+def test_static_server_serves_the_directory_and_stops(tmp_path: Path) -> None:
+    _need_lighttpd()
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "image.raw").write_bytes(b"x" * 4096)
+    with harness.Bench(root=tmp_path / "runs") as bench:
+        static = bench.start_static(files)
+        assert requests.get(f"{static.url}/image.raw", timeout=10).content == b"x" * 4096
+    assert _running_in_group(static.pid) == []
+
+
+def test_http_backend_takes_anonymous_pushes_only_when_allowed(tmp_path: Path) -> None:
+    _need_lighttpd()
+    repo = RepoId("bench", "push")
+    env = harness.clean_git_env({"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
+                                 "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"})
+    work = tmp_path / "work"
+    harness.git("init", "-q", "-b", "main", str(work))
+    harness.git("commit", "-q", "--allow-empty", "-m", "one", cwd=work, env=env)
+    with harness.Bench(root=tmp_path / "runs") as bench:
+        pushed = {}
+        for allow in (True, False):
+            layout = bench.data_dir(f"data-{allow}")
+            harness.git("init", "-q", "--bare", str(layout.repository(repo)))
+            backend = bench.start_http_backend(layout, allow_push=allow)
+            pushed[allow] = subprocess.run(["git", "push", "-q", backend.clone_url(repo), "main"],
+                                           cwd=work, env=env, capture_output=True,
+                                           check=False).returncode == 0
+    assert pushed == {True: True, False: False}
+
+
+def test_heater_serves_with_the_token_the_harness_made(tmp_path: Path) -> None:
+    with harness.Bench(root=tmp_path) as bench:
+        layout = bench.data_dir()
+        token = bench.create_token(layout, "writer", "bench")
+        heater = bench.start_heater(layout, workers=1)
+        body = {"namespace": "bench", "name": "t", "visibility": "public"}
+        statuses = [requests.post(f"{heater.url}/api/v1/templates", json=body, headers=auth,
+                                  timeout=30).status_code
+                    for auth in ({}, {"Authorization": f"Bearer {token}"})]
+    assert statuses == [401, 201]
+    assert _running_in_group(heater.pid) == []
+
+
+def test_a_missing_program_is_looked_for_in_sbin_too() -> None:
+    assert harness.ensure_program("sh") == shutil.which("sh")
+    assert harness.find_program("no-such-program-here") is None
+
+
+def _need_lighttpd() -> None:
+    if harness.find_program("lighttpd") is None:
+        pytest.skip("lighttpd is not installed (the benchmarks install it)")
 
 
 def _running_in_group(pgid: int) -> list[str]:

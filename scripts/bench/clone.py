@@ -23,13 +23,13 @@ from harness import (
     BENCH_DIR,
     Bench,
     Endpoint,
-    Samples,
     clean_git_env,
+    git,
     git_version,
-    interleaved,
     place_repository,
-    stopwatch,
+    run_main,
 )
+from measure import Samples, interleaved, stopwatch
 from repogen import RepoSpec, RepoStats, cached, stats
 
 from heater.names import RepoId
@@ -99,9 +99,7 @@ class Cloner:
         return {"wall": seconds, "cpu": cpu}
 
     def _check(self, side: str, dest: Path) -> None:
-        head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], check=True,
-                              capture_output=True, text=True, env=clean_git_env(),
-                              timeout=60).stdout.strip()
+        head = git("-C", str(dest), "rev-parse", "HEAD").strip()
         if head != self.data.head:
             raise RuntimeError(f"clone from {side} has HEAD {head}, expected {self.data.head}")
 
@@ -210,8 +208,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: everything started is stopped by now
-        print("clone: interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main("clone", main)

@@ -1,10 +1,12 @@
-"""Shared harness of the benchmarks: servers, clean-up, timing.
+"""Shared harness of the benchmarks: the servers they compare, and clean-up.
 
 A benchmark opens one :class:`Bench` (a context manager). Everything it
-starts (Heater, lighttpd with ``git http-backend``, git clients) runs in a
-process group of its own and is stopped when the ``with`` block ends, by
-success, error, Ctrl-C or SIGTERM alike; scratch files live in one run
-directory that goes with it.
+starts (Heater, lighttpd with ``git http-backend`` or serving files, git
+clients) runs in a process group of its own and is stopped when the ``with``
+block ends, by success, error, Ctrl-C or SIGTERM alike; scratch files live in
+one run directory that goes with it. Programs missing from the machine
+(lighttpd, curl) are installed with apt-get. What is measured, and how, is in
+:mod:`measure`.
 
 Both servers serve the same bare repositories: Heater from
 ``<data-dir>/git/<ns>/<name>.git`` as :mod:`heater.paths` lays them out, and
@@ -19,18 +21,19 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, NoReturn
+
+from measure import group_cpu_seconds
 
 from heater.names import RepoId
 from heater.paths import Layout
@@ -39,7 +42,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO_ROOT / ".bench"  # git-ignored: cached repositories, run directories
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
-LIGHTTPD_CANDIDATES = ("lighttpd", "/usr/sbin/lighttpd")
+SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+GIT_TIMEOUT = 300.0
+STATIC_CONF = 'server.network-backend = "sendfile"\n'  # lighttpd serving files
 
 
 def clean_git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -73,8 +78,11 @@ class Endpoint:
         """CPU time used so far by the server's process group, ended children included."""
         return group_cpu_seconds(self.pid)
 
-    def clone_url(self, repo: RepoId) -> str:
-        return f"{self.url}/{repo}.git"
+    def clone_url(self, repo: RepoId, password: str | None = None) -> str:
+        """The URL of ``repo``; with ``password``, as git's HTTP Basic credentials."""
+        if password is None:
+            return f"{self.url}/{repo}.git"
+        return f"{self.url.replace('://', f'://bench:{password}@', 1)}/{repo}.git"
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -93,6 +101,7 @@ class Bench:
     root: Path = BENCH_DIR
     run_dir: Path = field(init=False)
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
+    _names: dict[str, int] = field(default_factory=dict, init=False)
     _old_handlers: dict[int, Any] = field(default_factory=dict, init=False)
 
     def __enter__(self) -> Bench:
@@ -149,6 +158,11 @@ class Bench:
         for proc in list(reversed(self._procs)):
             self.stop(proc)
 
+    def _unique(self, name: str) -> str:
+        """``name`` the first time, then ``name-2``, ``name-3``...: file names of a run."""
+        self._names[name] = self._names.get(name, 0) + 1
+        return name if self._names[name] == 1 else f"{name}-{self._names[name]}"
+
     # -- servers -------------------------------------------------------------
 
     def data_dir(self, name: str = "data") -> Layout:
@@ -156,12 +170,21 @@ class Bench:
         layout.ensure()
         return layout
 
+    def create_token(self, layout: Layout, role: str, namespace: str | None = None) -> str:
+        """A new token of ``role`` in ``layout``'s data directory, made with
+        ``heater token create`` as an operator would; its secret."""
+        argv = [str(_heater_cli()), "token", "create", self._unique("bench"),
+                "--role", role, "--data-dir", str(layout.root)]
+        if namespace:
+            argv += ["--namespace", namespace]
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60)
+        return out.stdout.strip().splitlines()[-1]
+
     def start_heater(self, layout: Layout, workers: int) -> Endpoint:
         """``heater serve`` on a free loopback port, started as a user would."""
-        heater = Path(sys.executable).with_name("heater")
-        log = self.run_dir / "heater.log"
+        log = self.run_dir / f"{self._unique('heater')}.log"
         port = free_port()
-        argv = [str(heater), "serve", "--bind", f"127.0.0.1:{port}",
+        argv = [str(_heater_cli()), "serve", "--bind", f"127.0.0.1:{port}",
                 "--data-dir", str(layout.root), "--workers", str(workers)]
         proc = self.spawn(argv, log=log)
         url = f"http://127.0.0.1:{port}"
@@ -169,38 +192,50 @@ class Bench:
         return Endpoint("heater", url, f"heater serve --workers {workers} (gunicorn gthread)",
                         log, proc.pid)
 
-    def start_http_backend(self, layout: Layout) -> Endpoint:
+    def start_http_backend(self, layout: Layout, *, allow_push: bool = False) -> Endpoint:
         """``git http-backend`` as CGI under lighttpd on a free loopback port, serving
-        every repository below ``layout.git_root``."""
-        lighttpd = ensure_lighttpd()
-        backend = Path(_git_output("--exec-path").strip()) / "git-http-backend"
-        port = free_port()
-        conf = self.run_dir / "lighttpd.conf"
-        log = self.run_dir / "lighttpd.log"
-        conf.write_text(_lighttpd_conf(port, backend, layout.git_root, self.run_dir))
-        proc = self.spawn([lighttpd, "-D", "-f", str(conf)], log=log)
-        url = f"http://127.0.0.1:{port}/git"
+        every repository below ``layout.git_root``; anonymous pushes too if
+        ``allow_push`` (``http.receivepack``), else clones and fetches only."""
+        backend = Path(git("--exec-path").strip()) / "git-http-backend"
+        body = _http_backend_conf(backend, layout.git_root, allow_push)
+        proc, log, base, version = self._start_lighttpd("http-backend", body, self.run_dir)
+        url = f"{base}/git"
         probe = f"{url}/nonexistent.git/info/refs?service=git-upload-pack"
         _wait_http(probe, proc, log, accept=(200, 403, 404))
+        return Endpoint("http-backend", url, f"git http-backend (CGI) under {version}",
+                        log, proc.pid)
+
+    def start_static(self, directory: Path) -> Endpoint:
+        """lighttpd serving the files in ``directory`` (sendfile) on a free
+        loopback port: ``<url>/<file name>``."""
+        proc, log, url, version = self._start_lighttpd("static", STATIC_CONF, directory)
+        _wait_http(f"{url}/", proc, log, accept=(200, 403, 404))
+        return Endpoint("static", url, f"{version} serving files (sendfile)", log, proc.pid)
+
+    def _start_lighttpd(self, name: str, body: str, document_root: Path
+                        ) -> tuple[subprocess.Popen[bytes], Path, str, str]:
+        """lighttpd with the common settings and ``body``, serving files from
+        ``document_root``, its own files named after ``name``: the process, its
+        log, its base URL and its version."""
+        lighttpd = ensure_program("lighttpd")
+        name = self._unique(name)
+        port = free_port()
+        conf = self.run_dir / f"{name}.conf"
+        log = self.run_dir / f"{name}.log"
+        conf.write_text(_lighttpd_conf(port, self.run_dir, name, document_root) + body)
+        proc = self.spawn([lighttpd, "-D", "-f", str(conf)], log=log)
         version = _first_line([lighttpd, "-v"]).split()[0]
-        return Endpoint("http-backend", url,
-                        f"git http-backend (CGI) under {version}", log, proc.pid)
+        return proc, log, f"http://127.0.0.1:{port}", version
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system time of every process in group ``pgid``, with the children
-    each has waited for (so a git process that ended counts, via its parent)."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # ended while we looked
-            continue
-        # The command name (field 2) may hold spaces; the rest follows its ')'.
-        fields = text[text.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid:  # field 5, pgrp
-            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+def run_main(prog: str, main: Callable[[], int]) -> NoReturn:
+    """Exit with what a benchmark's ``main`` returns; 130, said on stderr, when a
+    Ctrl-C or SIGTERM interrupted it (its :class:`Bench` has stopped everything by then)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -236,21 +271,32 @@ def _tail(log: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def _lighttpd_conf(port: int, backend: Path, project_root: Path, run_dir: Path) -> str:
+def _lighttpd_conf(port: int, run_dir: Path, name: str, document_root: Path) -> str:
+    """What every lighttpd of a run shares: loopback, a port, its files in the run directory."""
+    return f"""\
+server.bind = "127.0.0.1"
+server.port = {port}
+server.document-root = "{document_root}"
+server.errorlog = "{run_dir / f'{name}-error.log'}"
+server.pid-file = "{run_dir / f'{name}.pid'}"
+server.upload-dirs = ("{run_dir}")
+server.modules = ("mod_accesslog")
+accesslog.filename = "{run_dir / f'{name}-access.log'}"
+"""
+
+
+def _http_backend_conf(backend: Path, project_root: Path, allow_push: bool) -> str:
     # The CGI set-up of git-http-backend(1)'s lighttpd example. Responses
     # stream to the client as the CGI writes them (stream-response-body 1),
     # as they do through Heater, instead of being buffered whole first.
+    # Pushes are enabled through git's environment-borne configuration, so
+    # that the repositories stay as Heater keeps them.
+    push = ('    "GIT_CONFIG_COUNT" => "1", "GIT_CONFIG_KEY_0" => "http.receivepack",\n'
+            '    "GIT_CONFIG_VALUE_0" => "true",\n') if allow_push else ""
     return f"""\
-server.modules = ("mod_alias", "mod_cgi", "mod_setenv", "mod_accesslog")
-server.bind = "127.0.0.1"
-server.port = {port}
-server.document-root = "{run_dir}"
-server.errorlog = "{run_dir / 'lighttpd-error.log'}"
-server.pid-file = "{run_dir / 'lighttpd.pid'}"
-server.upload-dirs = ("{run_dir}")
+server.modules += ("mod_alias", "mod_cgi", "mod_setenv")
 server.stream-response-body = 1
 server.stream-request-body = 1
-accesslog.filename = "{run_dir / 'lighttpd-access.log'}"
 alias.url = ("/git" => "{backend}")
 $HTTP["url"] =~ "^/git" {{
     cgi.assign = ("" => "")
@@ -259,43 +305,47 @@ $HTTP["url"] =~ "^/git" {{
         "GIT_HTTP_EXPORT_ALL" => "",
         "GIT_CONFIG_NOSYSTEM" => "1",
         "GIT_CONFIG_GLOBAL" => "/dev/null",
-    )
+{push}    )
 }}
 """
 
 
-def ensure_lighttpd() -> str:
-    """The lighttpd binary, installed from Debian's packages if missing."""
-    found = _find_lighttpd()
+def ensure_program(name: str, package: str | None = None) -> str:
+    """The program ``name``, installed from Debian's ``package`` (default: the
+    same name) with apt-get, after an update, if it is missing."""
+    found = find_program(name)
     if found:
         return found
+    package = package or name
     if shutil.which("apt-get") is None:
-        raise RuntimeError("lighttpd is not installed and apt-get is not available; "
-                           "install lighttpd and run again")
-    print("installing lighttpd (apt-get) ...", file=sys.stderr)
+        raise RuntimeError(f"{name} is not installed and apt-get is not available; "
+                           f"install {package} and run again")
+    print(f"installing {package} (apt-get) ...", file=sys.stderr)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env, timeout=600,
                    stdout=subprocess.DEVNULL)
     subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends",
-                    "lighttpd"], check=True, env=env, timeout=600, stdout=subprocess.DEVNULL)
-    found = _find_lighttpd()
+                    package], check=True, env=env, timeout=600, stdout=subprocess.DEVNULL)
+    found = find_program(name)
     if not found:
-        raise RuntimeError("lighttpd still not found after apt-get install lighttpd")
+        raise RuntimeError(f"{name} still not found after apt-get install {package}")
     return found
 
 
-def _find_lighttpd() -> str | None:
-    for candidate in LIGHTTPD_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
+def find_program(name: str) -> str | None:
+    # Debian puts servers in /usr/sbin, which a non-root PATH may lack.
+    return shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN_DIRS))
 
 
-def _git_output(*args: str) -> str:
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    """Run git (by default in :func:`clean_git_env`); its output. Fails on an error."""
     return subprocess.run(["git", *args], check=True, capture_output=True, text=True,
-                          env=clean_git_env(), timeout=60).stdout
+                          cwd=cwd, env=env or clean_git_env(), timeout=GIT_TIMEOUT).stdout
+
+
+def _heater_cli() -> Path:
+    return Path(sys.executable).with_name("heater")
 
 
 def _first_line(argv: Sequence[str]) -> str:
@@ -304,7 +354,7 @@ def _first_line(argv: Sequence[str]) -> str:
 
 
 def git_version() -> str:
-    return _git_output("--version").strip()
+    return git("--version").strip()
 
 
 def place_repository(source: Path, layout: Layout, repo: RepoId) -> Path:
@@ -313,56 +363,3 @@ def place_repository(source: Path, layout: Layout, repo: RepoId) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source, dest, symlinks=True)
     return dest
-
-
-# -- timing ------------------------------------------------------------------
-
-
-@dataclass
-class Samples:
-    """Wall-clock seconds per side, in the order they were taken."""
-
-    seconds: dict[str, list[float]] = field(default_factory=dict)
-
-    def add(self, side: str, value: float) -> None:
-        self.seconds.setdefault(side, []).append(value)
-
-    def median(self, side: str) -> float:
-        return statistics.median(self.seconds[side])
-
-    def ratio(self, side: str, baseline: str) -> float:
-        """The ratio of the medians."""
-        return self.median(side) / self.median(baseline)
-
-    def paired_ratio(self, side: str, baseline: str) -> float:
-        """The median of the ratios of samples taken in the same round, next to
-        each other: less sensitive to load that drifts from round to round."""
-        pairs = zip(self.seconds[side], self.seconds[baseline], strict=True)
-        return statistics.median(a / b for a, b in pairs)
-
-    def row(self, side: str) -> str:
-        return " ".join(f"{v:.2f}" for v in self.seconds[side])
-
-
-def interleaved(sides: Sequence[str], rounds: int,
-                measure: Callable[[str], Mapping[str, float]]) -> dict[str, Samples]:
-    """``rounds`` measurements per side, alternating sides and flipping the
-    order every round, so that drift in the machine's load hits both alike.
-    ``measure(side)`` gives figures by metric name; the result is the samples
-    of each metric."""
-    metrics: dict[str, Samples] = {}
-    for number in range(rounds):
-        order = list(sides) if number % 2 == 0 else list(reversed(sides))
-        for side in order:
-            for metric, value in measure(side).items():
-                metrics.setdefault(metric, Samples()).add(side, value)
-    return metrics
-
-
-@contextlib.contextmanager
-def stopwatch() -> Iterator[Callable[[], float]]:
-    """``with stopwatch() as elapsed:`` ... ``elapsed()`` is the block's wall time."""
-    start = time.perf_counter()
-    end: list[float] = []
-    yield lambda: (end[0] if end else time.perf_counter()) - start
-    end.append(time.perf_counter())

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import clean_git_env
+from harness import clean_git_env, git
 
 MiB = 1024 * 1024
 TEMPLATES = 24
@@ -108,13 +108,8 @@ def fast_import_stream(spec: RepoSpec) -> Iterator[bytes]:
 
 def stats(path: Path) -> RepoStats:
     """Size and length of the history of a bare repository at ``path``."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(path), *args], check=True, text=True,
-                              capture_output=True, env=clean_git_env(), timeout=300).stdout
-
-    head = git("rev-parse", "HEAD").strip()
-    commits = int(git("rev-list", "--count", "HEAD"))
+    head = git("-C", str(path), "rev-parse", "HEAD").strip()
+    commits = int(git("-C", str(path), "rev-list", "--count", "HEAD"))
     pack_bytes = sum(pack.stat().st_size for pack in (path / "objects" / "pack").glob("*.pack"))
     return RepoStats(path, head, commits, pack_bytes)
 
