@@ -1,193 +1,176 @@
-"""The body of scripts/bench/images (run that, not this)."""
+"""Image upload and download throughput through Heater, and the server's memory.
+
+One file of random bytes is uploaded to Heater as the binary of a build
+(``curl -T``; Heater computes three hashes and fsyncs) in rounds alternating
+with ``sha256sum`` reading the same file, then downloaded from Heater in
+rounds alternating with lighttpd serving the same file; meanwhile the peak
+resident memory of Heater's processes is sampled. Printed: what was compared,
+the throughputs, and the targets (download at least 0.8 of lighttpd's, the
+server under 200 MiB). Run it through ``scripts/bench/images``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
-import re
-import shutil
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-MIB = 1024 * 1024
-LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
-MANIFEST = ('{"disk_format": "raw", "container_format": "bare", '
-            '"os": {"distro": "ubuntu", "version": "22.04"}, "packages": []}')
+from harness import Bench, Endpoint, ensure_program, run_main
+from measure import PeakRss, Samples, interleaved, stopwatch
+
+from heater.names import RepoId
+
+MiB = 1024 * 1024
+DOWNLOAD_TARGET = 0.8  # of lighttpd's throughput, at least
+RSS_TARGET = 200 * MiB  # the server's processes together, at most
+IMAGE = RepoId("bench", "disk")
+MANIFEST = {"disk_format": "raw", "container_format": "bare",
+            "os": {"distro": "ubuntu", "version": "22.04"}, "packages": []}
+TRANSFER_TIMEOUT = 3600.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def make_image(path: Path, size_mib: int) -> Path:
+    """``size_mib`` MiB of incompressible bytes at ``path``, left in the page cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = os.urandom(MiB)
+    with path.open("wb") as out:
+        for i in range(size_mib):
+            out.write(block[i % 7:] + block[: i % 7])  # distinct blocks, cheap
+    subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
+    return path
 
 
-def wait_http(url: str, deadline: float = 30) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        done = subprocess.run(["curl", "-sf", "-o", "/dev/null", url], check=False)
-        if done.returncode == 0:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
+class Transfers:
+    """Timed transfers of one image with curl, and the reference programs beside them."""
+
+    def __init__(self, image: Path, heater: Endpoint, static: Endpoint, token: str) -> None:
+        self.image = image
+        self.heater = heater
+        self.static = static
+        self.curl = ensure_program("curl")
+        self.auth = ["-H", f"Authorization: Bearer {token}"]
+        self.builds: list[str] = []
+
+    def _run(self, *argv: str) -> str:
+        return subprocess.run(argv, check=True, capture_output=True, text=True,
+                              timeout=TRANSFER_TIMEOUT).stdout
+
+    def client(self) -> str:
+        """The client's name and version."""
+        return " ".join(self._run(self.curl, "--version").split()[:2])
+
+    def _queue(self) -> str:
+        """A new build of the image, waiting for its file; its id."""
+        out = self._run(self.curl, "-sf", *self.auth, "-H", "Content-Type: application/json",
+                        "--data", json.dumps(MANIFEST),
+                        f"{self.heater.url}/api/v1/images/{IMAGE}/builds")
+        build: str = json.loads(out)["id"]
+        return build
+
+    def upload(self, side: str) -> dict[str, float]:
+        """Upload to Heater, or ``sha256sum`` reading the file (``side`` "sha256sum")."""
+        if side == "sha256sum":
+            with stopwatch() as elapsed:
+                self._run("sha256sum", str(self.image))
+            return {"seconds": elapsed()}
+        build = self._queue()
+        self.builds.append(build)
+        with stopwatch() as elapsed:
+            self._run(self.curl, "-sf", "-o", os.devnull, *self.auth, "-T", str(self.image),
+                      "-H", "Content-Type: application/octet-stream",
+                      f"{self.heater.url}/api/v1/builds/{build}/file")
+        return {"seconds": elapsed()}
+
+    def download(self, side: str) -> dict[str, float]:
+        """Download the uploaded file from Heater, or the same file from lighttpd."""
+        if side == "lighttpd":
+            url = f"{self.static.url}/{self.image.name}"
+        else:
+            url = f"{self.heater.url}/api/v1/builds/{self.builds[0]}/file"
+        with stopwatch() as elapsed:
+            self._run(self.curl, "-sf", "-o", os.devnull, url)
+        return {"seconds": elapsed()}
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scripts/bench/images", description=__doc__)
+    parser.add_argument("--size-mib", type=int, default=2048,
+                        help="size of the image in MiB (default 2048)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="rounds of each transfer (default 3)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="heater serve --workers (default 2)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the run directory (server logs, image) afterwards")
+    return parser
 
 
-def run(*argv: str) -> str:
-    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+def report(args: argparse.Namespace, servers: Sequence[Endpoint], curl_version: str,
+           uploads: Samples, downloads: Samples, up_rss: PeakRss, down_rss: PeakRss,
+           load: float) -> str:
+    size: int = args.size_mib * MiB
+
+    def rate(samples: Samples, side: str) -> float:
+        return size / samples.median(side) / MiB
+
+    def rss(peak: PeakRss) -> str:
+        verdict = "ok" if peak.total < RSS_TARGET else "MISSED"
+        return (f"{peak.total / MiB:6.0f} MiB total, {peak.largest / MiB:.0f} MiB largest "
+                f"process  (target < {RSS_TARGET // MiB} MiB) {verdict}")
+
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    heater, static = servers
+    download_ratio = rate(downloads, "heater") / rate(downloads, "lighttpd")
+    return "\n".join([
+        f"images benchmark, {when}",
+        f"  data      image of {args.size_mib} MiB (random bytes, in the page cache), 127.0.0.1",
+        f"  heater    {heater.describe}",
+        f"  baseline  {static.describe}; sha256sum reading the file",
+        f"  client    {curl_version}",
+        f"  method    median of {args.runs} runs, alternated with the baseline; load average "
+        f"at start {load:.2f} on {os.cpu_count()} cores (shared machine: figures vary)",
+        "",
+        f"{'sha256sum reading it':34} {rate(uploads, 'sha256sum'):9.0f} MiB/s",
+        f"{'heater upload (3 hashes, fsync)':34} {rate(uploads, 'heater'):9.0f} MiB/s",
+        f"{'heater download':34} {rate(downloads, 'heater'):9.0f} MiB/s",
+        f"{'lighttpd download':34} {rate(downloads, 'lighttpd'):9.0f} MiB/s",
+        f"{'upload / sha256sum':34} {uploads.ratio('sha256sum', 'heater'):9.2f}",
+        f"{'download / lighttpd':34} {download_ratio:9.2f}  (target >= {DOWNLOAD_TARGET}) "
+        f"{'ok' if download_ratio >= DOWNLOAD_TARGET else 'MISSED'}",
+        f"heater RSS peak during uploads:   {rss(up_rss)}",
+        f"heater RSS peak during downloads: {rss(down_rss)}",
+    ])
 
 
-class RssSampler:
-    """Peak resident memory of a process tree (summed, and per process)."""
-
-    def __init__(self, root_pid: int) -> None:
-        self.root = root_pid
-        self.peak_total = 0
-        self.peak_single = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _pids(self) -> list[int]:
-        pids, frontier = [self.root], [self.root]
-        while frontier:
-            pid = frontier.pop()
-            try:
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                pids.append(child)
-                frontier.append(child)
-        return pids
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            sizes = []
-            for pid in self._pids():
-                try:
-                    status = Path(f"/proc/{pid}/status").read_text()
-                except OSError:
-                    continue
-                match = re.search(r"VmRSS:\s+(\d+) kB", status)
-                if match:
-                    sizes.append(int(match.group(1)) * 1024)
-            if sizes:
-                self.peak_total = max(self.peak_total, sum(sizes))
-                self.peak_single = max(self.peak_single, max(sizes))
-            time.sleep(0.02)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mib", type=int, default=2048)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    size = args.size_mib * MIB
-    work = Path(tempfile.mkdtemp(prefix="heater-bench-"))
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        image = work / "www" / "image.raw"
-        image.parent.mkdir()
-        with image.open("wb") as out:
-            block = os.urandom(MIB)
-            for i in range(args.size_mib):
-                out.write(block[i % 7:] + block[: i % 7])  # distinct blocks, cheap
-        subprocess.run(["cat", str(image)], stdout=subprocess.DEVNULL, check=True)  # warm cache
-        sha = [timed(lambda: run("sha256sum", str(image))) for _ in range(args.runs)]
-
-        # heater
-        port = free_port()
-        data = work / "data"
-        env = {**os.environ, "HEATER_DATA_DIR": str(data)}
-        heater = [str(REPO / ".venv/bin/heater")]
-        token = run(*heater, "token", "create", "bench", "--role", "writer",
-                    "--data-dir", str(data)).strip().splitlines()[-1]
-        log = (work / "heater.log").open("wb")
-        server = subprocess.Popen([*heater, "serve", "--bind", f"127.0.0.1:{port}",
-                                   "--workers", "2"], env=env, stdout=log, stderr=log)
-        procs.append(server)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz")
-        auth = ["-H", f"Authorization: Bearer {token}"]
-
-        def queue() -> str:
-            out = run("curl", "-sf", *auth, "-H", "Content-Type: application/json",
-                      "--data", MANIFEST, f"{base}/api/v1/images/bench/disk/builds")
-            return out.split('"id":')[1].split('"')[1]
-
-        uploads, builds = [], []
-        with RssSampler(server.pid) as up_rss:
-            for _ in range(args.runs):
-                build = queue()
-                builds.append(build)
-                uploads.append(timed(lambda b=build: run(  # type: ignore[misc]
-                    "curl", "-sf", "-o", "/dev/null", *auth, "-T", str(image),
-                    "-H", "Content-Type: application/octet-stream",
-                    f"{base}/api/v1/builds/{b}/file")))
-        url = f"{base}/api/v1/builds/{builds[0]}/file"
-        with RssSampler(server.pid) as down_rss:
-            downloads = [timed(lambda: run("curl", "-sf", "-o", "/dev/null", url))
-                         for _ in range(args.runs)]
-
-        # lighttpd serving the same file
-        lport = free_port()
-        conf = work / "lighttpd.conf"
-        conf.write_text(f'server.document-root = "{image.parent}"\n'
-                        f'server.port = {lport}\nserver.bind = "127.0.0.1"\n'
-                        f'server.errorlog = "{work}/lighttpd.err"\n'
-                        'server.network-backend = "sendfile"\n')
-        lighttpd = subprocess.Popen([LIGHTTPD, "-D", "-f", str(conf)])
-        procs.append(lighttpd)
-        wait_http(f"http://127.0.0.1:{lport}/image.raw")
-        reference = [timed(lambda: run("curl", "-sf", "-o", "/dev/null",
-                                       f"http://127.0.0.1:{lport}/image.raw"))
-                     for _ in range(args.runs)]
-
-        def rate(times: list[float]) -> float:
-            return float(size / statistics.median(times) / MIB)
-
-        print(f"image of {args.size_mib} MiB, median of {args.runs} runs, 127.0.0.1, "
-              f"{os.cpu_count()} cores (shared machine: figures vary)")
-        print(f"{'sha256sum reading it':34} {rate(sha):9.0f} MiB/s")
-        print(f"{'heater upload (3 hashes, fsync)':34} {rate(uploads):9.0f} MiB/s")
-        print(f"{'heater download':34} {rate(downloads):9.0f} MiB/s")
-        print(f"{'lighttpd download':34} {rate(reference):9.0f} MiB/s")
-        print(f"download / lighttpd                {rate(downloads) / rate(reference):9.2f}")
-        print(f"heater RSS peak during uploads:   {up_rss.peak_total / MIB:6.0f} MiB total, "
-              f"{up_rss.peak_single / MIB:.0f} MiB largest process")
-        print(f"heater RSS peak during downloads: {down_rss.peak_total / MIB:6.0f} MiB total, "
-              f"{down_rss.peak_single / MIB:.0f} MiB largest process")
-        return 0
-    finally:
-        for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(work, ignore_errors=True)
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.size_mib < 1 or args.runs < 1 or args.workers < 1:
+        print("images: --size-mib, --runs and --workers must be at least 1", file=sys.stderr)
+        return 2
+    load = os.getloadavg()[0]
+    with Bench(keep=args.keep) as bench:
+        print(f"writing a {args.size_mib} MiB image ...", file=sys.stderr)
+        image = make_image(bench.run_dir / "www" / "image.raw", args.size_mib)
+        layout = bench.data_dir()
+        token = bench.create_token(layout, "writer", IMAGE.namespace)
+        heater = bench.start_heater(layout, args.workers)
+        static = bench.start_static(image.parent)
+        transfers = Transfers(image, heater, static, token)
+        print(f"{args.runs} uploads ...", file=sys.stderr)
+        with PeakRss(heater.pid) as up_rss:
+            uploads = interleaved(["heater", "sha256sum"], args.runs, transfers.upload)
+        print(f"{args.runs} downloads ...", file=sys.stderr)
+        with PeakRss(heater.pid) as down_rss:
+            downloads = interleaved(["heater", "lighttpd"], args.runs, transfers.download)
+        print(report(args, (heater, static), transfers.client(), uploads["seconds"],
+                     downloads["seconds"], up_rss, down_rss, load))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main("images", main)
