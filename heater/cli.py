@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from heater.auth import Role
+from heater.catalog import open_catalog
 from heater.errors import HeaterError
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
@@ -25,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="HOST:PORT (default 127.0.0.1:8080)")
     serve.add_argument("--workers", type=int, default=min(4, (os.cpu_count() or 1) + 1),
                        help="worker processes (default: cores + 1, at most 4)")
+
+    commands.add_parser("reindex", parents=[data_dir],
+                        help="rebuild the catalog index from the repositories")
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -54,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = Registry(data_dir)
         if args.command == "token":
             return _token(registry, args)
+        if args.command == "reindex":
+            count = open_catalog(registry.repos).rebuild()
+            print(f"catalog index rebuilt from {count} repositories", file=sys.stderr)
+            return 0
     except HeaterError as exc:
         print(f"heater: {exc.message}", file=sys.stderr)
         return 1

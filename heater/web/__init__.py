@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from heater.catalog import open_catalog
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
 from heater.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
@@ -33,6 +34,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     data_dir = Path(app.config["DATA_DIR"]) if app.config["DATA_DIR"] else resolve_data_dir(None)
     registry = Registry(data_dir)
     app.extensions["heater"] = registry
+    catalog = open_catalog(registry.repos)
+    catalog.ensure_built()
+    # Every push and API write updates the index before its response ends.
+    registry.on_change(catalog.on_change)
+    app.extensions["heater_catalog"] = catalog
 
     errors.init_app(app)
     for blueprint in (health.bp, templates_api.bp):
