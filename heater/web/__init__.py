@@ -17,7 +17,7 @@ from heater.catalog import open_catalog
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
 from heater.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
-from heater.web import errors, health, templates_api
+from heater.web import errors, health, openapi, raw, templates_api
 
 # JSON bodies of the REST API are small; binaries and packs stream through
 # their own endpoints, which do not read the body through Flask.
@@ -41,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["heater_catalog"] = catalog
 
     errors.init_app(app)
-    for blueprint in (health.bp, templates_api.bp):
+    for blueprint in (health.bp, templates_api.bp, raw.bp, openapi.bp):
         app.register_blueprint(blueprint)
 
     app.wsgi_app = GitDispatcher(SmartHTTP(registry), app.wsgi_app)  # type: ignore[method-assign]
