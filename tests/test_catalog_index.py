@@ -207,3 +207,12 @@ def test_concurrent_processes(tmp_path: Path) -> None:
         index = BACKENDS[backend](tmp_path)
         assert len(names(index, keywords=("k",), limit=500)) == 120
         assert index.keys() >= {("shared", "t")}
+
+
+def test_upsert_many_is_upsert_of_each(index: CatalogIndex) -> None:
+    index.upsert(entry("a", "t0", keywords=("old",)))
+    index.upsert_many(entry("a", f"t{i}", keywords=("k",)) for i in range(450))
+    assert names(index, keywords=("old",)) == []
+    assert len(names(index, keywords=("k",), limit=500)) == 450
+    index.upsert_many([])
+    assert len(index.keys()) == 450

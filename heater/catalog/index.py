@@ -12,6 +12,8 @@ Contract of a backend (:class:`CatalogIndex`):
 - ``upsert(entry)`` stores ``entry``, replacing the one with the same
   namespace and name, atomically: a concurrent query sees the old or the
   new entry, never a mixture. Safe from many threads and processes.
+- ``upsert_many(entries)`` is ``upsert`` of each, in as few transactions
+  as the backend likes (for rebuilds).
 - ``remove(namespace, name)`` forgets that entry; removing an absent entry
   is not an error.
 - ``get(namespace, name)`` returns the stored entry or ``None``; it applies
@@ -33,7 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -156,6 +158,8 @@ class Page:
 
 class CatalogIndex(Protocol):
     def upsert(self, entry: Entry) -> None: ...
+
+    def upsert_many(self, entries: Iterable[Entry]) -> None: ...
 
     def remove(self, namespace: str, name: str) -> None: ...
 

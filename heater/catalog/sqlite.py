@@ -16,7 +16,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +32,9 @@ from heater.errors import InvalidInput
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
+# Entries written per transaction by upsert_many(): short enough that other
+# writers (pushes during a reindex) wait milliseconds, not seconds.
+UPSERT_BATCH = 200
 # A search box, not a query language: a bound on the work one request asks for.
 MAX_QUERY_TERMS = 16
 MAX_QUERY_LENGTH = 256
@@ -157,31 +160,23 @@ class SqliteIndex:
     # -- the contract --------------------------------------------------------
 
     def upsert(self, entry: Entry) -> None:
-        document = json.dumps(entry.as_json(), sort_keys=True, separators=(",", ":"))
         with self._write() as conn:
-            row = conn.execute("SELECT id FROM entries WHERE namespace = ? AND name = ?",
-                               (entry.namespace, entry.name)).fetchone()
-            values = (entry.kind, entry.namespace, entry.name, int(entry.private),
-                      int(entry.deprecated), entry.created_at, entry.updated_at, document)
-            if row is None:
-                entry_id = conn.execute(
-                    "INSERT INTO entries (kind, namespace, name, private, deprecated, "
-                    "created_at, updated_at, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    values).lastrowid
-            else:
-                entry_id = row[0]
-                conn.execute(
-                    "UPDATE entries SET kind = ?, namespace = ?, name = ?, private = ?, "
-                    "deprecated = ?, created_at = ?, updated_at = ?, document = ? "
-                    "WHERE id = ?", (*values, entry_id))
-                _forget_search(conn, entry_id)
-            conn.executemany("INSERT OR IGNORE INTO keywords (keyword, entry) VALUES (?, ?)",
-                             [(k, entry_id) for k in entry.keywords])
-            conn.execute(
-                "INSERT INTO search (rowid, name, description, keywords, body) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (entry_id, entry.name, entry.description, " ".join(entry.keywords),
-                 "\n".join(entry.search_text)))
+            _upsert(conn, entry)
+
+    def upsert_many(self, entries: Iterable[Entry]) -> None:
+        batch: list[Entry] = []
+        for entry in entries:
+            batch.append(entry)
+            if len(batch) == UPSERT_BATCH:
+                self._upsert_batch(batch)
+                batch = []
+        if batch:
+            self._upsert_batch(batch)
+
+    def _upsert_batch(self, entries: list[Entry]) -> None:
+        with self._write() as conn:
+            for entry in entries:
+                _upsert(conn, entry)
 
     def remove(self, namespace: str, name: str) -> None:
         with self._write() as conn:
@@ -248,6 +243,33 @@ class SqliteIndex:
         next_marker = (encode_marker(query.sort, entries[-1].sort_key(query.sort.key))
                        if more and entries else None)
         return Page(entries, next_marker)
+
+
+def _upsert(conn: sqlite3.Connection, entry: Entry) -> None:
+    document = json.dumps(entry.as_json(), sort_keys=True, separators=(",", ":"))
+    row = conn.execute("SELECT id FROM entries WHERE namespace = ? AND name = ?",
+                       (entry.namespace, entry.name)).fetchone()
+    values = (entry.kind, entry.namespace, entry.name, int(entry.private),
+              int(entry.deprecated), entry.created_at, entry.updated_at, document)
+    if row is None:
+        entry_id = conn.execute(
+            "INSERT INTO entries (kind, namespace, name, private, deprecated, "
+            "created_at, updated_at, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            values).lastrowid
+    else:
+        entry_id = row[0]
+        conn.execute(
+            "UPDATE entries SET kind = ?, namespace = ?, name = ?, private = ?, "
+            "deprecated = ?, created_at = ?, updated_at = ?, document = ? "
+            "WHERE id = ?", (*values, entry_id))
+        _forget_search(conn, entry_id)
+    conn.executemany("INSERT OR IGNORE INTO keywords (keyword, entry) VALUES (?, ?)",
+                     [(k, entry_id) for k in entry.keywords])
+    conn.execute(
+        "INSERT INTO search (rowid, name, description, keywords, body) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (entry_id, entry.name, entry.description, " ".join(entry.keywords),
+         "\n".join(entry.search_text)))
 
 
 def _forget_search(conn: sqlite3.Connection, entry_id: int) -> None:
