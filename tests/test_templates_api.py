@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,63 @@ def test_deprecated_and_deleted(server: Server, git: Git, ns: str, tmp_path: Pat
     assert gone.status_code == 410
     assert gone.json()["error"]["tombstone"] == tombstone
     assert api(server, "GET", f"/{ns}/gone/raw/main/template.yaml").status_code == 410
+
+
+HOSTILE = ["", " ", "%00", "\x00", "..", "../..", "%2e%2e", "a" * 3000, "'; DROP TABLE x;--",
+           '"', "*", "NEAR(", "ü", "\u202e", "-1", "1e309", "v1.0.0", "0" * 40, "main:x",
+           "refs/heads/main", "@{-1}", "HEAD~1", "latest"]
+
+
+def test_hostile_parameters_never_fail_the_server(server: Server, git: Git, ns: str,
+                                                  tmp_path: Path) -> None:
+    push(server, git, tmp_path / "w", f"{ns}/t", server.token("writer", ns),
+         {"template.yaml": HELLO_WORLD}, tags=("v1.0.0",))
+    keys_by_path = {
+        "/api/v1/templates": ("q", "keyword", "namespace", "sort", "limit", "marker",
+                              "deprecated"),
+        f"/api/v1/templates/{ns}/t": ("ref",),
+        f"/api/v1/templates/{ns}/t/commits": ("ref", "limit", "marker"),
+    }
+    for path, keys in keys_by_path.items():
+        for value in HOSTILE:
+            for key in keys:
+                answer = api(server, "GET", path, params={key: value})
+                assert answer.status_code < 500, (path, key, value, answer.text)
+                if answer.status_code >= 400:
+                    assert set(answer.json()["error"]) >= {"code", "message"}
+    writer = server.token("writer", ns)
+    for value in HOSTILE:
+        for body in ({"version": value, "ref": "main"}, {"version": "9.0.0", "ref": value},
+                     {"version": "9.0.1", "ref": "main", "message": value}):
+            answer = api(server, "POST", f"/api/v1/templates/{ns}/t/versions", writer,
+                         json=body)
+            assert answer.status_code < 500, (body, answer.text)
+    assert "unhandled error" not in server.log()
+
+
+def test_concurrent_writes_across_workers(server: Server, git: Git, ns: str,
+                                          tmp_path: Path) -> None:
+    writer = server.token("writer", ns)
+    push(server, git, tmp_path / "w", f"{ns}/race", writer, {"template.yaml": HELLO_WORLD})
+    path = f"/api/v1/templates/{ns}/race/versions"
+    spellings = ["2.0.0", "v2.0.0"] * 4
+    with ThreadPoolExecutor(len(spellings)) as pool:
+        statuses = sorted(pool.map(
+            lambda v: api(server, "POST", path, writer,
+                          json={"version": v, "ref": "main"}).status_code, spellings))
+    assert statuses == [201] + [409] * (len(spellings) - 1)
+    # Releases of many repositories at once: every one is in the listing
+    # as soon as its request returns.
+    for i in range(6):
+        api(server, "POST", "/api/v1/templates", writer, json={"namespace": ns, "name": f"r{i}"})
+    work = [tmp_path / f"r{i}" for i in range(6)]
+
+    def release(i: int) -> int:
+        push(server, git, work[i], f"{ns}/r{i}", writer, {"template.yaml": HELLO_WORLD})
+        return api(server, "POST", f"/api/v1/templates/{ns}/r{i}/versions", writer,
+                   json={"version": f"1.{i}.0", "ref": "main"}).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(release, range(6))) == [201] * 6
+    versions = {e["name"]: e["latest_version"] for e in listing(server, namespace=ns)}
+    assert versions == {"race": "2.0.0", **{f"r{i}": f"1.{i}.0" for i in range(6)}}
