@@ -23,7 +23,8 @@ Contract of a backend (:class:`CatalogIndex`):
   in ``query.sort`` order, with total order on ties (namespace, name), and a
   ``next_marker`` when more follow. A marker from one page continues
   exactly after that page's last entry, also when entries were added or
-  removed in between. A malformed marker, or one made for another sort,
+  removed in between. Listed entries may leave ``search_text`` empty (it
+  is matched, never shown); ``get`` returns it. A malformed marker, or one made for another sort,
   raises :class:`InvalidMarker`.
 - ``keys()`` lists the (namespace, name) of every stored entry.
 - ``is_built()`` / ``set_built()`` record that a full rebuild completed, so

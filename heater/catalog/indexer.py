@@ -107,16 +107,17 @@ def to_utc(iso: str) -> str:
 
 
 def updated_at(git: pygit2.Repository, versions: list[TaggedVersion], created: str) -> str:
-    """The latest time a branch moved to or a version was tagged (committer
-    and tagger times, as recorded in git); ``created`` when there is none."""
-    times = [to_utc(v.created_at) for v in versions if v.created_at]
+    """The latest of: the creation time, and the committer and tagger times
+    of branch heads and versions as recorded in git (a commit pushed to a
+    new repository is older than the repository)."""
+    times = [created, *(to_utc(v.created_at) for v in versions if v.created_at)]
     for name in git.branches.local:
         try:
             commit = git.branches.local[name].peel(pygit2.Commit)
         except (pygit2.GitError, ValueError):
             continue
         times.append(utc_iso(commit.committer.time))
-    return max(times, default=created)
+    return max((t for t in times if t), default=created)
 
 
 def fingerprint(git: pygit2.Repository, info: RepoInfo) -> Fingerprint:

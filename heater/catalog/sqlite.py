@@ -30,7 +30,7 @@ from heater.catalog.index import (
 )
 from heater.errors import InvalidInput
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 # Entries written per transaction by upsert_many(): short enough that other
 # writers (pushes during a reindex) wait milliseconds, not seconds.
@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS entries (
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
     document    TEXT NOT NULL,
+    shown       TEXT NOT NULL,  -- the document without search_text, for listings
     UNIQUE (namespace, name)
 );
 CREATE INDEX IF NOT EXISTS entries_by_name ON entries (kind, name, namespace);
@@ -235,7 +236,7 @@ class SqliteIndex:
         direction = "DESC" if query.sort.descending else "ASC"
         order = ", ".join(f"{c} {direction}" for c in columns)
         # Only the fixed fragments above are spliced in; every value is bound.
-        sql = (f"SELECT document FROM entries WHERE {' AND '.join(where)} "  # noqa: S608
+        sql = (f"SELECT shown FROM entries WHERE {' AND '.join(where)} "  # noqa: S608
                f"ORDER BY {order} LIMIT ?")
         rows = self._connection().execute(sql, (*args, query.limit + 1)).fetchall()
         entries = [Entry.from_json(json.loads(r[0])) for r in rows[: query.limit]]
@@ -246,21 +247,24 @@ class SqliteIndex:
 
 
 def _upsert(conn: sqlite3.Connection, entry: Entry) -> None:
-    document = json.dumps(entry.as_json(), sort_keys=True, separators=(",", ":"))
+    data = entry.as_json()
+    document = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    data["search_text"] = []
+    shown = json.dumps(data, sort_keys=True, separators=(",", ":"))
     row = conn.execute("SELECT id FROM entries WHERE namespace = ? AND name = ?",
                        (entry.namespace, entry.name)).fetchone()
     values = (entry.kind, entry.namespace, entry.name, int(entry.private),
-              int(entry.deprecated), entry.created_at, entry.updated_at, document)
+              int(entry.deprecated), entry.created_at, entry.updated_at, document, shown)
     if row is None:
         entry_id = conn.execute(
             "INSERT INTO entries (kind, namespace, name, private, deprecated, "
-            "created_at, updated_at, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, updated_at, document, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values).lastrowid
     else:
         entry_id = row[0]
         conn.execute(
             "UPDATE entries SET kind = ?, namespace = ?, name = ?, private = ?, "
-            "deprecated = ?, created_at = ?, updated_at = ?, document = ? "
+            "deprecated = ?, created_at = ?, updated_at = ?, document = ?, shown = ? "
             "WHERE id = ?", (*values, entry_id))
         _forget_search(conn, entry_id)
     conn.executemany("INSERT OR IGNORE INTO keywords (keyword, entry) VALUES (?, ?)",

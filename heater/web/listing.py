@@ -10,14 +10,13 @@ from flask import Response, jsonify, request
 
 from heater.catalog.index import Entry
 from heater.catalog.listing import parse_listing
-from heater.names import RepoId
 from heater.repositories import Kind
-from heater.web.context import base_url, caller, catalog, clone_url
+from heater.web.context import base_url, caller, catalog
 
 
-def entry_json(entry: Entry, api_prefix: str) -> dict[str, Any]:
-    """An entry as listings show it; ``api_prefix`` is the kind's collection
-    path (``/api/v1/templates``)."""
+def entry_json(entry: Entry, collection_url: str, host_url: str) -> dict[str, Any]:
+    """An entry as listings show it; ``collection_url`` is the kind's
+    collection (``http://host/api/v1/templates``)."""
     return {
         "namespace": entry.namespace,
         "name": entry.name,
@@ -30,8 +29,9 @@ def entry_json(entry: Entry, api_prefix: str) -> dict[str, Any]:
         "created_at": entry.created_at,
         "updated_at": entry.updated_at,
         **entry.summary,
-        "url": f"{base_url()}{api_prefix}/{entry.namespace}/{entry.name}",
-        "clone_url": clone_url(RepoId(entry.namespace, entry.name)),
+        "url": f"{collection_url}/{entry.namespace}/{entry.name}",
+        # clone_url() without re-validating names the index already holds.
+        "clone_url": f"{host_url}/{entry.namespace}/{entry.name}.git",
     }
 
 
@@ -43,4 +43,6 @@ def listing(kind: Kind, key: str, api_prefix: str) -> Response:
     if page.next_marker is not None:
         args["marker"] = [page.next_marker]
         next_url = f"{request.base_url}?{urlencode(args, doseq=True)}"
-    return jsonify({key: [entry_json(e, api_prefix) for e in page.entries], "next": next_url})
+    host = base_url()
+    items = [entry_json(e, host + api_prefix, host) for e in page.entries]
+    return jsonify({key: items, "next": next_url})
