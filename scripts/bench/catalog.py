@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -46,7 +47,8 @@ from heater.names import RepoId  # noqa: E402
 from heater.paths import Layout  # noqa: E402
 from heater.repositories import Kind, RepositoryStore, Visibility  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus"
+# Beside the checkout, as for the tests; $HEATER_CORPUS points elsewhere.
+CORPUS = Path(os.environ.get("HEATER_CORPUS", str(ROOT.parent / "shared" / "corpus")))
 VOCABULARY = [
     "web", "database", "cache", "queue", "monitoring", "logging", "lb", "autoscaling",
     "kubernetes", "storage", "backup", "dns", "vpn", "firewall", "bastion", "ci",
