@@ -216,3 +216,26 @@ def test_upsert_many_is_upsert_of_each(index: CatalogIndex) -> None:
     assert len(names(index, keywords=("k",), limit=500)) == 450
     index.upsert_many([])
     assert len(index.keys()) == 450
+
+
+@pytest.mark.parametrize("sort", [Sort("name"), Sort("updated", True)])
+def test_markers_with_several_filters(index: CatalogIndex, sort: Sort) -> None:
+    for i in range(30):
+        keywords = ("a", "b") if i % 3 else ("a",)
+        index.upsert(entry(f"n{i % 2}", f"t{i:02d}", keywords=keywords,
+                           description="blue" if i % 5 else "red", private=i == 7,
+                           updated_at=f"2024-01-{1 + i % 4:02d}T00:00:00+00:00"))
+    expected = names(index, sort=sort, keywords=("a",), limit=500)
+    expected = [n for n in expected
+                if int(n.split("/t")[1]) % 3 and int(n.split("/t")[1]) % 5 and n != "n1/t07"]
+    seen: list[str] = []
+    marker = None
+    while True:
+        page = index.query(Query("template", sort=sort, keywords=("a", "b"), text="blue",
+                                 limit=4, marker=marker))
+        seen += [f"{e.namespace}/{e.name}" for e in page.entries]
+        marker = page.next_marker
+        if marker is None:
+            break
+    assert seen == expected
+    assert len(seen) == 15

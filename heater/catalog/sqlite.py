@@ -219,14 +219,14 @@ class SqliteIndex:
         if query.deprecated is not None:
             where.append("deprecated = ?")
             args.append(int(query.deprecated))
+        # Full-text and keyword filters, each a set of entry ids.
+        matches: list[tuple[str, str]] = []
         if query.text is not None:
             match = fts_query(query.text)
             if match is not None:
-                where.append("id IN (SELECT rowid FROM search WHERE search MATCH ?)")
-                args.append(match)
+                matches.append(("SELECT rowid FROM search WHERE search MATCH ?", match))
         for keyword in dict.fromkeys(query.keywords):
-            where.append("id IN (SELECT entry FROM keywords WHERE keyword = ?)")
-            args.append(keyword)
+            matches.append(("SELECT entry FROM keywords WHERE keyword = ?", keyword))
         columns = _SORT_COLUMNS[query.sort.key]
         if query.marker is not None:
             position = decode_marker(query.marker, query.sort)
@@ -234,10 +234,27 @@ class SqliteIndex:
             where.append(f"({', '.join(columns)}) {operator} ({', '.join('?' * len(columns))})")
             args += position
         direction = "DESC" if query.sort.descending else "ASC"
-        order = ", ".join(f"{c} {direction}" for c in columns)
+        order = ", ".join(f"e.{c} {direction}" for c in columns)
         # Only the fixed fragments above are spliced in; every value is bound.
-        sql = (f"SELECT shown FROM entries WHERE {' AND '.join(where)} "  # noqa: S608
-               f"ORDER BY {order} LIMIT ?")
+        if len(matches) < 2:
+            # Walking the sort index and testing each entry against one set
+            # stops after a page: best when that set is large.
+            for subquery, value in matches:
+                where.append(f"id IN ({subquery})")
+                args.append(value)
+            sql = (f"SELECT shown FROM entries e WHERE {' AND '.join(where)} "  # noqa: S608
+                   f"ORDER BY {order} LIMIT ?")
+        else:
+            # An intersection is small: build it, sort it, then read only
+            # the page's documents (sorting whole documents is slow).
+            hits = " INTERSECT ".join(subquery for subquery, _ in matches)
+            args = [value for _, value in matches] + args
+            sql = (f"WITH hits(id) AS MATERIALIZED ({hits}), "  # noqa: S608
+                   "page(id) AS MATERIALIZED (SELECT e.id FROM hits "
+                   "CROSS JOIN entries e ON e.id = hits.id "
+                   f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?) "
+                   "SELECT shown FROM page CROSS JOIN entries e ON e.id = page.id "
+                   f"ORDER BY {order}")
         rows = self._connection().execute(sql, (*args, query.limit + 1)).fetchall()
         entries = [Entry.from_json(json.loads(r[0])) for r in rows[: query.limit]]
         more = len(rows) > query.limit
