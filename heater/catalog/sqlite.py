@@ -256,7 +256,9 @@ class SqliteIndex:
                    "SELECT shown FROM page CROSS JOIN entries e ON e.id = page.id "
                    f"ORDER BY {order}")
         rows = self._connection().execute(sql, (*args, query.limit + 1)).fetchall()
-        entries = [Entry.from_json(json.loads(r[0])) for r in rows[: query.limit]]
+        # One decode for the page rather than one per entry.
+        documents = json.loads("[" + ",".join(r[0] for r in rows[: query.limit]) + "]")
+        entries = [Entry.from_json(d) for d in documents]
         more = len(rows) > query.limit
         next_marker = (encode_marker(query.sort, entries[-1].sort_key(query.sort.key))
                        if more and entries else None)
