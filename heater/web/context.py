@@ -15,6 +15,7 @@ from heater.errors import InvalidInput, UnsupportedMediaType
 from heater.httpauth import token_from_environ
 from heater.names import RepoId
 from heater.registry import Registry
+from heater.repositories import Kind, RepoInfo
 
 
 def registry() -> Registry:
@@ -35,6 +36,18 @@ def open_git(repo: RepoId) -> Iterator[pygit2.Repository]:
     git = registry().repos.open(repo)
     try:
         yield git
+    finally:
+        git.free()
+
+
+@contextmanager
+def open_readable(repo: RepoId, kind: Kind | None = None) -> Iterator[
+        tuple[RepoInfo, pygit2.Repository]]:
+    """The repository's info and the repository, if the caller may read it
+    (404 otherwise), opened for this block."""
+    info, git = registry().open_readable(caller(), repo, kind)
+    try:
+        yield info, git
     finally:
         git.free()
 

@@ -24,7 +24,7 @@ from heater.lifecycle import read_state
 from heater.names import RepoId
 from heater.refs import resolve
 from heater.trees import FileNotInTree, find_blob
-from heater.web.context import caller, open_git, registry
+from heater.web.context import open_readable
 
 bp = Blueprint("raw", __name__)
 
@@ -70,8 +70,7 @@ def cache_control(kind: str, private: bool) -> str:
 @bp.get("/<namespace>/<name>/raw/<ref>/<path:path>", merge_slashes=False)
 def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
     repo = RepoId(namespace, name)
-    info = registry().readable(caller(), repo)
-    with open_git(repo) as git:
+    with open_readable(repo) as (info, git):
         check_not_deleted(repo, read_state(git))
         resolved = resolve(git, ref)
         blob = find_blob(resolved.commit.tree, path)

@@ -18,7 +18,15 @@ from heater.refs import resolve
 from heater.repositories import Kind, RepoInfo, parse_visibility
 from heater.tagging import create_version
 from heater.versions import list_versions
-from heater.web.context import base_url, caller, clone_url, json_body, open_git, registry
+from heater.web.context import (
+    base_url,
+    caller,
+    clone_url,
+    json_body,
+    open_git,
+    open_readable,
+    registry,
+)
 from heater.web.listing import listing
 
 PREFIX = "/api/v1/templates"
@@ -75,8 +83,7 @@ def create_template() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/<namespace>/<name>")
 def show_template(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
-    info = registry().readable(caller(), repo, Kind.TEMPLATE)
-    with open_git(repo) as git:
+    with open_readable(repo, Kind.TEMPLATE) as (info, git):
         detail = template_detail(git, info, request.args.get("ref"))
     commit = detail["ref"]["commit"]
     detail["clone_url"] = clone_url(repo)
@@ -88,8 +95,7 @@ def show_template(namespace: str, name: str) -> Response:
 @bp.get("/<namespace>/<name>/versions")
 def list_template_versions(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
-    registry().readable(caller(), repo, Kind.TEMPLATE)
-    with open_git(repo) as git:
+    with open_readable(repo, Kind.TEMPLATE) as (_info, git):
         check_not_deleted(repo, read_state(git))
         versions = list_versions(git)
     return jsonify({"versions": [v.as_json() for v in versions]})
@@ -118,12 +124,11 @@ def create_template_version(namespace: str, name: str) -> tuple[Response, int, d
 @bp.get("/<namespace>/<name>/commits")
 def list_template_commits(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
-    registry().readable(caller(), repo, Kind.TEMPLATE)
     ref = request.args.get("ref")
     limit_text = request.args.get("limit")
     limit = parse_limit(limit_text) if limit_text is not None else DEFAULT_LIMIT
     marker = request.args.get("marker")
-    with open_git(repo) as git:
+    with open_readable(repo, Kind.TEMPLATE) as (_info, git):
         check_not_deleted(repo, read_state(git))
         start = resolve(git, ref).commit if ref is not None else head_commit(git)
         if start is None:
