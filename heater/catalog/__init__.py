@@ -5,7 +5,8 @@
 - :mod:`heater.catalog.indexer`: fills the index from the repositories, with
   one extractor per repository kind;
 - :mod:`heater.catalog.templates`: the metadata of a template repository;
-- :mod:`heater.catalog.listing`: listing parameters as users send them.
+- :mod:`heater.catalog.listing`: listing parameters as users send them;
+- :mod:`heater.catalog.detail`: one template described in full at a ref.
 """
 
 from __future__ import annotations
