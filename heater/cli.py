@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from heater import imagecli
 from heater.auth import Role
+from heater.catalog import open_catalog
 from heater.cleanup import DEFAULT_GRACE_SECONDS, sweep
 from heater.errors import HeaterError
 from heater.paths import resolve_data_dir
@@ -27,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="HOST:PORT (default 127.0.0.1:8080)")
     serve.add_argument("--workers", type=int, default=default_workers(),
                        help="worker processes (default: cores + 1, at most 4)")
+
+    commands.add_parser("reindex", parents=[data_dir],
+                        help="rebuild the catalog index from the repositories")
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -68,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "cleanup":
             removed = sweep(registry.layout, args.older_than).removed
             print(f"removed {len(removed)} abandoned entries", file=sys.stderr)
+            return 0
+        if args.command == "reindex":
+            count = open_catalog(registry.repos).rebuild()
+            print(f"catalog index rebuilt from {count} repositories", file=sys.stderr)
             return 0
     except HeaterError as exc:
         print(f"heater: {exc.message}", file=sys.stderr)

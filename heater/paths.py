@@ -41,6 +41,12 @@ def resolve_data_dir(option: str | None) -> Path:
     return Path(raw).expanduser().resolve()
 
 
+def push_lock_file(repo_path: Path) -> Path:
+    """The push lock of the repository at ``repo_path`` (for code that holds
+    an open repository rather than its name)."""
+    return repo_path / "heater-push.lock"
+
+
 class PathEscape(RuntimeError):
     """A computed path left the data directory: a bug, never user error."""
 
@@ -70,7 +76,7 @@ class Layout:
 
     def push_lock(self, repo: RepoId) -> Path:
         """Held from a push's validation until its refs have moved."""
-        return self.repository(repo) / "heater-push.lock"
+        return push_lock_file(self.repository(repo))
 
     @property
     def tmp(self) -> Path:

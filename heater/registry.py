@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import pygit2
+
 from heater import validation
 from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
 from heater.blobs import BlobStore
@@ -29,6 +31,7 @@ from heater.repositories import (
     RepositoryNotFound,
     RepositoryStore,
     Visibility,
+    read_info,
 )
 
 
@@ -94,13 +97,26 @@ class Registry:
         repository is :class:`RepositoryGone` (410 with its tombstone)
         unless ``allow_deleted``."""
         info = self.repos.info(repo)
-        if not can_read(caller, info) or (kind is not None and info.kind is not kind):
-            raise RepositoryNotFound(repo)
+        _check_readable(caller, info, kind)
         if not allow_deleted:
-            tombstone = self.tombstone(repo)
+            self._refuse_deleted(repo)
+        return info
+
+    def open_readable(self, caller: Caller, repo: RepoId,
+                      kind: Kind | None = None) -> tuple[RepoInfo, pygit2.Repository]:
+        """:meth:`readable`, with the repository it opened (the caller frees
+        it): one open instead of two on hot read paths."""
+        git = self.repos.open(repo)
+        try:
+            info = read_info(repo, git)
+            _check_readable(caller, info, kind)
+            tombstone = read_state(git).deleted
             if tombstone is not None:
                 raise RepositoryGone(repo, tombstone)
-        return info
+        except BaseException:
+            git.free()
+            raise
+        return info, git
 
     def writable(self, caller: Caller, repo: RepoId, kind: Kind | None = None,
                  role: Role = Role.WRITER, allow_deleted: bool = False) -> RepoInfo:
@@ -108,6 +124,11 @@ class Registry:
         info = self.readable(caller, repo, kind, allow_deleted)
         require_role(caller, repo.namespace, role)
         return info
+
+    def _refuse_deleted(self, repo: RepoId) -> None:
+        tombstone = self.tombstone(repo)
+        if tombstone is not None:
+            raise RepositoryGone(repo, tombstone)
 
     def tombstone(self, repo: RepoId) -> dict[str, object] | None:
         """How ``repo`` was deleted, or None if it was not."""
@@ -142,6 +163,11 @@ class Registry:
                 git.free()
         self.changed(repo, caller)
         return info
+
+
+def _check_readable(caller: Caller, info: RepoInfo, kind: Kind | None) -> None:
+    if not can_read(caller, info) or (kind is not None and info.kind is not kind):
+        raise RepositoryNotFound(info.repo)
 
 
 def require_role(caller: Caller, namespace: str, role: Role) -> None:

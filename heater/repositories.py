@@ -135,13 +135,9 @@ class RepositoryStore:
     def info(self, repo: RepoId) -> RepoInfo:
         git = self.open(repo)
         try:
-            config = git.config
-            kind = _config_get(config, "heater.kind", Kind.TEMPLATE.value)
-            visibility = _config_get(config, "heater.visibility", Visibility.PUBLIC.value)
-            created = _config_get(config, "heater.created", "")
+            return read_info(repo, git)
         finally:
             git.free()
-        return RepoInfo(repo, parse_kind(kind), parse_visibility(visibility), created)
 
     def set_visibility(self, repo: RepoId, visibility: Visibility) -> None:
         git = self.open(repo)
@@ -177,6 +173,15 @@ class RepositoryStore:
                     continue
                 if self.exists(repo):
                     yield repo
+
+
+def read_info(repo: RepoId, git: pygit2.Repository) -> RepoInfo:
+    """The info of ``repo`` from its already opened repository."""
+    config = git.config
+    kind = _config_get(config, "heater.kind", Kind.TEMPLATE.value)
+    visibility = _config_get(config, "heater.visibility", Visibility.PUBLIC.value)
+    created = _config_get(config, "heater.created", "")
+    return RepoInfo(repo, parse_kind(kind), parse_visibility(visibility), created)
 
 
 def _config_get(config: pygit2.Config, key: str, default: str) -> str:

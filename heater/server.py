@@ -15,6 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from heater.catalog import open_catalog
 from heater.cleanup import sweep
 from heater.registry import Registry
 
@@ -72,4 +73,6 @@ def serve(data_dir: Path, bind: str, workers: int) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     registry = Registry(data_dir)  # create the layout once, before workers race to
     sweep(registry.layout)  # what a previous run's crash left behind
+    # A missing index is rebuilt once here rather than by every worker.
+    open_catalog(registry.repos).ensure_built()
     HeaterServer(data_dir, bind, workers).run()

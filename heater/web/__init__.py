@@ -13,10 +13,20 @@ from typing import Any
 
 from flask import Flask
 
+from heater.catalog import open_catalog
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
 from heater.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
-from heater.web import builds_api, errors, health, images_api, lifecycle_api, templates_api
+from heater.web import (
+    builds_api,
+    errors,
+    health,
+    images_api,
+    lifecycle_api,
+    openapi,
+    raw,
+    templates_api,
+)
 
 # JSON bodies of the REST API are small; binaries and packs stream through
 # their own endpoints, which do not read the body through Flask.
@@ -33,10 +43,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     data_dir = Path(app.config["DATA_DIR"]) if app.config["DATA_DIR"] else resolve_data_dir(None)
     registry = Registry(data_dir)
     app.extensions["heater"] = registry
+    catalog = open_catalog(registry.repos)
+    catalog.ensure_built()
+    # Every push and API write updates the index before its response ends.
+    registry.on_change(catalog.on_change)
+    app.extensions["heater_catalog"] = catalog
 
     errors.init_app(app)
     for blueprint in (health.bp, templates_api.bp, lifecycle_api.bp, images_api.bp,
-                      builds_api.bp):
+                      builds_api.bp, raw.bp, openapi.bp):
         app.register_blueprint(blueprint)
 
     app.wsgi_app = GitDispatcher(SmartHTTP(registry), app.wsgi_app)  # type: ignore[method-assign]

@@ -2,21 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pygit2
 from flask import current_app, g, request
 
 from heater.auth import Caller
+from heater.catalog.indexer import Catalog
 from heater.errors import InvalidInput, UnsupportedMediaType
 from heater.httpauth import token_from_environ
 from heater.names import RepoId
 from heater.registry import Registry
+from heater.repositories import Kind, RepoInfo
 
 
 def registry() -> Registry:
     reg = current_app.extensions["heater"]
     assert isinstance(reg, Registry)
     return reg
+
+
+def catalog() -> Catalog:
+    cat = current_app.extensions["heater_catalog"]
+    assert isinstance(cat, Catalog)
+    return cat
+
+
+@contextmanager
+def open_git(repo: RepoId) -> Iterator[pygit2.Repository]:
+    """The repository opened for this block (and freed after it)."""
+    git = registry().repos.open(repo)
+    try:
+        yield git
+    finally:
+        git.free()
+
+
+@contextmanager
+def open_readable(repo: RepoId, kind: Kind | None = None) -> Iterator[
+        tuple[RepoInfo, pygit2.Repository]]:
+    """The repository's info and the repository, if the caller may read it
+    (404 otherwise), opened for this block."""
+    info, git = registry().open_readable(caller(), repo, kind)
+    try:
+        yield info, git
+    finally:
+        git.free()
 
 
 def caller() -> Caller:

@@ -1,0 +1,70 @@
+"""One template repository described in full, at a ref (read from git, not
+from the index, so that any ref can be shown)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygit2
+
+from heater.catalog.indexer import head_commit, shown_commit, to_utc, updated_at
+from heater.catalog.templates import read_metadata
+from heater.errors import Gone
+from heater.lifecycle import LifecycleState, read_state
+from heater.names import RepoId
+from heater.refs import resolve
+from heater.repositories import RepoInfo
+from heater.versions import latest, list_versions
+
+
+class RepositoryDeleted(Gone):
+    code = "repository_deleted"
+
+    def __init__(self, repo: RepoId, record: dict[str, object]) -> None:
+        super().__init__(f"{repo} was deleted", record=record)
+        self.repo = repo
+
+
+def check_not_deleted(repo: RepoId, state: LifecycleState) -> None:
+    """Raise :class:`RepositoryDeleted` (410, with the tombstone) if ``repo``
+    was deleted."""
+    if state.deleted is not None:
+        raise RepositoryDeleted(repo, dict(state.deleted))
+
+
+def template_detail(git: pygit2.Repository, info: RepoInfo,
+                    ref: str | None) -> dict[str, Any]:
+    """The catalog metadata of a template at ``ref`` (default: ``latest``,
+    else the default branch), with what describes the repository as a whole."""
+    state = read_state(git)
+    check_not_deleted(info.repo, state)
+    versions = list_versions(git)
+    if ref is not None:
+        resolved = resolve(git, ref, versions=lambda _git: versions)
+        commit: pygit2.Commit | None = resolved.commit
+        shown: dict[str, str | None] = {"requested": ref, "kind": resolved.kind,
+                                        "commit": resolved.sha}
+    else:
+        commit = shown_commit(git, versions)
+        best = latest(versions)
+        kind = "latest" if best is not None and commit is not None else "branch"
+        shown = {"requested": None, "kind": kind,
+                 "commit": str(commit.id) if commit is not None else None}
+    head = head_commit(git)
+    best = latest(versions)
+    created = to_utc(info.created_at) if info.created_at else ""
+    metadata = read_metadata(commit.tree if commit is not None else None)
+    return {
+        "namespace": info.repo.namespace,
+        "name": info.repo.name,
+        "kind": info.kind.value,
+        "visibility": info.visibility.value,
+        "deprecated": state.deprecated,
+        "ref": shown,
+        **metadata.as_json(),
+        "latest_version": str(best.version) if best else None,
+        "versions_count": len(versions),
+        "head_commit": str(head.id) if head is not None else None,
+        "created_at": created,
+        "updated_at": updated_at(git, versions, created),
+    }

@@ -1,0 +1,288 @@
+"""Keeping the catalog index in step with the repositories.
+
+:class:`Catalog` turns a repository into an :class:`~heater.catalog.index.Entry`
+and stores it. The fields every kind shares (visibility, deprecation,
+times, latest version) are read here; the kind-specific ones come from that
+kind's *extractor*, looked up in the table given to the catalog
+(:data:`EXTRACTORS` by default). Image repositories plug in by adding their
+extractor there::
+
+    EXTRACTORS[Kind.IMAGE] = image_document   # (git, commit) -> KindDocument
+
+Everything is derived from git alone, so :meth:`Catalog.rebuild` gives the
+same listing as the updates made after each change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pygit2
+
+from heater.auth import Caller
+from heater.catalog.index import CatalogIndex, Entry
+from heater.catalog.templates import read_metadata
+from heater.lifecycle import read_state
+from heater.names import RepoId
+from heater.repositories import (
+    Kind,
+    RepoInfo,
+    RepositoryNotFound,
+    RepositoryStore,
+    read_info,
+)
+from heater.versions import TaggedVersion, latest, list_versions
+
+log = logging.getLogger(__name__)
+
+Fingerprint = tuple[object, ...]
+
+# A change racing with another is re-read at most this often (see refresh()).
+MAX_REFRESH_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class KindDocument:
+    """What a kind's extractor contributes to an entry (see :class:`Entry`)."""
+
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    search_text: tuple[str, ...] = ()
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+# An extractor reads one commit (the one the catalog shows: see
+# shown_commit()); None for a repository without commits.
+Extractor = Callable[[pygit2.Repository, pygit2.Commit | None], KindDocument]
+
+
+def template_document(_git: pygit2.Repository, commit: pygit2.Commit | None) -> KindDocument:
+    meta = read_metadata(commit.tree if commit is not None else None)
+    return KindDocument(
+        description=meta.description,
+        keywords=tuple(meta.keywords),
+        search_text=tuple(meta.search_text()),
+        summary={"heat_template_version": meta.heat_template_version, "icon": meta.icon},
+    )
+
+
+EXTRACTORS: dict[Kind, Extractor] = {Kind.TEMPLATE: template_document}
+
+
+def shown_commit(git: pygit2.Repository,
+                 versions: list[TaggedVersion]) -> pygit2.Commit | None:
+    """The commit the catalog describes: ``latest``, else the default
+    branch's head, else None (no commits yet)."""
+    best = latest(versions)
+    if best is not None:
+        commit = git.get(best.commit)
+        if isinstance(commit, pygit2.Commit):
+            return commit
+    return head_commit(git)
+
+
+def head_commit(git: pygit2.Repository) -> pygit2.Commit | None:
+    """The default branch's head commit, None when the branch has none."""
+    try:
+        target = git.head.peel(pygit2.Commit)
+    except (pygit2.GitError, KeyError, ValueError):
+        return None
+    return target if isinstance(target, pygit2.Commit) else None
+
+
+def utc_iso(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
+
+
+def to_utc(iso: str) -> str:
+    """An ISO 8601 time in UTC, so that times compare as text."""
+    return dt.datetime.fromisoformat(iso).astimezone(dt.UTC).isoformat()
+
+
+def updated_at(git: pygit2.Repository, versions: list[TaggedVersion], created: str) -> str:
+    """The latest of: the creation time, and the committer and tagger times
+    of branch heads and versions as recorded in git (a commit pushed to a
+    new repository is older than the repository)."""
+    times = [created, *(to_utc(v.created_at) for v in versions if v.created_at)]
+    for name in git.branches.local:
+        try:
+            commit = git.branches.local[name].peel(pygit2.Commit)
+        except (pygit2.GitError, ValueError):
+            continue
+        times.append(utc_iso(commit.committer.time))
+    return max((t for t in times if t), default=created)
+
+
+def fingerprint(git: pygit2.Repository, info: RepoInfo) -> Fingerprint:
+    """Changes whenever anything an entry is built from changes."""
+    refs = sorted((name, str(git.references[name].target)) for name in git.references)
+    return (info.kind, info.visibility, tuple(refs))
+
+
+# Repositories read per task when a rebuild reads in several processes.
+REBUILD_CHUNK = 64
+# Below this many repositories a rebuild reads in this process only.
+PARALLEL_REBUILD_FROM = 200
+
+
+class Catalog:
+    """The index plus the rules that fill it from the repositories."""
+
+    def __init__(self, repos: RepositoryStore, index: CatalogIndex,
+                 extractors: Mapping[Kind, Extractor] | None = None) -> None:
+        self.repos = repos
+        self.index = index
+        self.extractors = EXTRACTORS if extractors is None else extractors
+
+    def read(self, repo: RepoId) -> tuple[Entry | None, Fingerprint]:
+        """The entry ``repo`` should have now (None: it must not be listed:
+        missing, deleted or of a kind without extractor) and the
+        fingerprint of the state it was read from."""
+        try:
+            git = self.repos.open(repo)
+        except RepositoryNotFound:
+            return None, ()
+        try:
+            info = read_info(repo, git)
+            # Taken first: a change made while the entry is read shows as a
+            # different fingerprint afterwards.
+            seen = fingerprint(git, info)
+            return self._entry(git, info), seen
+        finally:
+            git.free()
+
+    def _entry(self, git: pygit2.Repository, info: RepoInfo) -> Entry | None:
+        extractor = self.extractors.get(info.kind)
+        state = read_state(git)
+        if extractor is None or state.deleted is not None:
+            return None
+        versions = list_versions(git)
+        document = extractor(git, shown_commit(git, versions))
+        best = latest(versions)
+        created = to_utc(info.created_at) if info.created_at else ""
+        updated = updated_at(git, versions, created)
+        return Entry(
+            namespace=info.repo.namespace, name=info.repo.name, kind=info.kind.value,
+            private=info.private, deprecated=state.deprecated is not None,
+            created_at=created or updated, updated_at=updated,
+            latest_version=str(best.version) if best else None,
+            description=document.description, keywords=document.keywords,
+            search_text=document.search_text, summary=document.summary,
+        )
+
+    def current_fingerprint(self, repo: RepoId) -> Fingerprint:
+        try:
+            git = self.repos.open(repo)
+        except RepositoryNotFound:
+            return ()
+        try:
+            return fingerprint(git, read_info(repo, git))
+        finally:
+            git.free()
+
+    def _store(self, repo: RepoId, entry: Entry | None) -> None:
+        if entry is None:
+            self.index.remove(repo.namespace, repo.name)
+        else:
+            self.index.upsert(entry)
+
+    def refresh(self, repo: RepoId) -> None:
+        """Bring ``repo``'s entry up to date.
+
+        Another worker may change the repository while this one reads it
+        and write its own entry first; so after writing, the repository is
+        checked again and re-read if it moved. Whoever writes last has
+        read the latest state.
+        """
+        for _ in range(MAX_REFRESH_ATTEMPTS):
+            entry, seen = self.read(repo)
+            self._store(repo, entry)
+            if self.current_fingerprint(repo) == seen:
+                return
+        log.warning("catalog entry of %s kept changing; it is refreshed on the next change",
+                    repo)
+
+    def on_change(self, repo: RepoId, _caller: Caller) -> None:
+        """A :data:`heater.registry.ChangeListener`: a change the index misses
+        is logged, not raised, because the write it follows already happened
+        and ``heater reindex`` repairs the index."""
+        try:
+            self.refresh(repo)
+        except Exception:
+            log.exception("could not update the catalog entry of %s", repo)
+
+    def rebuild(self, processes: int | None = None) -> int:
+        """Make the index describe exactly the repositories on disk; the
+        number of repositories read.
+
+        Repositories are read in ``processes`` processes (default: one per
+        core) and written in batches; any that changed meanwhile are then
+        refreshed one by one, as after a push.
+        """
+        repos = list(self.repos)
+        workers = processes or os.cpu_count() or 1
+        with _reader_pool(self, workers if len(repos) >= PARALLEL_REBUILD_FROM else 1) as run:
+            read = run(_read_entry, repos)
+            self.index.upsert_many(entry for entry, _ in read if entry is not None)
+            for repo, (entry, _) in zip(repos, read, strict=True):
+                if entry is None:
+                    self.index.remove(repo.namespace, repo.name)
+            now = run(_current_fingerprint, repos)
+        for repo, (_, seen), current in zip(repos, read, now, strict=True):
+            if current != seen:
+                self.refresh(repo)
+        present = {(repo.namespace, repo.name) for repo in repos}
+        for namespace, name in self.index.keys() - present:
+            self.index.remove(namespace, name)
+        self.index.set_built()
+        return len(repos)
+
+    def ensure_built(self) -> bool:
+        """Rebuild if the index never completed a rebuild; True if it did."""
+        if self.index.is_built():
+            return False
+        count = self.rebuild()
+        log.info("catalog index rebuilt: %d repositories", count)
+        return True
+
+
+# The catalog a rebuild's reader processes work for: inherited through
+# fork(), so that nothing (open connections, locks) has to be pickled.
+_REBUILDING: Catalog | None = None
+T = TypeVar("T")
+
+
+def _read_entry(repo: RepoId) -> tuple[Entry | None, Fingerprint]:
+    assert _REBUILDING is not None
+    return _REBUILDING.read(repo)
+
+
+def _current_fingerprint(repo: RepoId) -> Fingerprint:
+    assert _REBUILDING is not None
+    return _REBUILDING.current_fingerprint(repo)
+
+
+Runner = Callable[[Callable[[RepoId], T], list[RepoId]], list[T]]
+
+
+@contextmanager
+def _reader_pool(catalog: Catalog, processes: int) -> Iterator[Runner[Any]]:
+    """Run a read over many repositories in ``processes`` forked processes
+    (here, when only one), results in order."""
+    global _REBUILDING
+    _REBUILDING = catalog
+    try:
+        if processes <= 1:
+            yield lambda function, repos: [function(repo) for repo in repos]
+            return
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            yield lambda function, repos: pool.map(function, repos, chunksize=REBUILD_CHUNK)
+    finally:
+        _REBUILDING = None

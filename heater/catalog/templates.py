@@ -1,0 +1,210 @@
+"""Catalog metadata of a template repository at one commit.
+
+Read from the entry point (``template.yaml``, or the ``entrypoint`` named in
+``heater.yaml``) and merged with ``heater.yaml``, whose description wins.
+Extraction never fails on a bad repository: what cannot be read is left
+empty and named in ``problems``, so that one broken push neither breaks
+the index nor hides the repository.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygit2
+
+from heater.errors import HeaterError
+from heater.hot import Template
+from heater.hotyaml import load_yaml
+from heater.names import check_repo_path
+from heater.trees import find_blob
+
+MANIFEST = "heater.yaml"
+DEFAULT_ENTRYPOINT = "template.yaml"
+# Bounds on what heater.yaml may put into the index, so that one repository
+# cannot bloat every listing page.
+MAX_KEYWORDS = 32
+MAX_KEYWORD_LENGTH = 64
+MAX_METADATA_ITEMS = 64
+MAX_METADATA_VALUE = 1024
+MAX_MAINTAINERS = 32
+MAX_TEXT = 4096
+
+
+@dataclass
+class TemplateMetadata:
+    entrypoint: str = DEFAULT_ENTRYPOINT
+    heat_template_version: str | None = None
+    description: str = ""
+    keywords: list[str] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    icon: str | None = None
+    maintainers: list[dict[str, str]] = field(default_factory=list)
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    parameter_groups: list[Any] = field(default_factory=list)
+    resource_types: list[str] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "entrypoint": self.entrypoint,
+            "heat_template_version": self.heat_template_version,
+            "description": self.description,
+            "keywords": self.keywords,
+            "metadata": self.metadata,
+            "icon": self.icon,
+            "maintainers": self.maintainers,
+            "parameters": self.parameters,
+            "parameter_groups": self.parameter_groups,
+            "resource_types": self.resource_types,
+            "outputs": self.outputs,
+            "problems": self.problems,
+        }
+
+    def search_text(self) -> list[str]:
+        """What full-text search matches beyond name, description and keywords."""
+        return [*self.metadata.values(),
+                *(str(p["name"]) for p in self.parameters),
+                *self.resource_types]
+
+
+def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
+    """The catalog metadata of the tree of one commit (None: an empty repository)."""
+    meta = TemplateMetadata()
+    if tree is None:
+        return meta
+    manifest = _load(tree, MANIFEST, meta, required=False)
+    manifest = manifest if isinstance(manifest, dict) else {}
+    entrypoint = manifest.get("entrypoint")
+    if entrypoint is not None:
+        try:
+            meta.entrypoint = check_repo_path(str(entrypoint))
+        except HeaterError as exc:
+            meta.problems.append(f"{MANIFEST}: entrypoint: {exc.message}")
+    _read_template(meta, _load(tree, meta.entrypoint, meta, required=True))
+    _merge_manifest(meta, manifest)
+    return meta
+
+
+def _load(tree: pygit2.Tree, path: str, meta: TemplateMetadata, *, required: bool) -> Any:
+    blob = find_blob(tree, path)
+    if blob is None:
+        if required:
+            meta.problems.append(f"{path}: no such file")
+        return None
+    try:
+        return load_yaml(blob.data, path).data
+    except HeaterError as exc:
+        meta.problems.append(exc.message)
+        return None
+
+
+def _read_template(meta: TemplateMetadata, data: Any) -> None:
+    if data is None:
+        return
+    template = Template.from_data(data)
+    meta.heat_template_version = template.version
+    meta.description = template.description[:MAX_TEXT]
+    meta.parameters = [_parameter(name, spec) for name, spec in template.parameters.items()]
+    meta.parameter_groups = [jsonable(g) for g in template.parameter_groups]
+    meta.resource_types = template.resource_types()
+    meta.outputs = [{"name": name, "description": _text(spec.get("description"))}
+                    for name, spec in template.outputs.items()]
+
+
+def _parameter(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    constraints = spec.get("constraints")
+    return {
+        "name": name,
+        "type": _text(spec.get("type")) or None,
+        "description": _text(spec.get("description")),
+        "label": _text(spec.get("label")) or None,
+        "default": jsonable(spec.get("default")),
+        "hidden": spec.get("hidden") is True,
+        "constraints": jsonable(constraints) if isinstance(constraints, list) else [],
+    }
+
+
+def _merge_manifest(meta: TemplateMetadata, manifest: dict[Any, Any]) -> None:
+    description = manifest.get("description")
+    if isinstance(description, str) and description.strip():
+        meta.description = description.strip()[:MAX_TEXT]
+    keywords = manifest.get("keywords")
+    if isinstance(keywords, list):
+        meta.keywords = normalise_keywords(k for k in keywords if isinstance(k, str))
+    elif keywords is not None:
+        meta.problems.append(f"{MANIFEST}: keywords must be a list of strings")
+    metadata = manifest.get("metadata")
+    if isinstance(metadata, dict):
+        meta.metadata = {
+            str(k)[:MAX_KEYWORD_LENGTH]: _scalar_text(v)[:MAX_METADATA_VALUE]
+            for k, v in list(metadata.items())[:MAX_METADATA_ITEMS]
+        }
+    elif metadata is not None:
+        meta.problems.append(f"{MANIFEST}: metadata must be a mapping")
+    icon = manifest.get("icon")
+    if isinstance(icon, str) and icon:
+        meta.icon = icon[:MAX_METADATA_VALUE]
+    maintainers = manifest.get("maintainers")
+    if isinstance(maintainers, list):
+        meta.maintainers = [m for m in map(_maintainer, maintainers[:MAX_MAINTAINERS]) if m]
+
+
+def normalise_keywords(keywords: Any) -> list[str]:
+    """Keywords as the index stores and matches them: stripped, lower case,
+    each once, in the order first given."""
+    seen: dict[str, None] = {}
+    for keyword in keywords:
+        text = str(keyword).strip().lower()[:MAX_KEYWORD_LENGTH]
+        if text:
+            seen.setdefault(text)
+    return list(seen)[:MAX_KEYWORDS]
+
+
+def _maintainer(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"name": value[:MAX_METADATA_VALUE]}
+    if isinstance(value, dict):
+        return {str(k): _scalar_text(v)[:MAX_METADATA_VALUE] for k, v in value.items()
+                if str(k) in ("name", "email", "url")}
+    return {}
+
+
+def _text(value: Any) -> str:
+    return value.strip()[:MAX_TEXT] if isinstance(value, str) else ""
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json_text(value)
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(jsonable(value), sort_keys=True)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` (as YAML's safe loader builds it) made JSON-serialisable:
+    bytes (``!!binary``) as base64 text, sets as sorted lists, non-finite
+    floats and other scalars as text, mapping keys as text."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((jsonable(v) for v in value), key=str)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return str(value)

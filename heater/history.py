@@ -1,0 +1,88 @@
+"""The commit history of a ref, a page at a time.
+
+A page's marker holds the commit the walk started from and how many
+commits were shown before, so that later pages walk the same history even
+when the branch moves meanwhile.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from heater.errors import InvalidInput
+
+_MARKER_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}):(\d{1,9})$")
+
+
+class InvalidHistoryMarker(InvalidInput):
+    code = "invalid_marker"
+
+    def __init__(self) -> None:
+        super().__init__("invalid marker; use the 'next' URL of a previous page")
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    commits: list[dict[str, Any]]
+    next_marker: str | None
+
+
+def _person(signature: pygit2.Signature) -> dict[str, str]:
+    tz = dt.timezone(dt.timedelta(minutes=signature.offset))
+    return {"name": signature.name, "email": signature.email,
+            "date": dt.datetime.fromtimestamp(signature.time, tz).isoformat()}
+
+
+def commit_json(commit: pygit2.Commit) -> dict[str, Any]:
+    return {
+        "sha": str(commit.id),
+        "message": commit.message,
+        "author": _person(commit.author),
+        "committer": _person(commit.committer),
+        "parents": [str(p) for p in commit.parent_ids],
+    }
+
+
+def _marker(start: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{start}:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode(marker: str) -> tuple[str, int]:
+    try:
+        text = base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidHistoryMarker() from None
+    match = _MARKER_RE.match(text)
+    if match is None:
+        raise InvalidHistoryMarker()
+    return match.group(1), int(match.group(2))
+
+
+def history(git: pygit2.Repository, start: pygit2.Commit, limit: int,
+            marker: str | None = None) -> HistoryPage:
+    """Up to ``limit`` commits reachable from ``start`` (or from where
+    ``marker`` says), newest first in topological order."""
+    head, offset = _decode(marker) if marker else (str(start.id), 0)
+    if marker:
+        found = git.get(head)
+        if not isinstance(found, pygit2.Commit):
+            raise InvalidHistoryMarker()
+        start = found
+    walker = git.walk(start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
+    commits: list[dict[str, Any]] = []
+    more = False
+    for index, commit in enumerate(walker):
+        if index < offset:
+            continue
+        if len(commits) == limit:
+            more = True
+            break
+        commits.append(commit_json(commit))
+    return HistoryPage(commits, _marker(head, offset + limit) if more else None)

@@ -1,0 +1,91 @@
+"""Raw files for Heat: ``GET /<ns>/<name>/raw/<ref>/<path>``.
+
+The ref and the path are both in the URL path, so that Heat's ``urljoin``
+of a relative ``get_file`` or nested template ``type:`` lands on the
+sibling file at the same ref. The ref is one path segment (a version, a
+branch without ``/``, ``latest`` or a SHA).
+
+Caching follows what can change: a SHA-addressed file never does
+(``immutable``); a version's tag never moves, but the version may be
+yanked or the repository made private, so it is cached for a day; branches
+and ``latest`` move, so they are cached briefly. The ETag is the blob's
+SHA: strong, and the same at every ref where the file is unchanged.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+
+from flask import Blueprint, Response, request
+
+from heater.catalog.detail import check_not_deleted
+from heater.lifecycle import read_state
+from heater.names import RepoId
+from heater.refs import resolve
+from heater.trees import FileNotInTree, find_blob
+from heater.web.context import open_readable
+
+bp = Blueprint("raw", __name__)
+
+IMMUTABLE_MAX_AGE = 365 * 24 * 3600
+VERSION_MAX_AGE = 24 * 3600
+MOVING_MAX_AGE = 60
+
+# Templates and the files they pull in are shown as text, so that browsers
+# display them instead of downloading them; Heat does not look at the type.
+TEXT_SUFFIXES = frozenset({
+    ".yaml", ".yml", ".template", ".env", ".sh", ".bash", ".py", ".txt", ".cfg",
+    ".conf", ".ini", ".j2", ".pp", ".ps1", ".cloudinit", ".md", ".rst", ".csv",
+})
+# Nothing served here may run in the registry's origin, whatever it contains.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
+def content_type(path: str) -> str:
+    suffix = posixpath.splitext(path)[1].lower()
+    if suffix in TEXT_SUFFIXES or not suffix:
+        return "text/plain; charset=utf-8"
+    if suffix == ".json":
+        return "application/json"
+    guessed, _ = mimetypes.guess_type(path)
+    if guessed is None:
+        return "application/octet-stream"
+    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
+def cache_control(kind: str, private: bool) -> str:
+    audience = "private" if private else "public"
+    if kind == "sha":
+        return f"{audience}, max-age={IMMUTABLE_MAX_AGE}, immutable"
+    if kind == "version":
+        return f"{audience}, max-age={VERSION_MAX_AGE}"
+    return f"{audience}, max-age={MOVING_MAX_AGE}"
+
+
+# merge_slashes=False: "a//b" is refused, not redirected to another file.
+@bp.get("/<namespace>/<name>/raw/<ref>/<path:path>", merge_slashes=False)
+def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
+    repo = RepoId(namespace, name)
+    with open_readable(repo) as (info, git):
+        check_not_deleted(repo, read_state(git))
+        resolved = resolve(git, ref)
+        blob = find_blob(resolved.commit.tree, path)
+        if blob is None:
+            raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})")
+        etag = str(blob.id)
+        headers = {
+            "ETag": f'"{etag}"',
+            "Cache-Control": cache_control(resolved.kind, info.private),
+            "X-Heater-Commit": resolved.sha,
+            **SECURITY_HEADERS,
+        }
+        if info.private:
+            headers["Vary"] = "Authorization, X-Auth-Token"
+        if request.if_none_match.contains(etag):
+            return Response(status=304, headers=headers)
+        data: bytes = blob.data
+    return Response(data, status=200, headers=headers, content_type=content_type(path))

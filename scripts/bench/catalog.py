@@ -1,0 +1,335 @@
+"""Catalog benchmark: listing, search and raw files at 100 and 10,000 templates.
+
+Run it through ``scripts/bench/catalog`` (which installs wrk). It
+
+1. generates template repositories from the shared corpus (each a corpus
+   template with a generated heater.yaml, one or two released versions,
+   one in ten private), written with pygit2 straight into a data directory;
+2. times ``heater reindex`` of the large data directory from scratch;
+3. serves each data directory with ``heater serve`` and measures, with wrk,
+   the listing page plain, with a keyword filter and with a full-text query,
+   and the raw endpoint: latency (p50, p99) with one connection, and
+   requests per second with many;
+4. serves a bare Flask app under the same gunicorn settings (same server
+   class, options, workers and threads) answering with the same JSON body
+   as the listing page: the framework floor;
+5. prints a Markdown report (and writes it with ``--out``).
+
+Only 127.0.0.1 is ever loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pygit2
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from heater.names import RepoId  # noqa: E402
+from heater.paths import Layout  # noqa: E402
+from heater.repositories import Kind, RepositoryStore, Visibility  # noqa: E402
+
+# Beside the checkout, as for the tests; $HEATER_CORPUS points elsewhere.
+CORPUS = Path(os.environ.get("HEATER_CORPUS", str(ROOT.parent / "shared" / "corpus")))
+VOCABULARY = [
+    "web", "database", "cache", "queue", "monitoring", "logging", "lb", "autoscaling",
+    "kubernetes", "storage", "backup", "dns", "vpn", "firewall", "bastion", "ci",
+    "analytics", "search", "mail", "proxy", "ha", "dev", "prod", "gpu", "batch",
+    "streaming", "iot", "ml", "wordpress", "lamp", "mysql", "postgres", "redis",
+    "rabbitmq", "nginx", "apache", "java", "python", "golang", "windows",
+]
+ADJECTIVES = ["simple", "redundant", "scalable", "minimal", "secure", "tiny", "hardened",
+              "managed", "clustered", "single-node"]
+BASE_TIME = 1_700_000_000
+NAMESPACES = 50
+_LISTENING = re.compile(rb"Listening at: http://[\d.]+:(\d+)")
+
+
+def corpus_templates(corpus: Path) -> list[tuple[str, bytes]]:
+    found = []
+    for path in sorted((corpus / "heat-templates" / "hot").rglob("*.yaml")):
+        data = path.read_bytes()
+        if b"heat_template_version" in data:
+            found.append((path.stem, data))
+    return found
+
+
+def repo_id(index: int) -> RepoId:
+    return RepoId(f"ns{index % NAMESPACES:02d}", f"tpl-{index:05d}")
+
+
+def generate(data_dir: Path, count: int, corpus: Path, seed: int = 1) -> None:
+    """``count`` template repositories, deterministic for a given seed."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    templates = corpus_templates(corpus)
+    store = RepositoryStore(Layout(data_dir))
+    for index in range(count):
+        repo = repo_id(index)
+        visibility = Visibility.PRIVATE if index % 10 == 0 else Visibility.PUBLIC
+        store.create(repo, Kind.TEMPLATE, visibility)
+        stem, template = templates[index % len(templates)]
+        manifest = {
+            "description": f"A {rng.choice(ADJECTIVES)} {stem.replace('_', ' ')} "
+                           f"deployment, variant {index}",
+            "keywords": rng.sample(VOCABULARY, 3),
+            "metadata": {"team": f"team-{rng.randrange(20)}", "tier": rng.choice(["1", "2"])},
+            "maintainers": [f"user{rng.randrange(100)}"],
+        }
+        git = pygit2.Repository(str(store.path(repo)))
+        builder = git.TreeBuilder()
+        builder.insert("template.yaml", git.create_blob(template), pygit2.GIT_FILEMODE_BLOB)
+        builder.insert("heater.yaml", git.create_blob(yaml.safe_dump(manifest).encode()),
+                       pygit2.GIT_FILEMODE_BLOB)
+        tree = builder.write()
+        when = BASE_TIME + index * 60
+        parents: list[pygit2.Oid] = []
+        for release in range(1 + index % 2):
+            author = pygit2.Signature("Bench", "bench@example.com", when + release, 0)
+            commit = git.create_commit("refs/heads/main", author, author,
+                                       f"release {release}\n", tree, parents)
+            parents = [commit]
+            git.create_tag(f"v1.{release}.0", commit, pygit2.enums.ObjectType.COMMIT,
+                           author, f"Release 1.{release}.0\n")
+        git.free()
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def start(argv: list[str], log: Path) -> Server:
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        match = _LISTENING.search(log.read_bytes())
+        if match:
+            url = f"http://127.0.0.1:{int(match.group(1))}"
+            while time.monotonic() < deadline:
+                try:
+                    requests.get(url + "/healthz", timeout=2)
+                    return Server(url, process)
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start:\n{log.read_text(errors='replace')}")
+
+
+@contextmanager
+def serving(argv: list[str], log: Path) -> Iterator[Server]:
+    server = start(argv, log)
+    try:
+        yield server
+    finally:
+        server.process.terminate()
+        try:
+            server.process.wait(30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@dataclass
+class Result:
+    p50_ms: float
+    p99_ms: float
+    rps: float
+    entries: int | None  # entries on a listing page (None: not a listing)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, connections: int, threads: int, seconds: int) -> tuple[dict[str, float], float]:
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
+                          "--latency", url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"{url} answered errors:\n{out}")
+    percentiles = {m.group(1): _ms(m.group(2))
+                   for m in re.finditer(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE)}
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return percentiles, rps
+
+
+def measure(url: str, args: argparse.Namespace) -> Result:
+    check = requests.get(url, timeout=10)
+    check.raise_for_status()
+    listed = check.json().get("templates") if "json" in check.headers["Content-Type"] else None
+    percentiles, _ = wrk(url, 1, 1, args.seconds)
+    _, rps = wrk(url, args.connections, 2, args.seconds)
+    return Result(percentiles["50"], percentiles["99"], rps,
+                  len(listed) if isinstance(listed, list) else None)
+
+
+def heater_serve(data_dir: Path, workers: int) -> list[str]:
+    return [sys.executable, "-m", "heater", "serve", "--bind", "127.0.0.1:0",
+            "--workers", str(workers), "--data-dir", str(data_dir)]
+
+
+def floor_serve(body_file: Path, workers: int) -> list[str]:
+    return [sys.executable, str(Path(__file__)), "floor", "--body", str(body_file),
+            "--workers", str(workers)]
+
+
+def run_floor(body_file: Path, workers: int) -> None:
+    """A bare Flask JSON endpoint under Heater's own gunicorn settings."""
+    from flask import Flask, jsonify
+
+    from heater.server import HeaterServer
+
+    body = json.loads(body_file.read_text())
+    app = Flask("floor")
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify({"status": "ok"})
+
+    @app.get("/floor")
+    def floor() -> Any:
+        return jsonify(body)
+
+    class Floor(HeaterServer):
+        def load(self) -> Any:
+            return app
+
+    Floor(Path(tempfile.gettempdir()), "127.0.0.1:0", workers).run()
+
+
+LISTING_CASES = {
+    "list": "/api/v1/templates",
+    "list, keyword": "/api/v1/templates?keyword=web",
+    "list, keyword, 5 per page": "/api/v1/templates?keyword=web&limit=5",
+    "list, full text": "/api/v1/templates?q=server",
+    "list, 2 keywords + text": "/api/v1/templates?keyword=web&keyword=prod&q=server",
+}
+
+
+def bench_data_dir(data_dir: Path, label: str, args: argparse.Namespace,
+                   work: Path) -> dict[str, Result]:
+    results: dict[str, Result] = {}
+    with serving(heater_serve(data_dir, args.workers), work / f"serve-{label}.log") as server:
+        for case, path in LISTING_CASES.items():
+            results[case] = measure(server.url + path, args)
+            print(f"  {label} {case}: {results[case]}", file=sys.stderr)
+        raw = f"{server.url}/{repo_id(1).namespace}/{repo_id(1).name}/raw/v1.0.0/template.yaml"
+        results["raw (version)"] = measure(raw, args)
+        print(f"  {label} raw: {results['raw (version)']}", file=sys.stderr)
+        body = requests.get(server.url + LISTING_CASES["list"], timeout=10).json()
+        (work / "body.json").write_text(json.dumps(body))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    floor = sub.add_parser("floor", help=argparse.SUPPRESS)
+    floor.add_argument("--body", type=Path, required=True)
+    floor.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--templates", type=int, default=10_000)
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--work", type=Path, help="keep data here (default: a temp dir)")
+    parser.add_argument("--out", type=Path, help="also write the report here")
+    args = parser.parse_args()
+    if args.command == "floor":
+        run_floor(args.body, args.workers)
+        return 0
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="heater-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return report(args, work)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def report(args: argparse.Namespace, work: Path) -> int:
+    sizes = {"small": args.small, "large": args.templates}
+    for label, count in sizes.items():
+        data = work / label
+        if not (data / "git").is_dir():
+            started = time.monotonic()
+            generate(data, count, args.corpus)
+            print(f"generated {count} templates in {time.monotonic() - started:.1f} s",
+                  file=sys.stderr)
+    large = work / "large"
+    Layout(large).index_db.unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(str(Layout(large).index_db) + suffix).unlink(missing_ok=True)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "heater", "reindex", "--data-dir", str(large)],
+                   check=True)
+    reindex_seconds = time.monotonic() - started
+
+    results = {label: bench_data_dir(work / label, label, args, work) for label in sizes}
+    with serving(floor_serve(work / "body.json", args.workers), work / "floor.log") as server:
+        floor = measure(server.url + "/floor", args)
+        tiny = measure(server.url + "/healthz", args)
+
+    lines = [
+        f"Catalog benchmark: {args.templates} and {args.small} templates, "
+        f"{args.workers} gunicorn workers x 16 threads, wrk 1 connection for latency "
+        f"and {args.connections} for throughput, {args.seconds} s each.",
+        "",
+        f"`heater reindex` of {args.templates} templates: {reindex_seconds:.1f} s "
+        "(target 60 s)",
+        "",
+        f"| case | entries shown @{args.small} / @{args.templates} | p50 ms @{args.small} | "
+        f"p50 ms @{args.templates} | ratio | p99 ms @{args.templates} | req/s @{args.small} | "
+        f"req/s @{args.templates} | req/s / floor |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    small, big = results["small"], results["large"]
+    for case in big:
+        ratio = big[case].p50_ms / small[case].p50_ms
+        shown = (f"{small[case].entries} / {big[case].entries}"
+                 if big[case].entries is not None else "")
+        lines.append(
+            f"| {case} | {shown} | {small[case].p50_ms:.2f} | {big[case].p50_ms:.2f} | "
+            f"{ratio:.2f} | {big[case].p99_ms:.2f} | {small[case].rps:.0f} | {big[case].rps:.0f} | "
+            f"{big[case].rps / floor.rps:.2f} |")
+    lines += [
+        f"| floor: bare Flask, the 50-entry page as JSON | | {floor.p50_ms:.2f} | | | "
+        f"{floor.p99_ms:.2f} | {floor.rps:.0f} | | 1.00 |",
+        f"| floor: bare Flask, tiny JSON | | {tiny.p50_ms:.2f} | | | {tiny.p99_ms:.2f} | "
+        f"{tiny.rps:.0f} | | |",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

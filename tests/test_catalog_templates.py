@@ -1,0 +1,149 @@
+"""Catalog metadata of a template tree (unit tests on real git trees)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from heater.catalog.templates import read_metadata
+from tests.conftest import CORPUS, HELLO_WORLD, Git
+
+
+def tree(git: Git, path: Path, files: Mapping[str, str | bytes]) -> pygit2.Tree:
+    work = git.worktree(path, files)
+    commit = pygit2.Repository(str(work)).head.peel(pygit2.Commit)
+    assert isinstance(commit, pygit2.Commit)
+    return commit.tree
+
+
+FULL = """heat_template_version: 2018-08-31
+description: From the template
+parameter_groups:
+  - label: Server
+    parameters: [image, flavor]
+parameters:
+  image:
+    type: string
+    label: Image
+    description: Image to boot
+    constraints:
+      - custom_constraint: glance.image
+  flavor:
+    type: string
+    default: m1.small
+    constraints:
+      - allowed_values: [m1.small, m1.large]
+  password:
+    type: string
+    hidden: true
+  when:
+    type: string
+    default: 2024-01-01
+resources:
+  server:
+    type: OS::Nova::Server
+  port:
+    type: OS::Neutron::Port
+  other:
+    type: OS::Nova::Server
+outputs:
+  ip:
+    description: The address
+    value: {get_attr: [server, first_address]}
+"""
+
+
+def test_template_and_manifest_merge(git: Git, tmp_path: Path) -> None:
+    manifest = """description: From heater.yaml
+keywords: [Web, web, " nginx "]
+metadata: {owner: team-a, tier: 3, public: true}
+icon: https://example.com/icon.png
+maintainers:
+  - alice
+  - {name: Bob, email: bob@example.com, phone: "123"}
+"""
+    meta = read_metadata(tree(git, tmp_path / "w", {"template.yaml": FULL,
+                                                    "heater.yaml": manifest}))
+    assert meta.problems == []
+    assert meta.description == "From heater.yaml"
+    assert meta.heat_template_version == "2018-08-31"
+    assert meta.keywords == ["web", "nginx"]
+    assert meta.metadata == {"owner": "team-a", "tier": "3", "public": "true"}
+    assert meta.icon == "https://example.com/icon.png"
+    assert meta.maintainers == [{"name": "alice"}, {"name": "Bob", "email": "bob@example.com"}]
+    assert [p["name"] for p in meta.parameters] == ["image", "flavor", "password", "when"]
+    image, flavor, password, when = meta.parameters
+    assert image == {"name": "image", "type": "string", "description": "Image to boot",
+                     "label": "Image", "default": None, "hidden": False,
+                     "constraints": [{"custom_constraint": "glance.image"}]}
+    assert flavor["default"] == "m1.small"
+    assert flavor["constraints"] == [{"allowed_values": ["m1.small", "m1.large"]}]
+    assert password["hidden"] is True
+    assert when["default"] == "2024-01-01"  # dates stay text, as Heat reads them
+    assert meta.parameter_groups == [{"label": "Server", "parameters": ["image", "flavor"]}]
+    assert meta.resource_types == ["OS::Neutron::Port", "OS::Nova::Server"]
+    assert meta.outputs == [{"name": "ip", "description": "The address"}]
+    assert set(meta.search_text()) >= {"team-a", "image", "password", "OS::Nova::Server"}
+    json.dumps(meta.as_json())
+
+
+def test_entrypoint_from_manifest(git: Git, tmp_path: Path) -> None:
+    meta = read_metadata(tree(git, tmp_path / "w", {
+        "heater.yaml": "entrypoint: hot/main.yaml\n", "hot/main.yaml": HELLO_WORLD}))
+    assert meta.entrypoint == "hot/main.yaml"
+    assert meta.description == "A single server"
+    assert meta.problems == []
+
+
+@pytest.mark.parametrize("files, problem", [
+    ({"README.md": "hi"}, "template.yaml: no such file"),
+    ({"template.yaml": "a: [unclosed"}, "invalid YAML"),
+    ({"template.yaml": HELLO_WORLD, "heater.yaml": "entrypoint: ../x.yaml\n"}, "entrypoint"),
+    ({"template.yaml": HELLO_WORLD, "heater.yaml": "keywords: web\n"}, "keywords"),
+])
+def test_broken_repositories_are_described_not_fatal(
+        git: Git, tmp_path: Path, files: dict[str, str], problem: str) -> None:
+    meta = read_metadata(tree(git, tmp_path / "w", files))
+    assert any(problem in p for p in meta.problems), meta.problems
+
+
+def test_odd_yaml_values_become_json(git: Git, tmp_path: Path) -> None:
+    template = """heat_template_version: 2018-08-31
+parameters:
+  blob: {type: string, default: !!binary aGVsbG8=}
+  many: {type: json, default: !!set {a, b}}
+  big: {type: number, default: .inf}
+  weird: {type: json, default: {1: x}}
+resources: {}
+"""
+    meta = read_metadata(tree(git, tmp_path / "w", {"template.yaml": template}))
+    defaults = {p["name"]: p["default"] for p in meta.parameters}
+    assert defaults == {"blob": "aGVsbG8=", "many": ["a", "b"], "big": "inf",
+                        "weird": {"1": "x"}}
+    json.dumps(meta.as_json(), allow_nan=False)
+
+
+def test_empty_repository() -> None:
+    meta = read_metadata(None)
+    assert meta.description == "" and meta.parameters == [] and meta.problems == []
+
+
+def test_every_corpus_template(tmp_path: Path) -> None:
+    templates = [p for p in sorted((CORPUS / "heat-templates" / "hot").rglob("*.yaml"))
+                 if b"heat_template_version" in p.read_bytes()]  # not environments
+    assert len(templates) > 40
+    repo = pygit2.init_repository(str(tmp_path / "r.git"), bare=True)
+    for path in templates:
+        builder = repo.TreeBuilder()
+        builder.insert("template.yaml", repo.create_blob(path.read_bytes()),
+                       pygit2.GIT_FILEMODE_BLOB)
+        source = repo.get(builder.write())
+        assert isinstance(source, pygit2.Tree)
+        meta = read_metadata(source)
+        assert meta.problems == [], (path, meta.problems)
+        assert meta.heat_template_version and meta.resource_types, path
+        json.dumps(meta.as_json(), allow_nan=False)
