@@ -1,0 +1,81 @@
+"""Git's rename similarity score, as ``git diff`` prints it.
+
+libgit2 pairs renamed files but scores their similarity with its own
+algorithm, which prints other percentages than git. The ``similarity
+index`` line must match ``git diff`` exactly, so the score is recomputed
+here the way git computes it (``diffcore-delta.c`` and
+``estimate_similarity`` in ``diffcore-rename.c``): both files are cut into
+spans that end at a newline or after 64 bytes, each span hashed; the bytes
+of ``new`` whose spans also occur in ``old`` count as copied, and the score
+is copied bytes over the larger size.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+MAX_SCORE = 60000
+_HASHBASE = 107927
+_MASK = 0xFFFFFFFF
+# Git treats a file as binary when its first 8000 bytes hold a NUL.
+_BINARY_PROBE = 8000
+
+
+def looks_binary(data: bytes) -> bool:
+    return b"\x00" in data[:_BINARY_PROBE]
+
+
+def _spans(data: bytes) -> Counter[int]:
+    """Bytes per span hash, as git's ``hash_chars``."""
+    text = not looks_binary(data)
+    counts: Counter[int] = Counter()
+    accum1 = accum2 = n = 0
+    size = len(data)
+    for i, c in enumerate(data):
+        # Git ignores the CR of a CRLF pair in text.
+        if text and c == 0x0D and i + 1 < size and data[i + 1] == 0x0A:
+            continue
+        old1 = accum1
+        accum1 = (((accum1 << 7) & _MASK) ^ (accum2 >> 25))
+        accum2 = (((accum2 << 7) & _MASK) ^ (old1 >> 25))
+        accum1 = (accum1 + c) & _MASK
+        n += 1
+        if n < 64 and c != 0x0A:
+            continue
+        counts[((accum1 + accum2 * 0x61) & _MASK) % _HASHBASE] += n
+        accum1 = accum2 = n = 0
+    if n:
+        counts[((accum1 + accum2 * 0x61) & _MASK) % _HASHBASE] += n
+    return counts
+
+
+def spans(data: bytes) -> Counter[int]:
+    """The span fingerprint of ``data``: bytes per span hash."""
+    return _spans(data)
+
+
+def score(old_spans: Counter[int], new_spans: Counter[int], old_size: int, new_size: int) -> int:
+    """Git's similarity score of two files (0 to :data:`MAX_SCORE`) from
+    their fingerprints and sizes."""
+    if not new_size:
+        return 0
+    copied = sum(min(count, old_spans[h]) for h, count in new_spans.items() if h in old_spans)
+    return copied * MAX_SCORE // max(old_size, new_size)
+
+
+def too_different_in_size(old_size: int, new_size: int, minimum: int) -> bool:
+    """Git's shortcut: sizes alone show the score cannot reach ``minimum``."""
+    largest, smallest = max(old_size, new_size), min(old_size, new_size)
+    return largest * (MAX_SCORE - minimum) < (largest - smallest) * MAX_SCORE
+
+
+def percent(value: int) -> int:
+    """A score as the percentage ``git diff`` prints."""
+    return value * 100 // MAX_SCORE
+
+
+def similarity_index(old: bytes, new: bytes) -> int:
+    """The percentage ``git diff`` prints as ``similarity index N%``."""
+    if old == new:
+        return 100
+    return percent(score(_spans(old), _spans(new), len(old), len(new)))
