@@ -5,7 +5,8 @@ algorithm, which prints other percentages than git. The ``similarity
 index`` line must match ``git diff`` exactly, so the score is recomputed
 here the way git computes it (``diffcore-delta.c`` and
 ``estimate_similarity`` in ``diffcore-rename.c``): both files are cut into
-spans that end at a newline or after 64 bytes, each span hashed; the bytes
+spans that end at a newline or after 64 bytes (a last span without a
+newline is left out), each span hashed; the bytes
 of ``new`` whose spans also occur in ``old`` count as copied, and the score
 is copied bytes over the larger size.
 """
@@ -44,8 +45,7 @@ def _spans(data: bytes) -> Counter[int]:
             continue
         counts[((accum1 + accum2 * 0x61) & _MASK) % _HASHBASE] += n
         accum1 = accum2 = n = 0
-    if n:
-        counts[((accum1 + accum2 * 0x61) & _MASK) % _HASHBASE] += n
+    # A last span without a newline is not counted, as in git.
     return counts
 
 
