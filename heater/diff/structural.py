@@ -4,8 +4,8 @@ Used for HOT templates and environments (:mod:`heater.diff.semantic`) and for
 image manifests (``os``, ``properties``, ``packages``). The contract:
 
 * :func:`diff` walks ``before`` and ``after`` together and returns one
-  :class:`Change` per difference, in document order (``before``'s order for
-  what was removed, ``after``'s for the rest).
+  :class:`Change` per difference, in document order: at each level, what
+  was removed (in ``before``'s order), then the rest (in ``after``'s).
 * Mappings are compared key by key: a key only on one side is one ``added``
   or ``removed`` change holding the whole value; a key on both sides is
   compared recursively.
