@@ -49,17 +49,42 @@ def compare_commits(git: pygit2.Repository, old: pygit2.Commit,
         summary = _summary(git, changed, entry_points)
         if summary is not None:
             files.append(summary)
+    moved = _moved_entry_point(git, old, new, text, entry_points)
+    if moved is not None:
+        files = [f for f in files if f.path != moved.path] + [moved]
     return Comparison(text, files)
 
 
-def _summary(git: pygit2.Repository, changed: FileDiff,
-             entry_points: tuple[str, str]) -> FileSummary | None:
+def _moved_entry_point(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
+                       text: TextDiff, entry_points: tuple[str, str]) -> FileSummary | None:
+    """When heater.yaml names another entry point, what callers deploy is
+    the old entry point before and the new one after: compare those two."""
+    old_entry, new_entry = entry_points
+    if old_entry == new_entry or any(f.status == "renamed" and f.old_path == old_entry
+                                     and f.path == new_entry for f in text.files):
+        return None
+    pair = FileDiff("modified", new_entry, old_entry, _blob_id(old.tree, old_entry),
+                    _blob_id(new.tree, new_entry))
+    return _summary(git, pair, entry_points, force_entry=True)
+
+
+def _blob_id(tree: pygit2.Tree, path: str) -> str | None:
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return str(entry.id) if isinstance(entry, pygit2.Blob) else None
+
+
+def _summary(git: pygit2.Repository, changed: FileDiff, entry_points: tuple[str, str],
+             force_entry: bool = False) -> FileSummary | None:
     old_path = changed.old_path or changed.path
     if changed.binary or not (old_path.endswith(YAML_SUFFIXES)
                               or changed.path.endswith(YAML_SUFFIXES)):
         return None
-    is_entry = (changed.status != "removed" and changed.path == entry_points[1]) or (
-        changed.status != "added" and old_path == entry_points[0])
+    # The entry point of `to`; or, when it was removed, the one of `from`.
+    is_entry = force_entry or changed.path == entry_points[1] or (
+        changed.status == "removed" and old_path == entry_points[0] == entry_points[1])
     try:
         old = _load(git, changed.old_id, old_path)
     except YamlError:

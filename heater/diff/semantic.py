@@ -37,7 +37,7 @@ _RELEASE_DATES = {"newton": "2016-10-14", "ocata": "2017-02-24", "pike": "2017-0
                   "queens": "2018-03-02", "rocky": "2018-08-31", "wallaby": "2021-04-16"}
 _CONSTRAINT_KINDS = ("range", "length", "modulo", "allowed_values", "allowed_pattern",
                      "custom_constraint")
-_GROUPS_BY_LABEL = (KeyedList(("parameter_groups",), "label"),)
+_GROUPS_BY_LABEL = (KeyedList((), "label"),)  # the list is the root of its diff
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ def summarize(old: Any, new: Any, *, entrypoint: bool) -> tuple[str, list[Entry]
     old_kind = classify(old) if old is not MISSING else FileKind.OTHER
     new_kind = classify(new) if new is not MISSING else FileKind.OTHER
     kind = new_kind if new_kind is not FileKind.OTHER else old_kind
+    if kind is FileKind.OTHER:
+        return kind.value, []
     if old_kind is not new_kind:
         return kind.value, _file_entries(old_kind, new_kind, entrypoint)
     if kind is FileKind.TEMPLATE:
