@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from heater.diff.structural import MISSING, Change, KeyedList, Op, diff, same
@@ -81,3 +82,10 @@ def test_deep_documents_do_not_recurse() -> None:
         before, after = {"k": before}, {"k": after}
     [change] = diff(before, after)
     assert len(change.path) == 5000 and change.after == "other"
+
+
+def test_json_form_holds_only_json() -> None:
+    change = Change(Op.CHANGED, ("k",), {b"raw": {1, 2}}, {"when": complex(1, 2)})
+    assert json.loads(json.dumps(change.as_json())) == {
+        "op": "changed", "path": ["k"], "before": {"b'raw'": [1, 2]},
+        "after": {"when": "(1+2j)"}}

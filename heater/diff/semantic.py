@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from heater.diff.structural import MISSING, Change, KeyedList, Op, Path, diff, same
+from heater.diff.structural import MISSING, Change, KeyedList, Op, Path, diff, jsonable, same
 from heater.diff.verdict import Impact
 from heater.hot import KNOWN_VERSIONS, FileKind, Template, classify
 
@@ -54,14 +54,15 @@ class Entry:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"section": self.section, "name": self.name,
-                               "change": self.change, "path": list(self.path),
+                               "change": self.change, "path": jsonable(list(self.path)),
                                "impact": str(self.impact), "reason": self.reason}
         if self.before is not MISSING:
-            out["before"] = self.before
+            out["before"] = jsonable(self.before)
         if self.after is not MISSING:
-            out["after"] = self.after
+            out["after"] = jsonable(self.after)
         if self.changes:
-            out["changed_paths"] = [list(c.relative_to(self.path)) for c in self.changes]
+            out["changed_paths"] = [jsonable(list(c.relative_to(self.path)))
+                                    for c in self.changes]
             out["changes"] = [c.as_json() for c in self.changes]
         return out
 

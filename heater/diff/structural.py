@@ -68,12 +68,29 @@ class Change:
         return self.path[len(prefix):]
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"op": self.op.value, "path": list(self.path)}
+        out: dict[str, Any] = {"op": self.op.value, "path": jsonable(list(self.path))}
         if self.before is not MISSING:
-            out["before"] = self.before
+            out["before"] = jsonable(self.before)
         if self.after is not MISSING:
-            out["after"] = self.after
+            out["after"] = jsonable(self.after)
         return out
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with what JSON cannot hold made plain: YAML's binary as
+    text, sets as sorted lists, other odd scalars as their string."""
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, (str, int, float, bool)) or k is None else str(k):
+                jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((jsonable(v) for v in value), key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 @dataclass(frozen=True)
