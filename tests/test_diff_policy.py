@@ -150,3 +150,9 @@ def test_first_release_and_bad_versions(history: History) -> None:
     assert check_version_bump(history.repo, "1.0.0", history.at("HEAD")) is None
     with pytest.raises(InvalidVersion):
         check_version_bump(history.repo, "one", history.at("HEAD"))
+
+
+def test_other_broken_yaml_is_not_the_templates_business(history: History) -> None:
+    old = history.commit({"ci.yml": "steps: [a]\n"})
+    new = history.commit({"ci.yml": "steps: [a\n"})
+    assert compare_commits(history.repo, old, new).verdict is Impact.PATCH

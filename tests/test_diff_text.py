@@ -151,3 +151,26 @@ def test_a_large_diff_is_cut_with_a_flag(git: Git, tmp_path: Path) -> None:
     assert all(f.patch == full_patches[f.path] for f in kept)
     assert cut.unified() == b"".join(f.patch or b"" for f in kept)
     assert [f.path for f in cut.files] == [f.path for f in full.files]
+
+
+def test_binary_patches_apply_and_listing_needs_no_patches(git: Git, tmp_path: Path) -> None:
+    path = tmp_path / "r"
+    blob = b"\x00" + bytes(range(256)) * 4
+    repo = two_commits(git, path, {"a.bin": blob, "logo.png": b"\x89PNG\x00\x01", "t.txt": BODY},
+                       {"a.bin": None, "b.bin": blob + b"x", "logo.png": b"\x89PNG\x00\x02",
+                        "t.txt": edit(2)})
+    old = repo.revparse_single("HEAD~1").peel(pygit2.Commit)
+    new = repo.revparse_single("HEAD").peel(pygit2.Commit)
+    result = text_diff(repo, old, new, binary_patches=True)
+    assert [f.status for f in result.files] == ["renamed", "modified", "modified"]
+    assert all(f.binary_patch for f in result.files if f.binary)
+    patch = tmp_path / "p.diff"
+    patch.write_bytes(result.unified())
+    git.run("checkout", "-q", "--detach", "HEAD~1", cwd=path)
+    git.run("apply", "--index", str(patch), cwd=path)
+    assert git.run("write-tree", cwd=path).stdout == git.run(
+        "rev-parse", "main^{tree}", cwd=path).stdout
+    listing = text_diff(repo, old, new, patches=False)
+    assert [(f.path, f.status) for f in listing.files] == [
+        (f.path, f.status) for f in result.files]
+    assert all(f.patch is None for f in listing.files) and not listing.truncated

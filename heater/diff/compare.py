@@ -9,10 +9,11 @@ import pygit2
 
 from heater.diff.metadata import entrypoint
 from heater.diff.semantic import Entry, FileSummary, summarize
+from heater.diff.similarity import looks_binary
 from heater.diff.structural import MISSING
 from heater.diff.text import FileDiff, TextDiff, text_diff
 from heater.diff.verdict import Impact, VersionCheck
-from heater.hot import YAML_SUFFIXES
+from heater.hot import YAML_SUFFIXES, FileKind, classify
 from heater.hotyaml import YamlError, load_yaml
 from heater.refs import Resolved, resolve
 
@@ -40,9 +41,11 @@ class Comparison:
                 for f in self.files for e in f.entries if e.impact is impact]
 
 
-def compare_commits(git: pygit2.Repository, old: pygit2.Commit,
-                    new: pygit2.Commit) -> Comparison:
-    text = text_diff(git, old, new)
+def compare_commits(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
+                    *, patches: bool = True, binary_patches: bool = False) -> Comparison:
+    """The text diff (see :func:`~heater.diff.text.text_diff` for the
+    options) and the semantic summary of every changed HOT file."""
+    text = text_diff(git, old, new, patches=patches, binary_patches=binary_patches)
     entry_points = (entrypoint(old.tree), entrypoint(new.tree))
     files = []
     for changed in text.files:
@@ -85,35 +88,46 @@ def _summary(git: pygit2.Repository, changed: FileDiff, entry_points: tuple[str,
     # The entry point of `to`; or, when it was removed, the one of `from`.
     is_entry = force_entry or changed.path == entry_points[1] or (
         changed.status == "removed" and old_path == entry_points[0] == entry_points[1])
-    try:
-        old = _load(git, changed.old_id, old_path)
-    except YamlError:
-        old = MISSING  # a broken file that gets fixed reads as a new one
-    try:
-        new = _load(git, changed.new_id, changed.path)
-    except YamlError as exc:
-        return FileSummary(changed.path, changed.old_path, "template", _role(is_entry, "template"),
+    old_bytes, new_bytes = _data(git, changed.old_id), _data(git, changed.new_id)
+    if any(data is not None and looks_binary(data) for data in (old_bytes, new_bytes)):
+        return None
+    old, new = _parse(old_bytes, old_path), _parse(new_bytes, changed.path)
+    if isinstance(new, YamlError):
+        was = classify(old) if not isinstance(old, YamlError) and old is not MISSING \
+            else FileKind.OTHER
+        if was is FileKind.OTHER and not is_entry:
+            return None  # some other YAML file, broken: not the template's business
+        kind = was.value if was is not FileKind.OTHER else FileKind.TEMPLATE.value
+        return FileSummary(changed.path, changed.old_path, kind, _role(is_entry, kind),
                            [Entry("file", None, "changed", (), Impact.MAJOR,
-                                  f"cannot be read any more: {exc.message}")])
+                                  f"cannot be read any more: {new.message}")])
+    if isinstance(old, YamlError):
+        old = MISSING  # a broken file that gets fixed reads as a new one
     kind, entries = summarize(old, new, entrypoint=is_entry)
-    if kind == "other":
+    if kind == FileKind.OTHER.value:
         return None
     return FileSummary(changed.path, changed.old_path, kind, _role(is_entry, kind), entries)
 
 
 def _role(is_entry: bool, kind: str) -> str:
-    if kind == "environment":
+    if kind == FileKind.ENVIRONMENT.value:
         return "environment"
     return "entrypoint" if is_entry else "nested"
 
 
-def _load(git: pygit2.Repository, blob_id: str | None, path: str) -> Any:
-    if blob_id is None:
+def _data(git: pygit2.Repository, blob_id: str | None) -> bytes | None:
+    blob = git.get(blob_id) if blob_id is not None else None
+    return blob.data if isinstance(blob, pygit2.Blob) else None
+
+
+def _parse(data: bytes | None, path: str) -> Any:
+    """The document, :data:`MISSING` when there is no file, or the YamlError."""
+    if data is None:
         return MISSING
-    blob = git.get(blob_id)
-    if not isinstance(blob, pygit2.Blob):
-        return MISSING
-    return load_yaml(blob.data, path).data
+    try:
+        return load_yaml(data, path).data
+    except YamlError as exc:
+        return exc
 
 
 @dataclass
@@ -153,8 +167,10 @@ def _ref_json(resolved: Resolved) -> dict[str, Any]:
             "version": str(resolved.version.version) if resolved.version else None}
 
 
-def compare_refs(git: pygit2.Repository, old_ref: str, new_ref: str) -> RefComparison:
+def compare_refs(git: pygit2.Repository, old_ref: str, new_ref: str, *,
+                 binary_patches: bool = False) -> RefComparison:
     """Resolve both refs (:class:`~heater.refs.UnknownRef` names the one
     that does not resolve) and compare their commits."""
     old, new = resolve(git, old_ref), resolve(git, new_ref)
-    return RefComparison(old, new, compare_commits(git, old.commit, new.commit))
+    return RefComparison(old, new, compare_commits(git, old.commit, new.commit,
+                                                   binary_patches=binary_patches))

@@ -78,7 +78,8 @@ def check_version_bump(git: pygit2.Repository, new_version: Version | str,
     if previous is None:
         return None
     old_version, old_sha = previous
-    comparison = compare_commits(git, _commit(git, old_sha), commit)
+    # The verdict needs the changed files, not their patches.
+    comparison = compare_commits(git, _commit(git, old_sha), commit, patches=False)
     check = VersionCheck(old_version, version, comparison.verdict)
     if not check.sufficient:
         raise VersionBumpTooSmall(check, comparison.reasons(comparison.verdict))

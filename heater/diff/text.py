@@ -88,9 +88,10 @@ class TextDiff:
     truncated: bool = False
 
     def unified(self) -> bytes:
-        """A patch that ``git apply`` accepts on a checkout of ``from``:
-        ``git diff`` for text, ``git diff --binary`` for binary files. When
-        the diff was cut, the files without a patch are left out of it."""
+        """A patch that ``git apply`` accepts on a checkout of ``from``
+        (given ``binary_patches``): ``git diff`` for text, ``git diff
+        --binary`` for binary files. When the diff was cut, the files
+        without a patch are left out of it."""
         return b"".join(f.binary_patch or f.patch or b"" for f in self.files)
 
     @property
@@ -117,10 +118,14 @@ _PatchMaker = Callable[[bool], _Made]
 
 
 def text_diff(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
-              *, max_patch_bytes: int = MAX_PATCH_BYTES,
+              *, patches: bool = True, binary_patches: bool = False,
+              max_patch_bytes: int = MAX_PATCH_BYTES,
               max_file_bytes: int = MAX_FILE_BYTES) -> TextDiff:
-    """Every file that differs between ``old`` and ``new``, with its patch,
-    in ``git diff`` order (a rename where its new path sorts)."""
+    """Every file that differs between ``old`` and ``new``, in ``git diff``
+    order (a rename where its new path sorts), with its patch unless
+    ``patches`` is false (a listing is enough for a verdict), and with the
+    ``--binary`` form of binary files if ``binary_patches`` (for
+    :meth:`TextDiff.unified`)."""
     result = TextDiff()
     if old.tree.id == new.tree.id:
         return result
@@ -128,6 +133,8 @@ def text_diff(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
     budget = max_patch_bytes
     for entry, make in work.entries():
         result.files.append(entry)
+        if not patches:
+            continue
         size = max(work.size(entry.old_id), work.size(entry.new_id))
         if size > max_file_bytes:
             entry.binary = work.binary(entry.old_id) or work.binary(entry.new_id)
@@ -140,7 +147,7 @@ def text_diff(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
             continue
         made = make(False)
         entry.binary = entry.binary or made.binary
-        if entry.binary:
+        if entry.binary and binary_patches:
             entry.binary_patch = make(True).data
         budget -= len(made.data) + len(entry.binary_patch or b"")
         if budget < 0:

@@ -30,7 +30,8 @@ def template_diff(namespace: str, name: str) -> Response:
     reg.readable(caller(), repo, Kind.TEMPLATE)
     git = reg.repos.open(repo)
     try:
-        result = compare_refs(git, str(params["from"]), str(params["to"]))
+        result = compare_refs(git, str(params["from"]), str(params["to"]),
+                              binary_patches=fmt == "unified")
     finally:
         git.free()
     if fmt == "unified":
