@@ -98,6 +98,19 @@ def test_mode_changes_and_renames_with_them(git: Git, tmp_path: Path) -> None:
     assert ours(repo) == git_diff(git, path)
 
 
+def test_type_changes_are_not_renames(git: Git, tmp_path: Path) -> None:
+    path = tmp_path / "r"
+    git.worktree(path, {"f": "target\n", "becomes-link": "x\n"})
+    (path / "link").symlink_to("f")
+    git.commit(path, {}, "a symlink")
+    (path / "becomes-link").unlink()
+    (path / "becomes-link").symlink_to("f")
+    (path / "link").unlink()
+    git.commit(path, {"link": "now a file\n"}, "swap types")
+    repo = pygit2.Repository(str(path))
+    assert ours(repo) == git_diff(git, path)
+
+
 def test_similarity_equals_git_on_corpus_pairs(git: Git, tmp_path: Path) -> None:
     history = sorted((CORPUS / "heat-templates-history" / "autoscaling").glob("*.yaml"))
     assert len(history) > 3

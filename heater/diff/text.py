@@ -177,6 +177,12 @@ class _Work:
         deltas = list(self.diff.deltas)
         removed = [i for i, d in enumerate(deltas) if d.status == DeltaStatus.DELETED]
         added = [i for i, d in enumerate(deltas) if d.status == DeltaStatus.ADDED]
+        # A path removed and added at once changed type (file <-> symlink):
+        # git prints it as both, and never as part of a rename.
+        retyped = {deltas[i].old_file.path for i in removed} & {
+            deltas[i].new_file.path for i in added}
+        removed = [i for i in removed if deltas[i].old_file.path not in retyped]
+        added = [i for i in added if deltas[i].new_file.path not in retyped]
         renames = find_renames([_side(deltas[i].old_file) for i in removed],
                                [_side(deltas[i].new_file) for i in added],
                                self.read, self.size)
@@ -230,7 +236,10 @@ class _Work:
             return 0
         if oid not in self._sizes:
             # The object header only: a huge blob is never inflated to learn its size.
-            _type, size = self.git.odb.read_header(oid)
+            try:
+                _type, size = self.git.odb.read_header(oid)
+            except KeyError:  # a submodule's commit, which lives elsewhere
+                size = 0
             self._sizes[oid] = int(size)
         return self._sizes[oid]
 
