@@ -74,6 +74,8 @@ CASES: dict[str, tuple[Files, Files]] = {
              {"w.txt": None, "v.txt": edit(5).replace("\n", "\r\n")}),
     "spaces in names": ({"my file": "1\n", "gone file": "1\n"},
                         {"my file": "2\n", "gone file": None, "new file": "n\n"}),
+    "empty files": ({"empty": "", "gone.txt": "", "x.txt": BODY},
+                    {"empty": None, "gone.txt": None, "y/empty": "", "new.txt": ""}),
     "add and remove": ({"gone.txt": "x\n"}, {"gone.txt": None, "new.txt": "y\n"}),
 }
 

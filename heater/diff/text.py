@@ -212,7 +212,7 @@ class _Work:
             if patch.delta.is_binary:
                 return _Made(patch.data, True)
             _context, additions, deletions = patch.line_stats
-            return _Made(_tab_spaced_names(patch.data), False, additions, deletions)
+            return _Made(_as_git_prints(patch.data), False, additions, deletions)
         return make
 
     def _renamed(self, old: pygit2.DiffFile, new: pygit2.DiffFile,
@@ -278,17 +278,23 @@ def _rename_patch(git: pygit2.Repository, old: pygit2.DiffFile, new: pygit2.Diff
     if patch.delta.is_binary:
         return _Made(data, True)
     _context, additions, deletions = patch.line_stats
-    return _Made(_tab_spaced_names(data), False, additions, deletions)
+    return _Made(_as_git_prints(data), False, additions, deletions)
 
 
-def _tab_spaced_names(patch: bytes) -> bytes:
-    """Git ends a ``---``/``+++`` line with a tab when the name holds a
-    space (so that GNU patch reads the whole name); libgit2 does not."""
+def _as_git_prints(patch: bytes) -> bytes:
+    """Two header details where libgit2 and git differ: git ends a
+    ``---``/``+++`` line with a tab when the name holds a space (so that GNU
+    patch reads the whole name), and leaves both lines out when there is no
+    hunk (an empty file added or removed)."""
     head, hunks = patch.split(b"\n@@ ", 1) if b"\n@@ " in patch else (patch, None)
-    lines = head.split(b"\n")
-    for i, line in enumerate(lines):
-        if line[:4] in (b"--- ", b"+++ ") and line[4:] != b"/dev/null" and b" " in line[4:]:
-            lines[i] = line + b"\t"
+    lines = []
+    for line in head.split(b"\n"):
+        if line[:4] in (b"--- ", b"+++ "):
+            if hunks is None:
+                continue
+            if line[4:] != b"/dev/null" and b" " in line[4:]:
+                line += b"\t"
+        lines.append(line)
     fixed = b"\n".join(lines)
     return fixed if hunks is None else fixed + b"\n@@ " + hunks
 
