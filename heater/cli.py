@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from heater.auth import Role
+from heater.cleanup import DEFAULT_GRACE_SECONDS, sweep
 from heater.errors import HeaterError
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
@@ -36,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     token_commands.add_parser("list", parents=[data_dir], help="list tokens (never secrets)")
     revoke = token_commands.add_parser("revoke", parents=[data_dir], help="revoke a token")
     revoke.add_argument("name")
+    cleanup = commands.add_parser(
+        "cleanup", parents=[data_dir],
+        help="delete what interrupted pushes and uploads left behind")
+    cleanup.add_argument("--older-than", type=float, default=DEFAULT_GRACE_SECONDS,
+                         metavar="SECONDS",
+                         help=f"only entries untouched this long (default {DEFAULT_GRACE_SECONDS})")
     return parser
 
 
@@ -54,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = Registry(data_dir)
         if args.command == "token":
             return _token(registry, args)
+        if args.command == "cleanup":
+            removed = sweep(registry.layout, args.older_than).removed
+            print(f"removed {len(removed)} abandoned entries", file=sys.stderr)
+            return 0
     except HeaterError as exc:
         print(f"heater: {exc.message}", file=sys.stderr)
         return 1

@@ -4,8 +4,10 @@
 
     <data-dir>/
       git/<namespace>/<name>.git/   one bare repository per template or image
+        heater-push.lock            serialises pushes from validation to ref update
       tmp/                          scratch space (repositories being created,
-                                    uploads in flight); same filesystem as the
+                                    uploads in flight, hook-<id>/ pipes of a push
+                                    to its pre-receive hook); same filesystem as the
                                     rest, so that a finished item is renamed
                                     into place atomically
       hooks/                        git hooks shared by every repository
@@ -65,9 +67,17 @@ class Layout:
     def repository(self, repo: RepoId) -> Path:
         return self._inside(self.git_root / repo.namespace / f"{repo.name}.git")
 
+    def push_lock(self, repo: RepoId) -> Path:
+        """Held from a push's validation until its refs have moved."""
+        return self.repository(repo) / "heater-push.lock"
+
     @property
     def tmp(self) -> Path:
         return self.root / "tmp"
+
+    def hook_pipes(self, token: str) -> Path:
+        """The private directory of one push's pipes to its pre-receive hook."""
+        return self._inside(self.tmp / f"hook-{token}")
 
     @property
     def hooks(self) -> Path:

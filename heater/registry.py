@@ -7,20 +7,48 @@ configuration is chosen in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from heater import validation
 from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
-from heater.errors import Forbidden, Unauthenticated
+from heater.errors import Conflict, Forbidden, Gone, Unauthenticated
+from heater.filecommit import commit_initial
+from heater.lifecycle import read_state
 from heater.names import RepoId
 from heater.paths import Layout
+from heater.prereceive import install as install_hook
 from heater.repositories import (
+    DEFAULT_BRANCH,
     Kind,
     RepoInfo,
     RepositoryNotFound,
     RepositoryStore,
     Visibility,
 )
+
+
+class RepositoryGone(Gone):
+    """The repository was deleted; ``record`` is its tombstone."""
+
+    code = "repository_deleted"
+
+    def __init__(self, repo: RepoId, record: dict[str, object]) -> None:
+        super().__init__(f"{repo} was deleted by {record.get('by')} at {record.get('at')}: "
+                         f"{record.get('reason')}", record=record)
+        self.repo = repo
+
+
+class NameTombstoned(Conflict):
+    """A deleted repository's name is not free: it keeps its history."""
+
+    code = "name_tombstoned"
+
+    def __init__(self, repo: RepoId) -> None:
+        super().__init__(f"{repo} was deleted and its name is not reused; an admin "
+                         f"can undelete it (POST /api/v1/templates/{repo}/undelete)")
+        self.repo = repo
+
 
 # Called after a repository changed (push, tag, build...), with who did it.
 ChangeListener = Callable[[RepoId, Caller], None]
@@ -32,6 +60,7 @@ class Registry:
         self.layout.ensure()
         self.repos = RepositoryStore(self.layout)
         self.tokens = TokenStore(self.layout.auth_db)
+        install_hook(self.layout.hooks)
         self._listeners: list[ChangeListener] = []
 
     def on_change(self, listener: ChangeListener) -> None:
@@ -52,25 +81,59 @@ class Registry:
 
     # -- access-checked operations shared by every interface ---------------
 
-    def readable(self, caller: Caller, repo: RepoId, kind: Kind | None = None) -> RepoInfo:
+    def readable(self, caller: Caller, repo: RepoId, kind: Kind | None = None,
+                 allow_deleted: bool = False) -> RepoInfo:
         """The repository's info if ``caller`` may read it; otherwise it does
-        not exist as far as the caller can tell (404, never 403)."""
+        not exist as far as the caller can tell (404, never 403). A deleted
+        repository is :class:`RepositoryGone` (410 with its tombstone)
+        unless ``allow_deleted``."""
         info = self.repos.info(repo)
         if not can_read(caller, info) or (kind is not None and info.kind is not kind):
             raise RepositoryNotFound(repo)
+        if not allow_deleted:
+            tombstone = self.tombstone(repo)
+            if tombstone is not None:
+                raise RepositoryGone(repo, tombstone)
         return info
 
     def writable(self, caller: Caller, repo: RepoId, kind: Kind | None = None,
-                 role: Role = Role.WRITER) -> RepoInfo:
+                 role: Role = Role.WRITER, allow_deleted: bool = False) -> RepoInfo:
         """The repository's info if ``caller`` may change it."""
-        info = self.readable(caller, repo, kind)
+        info = self.readable(caller, repo, kind, allow_deleted)
         require_role(caller, repo.namespace, role)
         return info
 
+    def tombstone(self, repo: RepoId) -> dict[str, object] | None:
+        """How ``repo`` was deleted, or None if it was not."""
+        git = self.repos.open(repo)
+        try:
+            return read_state(git).deleted
+        finally:
+            git.free()
+
     def create_repository(self, caller: Caller, repo: RepoId, kind: Kind,
-                          visibility: Visibility) -> RepoInfo:
+                          visibility: Visibility,
+                          files: Mapping[str, bytes] | None = None,
+                          message: str = "Initial commit") -> RepoInfo:
+        """Create ``repo``; with ``files``, validated first as a push would be
+        and committed on the default branch, so that it never exists with
+        content a push would have refused."""
         require_role(caller, repo.namespace, Role.WRITER)
+        if self.repos.exists(repo) and self.tombstone(repo) is not None:
+            raise NameTombstoned(repo)
+        if files:
+            validation.check(validation.MappingSource(files))
         info = self.repos.create(repo, kind, visibility)
+        if files:
+            git = self.repos.open(repo)
+            try:
+                commit_initial(git, DEFAULT_BRANCH, files, message,
+                               caller.name if caller else "anonymous")
+            except BaseException:
+                self.repos.remove(repo)
+                raise
+            finally:
+                git.free()
         self.changed(repo, caller)
         return info
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from heater.cleanup import sweep
 from heater.registry import Registry
 
 # Requests a worker runs at once; git does the heavy work in its own
@@ -58,5 +59,6 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
 def serve(data_dir: Path, bind: str, workers: int) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    Registry(data_dir)  # create the layout once, before workers race to
+    registry = Registry(data_dir)  # create the layout once, before workers race to
+    sweep(registry.layout)  # what a previous run's crash left behind
     HeaterServer(data_dir, bind, workers).run()

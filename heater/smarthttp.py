@@ -27,6 +27,7 @@ import re
 import shutil
 import subprocess
 import threading
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,11 +37,13 @@ from urllib.parse import parse_qs
 
 import pygit2
 
-from heater.auth import Caller, can_read, can_write
+from heater import hookrelay
+from heater.auth import Caller, can_read, can_write, is_admin
 from heater.errors import HeaterError, Unauthenticated
 from heater.gitcmd import git_argv, git_env
 from heater.httpauth import token_from_environ
 from heater.names import InvalidName, RepoId
+from heater.prereceive import PIPES_ENV
 from heater.registry import Registry
 from heater.repositories import Kind, RepoInfo, RepositoryExists
 
@@ -155,6 +158,11 @@ class SmartHTTP:
             if caller is None:
                 raise _unauthorized(f"authentication required for {repo}")
             raise _not_found(repo)
+        tombstone = self.registry.tombstone(repo) if info is not None else None
+        if tombstone is not None:
+            # Neither clones nor pushes: the name keeps its history (410).
+            raise GitHTTPError("410 Gone", f"{repo} was deleted by {tombstone.get('by')} at "
+                               f"{tombstone.get('at')}: {tombstone.get('reason')}")
         if service == "git-upload-pack":
             if info is None:
                 if caller is None:
@@ -242,9 +250,18 @@ class SmartHTTP:
             "HEATER_ROLE": str(caller.role) if caller else "",
             "HEATER_SCOPE": (caller.namespace or "*") if caller else "",
         }
+        relay = None
+        if service == "git-receive-pack" and hookrelay.supported():
+            # The pre-receive hook hands its work to this process.
+            relay = hookrelay.HookRelay(path, self.registry.layout.push_lock(repo),
+                                        self.registry.layout.hook_pipes(uuid.uuid4().hex),
+                                        is_admin(caller, repo.namespace))
+            extra[PIPES_ENV] = str(relay.directory)
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
         def finished(ok: bool) -> None:
+            if relay is not None:
+                relay.close()
             if service != "git-receive-pack":
                 return
             if created and not _has_refs(path):
@@ -254,7 +271,12 @@ class SmartHTTP:
                 return
             self.registry.changed(repo, caller)
 
-        stream = GitStream(argv, env, path, source, finished)
+        try:
+            stream = GitStream(argv, env, path, source, finished)
+        except BaseException:
+            if relay is not None:
+                relay.close()
+            raise
         if not stream.first_chunk():
             returncode = stream.wait()
             if stream.input_error is not None:

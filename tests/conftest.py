@@ -72,7 +72,7 @@ def start_server(data_dir: Path, log_path: Path, workers: int = 2,
          "--workers", str(workers), "--data-dir", str(data_dir)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: CI machines are small and shared
     port = None
     while time.monotonic() < deadline and port is None:
         match = _LISTENING.search(log_path.read_bytes())

@@ -113,7 +113,7 @@ def test_reader_and_foreign_writer_cannot_push(server: Server, git: Git, ns: str
                        check=False)
         assert push.returncode != 0
         assert "remote: token" in push.stderr and "may not push" in push.stderr
-        assert "403" not in push.stderr
+        assert "error: 403" not in push.stderr
     assert git.run("ls-remote", f"{server.url}/{ns}/web.git").stdout == before
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, url_for
 
 from heater.errors import InvalidInput
+from heater.filecommit import parse_files
+from heater.lifecycle_actions import check_text
 from heater.names import RepoId
 from heater.repositories import Kind, RepoInfo, parse_visibility
 from heater.web.context import caller, clone_url, json_body, registry
@@ -26,7 +28,7 @@ def repo_summary(info: RepoInfo) -> dict[str, object]:
 @bp.post("")
 def create_template() -> tuple[Response, int, dict[str, str]]:
     body = json_body()
-    unknown = set(body) - {"namespace", "name", "visibility"}
+    unknown = set(body) - {"namespace", "name", "visibility", "files", "message"}
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}",
                            code="unknown_field")
@@ -36,6 +38,9 @@ def create_template() -> tuple[Response, int, dict[str, str]]:
                                code="missing_field")
     repo = RepoId(body["namespace"], body["name"])
     visibility = parse_visibility(body.get("visibility", "public"))
-    info = registry().create_repository(caller(), repo, Kind.TEMPLATE, visibility)
+    files = parse_files(body["files"]) if body.get("files") is not None else None
+    message = check_text(body.get("message") or "Initial commit", "message")
+    info = registry().create_repository(caller(), repo, Kind.TEMPLATE, visibility,
+                                        files, message)
     location = url_for("templates_api.create_template") + f"/{repo.namespace}/{repo.name}"
     return jsonify(repo_summary(info)), 201, {"Location": location}

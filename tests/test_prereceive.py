@@ -1,0 +1,240 @@
+"""Pushes refused before any ref moves, with the real git binary.
+
+Every refusal must reach the git user as ``remote: <file>:<line>: <reason>``
+(or ``remote: <ref>: <reason>``), leave the server's refs as they were, leave
+no quarantine directory behind, and keep ``git fsck`` clean.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HELLO_WORLD, Git, Server
+
+WITH_GET_FILE = """heat_template_version: 2018-08-31
+resources:
+  config:
+    type: OS::Heat::SoftwareConfig
+    properties:
+      config: {get_file: files/init.sh}
+"""
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
+
+
+def server_refs(server: Server, repo: str) -> str:
+    path = server.data_dir / "git" / f"{repo}.git"
+    return subprocess.run(["git", "-C", str(path), "for-each-ref"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def assert_clean(server: Server, repo: str) -> None:
+    """fsck clean and no quarantine directory left in the server's repository."""
+    path = server.data_dir / "git" / f"{repo}.git"
+    fsck = subprocess.run(["git", "-C", str(path), "fsck", "--strict"], capture_output=True,
+                          text=True, check=False)
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    assert "dangling" not in fsck.stdout + fsck.stderr
+    assert list((path / "objects").glob("tmp_objdir-*")) == []
+    assert list((path / "objects").glob("incoming-*")) == []
+    assert list((server.data_dir / "tmp").glob("hook-*")) == []
+
+
+@pytest.fixture
+def published(server: Server, git: Git, ns: str, tmp_path: Path) -> tuple[Path, str]:
+    """A pushed repository ``<ns>/app`` with main and version tag v1.0.0."""
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    git.run("tag", "-a", "v1.0.0", "-m", "first", cwd=work)
+    url = server.auth_url(f"{ns}/app.git", server.token("writer", ns))
+    git.run("push", url, "main", "v1.0.0", cwd=work)
+    return work, url
+
+
+def refused(git: Git, work: Path, *args: str) -> str:
+    proc = git.run("push", *args, cwd=work, check=False)
+    assert proc.returncode != 0, proc.stderr
+    return proc.stderr
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"template.yaml": "heat_template_version: 2018-08-31\nresources:\n  a: b: c\n"},
+     "remote: template.yaml:3: invalid YAML"),
+    ({"template.yaml": BOMB}, "remote: template.yaml:"),
+    ({"template.yaml": WITH_GET_FILE},
+     "remote: template.yaml:6: get_file target 'files/init.sh' does not exist"),
+    ({"template.yaml": HELLO_WORLD.replace("2018-08-31", "2099-01-01")},
+     "remote: template.yaml:1: unknown heat_template_version '2099-01-01'"),
+    ({"template.yaml": HELLO_WORLD, "env.yaml": "parameters: {a: [\n"},
+     "remote: env.yaml:2: invalid YAML"),
+    ({"README.md": "no template"}, "remote: template.yaml: the entry point is missing"),
+])
+def test_invalid_content_is_refused(server: Server, git: Git, ns: str, tmp_path: Path,
+                                    files: dict[str, str], expected: str) -> None:
+    work = git.worktree(tmp_path / "work", files)
+    url = server.auth_url(f"{ns}/bad.git", server.token("writer", ns))
+    started = time.monotonic()
+    stderr = refused(git, work, url, "main")
+    assert time.monotonic() - started < 10
+    assert expected in stderr
+    assert "push refused: nothing was changed" in stderr
+    # The push was to create the repository: nothing of it is left.
+    assert not (server.data_dir / "git" / ns / "bad.git").exists()
+
+
+def test_yaml_bomb_says_why(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    url = server.auth_url(f"{ns}/app.git", server.token("writer", ns))
+    git.run("push", url, "main", cwd=work)
+    git.commit(work, {"template.yaml": BOMB}, "bomb")
+    stderr = refused(git, work, url, "main")
+    assert "refusing a possible YAML bomb" in stderr
+    assert_clean(server, f"{ns}/app")
+
+
+def test_valid_push_with_get_file_and_follow_up(server: Server, git: Git, ns: str,
+                                                tmp_path: Path) -> None:
+    work = git.worktree(tmp_path / "work", {"template.yaml": WITH_GET_FILE,
+                                            "files/init.sh": "#!/bin/sh\n"})
+    url = server.auth_url(f"{ns}/app.git", server.token("writer", ns))
+    git.run("push", url, "main", cwd=work)
+    # Deleting the target of an unchanged template is caught too.
+    (work / "files" / "init.sh").unlink()
+    git.commit(work, {"README.md": "hi"}, "drop init.sh")
+    stderr = refused(git, work, url, "main")
+    assert "remote: template.yaml:6: get_file target 'files/init.sh' does not exist" in stderr
+    assert_clean(server, f"{ns}/app")
+
+
+def test_refused_push_leaves_refs_and_no_quarantine(server: Server, git: Git, ns: str,
+                                                    published: tuple[Path, str]) -> None:
+    work, url = published
+    before = server_refs(server, f"{ns}/app")
+    git.commit(work, {"template.yaml": "heat_template_version: newton\n"}, "no resources")
+    stderr = refused(git, work, url, "main")
+    assert "remote: template.yaml:1: a template needs a resources or an outputs section" \
+        in stderr
+    assert server_refs(server, f"{ns}/app") == before
+    assert_clean(server, f"{ns}/app")
+
+
+def test_version_tag_cannot_move(server: Server, git: Git, ns: str,
+                                 published: tuple[Path, str]) -> None:
+    work, url = published
+    git.commit(work, {"README.md": "more"}, "more")
+    git.run("tag", "-f", "-a", "v1.0.0", "-m", "moved", cwd=work)
+    stderr = refused(git, work, url, "--force", "v1.0.0")
+    assert "remote: refs/tags/v1.0.0: version 1.0.0 is published; a version tag never moves" \
+        in stderr
+    assert_clean(server, f"{ns}/app")
+
+
+def test_version_tag_cannot_be_deleted(server: Server, git: Git, ns: str,
+                                       published: tuple[Path, str]) -> None:
+    work, _ = published
+    admin_url = server.auth_url(f"{ns}/app.git", server.token("admin", ns))
+    stderr = refused(git, work, admin_url, ":refs/tags/v1.0.0")
+    assert "remote: refs/tags/v1.0.0: version 1.0.0 is published; a version tag is never " \
+        "deleted" in stderr
+    assert "refs/tags/v1.0.0" in server_refs(server, f"{ns}/app")
+    assert_clean(server, f"{ns}/app")
+
+
+def test_second_tag_for_a_version_is_refused(server: Server, git: Git, ns: str,
+                                             published: tuple[Path, str]) -> None:
+    work, url = published
+    git.run("tag", "1.0.0", cwd=work)
+    stderr = refused(git, work, url, "1.0.0")
+    assert "remote: refs/tags/1.0.0: version 1.0.0 already exists as tag v1.0.0" in stderr
+    git.run("tag", "2.0.0", cwd=work)
+    git.run("tag", "v2.0.0", cwd=work)
+    stderr = refused(git, work, url, "2.0.0", "v2.0.0")
+    assert "version 2.0.0 already exists as tag" in stderr
+    assert "2.0.0" not in server_refs(server, f"{ns}/app")
+
+
+def test_branch_force_push_is_refused(server: Server, git: Git, ns: str,
+                                      published: tuple[Path, str]) -> None:
+    work, url = published
+    git.run("commit", "--amend", "-q", "-m", "rewritten", cwd=work)
+    stderr = refused(git, work, url, "--force", "main")
+    assert "remote: refs/heads/main: non-fast-forward update refused" in stderr
+    assert_clean(server, f"{ns}/app")
+
+
+def test_dash_prefixed_ref_is_refused(server: Server, git: Git, ns: str,
+                                      published: tuple[Path, str]) -> None:
+    work, url = published
+    stderr = refused(git, work, url, "main:refs/heads/-evil")
+    assert "remote: refs/heads/-evil: refused ref name: a component starts with '-'" in stderr
+    assert "-evil" not in server_refs(server, f"{ns}/app")
+
+
+def test_only_branches_and_tags(server: Server, git: Git, ns: str,
+                                published: tuple[Path, str]) -> None:
+    work, url = published
+    stderr = refused(git, work, url, "main:refs/notes/x")
+    assert "only branches (refs/heads/) and tags (refs/tags/) can be pushed" in stderr
+
+
+def test_branch_deletion_needs_admin(server: Server, git: Git, ns: str,
+                                     published: tuple[Path, str]) -> None:
+    work, url = published
+    git.run("push", url, "main:refs/heads/topic", cwd=work)
+    stderr = refused(git, work, url, ":refs/heads/topic")
+    assert "remote: refs/heads/topic: only an admin may delete a branch" in stderr
+    admin_url = server.auth_url(f"{ns}/app.git", server.token("admin", ns))
+    git.run("push", admin_url, ":refs/heads/topic", cwd=work)
+    assert "refs/heads/topic" not in server_refs(server, f"{ns}/app")
+    assert_clean(server, f"{ns}/app")
+
+
+def test_hook_runs_without_the_server(server: Server, git: Git, ns: str,
+                                      published: tuple[Path, str], tmp_path: Path) -> None:
+    """The installed hook validates on its own when no server relays it
+    (a push through a local path, an operator's maintenance)."""
+    work, _ = published
+    repo = server.data_dir / "git" / ns / "app.git"
+    git.commit(work, {"template.yaml": "heat_template_version: 2018-08-31\nresources: {a: 1}\n"},
+               "bad")
+    receive_pack = f"git -c core.hooksPath={server.data_dir / 'hooks'} receive-pack"
+    proc = git.run("push", f"--receive-pack={receive_pack}", str(repo), "main", cwd=work,
+                   check=False)
+    assert proc.returncode != 0
+    assert "template.yaml:2: resources.a must be a mapping" in proc.stderr
+
+
+def test_other_tags_never_move_and_only_admins_delete_them(
+        server: Server, git: Git, ns: str, published: tuple[Path, str]) -> None:
+    work, url = published
+    git.run("tag", "stable", cwd=work)
+    git.run("push", url, "stable", cwd=work)
+    git.commit(work, {"README.md": "more"}, "more")
+    git.run("tag", "-f", "stable", cwd=work)
+    stderr = refused(git, work, url, "main", "--force", "stable")
+    assert "remote: refs/tags/stable: tags never move; create a new tag instead" in stderr
+    # All or nothing: main did not move either.
+    assert server_refs(server, f"{ns}/app").count(
+        git.run("rev-parse", "main", cwd=work).stdout.strip()) == 0
+    stderr = refused(git, work, url, ":refs/tags/stable")
+    assert "remote: refs/tags/stable: only an admin may delete a tag" in stderr
+    admin_url = server.auth_url(f"{ns}/app.git", server.token("admin", ns))
+    git.run("push", admin_url, ":refs/tags/stable", cwd=work)
+    assert_clean(server, f"{ns}/app")
+
+
+def test_a_version_tag_in_the_same_push_as_its_commit(server: Server, git: Git, ns: str,
+                                                      published: tuple[Path, str]) -> None:
+    work, url = published
+    git.commit(work, {"template.yaml": "heat_template_version: 2018-08-31\n"}, "broken")
+    git.run("tag", "v2.0.0", cwd=work)
+    stderr = refused(git, work, url, "v2.0.0")
+    assert "remote: template.yaml:1: a template needs a resources or an outputs section" \
+        in stderr
+    assert "v2.0.0" not in server_refs(server, f"{ns}/app")
