@@ -24,7 +24,8 @@ def _api(server: Server, ns: str, name: str, **params: str) -> requests.Response
 def _replay(git: Git, work: Path, template: str) -> list[str]:
     """Commit each corpus version of ``template`` as template.yaml, tagged
     v1.0.0, v1.1.0, ...; in the middle of the history the file moves to
-    hot/ and a binary and an environment file join it. Returns the SHAs."""
+    hot/ (heater.yaml names the new entry point) and a binary and an
+    environment file join it. Returns the SHAs."""
     versions = sorted((HISTORY / template).glob("*.yaml"))
     assert len(versions) >= 2, f"no corpus history in {HISTORY / template}"
     shas: list[str] = []
@@ -35,7 +36,8 @@ def _replay(git: Git, work: Path, template: str) -> list[str]:
             git.run("mv", current, "hot/template.yaml", cwd=work)
             current = "hot/template.yaml"
             extra: dict[str, str | bytes] = {"files/logo.png": b"\x89PNG\x00" + bytes(range(256)),
-                                             "env.yaml": "parameter_defaults:\n  a: 1\n"}
+                                             "env.yaml": "parameter_defaults:\n  a: 1\n",
+                                             "heater.yaml": f"entrypoint: {current}\n"}
         else:
             extra = {}
         files = {current: source.read_text(), **extra}

@@ -7,11 +7,14 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from heater.admission import admit, problems_for
 from heater.diff import VersionBumpTooSmall, check_version_bump, compare_commits
 from heater.diff.verdict import Impact, VersionCheck, allows, bump_between
 from heater.errors import Conflict
+from heater.lifecycle import ZERO_OID
+from heater.refrules import RefUpdate
 from heater.versions import InvalidVersion, Version
-from tests.conftest import HELLO_WORLD, Git
+from tests.conftest import HELLO_WORLD, Git, Server
 
 ENFORCE = "versioning:\n  enforce: true\n"
 WITH_DEFAULT = HELLO_WORLD.replace("    description: Image to boot\n",
@@ -156,3 +159,40 @@ def test_other_broken_yaml_is_not_the_templates_business(history: History) -> No
     old = history.commit({"ci.yml": "steps: [a]\n"})
     new = history.commit({"ci.yml": "steps: [a\n"})
     assert compare_commits(history.repo, old, new).verdict is Impact.PATCH
+
+
+def test_admission_refuses_a_version_tag_too_small(history: History) -> None:
+    history.commit({"heater.yaml": ENFORCE}, tag="v1.0.0")
+    new = history.commit({"template.yaml": NEW_REQUIRED})
+    minor = [RefUpdate(ZERO_OID, str(new.id), "refs/tags/v1.1.0")]
+    with pytest.raises(VersionBumpTooSmall):
+        admit(history.repo, minor, admin=False)
+    [line] = problems_for(history.repo, minor, admin=False)
+    assert line.startswith("refs/tags/v1.1.0: version 1.1.0 is a minor bump over 1.0.0")
+    major = [RefUpdate(ZERO_OID, str(new.id), "refs/tags/v2.0.0")]
+    admit(history.repo, major, admin=False)
+    assert problems_for(history.repo, major, admin=False) == []
+
+
+def test_pushed_version_tag_too_small_is_refused(server: Server, git: Git, ns: str,
+                                                 tmp_path: Path) -> None:
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD,
+                                            "heater.yaml": ENFORCE})
+    git.run("tag", "v1.0.0", cwd=work)
+    url = server.auth_url(f"{ns}/app.git", server.token("writer", ns))
+    git.run("push", url, "main", "v1.0.0", cwd=work)
+    git.commit(work, {"template.yaml": NEW_REQUIRED}, "flavor is now required")
+    git.run("tag", "-a", "v1.1.0", "-m", "more", cwd=work)
+    proc = git.run("push", url, "main", "v1.1.0", cwd=work, check=False)
+    assert proc.returncode != 0
+    assert ("remote: refs/tags/v1.1.0: version 1.1.0 is a minor bump over 1.0.0, but the "
+            "changes since 1.0.0 need a major bump") in proc.stderr
+    assert "parameters/flavor added" in proc.stderr
+    refs = git.run("ls-remote", url, cwd=work).stdout
+    assert "refs/tags/v1.1.0" not in refs
+    assert refs.count("refs/heads/main") == 1 and git.run(
+        "rev-parse", "HEAD~1", cwd=work).stdout.strip() in refs  # main did not move
+    git.run("tag", "-d", "v1.1.0", cwd=work)
+    git.run("tag", "v2.0.0", cwd=work)
+    git.run("push", url, "main", "v2.0.0", cwd=work)
+    assert "refs/tags/v2.0.0" in git.run("ls-remote", url, cwd=work).stdout
