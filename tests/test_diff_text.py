@@ -11,6 +11,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from heater.diff import renames
 from heater.diff.renames import BASENAME_SCORE, MINIMUM_SCORE
 from heater.diff.similarity import MAX_SCORE, similarity_index
 from heater.diff.text import text_diff
@@ -225,3 +226,25 @@ def test_random_histories_equal_git_diff(git: Git, tmp_path: Path, seed: int) ->
     after[rng.choice(NAMES)] = _random_text(rng)
     repo = two_commits(git, tmp_path / "r", dict(before), after)
     assert ours(repo) == git_diff(git, tmp_path / "r")
+
+
+@pytest.mark.parametrize(("setting", "value"), [("MAX_SCORED_BYTES", 100),
+                                                ("MAX_SCORED_FILE_BYTES", 100),
+                                                ("RENAME_LIMIT", 0)])
+def test_rename_detection_is_bounded_and_says_so(git: Git, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  setting: str, value: int) -> None:
+    repo = two_commits(git, tmp_path / "r", {"a.txt": BODY, "same.txt": "same\n"},
+                       {"a.txt": None, "b.txt": edit(1), "same.txt": None,
+                        "moved.txt": "same\n"})
+    old = repo.revparse_single("HEAD~1").peel(pygit2.Commit)
+    new = repo.revparse_single("HEAD").peel(pygit2.Commit)
+    full = text_diff(repo, old, new)
+    assert not full.renames_limited
+    assert [f.status for f in full.files] == ["renamed", "renamed"]
+    monkeypatch.setattr(renames, setting, value)
+    bounded = text_diff(repo, old, new)
+    assert bounded.renames_limited
+    # Identical files still pair; the edited one shows as removed and added.
+    assert sorted((f.status, f.path) for f in bounded.files) == [
+        ("added", "b.txt"), ("removed", "a.txt"), ("renamed", "moved.txt")]

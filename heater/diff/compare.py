@@ -155,6 +155,7 @@ class RefComparison:
             "verdict": str(self.comparison.verdict),
             "version_check": check.as_json() if check else None,
             "truncated": text.truncated,
+            "renames_limited": text.renames_limited,
             "stats": {"files": len(text.files), "additions": text.additions,
                       "deletions": text.deletions},
             "files": [f.as_json() for f in text.files],

@@ -9,7 +9,10 @@ each destination keeping its four best candidates, ties going to the
 candidate with the same base name. Scores are git's (:mod:`heater.diff.similarity`).
 
 Not modelled: a deleted file identical to several added ones, which git
-prints as copies plus one rename (each source is used once here).
+prints as copies plus one rename (each source is used once here). Bounded
+by size and count (:data:`MAX_SCORED_BYTES`, :data:`RENAME_LIMIT`); past
+the bounds, files that git would still pair show as removed and added, and
+the result says so.
 """
 
 from __future__ import annotations
@@ -27,8 +30,14 @@ MINIMUM_SCORE = MAX_SCORE // 2  # git's default -M50%
 # between the minimum and a perfect score.
 BASENAME_SCORE = MINIMUM_SCORE + (MAX_SCORE - MINIMUM_SCORE) // 2
 CANDIDATES_PER_DESTINATION = 4
-# git diff's default diff.renameLimit: beyond limit**2 pairs, only exact renames.
-RENAME_LIMIT = 1000
+# Beyond RENAME_LIMIT**2 candidate pairs, only exact and same-name renames
+# are looked for. git's default diff.renameLimit is 1000; scoring a pair
+# costs more here, so the bound is lower.
+RENAME_LIMIT = 100
+# Files larger than this, or content past this total, are not scored (they
+# still pair when identical): reading and hashing are bounded by size.
+MAX_SCORED_FILE_BYTES = 1024 * 1024
+MAX_SCORED_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,15 @@ class Rename:
     score: int         # 0..MAX_SCORE
 
 
+@dataclass
+class Renames:
+    """The renames found, by destination; ``limited`` when a size or count
+    bound left some files unscored (git might pair more of them)."""
+
+    pairs: list[Rename]
+    limited: bool = False
+
+
 class _Scorer:
     """Scores with fingerprints computed once per blob, sizes read first."""
 
@@ -63,6 +81,8 @@ class _Scorer:
         self._size = size
         self._sizes: dict[str, int] = {}
         self._spans: dict[str, Counter[int]] = {}
+        self._budget = MAX_SCORED_BYTES
+        self.limited = False
 
     def size(self, oid: str) -> int:
         if oid not in self._sizes:
@@ -75,16 +95,24 @@ class _Scorer:
         old_size, new_size = self.size(src.oid), self.size(dst.oid)
         if too_different_in_size(old_size, new_size, minimum):
             return 0
-        return score(self._fingerprint(src.oid), self._fingerprint(dst.oid), old_size, new_size)
+        old_spans, new_spans = self._fingerprint(src.oid), self._fingerprint(dst.oid)
+        if old_spans is None or new_spans is None:
+            return 0
+        return score(old_spans, new_spans, old_size, new_size)
 
-    def _fingerprint(self, oid: str) -> Counter[int]:
+    def _fingerprint(self, oid: str) -> Counter[int] | None:
         if oid not in self._spans:
+            size = self.size(oid)
+            if size > MAX_SCORED_FILE_BYTES or size > self._budget:
+                self.limited = True
+                return None
+            self._budget -= size
             self._spans[oid] = spans(self._read(oid))
         return self._spans[oid]
 
 
 def find_renames(sources: list[Side], destinations: list[Side],
-                 read: Callable[[str], bytes], size: Callable[[str], int]) -> list[Rename]:
+                 read: Callable[[str], bytes], size: Callable[[str], int]) -> Renames:
     """The renames among ``sources`` (removed files) and ``destinations``
     (added files), both in path order. ``read`` gives a blob's bytes,
     ``size`` its size without reading it."""
@@ -103,7 +131,7 @@ def find_renames(sources: list[Side], destinations: list[Side],
     left_sources = [i for i in range(len(sources)) if i not in used]
     left_destinations = [j for j in range(len(destinations)) if j not in paired]
     if len(left_sources) * len(left_destinations) > RENAME_LIMIT ** 2:
-        return renames
+        return Renames(sorted(renames, key=lambda r: r.destination), limited=True)
     candidates: list[tuple[int, int, int, int]] = []  # (score, name_score, dst, src)
     for dst in left_destinations:
         best: list[tuple[int, int, int, int]] = []
@@ -120,7 +148,7 @@ def find_renames(sources: list[Side], destinations: list[Side],
         if dst in paired or src in used:
             continue
         pair(src, dst, value)
-    return sorted(renames, key=lambda r: r.destination)
+    return Renames(sorted(renames, key=lambda r: r.destination), scorer.limited)
 
 
 def _exact(sources: list[Side], destinations: list[Side], pair: Callable[[int, int, int], None],

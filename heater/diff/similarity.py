@@ -13,6 +13,7 @@ is copied bytes over the larger size.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 MAX_SCORE = 60000
@@ -20,32 +21,42 @@ _HASHBASE = 107927
 _MASK = 0xFFFFFFFF
 # Git treats a file as binary when its first 8000 bytes hold a NUL.
 _BINARY_PROBE = 8000
+_SPAN = 64
 
 
 def looks_binary(data: bytes) -> bool:
     return b"\x00" in data[:_BINARY_PROBE]
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _span_hash(piece: bytes) -> int:
+    # Pieces repeat (the same lines in the old and the new file): each
+    # distinct one is hashed once.
+    accum1 = accum2 = 0
+    for c in piece:
+        old1 = accum1
+        accum1 = ((accum1 << 7) & _MASK) ^ (accum2 >> 25)
+        accum2 = ((accum2 << 7) & _MASK) ^ (old1 >> 25)
+        accum1 = (accum1 + c) & _MASK
+    return ((accum1 + accum2 * 0x61) & _MASK) % _HASHBASE
+
+
 def _spans(data: bytes) -> Counter[int]:
-    """Bytes per span hash, as git's ``hash_chars``."""
+    """Bytes per span hash, as git's ``hash_chars``: a span ends at a
+    newline or after 64 bytes; in text, the CR of a CRLF is not counted."""
     text = not looks_binary(data)
     counts: Counter[int] = Counter()
-    accum1 = accum2 = n = 0
-    size = len(data)
-    for i, c in enumerate(data):
-        # Git ignores the CR of a CRLF pair in text.
-        if text and c == 0x0D and i + 1 < size and data[i + 1] == 0x0A:
-            continue
-        old1 = accum1
-        accum1 = (((accum1 << 7) & _MASK) ^ (accum2 >> 25))
-        accum2 = (((accum2 << 7) & _MASK) ^ (old1 >> 25))
-        accum1 = (accum1 + c) & _MASK
-        n += 1
-        if n < 64 and c != 0x0A:
-            continue
-        counts[((accum1 + accum2 * 0x61) & _MASK) % _HASHBASE] += n
-        accum1 = accum2 = n = 0
-    # A last span without a newline is not counted, as in git.
+    *lines, last = data.split(b"\n")
+    for line in lines:
+        if text and line.endswith(b"\r"):
+            line = line[:-1]
+        line += b"\n"
+        for start in range(0, len(line), _SPAN):
+            piece = line[start:start + _SPAN]
+            counts[_span_hash(piece)] += len(piece)
+    # The last line has no newline: its full spans count, the rest does not.
+    for start in range(0, len(last) - _SPAN + 1, _SPAN):
+        counts[_span_hash(last[start:start + _SPAN])] += _SPAN
     return counts
 
 

@@ -84,8 +84,12 @@ class FileDiff:
 
 @dataclass
 class TextDiff:
+    """The changed files; ``truncated`` when some lack their patch,
+    ``renames_limited`` when rename detection stopped at its bounds."""
+
     files: list[FileDiff] = field(default_factory=list)
     truncated: bool = False
+    renames_limited: bool = False
 
     def unified(self) -> bytes:
         """A patch that ``git apply`` accepts on a checkout of ``from``
@@ -131,7 +135,9 @@ def text_diff(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
         return result
     work = _Work(git, old.tree, new.tree)
     budget = max_patch_bytes
-    for entry, make in work.entries():
+    entries = work.entries()
+    result.renames_limited = work.renames_limited
+    for entry, make in entries:
         result.files.append(entry)
         if not patches:
             continue
@@ -172,6 +178,7 @@ class _Work:
         self.diff = _tree_diff(old, new, DiffOption.NORMAL)
         self._binary_diff: pygit2.Diff | None = None
         self._sizes: dict[str, int] = {}
+        self.renames_limited = False
 
     def entries(self) -> list[tuple[FileDiff, _PatchMaker]]:
         deltas = list(self.diff.deltas)
@@ -186,8 +193,9 @@ class _Work:
         renames = find_renames([_side(deltas[i].old_file) for i in removed],
                                [_side(deltas[i].new_file) for i in added],
                                self.read, self.size)
-        by_destination = {added[r.destination]: r for r in renames}
-        sources = {removed[r.source] for r in renames}
+        self.renames_limited = renames.limited
+        by_destination = {added[r.destination]: r for r in renames.pairs}
+        sources = {removed[r.source] for r in renames.pairs}
         out: list[tuple[FileDiff, _PatchMaker]] = []
         for index, delta in enumerate(deltas):
             if index in sources:
