@@ -24,14 +24,14 @@ import hmac
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from heater.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from heater.names import check_name
 from heater.repositories import RepoInfo
+from heater.sqlitedb import transaction
 
 SECRET_PREFIX = "heater"
 _SECRET_RE = re.compile(r"^heater_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -136,13 +136,8 @@ class TokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn:
-            conn.execute(_SCHEMA)
-            with conn:
-                yield conn
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, _SCHEMA)
 
     def create(self, name: str, role: Role, namespace: str | None = None) -> str:
         """Create a token and return its secret (the only time it is shown)."""

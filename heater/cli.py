@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from heater import imagecli
 from heater.auth import Role
 from heater.cleanup import DEFAULT_GRACE_SECONDS, sweep
 from heater.errors import HeaterError
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     token_commands.add_parser("list", parents=[data_dir], help="list tokens (never secrets)")
     revoke = token_commands.add_parser("revoke", parents=[data_dir], help="revoke a token")
     revoke.add_argument("name")
+    imagecli.add_commands(commands)
     cleanup = commands.add_parser(
         "cleanup", parents=[data_dir],
         help="delete what interrupted pushes and uploads left behind")
@@ -48,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "image":  # a client of a server: no data directory
+        return imagecli.run(args)
     data_dir = resolve_data_dir(args.data_dir)
     try:
         if args.command == "serve":

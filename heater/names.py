@@ -19,6 +19,11 @@ RESERVED = frozenset({"api", "static", "ui", "-", "healthz", "metrics"})
 MAX_PATH_LENGTH = 1024
 MAX_REF_LENGTH = 255
 
+# A blob id names a file below the blob directory: no separators, no dots.
+_BLOB_ID_RE = re.compile(r"^[0-9a-z][0-9a-z-]{2,127}$")
+# Build ids are UUIDs in canonical form (lower-case, hyphenated).
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # git check-ref-format forbids these anywhere in a ref.
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
@@ -124,3 +129,18 @@ def check_repo_path(path: str) -> str:
         if component in ("", ".", ".."):
             raise InvalidName("path", path, "has an empty, '.' or '..' component")
     return path
+
+
+def check_blob_id(value: str) -> str:
+    """Validate the id of a blob (lower-case letters, digits and '-')."""
+    if not isinstance(value, str) or not _BLOB_ID_RE.match(value):
+        raise InvalidName("blob id", str(value), "use 3 to 128 lower-case letters, digits or '-'")
+    return value
+
+
+def check_uuid(value: str, kind: str = "build id") -> str:
+    """Validate a UUID in canonical lower-case hyphenated form."""
+    if not isinstance(value, str) or not _UUID_RE.match(value):
+        raise InvalidName(kind, str(value), "expected a UUID such as "
+                          "'1b4e28ba-2fa1-4d3b-883f-0016d3cca427'")
+    return value

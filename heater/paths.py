@@ -15,6 +15,7 @@
                                     answers a push that will create a new one
       blobs/<aa>/<uuid>             image binaries, fanned out by UUID prefix
       auth.sqlite                   API tokens (secrets stored hashed)
+      builds.sqlite                 image builds still waiting for their bytes
       index.sqlite                  catalog index, a cache rebuilt from git/
 
 Every method takes names that :mod:`heater.names` has already validated and
@@ -97,6 +98,10 @@ class Layout:
     @property
     def auth_db(self) -> Path:
         return self.root / "auth.sqlite"
+
+    @property
+    def builds_db(self) -> Path:
+        return self.root / "builds.sqlite"
 
     @property
     def index_db(self) -> Path:

@@ -12,8 +12,12 @@ from pathlib import Path
 
 from heater import validation
 from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
+from heater.blobs import BlobStore
+from heater.blobs.filesystem import FilesystemBlobStore
 from heater.errors import Conflict, Forbidden, Gone, Unauthenticated
 from heater.filecommit import commit_initial
+from heater.images import sweep as _image_sweep  # noqa: F401 - registers its cleanup
+from heater.images.builds import BuildStore
 from heater.lifecycle import read_state
 from heater.names import RepoId
 from heater.paths import Layout
@@ -60,6 +64,8 @@ class Registry:
         self.layout.ensure()
         self.repos = RepositoryStore(self.layout)
         self.tokens = TokenStore(self.layout.auth_db)
+        self.blobs: BlobStore = FilesystemBlobStore(self.layout)
+        self.builds = BuildStore(self.layout.builds_db)
         install_hook(self.layout.hooks)
         self._listeners: list[ChangeListener] = []
 

@@ -43,12 +43,17 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
             # larger ones early bounds the memory a request can take.
             "limit_request_field_size": 16384,
             "limit_request_fields": 100,
+            # gunicorn >= 25 opens a control socket shared by every server of
+            # the user (~/.gunicorn/gunicorn.ctl); several Heater instances on
+            # one host must not fight over it, and Heater does not use it.
+            "control_socket_disable": True,
         }
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # older gunicorn lacks some settings
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from heater.web import create_app

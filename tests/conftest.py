@@ -90,7 +90,7 @@ def start_server(data_dir: Path, log_path: Path, workers: int = 2,
         try:
             if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return Server(url, data_dir, process, log_path)
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or slow under load
             time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"server not healthy:\n{log_path.read_text()}")

@@ -16,7 +16,15 @@ from flask import Flask
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
 from heater.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
-from heater.web import diff_api, errors, health, lifecycle_api, templates_api
+from heater.web import (
+    builds_api,
+    diff_api,
+    errors,
+    health,
+    images_api,
+    lifecycle_api,
+    templates_api,
+)
 
 # JSON bodies of the REST API are small; binaries and packs stream through
 # their own endpoints, which do not read the body through Flask.
@@ -35,7 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["heater"] = registry
 
     errors.init_app(app)
-    for blueprint in (health.bp, templates_api.bp, lifecycle_api.bp):
+    for blueprint in (health.bp, templates_api.bp, lifecycle_api.bp, images_api.bp,
+                      builds_api.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(diff_api.bp)
 

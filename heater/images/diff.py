@@ -1,0 +1,90 @@
+"""What changed between two image manifests: packages added, removed,
+upgraded and downgraded (ordered as the image's package manager orders
+versions), and changes to os, formats and properties.
+
+Note: os/properties use a local mapping diff until the general structural
+diff engine (heater.diff) lands; the package comparison is specific to
+images and stays here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from heater.images.manifest import package_manager
+from heater.images.pkgversions import COMPARATORS, Comparator
+
+Package = tuple[str, str]  # (name, arch); arch is "" when not given
+
+
+def _index(packages: object) -> dict[Package, list[str]]:
+    found: dict[Package, list[str]] = defaultdict(list)
+    if isinstance(packages, list):
+        for item in packages:
+            if isinstance(item, dict) and "name" in item and "version" in item:
+                found[(str(item["name"]), str(item.get("arch", "")))].append(str(item["version"]))
+    return found
+
+
+def _entry(key: Package, **fields: str) -> dict[str, str]:
+    entry = {"name": key[0], **({"arch": key[1]} if key[1] else {})}
+    entry.update(fields)
+    return entry
+
+
+def diff_packages(old: object, new: object, compare: Comparator) -> dict[str, list[dict[str, str]]]:
+    """Package changes, each list sorted by name.
+
+    A package installed in several versions at once (kernels) is compared
+    as a set: versions only on one side are added or removed.
+    """
+    before, after = _index(old), _index(new)
+    result: dict[str, list[dict[str, str]]] = {
+        "added": [], "removed": [], "upgraded": [], "downgraded": []}
+    for key in sorted(before.keys() | after.keys()):
+        was, now = before.get(key, []), after.get(key, [])
+        if len(was) == 1 and len(now) == 1:
+            order = compare(was[0], now[0])
+            if order < 0:
+                result["upgraded"].append(_entry(key, **{"from": was[0], "to": now[0]}))
+            elif order > 0:
+                result["downgraded"].append(_entry(key, **{"from": was[0], "to": now[0]}))
+            continue
+        for version in sorted(set(was) - set(now)):
+            result["removed"].append(_entry(key, version=version))
+        for version in sorted(set(now) - set(was)):
+            result["added"].append(_entry(key, version=version))
+    return result
+
+
+def diff_mapping(old: object, new: object) -> dict[str, Any]:
+    """Keys added, removed and changed between two JSON objects."""
+    a = old if isinstance(old, Mapping) else {}
+    b = new if isinstance(new, Mapping) else {}
+    return {
+        "added": {k: b[k] for k in sorted(b.keys() - a.keys())},
+        "removed": {k: a[k] for k in sorted(a.keys() - b.keys())},
+        "changed": {k: {"from": a[k], "to": b[k]}
+                    for k in sorted(a.keys() & b.keys()) if a[k] != b[k]},
+    }
+
+
+_SCALARS = ("image_id", "status", "disk_format", "container_format", "size", "hashes",
+            "version")
+
+
+def diff_manifests(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes from ``old`` to ``new``; packages are ordered with the
+    newer manifest's package manager."""
+    manager = package_manager(dict(new))
+    return {
+        "package_manager": manager,
+        "packages": diff_packages(old.get("packages"), new.get("packages"),
+                                  COMPARATORS[manager]),
+        "os": diff_mapping(old.get("os"), new.get("os")),
+        "properties": diff_mapping(old.get("properties"), new.get("properties")),
+        "fields": {k: {"from": old.get(k), "to": new.get(k)} for k in _SCALARS
+                   if old.get(k) != new.get(k)},
+    }

@@ -1,0 +1,128 @@
+"""What a client may send as an image manifest, and checking it.
+
+The client describes the image (formats, os, packages, properties, an
+optional version); the server adds what only it can know (``image_id``,
+``size``, ``hashes``, ``status``) once the bytes arrive, so those fields
+are refused here.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from heater.errors import InvalidInput
+from heater.versions import Version
+
+if TYPE_CHECKING:
+    import jsonschema
+
+# Glance's image formats (glance-api.conf [image_format] defaults).
+DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi",
+                "iso", "ploop")
+CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
+PACKAGE_MANAGERS = ("dpkg", "rpm")
+
+# Generous for any real image (a full desktop install has ~5,000 packages),
+# and a bound on the work done by validation and diff.
+MAX_PACKAGES = 50_000
+_SHORT = {"type": "string", "minLength": 1, "maxLength": 255}
+_TEXT = {"type": "string", "maxLength": 4096}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Heater image manifest (as sent with POST .../builds)",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["disk_format", "container_format", "os", "packages"],
+    "properties": {
+        "disk_format": {"enum": list(DISK_FORMATS)},
+        "container_format": {"enum": list(CONTAINER_FORMATS)},
+        "version": {"type": "string", "maxLength": 128},
+        "description": _TEXT,
+        "package_manager": {"enum": list(PACKAGE_MANAGERS)},
+        "os": {
+            "type": "object",
+            "required": ["distro", "version"],
+            "additionalProperties": _SHORT,
+            "properties": {"distro": _SHORT, "version": _SHORT},
+        },
+        "packages": {
+            "type": "array",
+            "maxItems": MAX_PACKAGES,
+            "items": {
+                "type": "object",
+                "required": ["name", "version"],
+                "additionalProperties": False,
+                "properties": {"name": _SHORT, "version": _SHORT, "arch": _SHORT},
+            },
+        },
+        "properties": {
+            "type": "object",
+            "maxProperties": 1000,
+            "propertyNames": {"maxLength": 255},
+            "additionalProperties": _TEXT,
+        },
+    },
+}
+
+# Distributions whose packages are rpm; everything else is compared as dpkg.
+_RPM_DISTROS = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "alma", "oracle",
+                          "ol", "opensuse", "sles", "suse", "amzn", "amazon", "photon",
+                          "mageia", "openeuler"})
+
+
+class InvalidManifest(InvalidInput):
+    code = "invalid_manifest"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"manifest field {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def validate(manifest: object) -> dict[str, Any]:
+    """Return ``manifest`` if it matches :data:`SCHEMA` and names a valid
+    semantic version (if any); else :class:`InvalidManifest` naming the
+    first offending field as a JSON path (``$.packages[3].version``)."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(manifest))
+    if error is not None:
+        field = error.json_path
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [k for k in error.validator_value if k not in error.instance]
+            if missing:
+                field = f"{field}.{missing[0]}"
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            extra = sorted(k for k in error.instance if k not in allowed)
+            if extra:
+                field = f"{field}.{extra[0]}"
+        raise InvalidManifest(field, _shorten(error.message))
+    assert isinstance(manifest, dict)
+    if "version" in manifest and Version.try_parse(manifest["version"]) is None:
+        raise InvalidManifest("$.version", f"{manifest['version']!r} is not a semantic version")
+    return manifest
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    # jsonschema is imported on first use: it is a sizeable share of a
+    # worker's start-up and only builds need it.
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(SCHEMA)
+
+
+def package_manager(manifest: dict[str, Any]) -> str:
+    """``dpkg`` or ``rpm``: as the manifest says, else guessed from the distro."""
+    declared = manifest.get("package_manager")
+    if isinstance(declared, str):
+        return declared
+    distro = str(manifest.get("os", {}).get("distro", "")).lower()
+    return "rpm" if distro in _RPM_DISTROS else "dpkg"
+
+
+def _shorten(message: str, limit: int = 300) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."

@@ -1,0 +1,66 @@
+"""Reading an image repository's manifests: at a ref, the current one, and
+the manifest of every version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from heater.errors import NotFound
+from heater.images import history
+from heater.refs import UnknownRef, resolve
+from heater.versions import latest, list_versions
+
+
+class NoManifest(NotFound):
+    code = "no_manifest"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no manifest.json at {ref!r}")
+        self.ref = ref
+
+
+@dataclass(frozen=True)
+class ManifestAt:
+    ref: str
+    commit: str
+    manifest: dict[str, Any]
+    version: str | None
+
+
+def manifest_at(git: pygit2.Repository, ref: str) -> ManifestAt:
+    """The manifest at ``ref`` (a version, ``latest``, a branch or a SHA)."""
+    resolved = resolve(git, ref)
+    manifest = history.manifest_of(resolved.commit)
+    if manifest is None:
+        raise NoManifest(ref)
+    version = str(resolved.version.version) if resolved.version else None
+    return ManifestAt(ref, resolved.sha, manifest, version)
+
+
+def current(git: pygit2.Repository) -> ManifestAt | None:
+    """The manifest a reader wants by default: the latest release if there
+    is one, else the head of ``main``; ``None`` for an image without builds."""
+    if latest(list_versions(git)) is not None:
+        return manifest_at(git, "latest")
+    tip = history.head(git)
+    if tip is None:
+        return None
+    try:
+        return manifest_at(git, str(tip.id))
+    except (NoManifest, UnknownRef):
+        return None
+
+
+def versions(git: pygit2.Repository) -> list[dict[str, object]]:
+    """Every version, newest first, with the build it names."""
+    result = []
+    for tagged in list_versions(git):
+        entry = tagged.as_json()
+        commit = git.get(tagged.commit)
+        manifest = history.manifest_of(commit) if isinstance(commit, pygit2.Commit) else None
+        entry["image_id"] = manifest.get("image_id") if manifest else None
+        result.append(entry)
+    return result

@@ -1,0 +1,258 @@
+"""Image builds: create one, upload its bytes, read it, delete it.
+
+Life of a build::
+
+    POST manifest -> queued (SQLite) -> PUT bytes -> active (blob + commit)
+                                                  -> DELETE -> deleted (tombstone commit,
+                                                               bytes removed)
+
+Every operation checks access through the registry, like every other
+write. The state of an uploaded build is read from git, never from the
+SQLite cache alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from heater.auth import Caller
+from heater.blobs import BlobReader, BlobStore
+from heater.errors import Conflict, Gone, InvalidInput, NotFound
+from heater.images import history, manifest
+from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
+from heater.images.digests import HashingStream
+from heater.names import RepoId, check_uuid
+from heater.registry import Registry
+from heater.repositories import Kind, RepositoryExists, RepositoryNotFound, Visibility
+from heater.versions import Version, list_versions
+
+
+class BuildNotQueued(Conflict):
+    code = "build_not_queued"
+
+    def __init__(self, build_id: str, status: str) -> None:
+        super().__init__(f"build {build_id} is {status}; its bytes are written once")
+        self.build_id = build_id
+        self.status = status
+
+
+class BuildDeleted(Gone):
+    code = "build_deleted"
+
+    def __init__(self, build_id: str, record: dict[str, object]) -> None:
+        super().__init__(f"build {build_id} was deleted; its bytes are gone", record=record)
+        self.build_id = build_id
+
+
+class BuildNotUploaded(NotFound):
+    code = "build_not_uploaded"
+
+    def __init__(self, build_id: str) -> None:
+        super().__init__(f"build {build_id} is queued: its bytes have not been uploaded")
+        self.build_id = build_id
+
+
+class NotAnImage(InvalidInput):
+    code = "not_an_image"
+
+    def __init__(self, repo: RepoId) -> None:
+        super().__init__(f"{repo} is a template repository, not an image")
+        self.repo = repo
+
+
+@dataclass(frozen=True)
+class Build:
+    """A build as a reader sees it."""
+
+    id: str
+    repo: RepoId
+    status: Status
+    manifest: dict[str, Any]
+    commit: str | None
+    version: str | None
+    created_at: str | None
+
+    @property
+    def size(self) -> int | None:
+        size = self.manifest.get("size")
+        return size if isinstance(size, int) else None
+
+    @property
+    def sha256(self) -> str | None:
+        hashes = self.manifest.get("hashes")
+        return hashes.get("sha256") if isinstance(hashes, dict) else None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "image": str(self.repo),
+            "commit": self.commit,
+            "version": self.version,
+            "size": self.size,
+            "hashes": self.manifest.get("hashes"),
+            "created_at": self.created_at,
+            "manifest": self.manifest,
+        }
+
+
+def _signature(caller: Caller) -> pygit2.Signature:
+    name = caller.name if caller is not None else "anonymous"
+    return pygit2.Signature(name, f"{name}@heater.invalid")
+
+
+def _version(manifest: dict[str, Any]) -> str | None:
+    """The version a manifest asks for, spelt as the versions listing spells it."""
+    version = manifest.get("version")
+    return str(Version.parse(version)) if isinstance(version, str) else None
+
+
+def _who(caller: Caller) -> str:
+    return caller.name if caller is not None else "anonymous"
+
+
+class Images:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.blobs: BlobStore = registry.blobs
+        self.builds: BuildStore = registry.builds
+
+    # -- create ------------------------------------------------------------
+
+    def create_build(self, caller: Caller, repo: RepoId, body: object,
+                     visibility: Visibility = Visibility.PUBLIC) -> BuildRecord:
+        """Validate the manifest and queue a build; the image repository is
+        created by its first build."""
+        checked = manifest.validate(body)
+        try:
+            self.registry.writable(caller, repo)
+        except RepositoryNotFound:
+            if self.registry.repos.exists(repo):
+                raise  # exists but the caller may not see it
+            # A concurrent first build may have created it: that is fine.
+            with contextlib.suppress(RepositoryExists):
+                self.registry.create_repository(caller, repo, Kind.IMAGE, visibility)
+        if self.registry.repos.info(repo).kind is not Kind.IMAGE:
+            raise NotAnImage(repo)
+        if "version" in checked:
+            git = self.registry.repos.open(repo)
+            try:
+                history.check_version_free(git, checked["version"])
+            finally:
+                git.free()
+        record = BuildRecord(str(uuid.uuid4()), repo, checked, Status.QUEUED, now(),
+                             _who(caller))
+        self.builds.add(record)
+        return record
+
+    # -- read --------------------------------------------------------------
+
+    def get(self, caller: Caller, build_id: str) -> Build:
+        """The build as it is now; :class:`BuildDeleted` (410) once deleted."""
+        record = self._record(caller, build_id, write=False)
+        return self._state(record)
+
+    def _record(self, caller: Caller, build_id: str, *, write: bool) -> BuildRecord:
+        """The build's record if ``caller`` may read (or write) its image. A
+        build in an image the caller cannot see does not exist for them, and
+        the answer does not name the image."""
+        record = self.builds.get(check_uuid(build_id))
+        try:
+            if write:
+                self.registry.writable(caller, record.repo, Kind.IMAGE)
+            else:
+                self.registry.readable(caller, record.repo, Kind.IMAGE)
+        except RepositoryNotFound:
+            raise BuildNotFound(record.id) from None
+        return record
+
+    def _state(self, record: BuildRecord) -> Build:
+        git = self.registry.repos.open(record.repo)
+        try:
+            found = history.find_build(git, record.id)
+            versions = {v.commit: str(v.version) for v in list_versions(git)}
+        finally:
+            git.free()
+        if found is None:
+            if record.status is Status.DELETED:  # cancelled before any upload
+                raise BuildDeleted(record.id, {"image_id": record.id, "status": "deleted",
+                                               "uploaded": False})
+            return Build(record.id, record.repo, Status.QUEUED, record.manifest, None,
+                         _version(record.manifest), record.created_at)
+        latest = found.latest.manifest
+        if latest.get("status") == Status.DELETED.value:
+            raise BuildDeleted(record.id, {**latest, "commit": found.latest.sha,
+                                           "build_commit": found.build.sha})
+        return Build(record.id, record.repo, Status.ACTIVE, latest, found.build.sha,
+                     versions.get(found.build.sha), record.created_at)
+
+    def uploaded(self, caller: Caller, build_id: str) -> Build:
+        """The build if its bytes can be read (active); 404 while queued."""
+        build = self.get(caller, build_id)
+        if build.status is not Status.ACTIVE:
+            raise BuildNotUploaded(build.id)
+        return build
+
+    def read(self, build: Build, start: int, end: int) -> BlobReader:
+        """Bytes ``[start, end)`` of an active build (see :meth:`uploaded`)."""
+        return self.blobs.open(build.id, start, end)
+
+    # -- upload ------------------------------------------------------------
+
+    def upload(self, caller: Caller, build_id: str, chunks: Iterable[bytes],
+               length: int | None) -> Build:
+        """Store the bytes of a queued build, then commit its manifest.
+
+        On any failure (the stream breaks, the version got taken) nothing is
+        kept and the build stays queued.
+        """
+        record = self._record(caller, build_id, write=True)
+        current = self._state(record)
+        if current.status is not Status.QUEUED:
+            raise BuildNotQueued(record.id, current.status.value)
+        stream = HashingStream(chunks, length)
+        size = self.blobs.put(record.id, stream)
+        try:
+            if self.builds.get(record.id).status is not Status.QUEUED:
+                raise BuildNotQueued(record.id, "cancelled")
+            body = {"image_id": record.id, "status": Status.ACTIVE.value,
+                    **record.manifest, "size": size, "hashes": stream.hexdigests()}
+            version = record.manifest.get("version")
+            title = f"Build {record.id}" + (f" ({version})" if version else "")
+            sha = history.commit_manifest(self.registry.repos.path(record.repo), body, title,
+                                          _signature(caller), version)
+        except BaseException:
+            self.blobs.delete(record.id)
+            raise
+        self.builds.set_status(record.id, Status.ACTIVE)
+        self.registry.changed(record.repo, caller)
+        return Build(record.id, record.repo, Status.ACTIVE, body, sha,
+                     _version(record.manifest), record.created_at)
+
+    # -- delete ------------------------------------------------------------
+
+    def delete(self, caller: Caller, build_id: str) -> dict[str, object]:
+        """Commit a tombstone, then remove the bytes; the tombstone record."""
+        record = self._record(caller, build_id, write=True)
+        current = self._state(record)  # raises BuildDeleted a second time
+        if current.status is Status.QUEUED:
+            self.builds.set_status(record.id, Status.DELETED)
+            return {"image_id": record.id, "status": "deleted", "uploaded": False,
+                    "deleted_at": now(), "deleted_by": _who(caller)}
+        tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
+                                     "deleted_at": now(), "deleted_by": _who(caller)}
+        sha = history.commit_manifest(self.registry.repos.path(record.repo), tombstone,
+                                      f"Delete build {record.id}", _signature(caller))
+        self.blobs.delete(record.id)
+        self.builds.set_status(record.id, Status.DELETED)
+        self.registry.changed(record.repo, caller)
+        return {**tombstone, "commit": sha, "build_commit": current.commit}
+
+
+__all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "Images"]

@@ -1,0 +1,46 @@
+"""Removing the bytes of uploads that died half-way.
+
+An upload stores its bytes, then commits the manifest. If the process dies
+between the two, the build is still queued, git knows nothing of it, and
+the orphaned bytes would make every retry a 409. Once such bytes are older
+than the cleanup grace period (no live upload is that slow to commit), they
+are removed and the build can be uploaded again. Registered with
+:mod:`heater.cleanup`, so ``heater serve`` start-up and ``heater cleanup``
+run it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from heater.cleanup import register_sweeper
+from heater.images.builds import BuildStore
+from heater.images.history import find_build
+from heater.paths import Layout
+from heater.repositories import RepositoryNotFound, RepositoryStore
+
+
+def orphan_blobs(layout: Layout, cutoff: float) -> list[Path]:
+    """Delete the bytes of queued builds that git has no commit for and that
+    nothing has written since ``cutoff``; the paths removed."""
+    repos = RepositoryStore(layout)
+    removed: list[Path] = []
+    for record in BuildStore(layout.builds_db).queued():
+        path = layout.blob(record.id)
+        try:
+            if path.stat().st_mtime >= cutoff:
+                continue
+            git = repos.open(record.repo)
+        except (FileNotFoundError, RepositoryNotFound):
+            continue
+        try:
+            committed = find_build(git, record.id) is not None
+        finally:
+            git.free()
+        if not committed:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+register_sweeper(orphan_blobs)

@@ -1,0 +1,80 @@
+"""``heater image push`` and ``heater image pull`` against a real server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.conftest import Server
+from tests.images_helpers import UBUNTU_MANIFEST
+
+
+def heater(server: Server, token: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEATER_")}
+    env["HEATER_URL"] = server.url
+    if token:
+        env["HEATER_TOKEN"] = token
+    return subprocess.run([sys.executable, "-m", "heater", "image", *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_push_then_pull(server: Server, ns: str, tmp_path: Path) -> None:
+    token = server.token("writer", ns)
+    image = tmp_path / "disk.qcow2"
+    image.write_bytes(os.urandom(2 * 1024 * 1024 + 3))
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps(UBUNTU_MANIFEST))
+
+    pushed = heater(server, token, "push", f"{ns}/jammy", str(image), "--manifest",
+                    str(manifest), "--version", "1.0.0")
+    assert pushed.returncode == 0, pushed.stderr
+    build_id = pushed.stdout.strip()
+    build = requests.get(f"{server.url}/api/v1/builds/{build_id}", timeout=10).json()
+    assert build["version"] == "1.0.0"
+    assert build["hashes"]["sha256"] == hashlib.sha256(image.read_bytes()).hexdigest()
+
+    out = tmp_path / "pulled.qcow2"
+    pulled = heater(server, None, "pull", build_id, "-o", str(out))
+    assert pulled.returncode == 0, pulled.stderr
+    assert "verified" in pulled.stderr
+    assert out.read_bytes() == image.read_bytes()
+
+
+def test_pull_refuses_bytes_that_do_not_match(server: Server, ns: str, tmp_path: Path) -> None:
+    token = server.token("writer", ns)
+    image = tmp_path / "disk.raw"
+    image.write_bytes(b"A" * 4096)
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps(UBUNTU_MANIFEST))
+    build_id = heater(server, token, "push", f"{ns}/img", str(image), "--manifest",
+                      str(manifest)).stdout.strip()
+    server.layout.blob(build_id).write_bytes(b"B" * 4096)  # corruption on the server
+
+    out = tmp_path / "pulled.raw"
+    pulled = heater(server, None, "pull", build_id, "-o", str(out))
+    assert pulled.returncode == 1
+    assert "sha256 mismatch" in pulled.stderr
+    assert not out.exists()
+    assert list(tmp_path.glob("*.part")) == []
+
+
+def test_errors_are_reported(server: Server, ns: str, tmp_path: Path) -> None:
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({**UBUNTU_MANIFEST, "disk_format": "floppy"}))
+    image = tmp_path / "x"
+    image.write_bytes(b"x")
+    refused = heater(server, server.token("writer", ns), "push", f"{ns}/img", str(image),
+                     "--manifest", str(manifest))
+    assert refused.returncode == 1
+    assert "$.disk_format" in refused.stderr
+    manifest.write_text(json.dumps(UBUNTU_MANIFEST))
+    anonymous = heater(server, None, "push", f"{ns}/img", str(image), "--manifest",
+                       str(manifest))
+    assert anonymous.returncode == 1
+    assert "401 unauthenticated" in anonymous.stderr
