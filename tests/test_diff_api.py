@@ -185,3 +185,19 @@ def test_private_repository_is_404_to_others(server: Server, git: Git, ns: str,
     allowed = requests.get(f"{server.url}/api/v1/templates/{ns}/secret/diff", params=params,
                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert allowed.status_code == 200
+
+
+def test_latest_skips_yanked_and_a_deleted_template_is_gone(
+        server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    _push_versions(server, git, ns, tmp_path, [HELLO_WORLD, REQUIRED_FLAVOR])
+    writer = {"Authorization": f"Bearer {server.token('writer', ns)}"}
+    base = f"{server.url}/api/v1/templates/{ns}/app"
+    assert requests.post(f"{base}/versions/1.1.0/yank", json={"reason": "breaks callers"},
+                         headers=writer, timeout=30).status_code == 200
+    body = _api(server, ns, "app", **{"from": "latest", "to": "v1.1.0"}).json()
+    assert body["from"]["version"] == "1.0.0" and body["verdict"] == "major"
+    admin = {"Authorization": f"Bearer {server.token('admin', ns)}"}
+    assert requests.delete(base, json={"reason": "gone"}, headers=admin,
+                           timeout=30).status_code == 200
+    gone = _api(server, ns, "app", **{"from": "v1.0.0", "to": "v1.1.0"})
+    assert gone.status_code == 410 and gone.json()["error"]["tombstone"]["reason"] == "gone"
