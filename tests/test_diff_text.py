@@ -230,7 +230,8 @@ def test_random_histories_equal_git_diff(git: Git, tmp_path: Path, seed: int) ->
 
 @pytest.mark.parametrize(("setting", "value"), [("MAX_SCORED_BYTES", 100),
                                                 ("MAX_SCORED_FILE_BYTES", 100),
-                                                ("RENAME_LIMIT", 0)])
+                                                ("RENAME_LIMIT", 0),
+                                                ("MAX_SCORING_STEPS", 0)])
 def test_rename_detection_is_bounded_and_says_so(git: Git, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   setting: str, value: int) -> None:

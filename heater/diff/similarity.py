@@ -65,12 +65,16 @@ def spans(data: bytes) -> Counter[int]:
     return _spans(data)
 
 
-def score(old_spans: Counter[int], new_spans: Counter[int], old_size: int, new_size: int) -> int:
-    """Git's similarity score of two files (0 to :data:`MAX_SCORE`) from
-    their fingerprints and sizes."""
+def copied_bytes(old_spans: Counter[int], new_spans: Counter[int]) -> int:
+    """The bytes of the new file that git counts as copied from the old."""
+    return sum(min(count, old_spans[h]) for h, count in new_spans.items() if h in old_spans)
+
+
+def score_of(copied: int, old_size: int, new_size: int) -> int:
+    """Git's similarity score (0 to :data:`MAX_SCORE`) from the copied
+    bytes and the two sizes."""
     if not new_size:
         return 0
-    copied = sum(min(count, old_spans[h]) for h, count in new_spans.items() if h in old_spans)
     return copied * MAX_SCORE // max(old_size, new_size)
 
 
@@ -89,4 +93,4 @@ def similarity_index(old: bytes, new: bytes) -> int:
     """The percentage ``git diff`` prints as ``similarity index N%``."""
     if old == new:
         return 100
-    return percent(score(_spans(old), _spans(new), len(old), len(new)))
+    return percent(score_of(copied_bytes(_spans(old), _spans(new)), len(old), len(new)))
