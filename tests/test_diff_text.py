@@ -12,6 +12,7 @@ import pygit2
 import pytest
 
 from heater.diff import renames
+from heater.diff import text as text_module
 from heater.diff.renames import BASENAME_SCORE, MINIMUM_SCORE
 from heater.diff.similarity import MAX_SCORE, similarity_index
 from heater.diff.text import text_diff
@@ -168,6 +169,18 @@ def test_a_large_diff_is_cut_with_a_flag(git: Git, tmp_path: Path) -> None:
     assert all(f.patch == full_patches[f.path] for f in kept)
     assert cut.unified() == b"".join(f.patch or b"" for f in kept)
     assert [f.path for f in cut.files] == [f.path for f in full.files]
+
+
+def test_what_line_diffs_read_is_bounded(git: Git, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {f"f{i:02}.txt": BODY * 10 for i in range(6)}
+    repo = two_commits(git, tmp_path / "r", files, {name: edit(1) + BODY * 9 for name in files})
+    old = repo.revparse_single("HEAD~1").peel(pygit2.Commit)
+    new = repo.revparse_single("HEAD").peel(pygit2.Commit)
+    monkeypatch.setattr(text_module, "MAX_COMPARED_BYTES", 4 * len(BODY * 10))
+    cut = text_diff(repo, old, new)
+    assert cut.truncated
+    assert [f.cut for f in cut.files] == [None, None] + ["diff_too_large"] * 4
 
 
 def test_binary_patches_apply_and_listing_needs_no_patches(git: Git, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ here, since libgit2's own rename detection scores and pairs differently.
 
 Size is bounded, never time: a text file larger than :data:`MAX_FILE_BYTES`
 gets no line diff, and once the patches so far reach
-:data:`MAX_PATCH_BYTES` the remaining files are listed without one. Either
+:data:`MAX_PATCH_BYTES` (or the files compared :data:`MAX_COMPARED_BYTES`)
+the remaining files are listed without one. Either
 way the result says it was cut (``truncated``) and which files lack a patch.
 """
 
@@ -29,6 +30,9 @@ MAX_PATCH_BYTES = 4 * 1024 * 1024
 # Line-diffing one huge file is the expensive step; beyond this size a text
 # file is listed with its status only.
 MAX_FILE_BYTES = 1024 * 1024
+# What line diffs may read in all: many large files with small changes
+# make small patches but cost their whole size.
+MAX_COMPARED_BYTES = 64 * 1024 * 1024
 # Beyond this a file is taken as binary unread (git's core.bigFileThreshold
 # does the same, at 512 MiB).
 MAX_INSPECT_BYTES = 64 * 1024 * 1024
@@ -134,19 +138,21 @@ def text_diff(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
     if old.tree.id == new.tree.id:
         return result
     work = _Work(git, old.tree, new.tree)
-    budget = max_patch_bytes
+    budget, compared = max_patch_bytes, 0
     entries = work.entries()
     result.renames_limited = work.renames_limited
     for entry, make in entries:
         result.files.append(entry)
         if not patches:
             continue
-        size = max(work.size(entry.old_id), work.size(entry.new_id))
+        sizes = work.size(entry.old_id), work.size(entry.new_id)
+        size = max(sizes)
+        compared += sum(sizes)
         if size > max_file_bytes:
             entry.binary = work.binary(entry.old_id) or work.binary(entry.new_id)
             if not entry.binary:
                 entry.cut = "file_too_large"
-        if entry.cut is None and budget <= 0:
+        if entry.cut is None and (budget <= 0 or compared > MAX_COMPARED_BYTES):
             entry.cut = "diff_too_large"
         if entry.cut is not None:
             result.truncated = True
