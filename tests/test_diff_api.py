@@ -133,7 +133,10 @@ def test_json_carries_files_semantics_verdict_and_version_check(
     assert summary["role"] == "entrypoint"
     [entry] = summary["entries"]
     assert entry["path"] == ["parameters", "flavor"] and entry["impact"] == "major"
-    assert "immutable" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    unified = _api(server, ns, "app", **{"from": "1.0.0", "to": "v1.1.0", "format": "unified"})
+    assert unified.headers["X-Heater-Verdict"] == "major"
+    assert unified.headers["X-Heater-Diff-Truncated"] == "false"
     # latest and a branch move: not cacheable forever.
     moving = _api(server, ns, "app", **{"from": "1.0.0", "to": "main"})
     assert moving.json()["version_check"] is None
@@ -182,9 +185,13 @@ def test_private_repository_is_404_to_others(server: Server, git: Git, ns: str,
     git.run("push", server.auth_url(f"{ns}/secret.git", token), "main", cwd=work)
     params = {"from": "main", "to": "main"}
     assert _api(server, ns, "secret", **params).status_code == 404
-    allowed = requests.get(f"{server.url}/api/v1/templates/{ns}/secret/diff", params=params,
+    sha = git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+    allowed = requests.get(f"{server.url}/api/v1/templates/{ns}/secret/diff",
+                           params={"from": sha, "to": sha},
                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert allowed.status_code == 200
+    # Fixed commits, but never in a shared cache.
+    assert allowed.headers["Cache-Control"].startswith("private,")
 
 
 def test_latest_skips_yanked_and_a_deleted_template_is_gone(

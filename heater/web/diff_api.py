@@ -27,7 +27,7 @@ def template_diff(namespace: str, name: str) -> Response:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}",
                            code="invalid_format")
     reg = registry()
-    reg.readable(caller(), repo, Kind.TEMPLATE)
+    info = reg.readable(caller(), repo, Kind.TEMPLATE)
     git = reg.repos.open(repo)
     try:
         result = compare_refs(git, str(params["from"]), str(params["to"]),
@@ -42,6 +42,8 @@ def template_diff(namespace: str, name: str) -> Response:
     else:
         response = jsonify(result.as_json())
     if result.old.immutable and result.new.immutable:
-        # A diff of two fixed commits never changes.
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        # A diff of two fixed commits never changes; a private one is for
+        # the caller's own cache only.
+        scope = "private" if info.private else "public"
+        response.headers["Cache-Control"] = f"{scope}, max-age=31536000, immutable"
     return response
