@@ -134,6 +134,10 @@ def test_json_carries_files_semantics_verdict_and_version_check(
     [entry] = summary["entries"]
     assert entry["path"] == ["parameters", "flavor"] and entry["impact"] == "major"
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    again = requests.get(f"{server.url}/api/v1/templates/{ns}/app/diff", timeout=30,
+                         params={"from": "1.0.0", "to": "v1.1.0"},
+                         headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
     unified = _api(server, ns, "app", **{"from": "1.0.0", "to": "v1.1.0", "format": "unified"})
     assert unified.headers["X-Heater-Verdict"] == "major"
     assert unified.headers["X-Heater-Diff-Truncated"] == "false"

@@ -46,4 +46,6 @@ def template_diff(namespace: str, name: str) -> Response:
         # the caller's own cache only.
         scope = "private" if info.private else "public"
         response.headers["Cache-Control"] = f"{scope}, max-age=31536000, immutable"
+        response.set_etag(f"diff-{result.old.sha}-{result.new.sha}-{fmt}")
+        response.make_conditional(request)
     return response
