@@ -110,7 +110,7 @@ def _file_entries(old: FileKind, new: FileKind, entrypoint: bool) -> list[Entry]
     if old is not FileKind.OTHER:
         major = old is FileKind.TEMPLATE and entrypoint
         entries.append(Entry("file", None, "removed", (), Impact.MAJOR if major else Impact.PATCH,
-                             "the entry point is no longer a template" if major
+                             "the entry point is gone or no longer a template" if major
                              else f"no longer a {old.value}"))
     if new is not FileKind.OTHER:
         entries.append(Entry("file", None, "added", (), Impact.MINOR, f"a new {new.value}"))
