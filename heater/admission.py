@@ -5,6 +5,9 @@
 moves, compared with what was already accepted (the ref's old commit, else
 the default branch) so that a one-file push checks one file.
 
+Last, a new version tag must bump as much as its changes need when the
+repository enforces it (:func:`heater.diff.policy.check_version_bump`).
+
 The pre-receive hook calls :func:`problems_for` on a push; the REST API
 calls :func:`admit` before it moves a ref (a new version tag is
 ``RefUpdate(ZERO_OID, <commit>, "refs/tags/v1.2.0")``).
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import pygit2
 
+from heater.diff.policy import VersionBumpTooSmall, check_version_bump
 from heater.lifecycle import ZERO_OID  # noqa: F401  (callers build tag updates with it)
 from heater.refrules import (
     BRANCH_PREFIX,
@@ -30,6 +34,7 @@ from heater.validation import (
     changes_between,
     validate,
 )
+from heater.versions import Version
 
 
 def problems_for(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) -> list[str]:
@@ -37,7 +42,8 @@ def problems_for(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) 
     problems = check_updates(git, updates, admin)
     if problems:
         return problems
-    return [str(p) for p in _content_problems(git, updates)]
+    problems = [str(p) for p in _content_problems(git, updates)]
+    return problems or [f"{ref}: {exc.message}" for ref, exc in _small_bumps(git, updates)]
 
 
 def _content_problems(git: pygit2.Repository, updates: list[RefUpdate]) -> list[Problem]:
@@ -72,11 +78,34 @@ def _default_tip(git: pygit2.Repository) -> pygit2.Commit | None:
 
 
 def admit(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) -> None:
-    """Raise :class:`RefRefused` (409) or :class:`ValidationFailed` (400)
-    unless every update may land."""
+    """Raise :class:`RefRefused` (409), :class:`ValidationFailed` (400) or
+    :class:`~heater.diff.policy.VersionBumpTooSmall` (409) unless every
+    update may land."""
     problems = check_updates(git, updates, admin)
     if problems:
         raise RefRefused(problems)
     failures = _content_problems(git, updates)
     if failures:
         raise ValidationFailed(failures)
+    too_small = _small_bumps(git, updates)
+    if too_small:
+        raise too_small[0][1]
+
+
+def _small_bumps(git: pygit2.Repository,
+                 updates: list[RefUpdate]) -> list[tuple[str, VersionBumpTooSmall]]:
+    """New version tags that bump less than the repository's versioning
+    policy asks (``versioning: {enforce: true}`` in heater.yaml)."""
+    found = []
+    for update in updates:
+        if not update.created or not update.ref.startswith(TAG_PREFIX):
+            continue
+        version = Version.try_parse(update.ref[len(TAG_PREFIX):])
+        commit = peel_commit(git, update.new)
+        if version is None or commit is None:
+            continue
+        try:
+            check_version_bump(git, version, commit)
+        except VersionBumpTooSmall as exc:
+            found.append((update.ref, exc))
+    return found

@@ -105,3 +105,13 @@ def test_properties_and_fields() -> None:
         "changed": {"hw_disk_bus": {"from": "virtio", "to": "scsi"}},
     }
     assert changes["fields"] == {"disk_format": {"from": "qcow2", "to": "raw"}}
+
+
+def test_nested_and_typed_property_changes() -> None:
+    # A change below a key changes the key; 1 and true are not the same value.
+    old = manifest("", properties={"a": {"b": 1}, "n": 1})
+    new = manifest("", properties={"a": {"b": 2}, "n": True})
+    assert diff_manifests(old, new)["properties"] == {
+        "added": {}, "removed": {},
+        "changed": {"a": {"from": {"b": 1}, "to": {"b": 2}}, "n": {"from": 1, "to": True}},
+    }

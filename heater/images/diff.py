@@ -2,9 +2,10 @@
 upgraded and downgraded (ordered as the image's package manager orders
 versions), and changes to os, formats and properties.
 
-Note: os/properties use a local mapping diff until the general structural
-diff engine (heater.diff) lands; the package comparison is specific to
-images and stays here.
+os and properties go through the general structural diff engine
+(:mod:`heater.diff.structural`); the package comparison (architectures,
+several installed versions, the package manager's version order) is
+specific to images and stays here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from heater.diff import structural
 from heater.images.manifest import package_manager
 from heater.images.pkgversions import COMPARATORS, Comparator
 
@@ -60,15 +62,19 @@ def diff_packages(old: object, new: object, compare: Comparator) -> dict[str, li
 
 
 def diff_mapping(old: object, new: object) -> dict[str, Any]:
-    """Keys added, removed and changed between two JSON objects."""
+    """Keys added, removed and changed between two JSON objects, each
+    group sorted by key; a key whose value changed anywhere below it is
+    changed as a whole."""
     a = old if isinstance(old, Mapping) else {}
     b = new if isinstance(new, Mapping) else {}
-    return {
-        "added": {k: b[k] for k in sorted(b.keys() - a.keys())},
-        "removed": {k: a[k] for k in sorted(a.keys() - b.keys())},
-        "changed": {k: {"from": a[k], "to": b[k]}
-                    for k in sorted(a.keys() & b.keys()) if a[k] != b[k]},
-    }
+    result: dict[str, dict[str, Any]] = {"added": {}, "removed": {}, "changed": {}}
+    for change in structural.diff(a, b):
+        key = change.path[0]
+        if len(change.path) == 1 and change.op is not structural.Op.CHANGED:
+            result[change.op.value][key] = b[key] if key in b else a[key]
+        else:
+            result["changed"][key] = {"from": a[key], "to": b[key]}
+    return {group: dict(sorted(items.items())) for group, items in result.items()}
 
 
 _SCALARS = ("image_id", "status", "disk_format", "container_format", "size", "hashes",

@@ -19,6 +19,7 @@ from heater.registry import Registry
 from heater.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
 from heater.web import (
     builds_api,
+    diff_api,
     errors,
     health,
     images_api,
@@ -51,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     for blueprint in (health.bp, templates_api.bp, lifecycle_api.bp, images_api.bp,
-                      builds_api.bp, raw.bp, openapi.bp):
+                      builds_api.bp, raw.bp, openapi.bp, diff_api.bp):
         app.register_blueprint(blueprint)
 
     app.wsgi_app = GitDispatcher(SmartHTTP(registry), app.wsgi_app)  # type: ignore[method-assign]

@@ -1,0 +1,177 @@
+"""Comparing two commits of a template repository: text, semantics, verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from heater.diff.metadata import entrypoint
+from heater.diff.semantic import Entry, FileSummary, summarize
+from heater.diff.similarity import looks_binary
+from heater.diff.structural import MISSING
+from heater.diff.text import FileDiff, TextDiff, text_diff
+from heater.diff.verdict import Impact, VersionCheck
+from heater.hot import YAML_SUFFIXES, FileKind, classify
+from heater.hotyaml import YamlError, load_yaml
+from heater.refs import Resolved, resolve
+
+
+@dataclass
+class Comparison:
+    """Everything that differs between two commits.
+
+    ``verdict`` is the highest impact of any semantic entry, at least
+    ``patch`` when any file changed, ``none`` when nothing did.
+    """
+
+    text: TextDiff
+    files: list[FileSummary]
+
+    @property
+    def verdict(self) -> Impact:
+        if not self.text.files:
+            return Impact.NONE
+        return max([Impact.PATCH, *(f.impact for f in self.files)])
+
+    def reasons(self, impact: Impact) -> list[str]:
+        """Short descriptions of the entries at ``impact``, for messages."""
+        return [f"{f.path}: {'/'.join(map(str, e.path)) or 'file'} {e.change}: {e.reason}"
+                for f in self.files for e in f.entries if e.impact is impact]
+
+
+def compare_commits(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
+                    *, patches: bool = True, binary_patches: bool = False) -> Comparison:
+    """The text diff (see :func:`~heater.diff.text.text_diff` for the
+    options) and the semantic summary of every changed HOT file."""
+    text = text_diff(git, old, new, patches=patches, binary_patches=binary_patches)
+    entry_points = (entrypoint(old.tree), entrypoint(new.tree))
+    files = []
+    for changed in text.files:
+        summary = _summary(git, changed, entry_points)
+        if summary is not None:
+            files.append(summary)
+    moved = _moved_entry_point(git, old, new, text, entry_points)
+    if moved is not None:
+        files = [f for f in files if f.path != moved.path] + [moved]
+    return Comparison(text, files)
+
+
+def _moved_entry_point(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
+                       text: TextDiff, entry_points: tuple[str, str]) -> FileSummary | None:
+    """When heater.yaml names another entry point, what callers deploy is
+    the old entry point before and the new one after: compare those two."""
+    old_entry, new_entry = entry_points
+    if old_entry == new_entry or any(f.status == "renamed" and f.old_path == old_entry
+                                     and f.path == new_entry for f in text.files):
+        return None
+    pair = FileDiff("modified", new_entry, old_entry, _blob_id(old.tree, old_entry),
+                    _blob_id(new.tree, new_entry))
+    return _summary(git, pair, entry_points, force_entry=True)
+
+
+def _blob_id(tree: pygit2.Tree, path: str) -> str | None:
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return str(entry.id) if isinstance(entry, pygit2.Blob) else None
+
+
+def _summary(git: pygit2.Repository, changed: FileDiff, entry_points: tuple[str, str],
+             force_entry: bool = False) -> FileSummary | None:
+    old_path = changed.old_path or changed.path
+    if changed.binary or not (old_path.endswith(YAML_SUFFIXES)
+                              or changed.path.endswith(YAML_SUFFIXES)):
+        return None
+    # The entry point of `to`; or, when it was removed, the one of `from`.
+    is_entry = force_entry or changed.path == entry_points[1] or (
+        changed.status == "removed" and old_path == entry_points[0] == entry_points[1])
+    old_bytes, new_bytes = _data(git, changed.old_id), _data(git, changed.new_id)
+    if any(data is not None and looks_binary(data) for data in (old_bytes, new_bytes)):
+        return None
+    old, new = _parse(old_bytes, old_path), _parse(new_bytes, changed.path)
+    if isinstance(new, YamlError):
+        was = classify(old) if not isinstance(old, YamlError) and old is not MISSING \
+            else FileKind.OTHER
+        if was is FileKind.OTHER and not is_entry:
+            return None  # some other YAML file, broken: not the template's business
+        kind = was.value if was is not FileKind.OTHER else FileKind.TEMPLATE.value
+        return FileSummary(changed.path, changed.old_path, kind, _role(is_entry, kind),
+                           [Entry("file", None, "changed", (), Impact.MAJOR,
+                                  f"cannot be read any more: {new.message}")])
+    if isinstance(old, YamlError):
+        old = MISSING  # a broken file that gets fixed reads as a new one
+    kind, entries = summarize(old, new, entrypoint=is_entry)
+    if kind == FileKind.OTHER.value:
+        return None
+    return FileSummary(changed.path, changed.old_path, kind, _role(is_entry, kind), entries)
+
+
+def _role(is_entry: bool, kind: str) -> str:
+    if kind == FileKind.ENVIRONMENT.value:
+        return "environment"
+    return "entrypoint" if is_entry else "nested"
+
+
+def _data(git: pygit2.Repository, blob_id: str | None) -> bytes | None:
+    blob = git.get(blob_id) if blob_id is not None else None
+    return blob.data if isinstance(blob, pygit2.Blob) else None
+
+
+def _parse(data: bytes | None, path: str) -> Any:
+    """The document, :data:`MISSING` when there is no file, or the YamlError."""
+    if data is None:
+        return MISSING
+    try:
+        return load_yaml(data, path).data
+    except YamlError as exc:
+        return exc
+
+
+@dataclass
+class RefComparison:
+    """A comparison of two refs as a user named them."""
+
+    old: Resolved
+    new: Resolved
+    comparison: Comparison
+
+    @property
+    def version_check(self) -> VersionCheck | None:
+        """Set when both refs are versions: is the bump large enough?"""
+        if self.old.version is None or self.new.version is None:
+            return None
+        return VersionCheck(self.old.version.version, self.new.version.version,
+                            self.comparison.verdict)
+
+    def as_json(self) -> dict[str, Any]:
+        text = self.comparison.text
+        check = self.version_check
+        return {
+            "from": _ref_json(self.old),
+            "to": _ref_json(self.new),
+            "verdict": str(self.comparison.verdict),
+            "version_check": check.as_json() if check else None,
+            "truncated": text.truncated,
+            "renames_limited": text.renames_limited,
+            "stats": {"files": len(text.files), "additions": text.additions,
+                      "deletions": text.deletions},
+            "files": [f.as_json() for f in text.files],
+            "semantic": [f.as_json() for f in self.comparison.files],
+        }
+
+
+def _ref_json(resolved: Resolved) -> dict[str, Any]:
+    return {"ref": resolved.ref, "kind": resolved.kind, "commit": resolved.sha,
+            "version": str(resolved.version.version) if resolved.version else None}
+
+
+def compare_refs(git: pygit2.Repository, old_ref: str, new_ref: str, *,
+                 binary_patches: bool = False) -> RefComparison:
+    """Resolve both refs (:class:`~heater.refs.UnknownRef` names the one
+    that does not resolve) and compare their commits."""
+    old, new = resolve(git, old_ref), resolve(git, new_ref)
+    return RefComparison(old, new, compare_commits(git, old.commit, new.commit,
+                                                   binary_patches=binary_patches))

@@ -1,0 +1,51 @@
+"""``GET /api/v1/templates/<ns>/<name>/diff?from=&to=&format=json|unified``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from heater.diff import compare_refs
+from heater.errors import InvalidInput
+from heater.repositories import Kind
+from heater.web.context import caller, registry, repo_id
+
+bp = Blueprint("diff_api", __name__, url_prefix="/api/v1/templates")
+
+FORMATS = ("json", "unified")
+
+
+@bp.get("/<namespace>/<name>/diff")
+def template_diff(namespace: str, name: str) -> Response:
+    repo = repo_id(namespace, name)
+    params = {key: request.args.get(key) for key in ("from", "to")}
+    for key, value in params.items():
+        if not value:
+            raise InvalidInput(f"the query parameter {key!r} is required (a version, branch, "
+                               "'latest' or commit SHA)", code="missing_parameter")
+    fmt = request.args.get("format", "json")
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}",
+                           code="invalid_format")
+    reg = registry()
+    info = reg.readable(caller(), repo, Kind.TEMPLATE)
+    git = reg.repos.open(repo)
+    try:
+        result = compare_refs(git, str(params["from"]), str(params["to"]),
+                              binary_patches=fmt == "unified")
+    finally:
+        git.free()
+    if fmt == "unified":
+        response = Response(result.comparison.text.unified(),
+                            mimetype="text/x-diff")
+        response.headers["X-Heater-Diff-Truncated"] = str(result.comparison.text.truncated).lower()
+        response.headers["X-Heater-Verdict"] = str(result.comparison.verdict)
+    else:
+        response = jsonify(result.as_json())
+    if result.old.immutable and result.new.immutable:
+        # A diff of two fixed commits never changes; a private one is for
+        # the caller's own cache only.
+        scope = "private" if info.private else "public"
+        response.headers["Cache-Control"] = f"{scope}, max-age=31536000, immutable"
+        response.set_etag(f"diff-{result.old.sha}-{result.new.sha}-{fmt}")
+        response.make_conditional(request)
+    return response
