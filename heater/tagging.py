@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pygit2
 
+from heater.admission import admit
 from heater.errors import Conflict, InvalidInput
+from heater.lifecycle import ZERO_OID
 from heater.names import check_ref_name
 from heater.paths import push_lock_file
+from heater.refrules import RefUpdate
 from heater.refs import UnknownRef, resolve
 from heater.versions import TaggedVersion, Version, find_version, list_versions
 
@@ -83,6 +86,9 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
             target = resolve(git, ref)
         except UnknownRef as exc:
             raise UnknownTarget(ref, exc.message) from None
+        # The same decision a pushed tag gets: ref rules, the tagged tree's
+        # validity, and the repository's versioning policy.
+        admit(git, [RefUpdate(ZERO_OID, target.sha, tag_ref)], admin=False)
         signature = pygit2.Signature(tagger, f"{tagger}@{TAGGER_EMAIL_DOMAIN}",
                                      int(time.time()), 0)
         git.create_tag(version_text, target.commit.id, pygit2.enums.ObjectType.COMMIT,

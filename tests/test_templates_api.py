@@ -396,3 +396,25 @@ def test_concurrent_writes_across_workers(server: Server, git: Git, ns: str,
         assert list(pool.map(release, range(6))) == [201] * 6
     versions = {e["name"]: e["latest_version"] for e in listing(server, namespace=ns)}
     assert versions == {"race": "2.0.0", **{f"r{i}": f"1.{i}.0" for i in range(6)}}
+
+
+def test_api_tags_pass_the_same_admission_as_pushed_tags(server: Server, git: Git, ns: str,
+                                                         tmp_path: Path) -> None:
+    writer = server.token("writer", ns)
+    work = tmp_path / "w"
+    policy = "versioning:\n  enforce: true\n"
+    push(server, git, work, f"{ns}/app", writer,
+         {"template.yaml": HELLO_WORLD, "heater.yaml": policy}, tags=("v1.0.0",))
+    # Removing a parameter breaks callers: the verdict is major.
+    breaking = HELLO_WORLD.replace("parameters:\n  image:\n    type: string\n"
+                                   "    description: Image to boot\n", "").replace(
+                                       "{get_param: image}", "cirros")
+    assert breaking != HELLO_WORLD
+    push(server, git, work, f"{ns}/app", writer, {"template.yaml": breaking})
+    path = f"/api/v1/templates/{ns}/app/versions"
+    too_small = api(server, "POST", path, writer, json={"version": "v1.1.0", "ref": "main"})
+    assert too_small.status_code == 409, too_small.text
+    assert "major" in too_small.json()["error"]["message"]
+    assert "v1.1.0" not in git.run("ls-remote", "--tags", f"{server.url}/{ns}/app.git").stdout
+    enough = api(server, "POST", path, writer, json={"version": "v2.0.0", "ref": "main"})
+    assert enough.status_code == 201, enough.text
