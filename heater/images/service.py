@@ -21,14 +21,14 @@ from typing import Any
 
 import pygit2
 
-from heater.auth import Caller
+from heater.auth import Caller, Role
 from heater.blobs import BlobReader, BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.images import history, manifest
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
 from heater.images.digests import HashingStream
 from heater.names import RepoId, check_uuid
-from heater.registry import Registry
+from heater.registry import Registry, require_role
 from heater.repositories import Kind, RepositoryExists, RepositoryNotFound, Visibility
 from heater.versions import Version, list_versions
 
@@ -130,6 +130,10 @@ class Images:
         """Validate the manifest and queue a build; the image repository is
         created by its first build."""
         checked = manifest.validate(body)
+        # The role is checked before the repository is looked at: a caller
+        # without it is refused alike whether the image exists or not, so
+        # the answer shows nothing of a private one.
+        require_role(caller, repo.namespace, Role.WRITER)
         try:
             self.registry.writable(caller, repo)
         except RepositoryNotFound:
