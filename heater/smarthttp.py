@@ -147,6 +147,16 @@ class SmartHTTP:
     def _authorise(self, caller: Caller, repo: RepoId, service: str) -> RepoInfo | None:
         """The repository's info if ``caller`` may use ``service`` on it;
         ``None`` for a push that will create it. Raises otherwise."""
+        if service == "git-receive-pack":
+            # Who may push depends on the token alone, so it is decided
+            # before the repository is looked at: a refused push reads the
+            # same for a private repository as for one that does not exist.
+            if caller is None:
+                raise _unauthorized(f"pushing to {repo} needs a token with the writer role")
+            if not can_write(caller, repo.namespace):
+                raise _unauthorized(
+                    f"token {caller} may not push to {repo}: the writer role for "
+                    f"namespace {repo.namespace} is needed")
         try:
             info = self.registry.repos.info(repo)
         except HeaterError:
@@ -169,12 +179,6 @@ class SmartHTTP:
                     raise _unauthorized(f"authentication required for {repo}")
                 raise _not_found(repo)
             return info
-        if caller is None:
-            raise _unauthorized(f"pushing to {repo} needs a token with the writer role")
-        if not can_write(caller, repo.namespace):
-            raise _unauthorized(
-                f"token {caller} may not push to {repo}: the writer role for "
-                f"namespace {repo.namespace} is needed")
         if info is not None and info.kind is not Kind.TEMPLATE:
             raise GitHTTPError(
                 "403 Forbidden",
