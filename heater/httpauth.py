@@ -8,7 +8,6 @@ send it as ``X-Auth-Token``, which raw-file reads accept too.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 
 from heater.errors import Unauthenticated
@@ -30,7 +29,9 @@ def token_from_environ(environ: Mapping[str, object], *, x_auth_token: bool = Fa
         if scheme == "basic":
             try:
                 decoded = base64.b64decode(value, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:
+                # binascii.Error and UnicodeDecodeError are ValueErrors, and so
+                # is what b64decode raises for a header that was not ASCII.
                 raise Unauthenticated("the Basic credentials are not valid base64 UTF-8") from None
             _user, sep, password = decoded.partition(":")
             if not sep:
