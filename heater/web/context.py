@@ -69,7 +69,10 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 4xx that says what is wrong with it."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise InvalidInput("the body is nested too deeply", code="invalid_json") from None
     if data is None:
         raise InvalidInput("the body is not valid JSON", code="invalid_json")
     if not isinstance(data, dict):
