@@ -15,6 +15,7 @@ from typing import Any
 from heater.auth import Caller, can_read
 from heater.errors import InvalidInput
 from heater.images import manifests
+from heater.names import check_name
 from heater.registry import Registry
 from heater.repositories import Kind, RepoInfo
 
@@ -44,8 +45,10 @@ class Query:
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}",
                                code="invalid_limit")
+        namespace = args.get("namespace") or None
         return cls(args.get("q") or None, args.get("keyword") or None,
-                   args.get("namespace") or None, sort, limit, args.get("marker") or None)
+                   check_name(namespace, "namespace") if namespace is not None else None,
+                   sort, limit, args.get("marker") or None)
 
 
 def _summary(info: RepoInfo, current: manifests.ManifestAt | None) -> dict[str, Any]:
