@@ -117,6 +117,12 @@ class SmartHTTP:
             return _text_response(start_response, err.status, err.message, err.headers)
         except HeaterError as exc:
             return _text_response(start_response, "400 Bad Request", exc.message)
+        except Exception:
+            # A bug, not the client's doing; git still shows a plain line
+            # (as "remote: ...") rather than the WSGI server's HTML page.
+            log.exception("git request failed")
+            return _text_response(start_response, "500 Internal Server Error",
+                                  "internal server error; the server log has details")
 
     def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         match = _PATH_RE.match(environ.get("PATH_INFO", ""))
