@@ -82,6 +82,10 @@ class World:
         """The repository's name; a name never used for ``none``."""
         return self.fresh("nothing") if key == "none" else self.names[key]
 
+    def secret_word(self) -> str:
+        """A word found only in the private repositories' content."""
+        return f"hush{self.ns[1:]}"
+
     def url(self, path: str) -> str:
         return f"{self.server.url}{path}"
 
