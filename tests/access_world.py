@@ -114,7 +114,7 @@ def build_world(server: Server) -> World:
     for key, private in (("pi", False), ("si", True)):
         manifest: dict[str, Any] = dict(UBUNTU_MANIFEST)
         if private:
-            manifest["packages"] = [{"name": f"{secret_word}pkg", "version": "1.0"}]
+            manifest["packages"] = [{"name": secret_word, "version": "1.0"}]
             manifest["properties"] = {"note": secret_word}
         token = world.token("A")
         assert token is not None
