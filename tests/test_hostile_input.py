@@ -354,6 +354,20 @@ def test_hostile_headers(server: Server, world: World) -> None:
     probes.append(Probe("X-Auth-Token, invalid UTF-8", "GET",
                         f"/{world.ns}/{world.names['pt']}/raw/main/template.yaml",
                         {"X-Auth-Token": b"\xff\xfe"}))
+    create = "/api/v1/templates"
+    probes.append(Probe("invalid UTF-8 content type", "POST", create,
+                        {**_admin(world), "Content-Type": b"application/json; charset=\xff"},
+                        b'{"namespace": "..", "name": "x"}'))
+    probes.append(Probe("invalid UTF-8 content type, as a NUL", "POST", create,
+                        {**_admin(world), "Content-Type": b"application/\xff\xfe"}, b"{}"))
+    probes.append(Probe("invalid UTF-8 Git-Protocol", "POST",
+                        f"/{world.ns}/{world.names['pt']}.git/git-upload-pack",
+                        {"Content-Type": "application/x-git-upload-pack-request",
+                         "Git-Protocol": b"version=2\xff --upload-pack=x"}, b"zzzz", git=True))
+    probes.append(Probe("invalid UTF-8 Content-Encoding", "POST",
+                        f"/{world.ns}/{world.names['pt']}.git/git-upload-pack",
+                        {"Content-Type": "application/x-git-upload-pack-request",
+                         "Content-Encoding": b"gz\xffip"}, b"0000", git=True))
     # Past the HTTP server's own limits: it refuses before any application code.
     probes.append(Probe("header past the server's limit", "GET", detail,
                         {"X-Big": "a" * 40_000}, by_server=True))
