@@ -140,7 +140,10 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
                            headers=headers, timeout=10), IMAGE + "/builds"),
             (requests.post(f"{api}/images/{ns}/other/builds", json=UBUNTU_MANIFEST,
                            timeout=10), IMAGE + "/builds"),
-            (requests.get(f"{api}/images/{ns}/jammy/diff", timeout=10), IMAGE + "/diff")):
+            (requests.get(f"{api}/images/{ns}/jammy/diff", timeout=10), IMAGE + "/diff"),
+            # Every keyword within its documented bounds, yet past the request line limit.
+            (requests.get(f"{api}/images", params={"keyword": ["é" * 64] * 16}, timeout=10),
+             "/api/v1/images")):
         assert answer.status_code >= 400
         conforms(answer, path)
 

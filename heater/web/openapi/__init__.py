@@ -27,6 +27,9 @@ from heater.web.openapi import derived
 bp = Blueprint("openapi", __name__)
 
 COMPONENT_SECTIONS = ("schemas", "parameters", "responses", "securitySchemes")
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+# What the HTTP server in front of every route may answer on its own.
+SERVER_RESPONSE = ("414", {"$ref": "#/components/responses/UriTooLong"})
 
 
 class FragmentClash(RuntimeError):
@@ -75,6 +78,10 @@ def document() -> dict[str, Any]:
         fragment = yaml.load(fragment_file.read_bytes(), Loader=yaml.CSafeLoader)
         merge(result, fragment, fragment_file.name)
     merge(result, derived.fragment(), "derived.py")
+    for item in result["paths"].values():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                operation["responses"].setdefault(*SERVER_RESPONSE)
     return result
 
 
