@@ -25,6 +25,8 @@ resources:
       flavor: m1.small
       user_data: {get_file: scripts/db_init.sh}
       user_data_format: RAW
+    metadata:
+      user_data: {get_file: scripts/motd.txt}
   web:
     type: nested/web.yaml
 outputs:
@@ -119,6 +121,9 @@ def test_a_property_heat_updates_in_place_is_a_patch(repo: History) -> None:
     assert (lb.change, lb.impact) == ("changed", Impact.PATCH)
     assert lb.reason == ("via get_file scripts/motd.txt, whose content changed: "
                          "Heat updates the resource in place")
+    # Metadata is not a property, even under a property's name.
+    metadata = found["template.yaml", ("resources", "db", "metadata", "user_data")]
+    assert (metadata.change, metadata.impact) == ("changed", Impact.PATCH)
     motd = found["template.yaml", ("outputs", "motd")]
     assert (motd.change, motd.impact) == ("changed", Impact.PATCH)
     assert motd.reason == "output changed (via get_file scripts/motd.txt)"

@@ -343,7 +343,7 @@ def _changed_resource(name: str, old: dict[str, Any], new: dict[str, Any],
         files = ", ".join(sorted({f.path for _, f in included}))
         gone = any(f.blob is None for _, f in included)
         reason = f"via get_file {files}, " + ("which is gone" if gone else "whose content changed")
-        prop = node[3] if len(node) > 3 else None
+        prop = node[3] if len(node) > 3 and node[2] == "properties" else None
         why = replacement(rtype, prop, properties) if prop is not None else None
         found = tuple(c for c, _ in included)
         if gone:
