@@ -32,6 +32,7 @@ BAD_TOKEN = "heater_0000000000000000_" + "A" * 43
 
 # Repositories, by key: public/private ("p"/"s") template/image ("t"/"i"),
 # and "none", a name that exists nowhere (a fresh one for every request).
+# The world also holds "dt", a private template that was deleted.
 REPOS = ("pt", "st", "pi", "si", "none")
 
 
@@ -99,11 +100,11 @@ def build_world(server: Server) -> World:
     hexid = uuid.uuid4().hex[:10]
     world = World(server, f"w{hexid}", f"o{hexid}", {
         "pt": f"open-{hexid}", "st": f"secret-{hexid}",
-        "pi": f"openimg-{hexid}", "si": f"secretimg-{hexid}",
+        "pi": f"openimg-{hexid}", "si": f"secretimg-{hexid}", "dt": f"gone-{hexid}",
     }, {})
     admin = world.admin()
     secret_word = f"hush{hexid}"
-    for key, private in (("pt", False), ("st", True)):
+    for key, private in (("pt", False), ("st", True), ("dt", True)):
         marker = secret_word if private else f"plain{hexid}"
         _check(requests.post(world.url("/api/v1/templates"), headers=admin, timeout=30, json={
             "namespace": world.ns, "name": world.names[key], "files": template_files(marker),
@@ -125,9 +126,12 @@ def build_world(server: Server) -> World:
                                  headers=admin, timeout=30))
         world.builds[key] = push(server, token, image, f"bytes of {key} {hexid}".encode(),
                                  manifest, version="1.0.0")
+    # "dt": a private template deleted since, its tombstone giving a reason.
+    _check(requests.delete(world.url(f"/api/v1/templates/{world.ns}/{world.names['dt']}"),
+                           headers=admin, timeout=30, json={"reason": f"{secret_word} gone"}))
     world.private_markers = {secret_word, world.names["st"], world.names["si"],
-                             world.builds["si"]}
-    for key in ("st", "si"):
+                             world.names["dt"], world.builds["si"]}
+    for key in ("st", "si", "dt"):
         world.private_markers |= object_ids(server, world.ns, world.names[key])
     blob = server.layout.blob(world.builds["si"])
     world.private_markers.add(hashlib.sha256(blob.read_bytes()).hexdigest())

@@ -497,3 +497,37 @@ def test_clone_of_private_template(world: World, git: Git, tmp_path: Path,
         assert "could not read Username" in shown or "Authentication failed" in shown
     else:
         assert "not found" in shown
+
+
+# Reads of a deleted private template: 410 with the tombstone for those who
+# may read it (its lifecycle stays readable), and for the others exactly
+# what a missing name answers, tombstone and all unseen.
+DELETED_READS = {
+    "GET /api/v1/templates/<namespace>/<name>": 410,
+    "GET /api/v1/templates/<namespace>/<name>/versions": 410,
+    "GET /api/v1/templates/<namespace>/<name>/commits": 410,
+    "GET /api/v1/templates/<namespace>/<name>/diff": 410,
+    "GET /api/v1/templates/<namespace>/<name>/lifecycle": 200,
+    "GET /<namespace>/<name>/raw/<ref>/<path:path>": 410,
+    "GET /<ns>/<name>.git/info/refs?service=git-upload-pack": 410,
+    "POST /<ns>/<name>.git/git-upload-pack": 410,
+}
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_deleted_private_template(world: World, principal: str) -> None:
+    for endpoint, status in DELETED_READS.items():
+        call = CASES[endpoint](world, "dt")
+        seen = Seen(endpoint, "dt", call, call.send(world, principal))
+        if principal == "bad":
+            assert seen.response.status_code == 401
+        elif principal in READERS:
+            assert seen.response.status_code == status, (endpoint, seen.response.text)
+            assert world.secret_word() in seen.text(), endpoint  # the tombstone's reason
+        else:
+            missing_call = CASES[endpoint](world, "none")
+            missing = Seen(endpoint, "none", missing_call, missing_call.send(world, principal))
+            assert seen.normalised() == missing.normalised(), (endpoint, seen.text())
+            shown = [m for m in world.private_markers
+                     if m in seen.text() and m != world.names["dt"]]
+            assert shown == [], (endpoint, shown)
