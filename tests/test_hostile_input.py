@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -325,9 +325,22 @@ def test_hostile_json_bodies(server: Server, world: World) -> None:
         _json(".git in a file path", "POST", create,
               files({"template.yaml": template, ".git/config": "a: 1\n"}), world),
     ]
+    deprecation = f"/api/v1/templates/{world.ns}/{world.names['pt']}/deprecation"
+    for value in map(unquote, HOSTILE_NAMES):
+        for body in ({"namespace": value, "name": name}, {"namespace": world.ns, "name": value}):
+            probes.append(_json(f"create {body}"[:80], "POST", create,
+                                json.dumps(body).encode(), world))
+        probes.append(_json(f"deprecation replacement {value[:30]!r}", "PUT", deprecation,
+                            json.dumps({"message": "x", "replacement": f"{world.ns}/{value}"})
+                            .encode(), world))
+    for value in map(unquote, HOSTILE_REFS):
+        manifest = {"disk_format": "qcow2", "container_format": "bare", "packages": [],
+                    "os": {"distro": "ubuntu", "version": "22.04"}, "version": value}
+        probes.append(_json(f"build version {value[:30]!r}", "POST", builds,
+                            json.dumps(manifest).encode(), world))
     for field_name, values in (("version", HOSTILE_REFS), ("ref", HOSTILE_REFS)):
         for value in values:
-            body = {"version": "v7.7.7", "ref": "main", field_name: value.replace("%", "")}
+            body = {"version": "v7.7.7", "ref": "main", field_name: unquote(value)}
             probes.append(_json(f"version body {field_name}={value[:30]}", "POST", versions,
                                 json.dumps(body).encode(), world))
     run_probes(server, probes)
