@@ -96,6 +96,17 @@ def _check(response: requests.Response) -> requests.Response:
     return response
 
 
+_WORLDS: dict[str, World] = {}
+
+
+def world_for(server: Server) -> World:
+    """The world on ``server``, built once: the tests that use it leave it
+    as they found it."""
+    if server.url not in _WORLDS:
+        _WORLDS[server.url] = build_world(server)
+    return _WORLDS[server.url]
+
+
 def build_world(server: Server) -> World:
     hexid = uuid.uuid4().hex[:10]
     world = World(server, f"w{hexid}", f"o{hexid}", {

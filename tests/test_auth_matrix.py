@@ -26,7 +26,7 @@ import requests
 
 from heater.smarthttp import ROUTES, SERVICES
 from heater.web import create_app
-from tests.access_world import PRINCIPALS, READERS, REPOS, World, build_world
+from tests.access_world import PRINCIPALS, READERS, REPOS, World, world_for
 from tests.conftest import Git, Server
 from tests.images_helpers import UBUNTU_MANIFEST, push, queue_build
 
@@ -411,7 +411,7 @@ def test_every_endpoint_is_in_the_matrix(server: Server, tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def world(server: Server) -> World:
-    return build_world(server)
+    return world_for(server)
 
 
 @dataclass

@@ -35,7 +35,7 @@ import pytest
 
 from heater.smarthttp import ROUTES, SERVICES, is_git_path
 from heater.web import create_app
-from tests.access_world import World, build_world
+from tests.access_world import World, world_for
 from tests.conftest import Server
 
 # Names of namespaces and repositories, as they appear in a URL path.
@@ -170,7 +170,7 @@ def run_probes(server: Server, probes: list[Probe]) -> None:
 
 @pytest.fixture(scope="module")
 def world(server: Server) -> World:
-    return build_world(server)
+    return world_for(server)
 
 
 def _admin(world: World) -> dict[str, str | bytes]:
