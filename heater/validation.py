@@ -13,7 +13,8 @@ compare with):
   ``heater.yaml``) exists and is a template;
 - a template has a known ``heat_template_version`` and a ``resources`` or
   ``outputs`` section whose entries are mappings;
-- every relative ``get_file`` target, nested template ``type:`` and
+- every relative ``get_file`` target, nested template ``type:`` (anywhere
+  under ``resources``, as in a group's ``resource_def``) and
   environment ``resource_registry`` file exists in the same tree. When
   files were deleted, every file's references are checked again, since an
   unchanged template may point at what is gone.
@@ -272,15 +273,23 @@ class _Validator:
                               f"resource {name} needs a type")
 
     def _check_references(self, doc: YamlDocument) -> None:
-        for ref in references(doc.data, doc.path):
-            if ref.remote:
-                continue  # fetched by Heat at deploy time, not ours to check
-            line = doc.line_of(*ref.keys)
-            label = "get_file target" if ref.kind == "get_file" else (
-                "nested template" if ref.kind == "type" else "resource_registry file")
-            if ref.resolved is None:
-                self._problem(doc.path, line,
-                              f"{label} {ref.target!r} is outside the repository")
-            elif self.source.read(ref.resolved) is None:
-                self._problem(doc.path, line, f"{label} {ref.target!r} does not exist "
-                              f"(no file {ref.resolved} in this tree)")
+        self.problems.extend(reference_problems(doc, self.source))
+
+
+def reference_problems(doc: YamlDocument, source: FileSource) -> list[Problem]:
+    """Every local file ``doc`` refers to that is not in ``source`` or lies
+    outside the repository (remote references are Heat's to fetch)."""
+    found: list[Problem] = []
+    for ref in references(doc.data, doc.path):
+        if ref.remote:
+            continue  # fetched by Heat at deploy time, not ours to check
+        line = doc.line_of(*ref.keys)
+        label = "get_file target" if ref.kind == "get_file" else (
+            "nested template" if ref.kind == "type" else "resource_registry file")
+        if ref.resolved is None:
+            found.append(Problem(doc.path, line,
+                                 f"{label} {ref.target!r} is outside the repository"))
+        elif source.read(ref.resolved) is None:
+            found.append(Problem(doc.path, line, f"{label} {ref.target!r} does not exist "
+                                 f"(no file {ref.resolved} in this tree)"))
+    return found

@@ -12,8 +12,11 @@ import pytest
 import requests
 from heatclient.common import template_utils
 
+from heater.hot import references
+from heater.hotyaml import load_yaml
 from tests.catalog_support import api, push
 from tests.conftest import CORPUS, HELLO_WORLD, Git, Server
+from tests.test_validation import GROUPS
 
 NESTED = """heat_template_version: 2018-08-31
 parameters:
@@ -159,3 +162,17 @@ def test_hostile_and_unknown_paths(server: Server, git: Git, ns: str, tmp_path: 
     assert status in (400, 404), (path, status, body)
     error = body["error"]
     assert isinstance(error, dict) and set(error) == {"code", "message"}
+
+
+def test_heatclient_fetches_exactly_what_validation_checks(server: Server, git: Git, ns: str,
+                                                           tmp_path: Path) -> None:
+    files = {"template.yaml": GROUPS, "nested/lb-server.yaml": HELLO_WORLD,
+             "nested/member.template": HELLO_WORLD}
+    push(server, git, tmp_path / "w", f"{ns}/groups", server.token("writer", ns), files)
+    base = f"{server.url}/{ns}/groups/raw/main/"
+    fetched, _template = template_utils.get_template_contents(
+        template_url=base + "template.yaml")
+    checked = {r.resolved for r in references(load_yaml(GROUPS.encode(), "t").data,
+                                              "template.yaml")}
+    assert set(fetched) == {base + str(path) for path in checked}
+    assert base + "nested/lb-server.yaml" in fetched
