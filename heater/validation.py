@@ -9,6 +9,8 @@ compare with):
 
 - every YAML file (``.yaml``, ``.yml``, ``.template``) loads within the
   limits of :mod:`heater.hotyaml` (size, depth, alias expansion);
+- ``heater.yaml`` holds only known settings, each of the right type
+  (:func:`heater.settings.check_settings`);
 - the entry point (``template.yaml``, or the ``entrypoint`` of
   ``heater.yaml``) exists and is a template;
 - a template has a known ``heat_template_version`` and a ``resources`` or
@@ -35,7 +37,12 @@ from heater.errors import InvalidInput
 from heater.hot import KNOWN_VERSIONS, YAML_SUFFIXES, FileKind, classify, references
 from heater.hotyaml import YamlDocument, YamlError, load_yaml
 from heater.names import InvalidName
-from heater.settings import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
+from heater.settings import (
+    DEFAULT_ENTRYPOINT,
+    METADATA_FILE,
+    check_settings,
+    parse_entrypoint,
+)
 
 # Enough for a user to fix several things in one go, few enough to read.
 MAX_PROBLEMS_SHOWN = 20
@@ -221,6 +228,9 @@ class _Validator:
     def _entrypoint(self) -> str | None:
         meta = self._load(METADATA_FILE) if self.source.read(METADATA_FILE) is not None \
             else None
+        if meta is not None and self._changed(METADATA_FILE):
+            for setting in check_settings(meta.data):
+                self._problem(METADATA_FILE, meta.line_of(*setting.keys), setting.reason)
         entry = DEFAULT_ENTRYPOINT
         if meta is not None and isinstance(meta.data, dict) and "entrypoint" in meta.data:
             try:

@@ -82,6 +82,11 @@ def refused(git: Git, work: Path, *args: str) -> str:
       "    type: OS::Heat::ResourceGroup\n    properties:\n      resource_def:\n"
       "        type: member.yaml\n"},
      "remote: template.yaml:7: nested template 'member.yaml' does not exist"),
+    ({"template.yaml": HELLO_WORLD, "heater.yaml": "description: x\nversioning:\n"
+      "  enforce: 'true'\n"},
+     "remote: heater.yaml:3: versioning must be a mapping {enforce: true|false}"),
+    ({"stack.yaml": HELLO_WORLD, "heater.yaml": "entrypiont: stack.yaml\n"},
+     "remote: heater.yaml:1: unknown setting 'entrypiont' (did you mean 'entrypoint'?)"),
 ])
 def test_invalid_content_is_refused(server: Server, git: Git, ns: str, tmp_path: Path,
                                     files: dict[str, str], expected: str) -> None:

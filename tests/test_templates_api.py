@@ -418,3 +418,13 @@ def test_api_tags_pass_the_same_admission_as_pushed_tags(server: Server, git: Gi
     assert "v1.1.0" not in git.run("ls-remote", "--tags", f"{server.url}/{ns}/app.git").stdout
     enough = api(server, "POST", path, writer, json={"version": "v2.0.0", "ref": "main"})
     assert enough.status_code == 201, enough.text
+
+
+def test_api_writes_check_heater_yaml(server: Server, ns: str) -> None:
+    files = {"template.yaml": HELLO_WORLD, "heater.yaml": "keyword: [web]\n"}
+    response = _post(server, {"namespace": ns, "name": "web", "files": files},
+                     server.token("writer", ns))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {
+        "code": "validation_failed",
+        "message": "heater.yaml:1: unknown setting 'keyword' (did you mean 'keywords'?)"}
