@@ -176,3 +176,28 @@ def test_heatclient_fetches_exactly_what_validation_checks(server: Server, git: 
                                               "template.yaml")}
     assert set(fetched) == {base + str(path) for path in checked}
     assert base + "nested/lb-server.yaml" in fetched
+
+
+def test_other_services_tokens_are_ignored(server: Server, git: Git, ns: str,
+                                           tmp_path: Path) -> None:
+    writer = server.token("writer", ns)
+    push(server, git, tmp_path / "w", f"{ns}/open", writer, {"template.yaml": HELLO_WORLD})
+    keystone = "gAAAAABlZ" + "x" * 170  # what Heat and other services send
+    answer = raw(server, ns, "open", "main", "template.yaml", **{"X-Auth-Token": keystone})
+    assert answer.status_code == 200 and answer.text == HELLO_WORLD
+    unknown = raw(server, ns, "open", "main", "template.yaml",
+                  **{"X-Auth-Token": "heater_0000000000000000_" + "x" * 43})
+    assert unknown.status_code == 401 and unknown.json()["error"]["code"] == "invalid_token"
+    malformed = raw(server, ns, "open", "main", "template.yaml", Authorization="Basic !!")
+    assert malformed.status_code == 401
+
+
+def test_token_as_basic_user_name(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    writer = server.token("writer", ns)
+    api(server, "POST", "/api/v1/templates", writer,
+        json={"namespace": ns, "name": "secret", "visibility": "private"})
+    push(server, git, tmp_path / "w", f"{ns}/secret", writer, {"template.yaml": HELLO_WORLD})
+    url = f"{server.url}/{ns}/secret/raw/main/template.yaml"
+    answer = requests.get(url, auth=(server.token("reader", ns), ""), timeout=10)
+    assert answer.status_code == 200 and answer.text == HELLO_WORLD
+    assert requests.get(url, auth=("alice", ""), timeout=10).status_code == 401
