@@ -16,7 +16,7 @@ from heater import validation
 from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
 from heater.blobs import BlobStore
 from heater.blobs.filesystem import FilesystemBlobStore
-from heater.errors import Conflict, Forbidden, Gone, Unauthenticated
+from heater.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
 from heater.filecommit import commit_initial
 from heater.images import sweep as _image_sweep  # noqa: F401 - registers its cleanup
 from heater.images.builds import BuildStore
@@ -101,6 +101,15 @@ class Registry:
         if not allow_deleted:
             self._refuse_deleted(repo)
         return info
+
+    def sees(self, caller: Caller, name: str) -> RepoInfo | None:
+        """The info of the repository named ``name`` (``<namespace>/<name>``)
+        when it exists, is not deleted and ``caller`` may read it; None
+        otherwise, whatever the reason, so that nothing leaks through it."""
+        try:
+            return self.readable(caller, RepoId.parse(name))
+        except (InvalidInput, NotFound, Gone):
+            return None
 
     def open_readable(self, caller: Caller, repo: RepoId,
                       kind: Kind | None = None) -> tuple[RepoInfo, pygit2.Repository]:

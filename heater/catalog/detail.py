@@ -10,7 +10,7 @@ import pygit2
 from heater.catalog.indexer import head_commit, shown_commit, to_utc, updated_at
 from heater.catalog.templates import read_metadata
 from heater.errors import Gone
-from heater.lifecycle import LifecycleState, read_state
+from heater.lifecycle import LifecycleState, Visible, hide_replacement, read_state
 from heater.names import RepoId
 from heater.refs import resolve
 from heater.repositories import RepoInfo
@@ -32,10 +32,11 @@ def check_not_deleted(repo: RepoId, state: LifecycleState) -> None:
         raise RepositoryDeleted(repo, dict(state.deleted))
 
 
-def template_detail(git: pygit2.Repository, info: RepoInfo,
-                    ref: str | None) -> dict[str, Any]:
+def template_detail(git: pygit2.Repository, info: RepoInfo, ref: str | None,
+                    visible: Visible) -> dict[str, Any]:
     """The catalog metadata of a template at ``ref`` (default: ``latest``,
-    else the default branch), with what describes the repository as a whole."""
+    else the default branch), with what describes the repository as a whole,
+    as shown to a caller who can read the repositories ``visible`` says."""
     state = read_state(git)
     check_not_deleted(info.repo, state)
     versions = list_versions(git)
@@ -59,7 +60,7 @@ def template_detail(git: pygit2.Repository, info: RepoInfo,
         "name": info.repo.name,
         "kind": info.kind.value,
         "visibility": info.visibility.value,
-        "deprecated": state.deprecated,
+        "deprecated": hide_replacement(state.deprecated, visible),
         "ref": shown,
         **metadata.as_json(),
         "latest_version": str(best.version) if best else None,

@@ -28,7 +28,7 @@ from heater import lifecycle, lifecycle_actions
 from heater.auth import Role
 from heater.names import RepoId
 from heater.repositories import Kind
-from heater.web.context import caller, json_body, registry
+from heater.web.context import caller, json_body, registry, visible
 
 bp = Blueprint("lifecycle_api", __name__, url_prefix="/api/v1/templates/<namespace>/<name>")
 
@@ -50,7 +50,9 @@ def _writing(namespace: str, name: str, role: Role = Role.WRITER,
 
 
 def _state(git: pygit2.Repository) -> dict[str, Any]:
-    return lifecycle.read_state(git).as_json()
+    state = lifecycle.read_state(git)
+    state.deprecated = lifecycle.hide_replacement(state.deprecated, visible)
+    return state.as_json()
 
 
 def _body_field(field: str) -> Any:
@@ -77,7 +79,9 @@ def unyank(namespace: str, name: str, version: str) -> Response:
 def deprecate(namespace: str, name: str) -> Response:
     body = json_body()
     with _writing(namespace, name) as (git, who):
-        lifecycle_actions.deprecate(git, body.get("message"), body.get("replacement"), who)
+        info = registry().repos.info(RepoId(namespace, name))
+        lifecycle_actions.deprecate(git, info, body.get("message"), body.get("replacement"),
+                                    who, lambda other: registry().sees(caller(), other))
         return jsonify(_state(git))
 
 
@@ -105,7 +109,7 @@ def state(namespace: str, name: str) -> Response:
     registry().readable(caller(), repo, Kind.TEMPLATE, allow_deleted=True)
     git = registry().repos.open(repo)
     try:
-        return jsonify({**_state(git), "history": lifecycle.history(git)})
+        return jsonify({**_state(git), "history": lifecycle.history(git, visible)})
     finally:
         git.free()
 

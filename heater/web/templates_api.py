@@ -28,6 +28,7 @@ from heater.web.context import (
     open_git,
     open_readable,
     registry,
+    visible,
 )
 from heater.web.listing import listing
 
@@ -89,7 +90,7 @@ def create_template() -> tuple[Response, int, dict[str, str]]:
 def show_template(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     with open_readable(repo, Kind.TEMPLATE) as (info, git):
-        detail = template_detail(git, info, request.args.get("ref"))
+        detail = template_detail(git, info, request.args.get("ref"), visible)
     commit = detail["ref"]["commit"]
     detail["clone_url"] = clone_url(repo)
     detail["raw_url"] = (f"{base_url()}/{namespace}/{name}/raw/{commit}/{detail['entrypoint']}"
