@@ -179,11 +179,18 @@ def _check_readable(caller: Caller, info: RepoInfo, kind: Kind | None) -> None:
         raise RepositoryNotFound(info.repo)
 
 
-def require_role(caller: Caller, namespace: str, role: Role) -> None:
-    """Raise unless ``caller`` holds ``role`` on ``namespace``."""
+def require_token(caller: Caller, role: Role = Role.WRITER) -> Principal:
+    """The caller, unless anonymous (401): what a write checks before it
+    reads its request, when the namespace is not known yet."""
     if caller is None:
         raise Unauthenticated(f"this needs a token with the {role} role; send it as "
                               "HTTP Basic password or Authorization: Bearer")
+    return caller
+
+
+def require_role(caller: Caller, namespace: str, role: Role) -> None:
+    """Raise unless ``caller`` holds ``role`` on ``namespace``."""
+    caller = require_token(caller, role)
     allowed = is_admin(caller, namespace) if role is Role.ADMIN else (
         can_write(caller, namespace) if role is Role.WRITER else caller.covers(namespace))
     if not allowed:

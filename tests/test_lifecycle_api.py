@@ -221,3 +221,21 @@ def test_create_with_files_is_validated(server: Server, git: Git, ns: str,
     assert (clone / "files" / "x" / "init.sh").read_text() == "#!/bin/sh\n"
     log = git.run("log", "--format=%an %s", cwd=clone).stdout
     assert log.startswith("writer-") and "From the API" in log
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "app/versions/1.0.0/yank"),
+    ("PUT", "app/deprecation"),
+    ("DELETE", "app"),
+])
+def test_credentials_come_before_the_body(server: Server, ns: str, released: Path,
+                                          method: str, path: str) -> None:
+    reader_token = {"Authorization": f"Bearer {server.token('reader', ns)}"}
+    for data, kind in (("not json", "text/plain"), ("{", "application/json")):
+        anonymous = requests.request(method, f"{server.url}/api/v1/templates/{ns}/{path}",
+                                     timeout=10, data=data, headers={"Content-Type": kind})
+        assert anonymous.status_code == 401, (path, anonymous.text)
+        reader = requests.request(method, f"{server.url}/api/v1/templates/{ns}/{path}",
+                                  timeout=10, data=data,
+                                  headers={"Content-Type": kind, **reader_token})
+        assert reader.status_code == 403, (path, reader.text)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -428,3 +429,16 @@ def test_api_writes_check_heater_yaml(server: Server, ns: str) -> None:
     assert response.json()["error"] == {
         "code": "validation_failed",
         "message": "heater.yaml:1: unknown setting 'keyword' (did you mean 'keywords'?)"}
+
+
+def test_credentials_come_before_the_body(server: Server, ns: str) -> None:
+    url = f"{server.url}/api/v1/templates"
+    bodies: list[dict[str, Any]] = [{"json": {}}, {"data": "{}"}, {"data": b"{not json"}, {}]
+    for kwargs in bodies:
+        anonymous = requests.post(url, timeout=10, **kwargs)
+        assert anonymous.status_code == 401, (kwargs, anonymous.text)
+        assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+    reader = server.token("reader", ns)
+    versions = requests.post(f"{url}/{ns}/web/versions", data="x", timeout=10,
+                             headers={"Authorization": f"Bearer {reader}"})
+    assert versions.status_code in (403, 404)
