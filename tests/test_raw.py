@@ -201,3 +201,29 @@ def test_token_as_basic_user_name(server: Server, git: Git, ns: str, tmp_path: P
     answer = requests.get(url, auth=(server.token("reader", ns), ""), timeout=10)
     assert answer.status_code == 200 and answer.text == HELLO_WORLD
     assert requests.get(url, auth=("alice", ""), timeout=10).status_code == 401
+
+
+def test_only_full_shas_are_immutable(server: Server, ns: str,
+                                      published: dict[str, str]) -> None:
+    full = raw(server, ns, "scale", published["v1"], "files/setup.sh")
+    short = raw(server, ns, "scale", published["v1"][:7], "files/setup.sh")
+    assert "immutable" in full.headers["Cache-Control"]
+    assert short.status_code == 200 and short.text == full.text
+    assert "immutable" not in short.headers["Cache-Control"]
+    assert "max-age=60" in short.headers["Cache-Control"]
+    for answer in (full, short, raw(server, ns, "scale", "v1.0.0", "files/setup.sh")):
+        assert answer.headers["Content-Location"] == \
+            f"/{ns}/scale/raw/{published['v1']}/files/setup.sh"
+    diff = requests.get(f"{server.url}/api/v1/templates/{ns}/scale/diff", timeout=10,
+                        params={"from": published["v1"][:7], "to": published["main"][:7]})
+    assert "immutable" not in diff.headers.get("Cache-Control", "")
+
+
+def test_if_none_match_compares_weakly(server: Server, ns: str,
+                                       published: dict[str, str]) -> None:
+    etag = raw(server, ns, "scale", "main", "files/setup.sh").headers["ETag"]
+    for header in (f"W/{etag}", f'"nope", {etag}', f'W/"nope", W/{etag}', "*"):
+        again = raw(server, ns, "scale", "main", "files/setup.sh", **{"If-None-Match": header})
+        assert again.status_code == 304, header
+    other = raw(server, ns, "scale", "main", "files/setup.sh", **{"If-None-Match": 'W/"nope"'})
+    assert other.status_code == 200
