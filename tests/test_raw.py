@@ -227,3 +227,22 @@ def test_if_none_match_compares_weakly(server: Server, ns: str,
         assert again.status_code == 304, header
     other = raw(server, ns, "scale", "main", "files/setup.sh", **{"If-None-Match": 'W/"nope"'})
     assert other.status_code == 200
+
+
+def test_a_yanked_version_says_so(server: Server, ns: str, published: dict[str, str]) -> None:
+    writer = server.token("writer", ns)
+    reason = "leaks the admin password\nuse v1.0.1 — sorry"
+    assert api(server, "POST", f"/api/v1/templates/{ns}/scale/versions/v1.0.0/yank", writer,
+               json={"reason": reason}).status_code == 200
+    detail = api(server, "GET", f"/api/v1/templates/{ns}/scale", params={"ref": "v1.0.0"})
+    assert detail.json()["yanked"]["version"] == "1.0.0"
+    assert detail.json()["yanked"]["reason"] == reason
+    assert api(server, "GET", f"/api/v1/templates/{ns}/scale",
+               params={"ref": "main"}).json()["yanked"] is None
+    for ref in ("v1.0.0", "1.0.0"):
+        answer = raw(server, ns, "scale", ref, "files/setup.sh")
+        assert answer.status_code == 200
+        assert answer.headers["X-Heater-Yanked"] == \
+            "leaks the admin password use v1.0.1 %E2%80%94 sorry"
+    for ref in (published["v1"], "main"):
+        assert "X-Heater-Yanked" not in raw(server, ns, "scale", ref, "files/setup.sh").headers

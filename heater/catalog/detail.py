@@ -12,7 +12,7 @@ from heater.catalog.templates import read_metadata
 from heater.errors import Gone
 from heater.lifecycle import LifecycleState, Visible, hide_replacement, read_state
 from heater.names import RepoId
-from heater.refs import resolve
+from heater.refs import Resolved, resolve
 from heater.repositories import RepoInfo
 from heater.versions import latest, list_versions
 
@@ -32,6 +32,16 @@ def check_not_deleted(repo: RepoId, state: LifecycleState) -> None:
         raise RepositoryDeleted(repo, dict(state.deleted))
 
 
+def yank_of(resolved: Resolved, state: LifecycleState) -> dict[str, Any] | None:
+    """How the version ``resolved`` names was yanked (version, reason, by,
+    at), or None when it is not a yanked version."""
+    if resolved.kind != "version" or resolved.version is None:
+        return None
+    version = str(resolved.version.version)
+    record = state.yanked.get(version)
+    return {"version": version, **record} if record is not None else None
+
+
 def template_detail(git: pygit2.Repository, info: RepoInfo, ref: str | None,
                     visible: Visible) -> dict[str, Any]:
     """The catalog metadata of a template at ``ref`` (default: ``latest``,
@@ -40,11 +50,13 @@ def template_detail(git: pygit2.Repository, info: RepoInfo, ref: str | None,
     state = read_state(git)
     check_not_deleted(info.repo, state)
     versions = list_versions(git)
+    yanked: dict[str, Any] | None = None
     if ref is not None:
         resolved = resolve(git, ref, versions=lambda _git: versions)
         commit: pygit2.Commit | None = resolved.commit
         shown: dict[str, str | None] = {"requested": ref, "kind": resolved.kind,
                                         "commit": resolved.sha}
+        yanked = yank_of(resolved, state)
     else:
         commit = shown_commit(git, versions)
         best = latest(versions)
@@ -61,6 +73,7 @@ def template_detail(git: pygit2.Repository, info: RepoInfo, ref: str | None,
         "kind": info.kind.value,
         "visibility": info.visibility.value,
         "deprecated": hide_replacement(state.deprecated, visible),
+        "yanked": yanked,
         "ref": shown,
         **metadata.as_json(),
         "latest_version": str(best.version) if best else None,

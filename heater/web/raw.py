@@ -14,6 +14,9 @@ same file in ``Content-Location``, the address to cache for good. The ETag
 is the blob's SHA: strong, the same at every ref where the file is
 unchanged, and compared weakly (RFC 9110) for ``If-None-Match``, so
 ``W/"<etag>"``, lists of ETags and ``*`` all give 304.
+
+A file read through a yanked version (``v1.2.0`` after a yank) still
+answers, with ``X-Heater-Yanked: <reason>`` so that tools can warn.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 
-from heater.catalog.detail import check_not_deleted
+from heater.catalog.detail import check_not_deleted, yank_of
 from heater.lifecycle import read_state
 from heater.names import RepoId
 from heater.refs import Resolved, resolve
@@ -48,6 +51,18 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
 }
+
+
+# A yank reason is a paragraph; a header needs a line.
+MAX_HEADER_TEXT = 512
+
+
+def header_text(text: str) -> str:
+    """``text`` as one header line: whitespace runs as one space, at most
+    MAX_HEADER_TEXT characters, non-ASCII and control characters
+    percent-encoded (UTF-8), since header values are Latin-1 at best."""
+    line = " ".join(text.split())[:MAX_HEADER_TEXT]
+    return quote(line, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 def content_type(path: str) -> str:
@@ -76,7 +91,8 @@ def cache_control(resolved: Resolved, private: bool) -> str:
 def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
     repo = RepoId(namespace, name)
     with open_readable(repo) as (info, git):
-        check_not_deleted(repo, read_state(git))
+        state = read_state(git)
+        check_not_deleted(repo, state)
         resolved = resolve(git, ref)
         blob = find_blob(resolved.commit.tree, path)
         if blob is None:
@@ -91,6 +107,9 @@ def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
         }
         if info.private:
             headers["Vary"] = "Authorization, X-Auth-Token"
+        yank = yank_of(resolved, state)
+        if yank is not None:
+            headers["X-Heater-Yanked"] = header_text(str(yank.get("reason") or "yanked"))
         # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=headers)
