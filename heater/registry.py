@@ -16,7 +16,7 @@ from heater import validation
 from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
 from heater.blobs import BlobStore
 from heater.blobs.filesystem import FilesystemBlobStore
-from heater.errors import Conflict, Forbidden, Gone, Unauthenticated
+from heater.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
 from heater.filecommit import commit_initial
 from heater.images import sweep as _image_sweep  # noqa: F401 - registers its cleanup
 from heater.images.builds import BuildStore
@@ -102,6 +102,15 @@ class Registry:
             self._refuse_deleted(repo)
         return info
 
+    def sees(self, caller: Caller, name: str) -> RepoInfo | None:
+        """The info of the repository named ``name`` (``<namespace>/<name>``)
+        when it exists, is not deleted and ``caller`` may read it; None
+        otherwise, whatever the reason, so that nothing leaks through it."""
+        try:
+            return self.readable(caller, RepoId.parse(name))
+        except (InvalidInput, NotFound, Gone):
+            return None
+
     def open_readable(self, caller: Caller, repo: RepoId,
                       kind: Kind | None = None) -> tuple[RepoInfo, pygit2.Repository]:
         """:meth:`readable`, with the repository it opened (the caller frees
@@ -170,11 +179,18 @@ def _check_readable(caller: Caller, info: RepoInfo, kind: Kind | None) -> None:
         raise RepositoryNotFound(info.repo)
 
 
-def require_role(caller: Caller, namespace: str, role: Role) -> None:
-    """Raise unless ``caller`` holds ``role`` on ``namespace``."""
+def require_token(caller: Caller, role: Role = Role.WRITER) -> Principal:
+    """The caller, unless anonymous (401): what a write checks before it
+    reads its request, when the namespace is not known yet."""
     if caller is None:
         raise Unauthenticated(f"this needs a token with the {role} role; send it as "
                               "HTTP Basic password or Authorization: Bearer")
+    return caller
+
+
+def require_role(caller: Caller, namespace: str, role: Role) -> None:
+    """Raise unless ``caller`` holds ``role`` on ``namespace``."""
+    caller = require_token(caller, role)
     allowed = is_admin(caller, namespace) if role is Role.ADMIN else (
         can_write(caller, namespace) if role is Role.WRITER else caller.covers(namespace))
     if not allowed:

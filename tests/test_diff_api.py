@@ -16,6 +16,9 @@ from tests.test_diff_policy import ENFORCE
 
 HISTORY = CORPUS / "heat-templates-history"
 REPLAYED = ("autoscaling", "lb_server", "servers_in_new_neutron_net", "F20_WordPress_Native")
+# Nested templates a history's template names, pushed beside it (a push
+# naming a missing one is refused).
+BESIDE = {"autoscaling": {"lb_server.yaml": (CORPUS / "heat-templates" / "hot" / "lb_server.yaml")}}
 
 
 def _api(server: Server, ns: str, name: str, **params: str) -> requests.Response:
@@ -43,6 +46,9 @@ def _replay(git: Git, work: Path, template: str) -> list[str]:
         else:
             extra = {}
         files = {current: source.read_text(), **extra}
+        folder = current.rpartition("/")[0]
+        files |= {f"{folder}/{name}".lstrip("/"): path.read_text()
+                  for name, path in BESIDE.get(template, {}).items()}
         if index == 0:
             git.worktree(work, files, source.name)
             shas.append(git.run("rev-parse", "HEAD", cwd=work).stdout.strip())

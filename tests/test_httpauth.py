@@ -1,4 +1,5 @@
-"""Reading tokens from request headers: every malformed header is 401."""
+"""Reading a token from request headers: what is Heater's, what is not;
+every malformed Authorization header is 401."""
 
 from __future__ import annotations
 
@@ -28,3 +29,32 @@ def test_bearer_and_basic() -> None:
 def test_malformed_headers_are_unauthenticated(header: str) -> None:
     with pytest.raises(Unauthenticated):
         token_from_environ({"HTTP_AUTHORIZATION": header})
+
+TOKEN = "heater_0123456789abcdef_" + "A" * 43
+KEYSTONE = "gAAAAABlZ" + "x" * 170
+
+
+def basic(user: str, password: str) -> dict[str, object]:
+    encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {encoded}"}
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, None),
+    (basic("x", TOKEN), TOKEN),
+    (basic(TOKEN, ""), TOKEN),  # curl -u "$TOKEN:"
+    (basic("alice", ""), ""),  # an empty password, and no token in sight
+    ({"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}, TOKEN),
+    ({"HTTP_X_AUTH_TOKEN": TOKEN}, TOKEN),
+    ({"HTTP_X_AUTH_TOKEN": KEYSTONE}, None),  # another service's token: anonymous
+    ({"HTTP_X_AUTH_TOKEN": ""}, None),
+])
+def test_token_forms(environ: dict[str, object], expected: str | None) -> None:
+    assert token_from_environ(environ, x_auth_token=True) == expected
+
+
+@pytest.mark.parametrize("header", ["Basic !!!", "Digest x", "Basic " + "A" * 5000])
+def test_a_malformed_authorization_header_is_refused(header: str) -> None:
+    with pytest.raises(Unauthenticated):
+        token_from_environ({"HTTP_AUTHORIZATION": header, "HTTP_X_AUTH_TOKEN": KEYSTONE},
+                           x_auth_token=True)

@@ -61,6 +61,12 @@ def caller() -> Caller:
     return result
 
 
+def visible(name: str) -> bool:
+    """Whether the caller may read the repository ``<namespace>/<name>``
+    (a deprecation's replacement is shown only then)."""
+    return registry().sees(caller(), name) is not None
+
+
 def repo_id(namespace: str, name: str) -> RepoId:
     return RepoId(namespace, name)
 
