@@ -6,18 +6,23 @@ These tests start servers of their own, since they kill its workers.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from tests.agreement import assert_index_agrees_with_git
 from tests.conftest import HELLO_WORLD, Git, Server, start_server, stop_server
+from tests.images_helpers import auth, queue_build, upload
 
 
 @pytest.fixture
@@ -69,6 +74,25 @@ def _leftovers(repo_path: Path) -> list[str]:
                   if p.name.startswith(("tmp_objdir", "incoming-", "tmp_pack", "tmp_idx")))
 
 
+def _cleanup(server: Server) -> subprocess.CompletedProcess[str]:
+    """``heater cleanup`` with no grace period (nothing is in flight)."""
+    return subprocess.run(
+        [sys.executable, "-m", "heater", "cleanup", "--older-than", "0",
+         "--data-dir", str(server.data_dir)], capture_output=True, text=True, check=False)
+
+
+def _kill_workers(server: Server) -> None:
+    for worker in _children(server.process.pid):
+        os.kill(worker, signal.SIGKILL)
+
+
+def _serving(server: Server) -> bool:
+    try:
+        return requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: str,
                                             tmp_path: Path) -> None:
     token = own_server.token("writer", ns)
@@ -88,8 +112,7 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
     try:
         assert _wait_until(lambda: _processes_for(repo_path, b"receive-pack"), 60), \
             "receive-pack never started"
-        for worker in _children(own_server.process.pid):
-            os.kill(worker, signal.SIGKILL)
+        _kill_workers(own_server)
         push.wait(timeout=120)
     finally:
         if push.poll() is None:
@@ -97,20 +120,73 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
             push.wait()
     # git on the server sees its input end and gives up, cleaning its quarantine.
     assert _wait_until(lambda: not _processes_for(repo_path, b"receive-pack"), 30)
-    assert _wait_until(lambda: requests.get(f"{own_server.url}/healthz",
-                                            timeout=5).status_code == 200, 30)
+    assert _wait_until(lambda: _serving(own_server), 30)
     assert git.run("ls-remote", url).stdout == before
     assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
     # git may leave its (emptied) quarantine behind when its server process
     # dies; the next cleanup removes it.
-    cleanup = subprocess.run(
-        [sys.executable, "-m", "heater", "cleanup", "--older-than", "0",
-         "--data-dir", str(own_server.data_dir)], capture_output=True, text=True, check=False)
+    cleanup = _cleanup(own_server)
     assert cleanup.returncode == 0, cleanup.stderr
     assert _leftovers(repo_path) == []
-    # The same push, retried, lands.
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path)
+    # The same push, retried, lands, and the index follows.
     git.run("push", url, "main", cwd=work, timeout=300)
     assert git.run("ls-remote", url).stdout != before
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path / "after")
+
+
+def test_worker_killed_mid_upload_keeps_the_build_retryable(
+        own_server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    token = own_server.token("writer", ns)
+    url = urlsplit(own_server.url)
+    layout = own_server.layout
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    git.run("push", own_server.auth_url(f"{ns}/web.git", token), "main", cwd=work)
+    earlier = queue_build(own_server, token, f"{ns}/img", version="1.0.0")
+    assert upload(own_server, token, earlier, b"an earlier build").status_code == 200
+    build_id = queue_build(own_server, token, f"{ns}/img", version="1.1.0")
+    data = os.urandom(24 * 1024 * 1024)
+    repo_path = layout.git_root / ns / "img.git"
+    refs_before = git.run("ls-remote", str(repo_path)).stdout
+
+    def scratch() -> list[Path]:
+        return list(layout.tmp.glob("blob-*"))
+
+    with socket.create_connection((url.hostname or "", url.port or 80), timeout=30) as sock:
+        sock.sendall((f"PUT /api/v1/builds/{build_id}/file HTTP/1.1\r\n"
+                      f"Host: {url.netloc}\r\nAuthorization: Bearer {token}\r\n"
+                      "Content-Type: application/octet-stream\r\n"
+                      f"Content-Length: {len(data)}\r\n\r\n").encode())
+        sock.sendall(data[: 8 * 1024 * 1024])
+        # The worker is streaming the body into its scratch file when it dies.
+        assert _wait_until(lambda: any(p.stat().st_size > 0 for p in scratch()), 30)
+        _kill_workers(own_server)
+    assert _wait_until(lambda: _serving(own_server), 30)
+
+    # Nothing was committed or stored; the build is still queued.
+    assert git.run("ls-remote", str(repo_path)).stdout == refs_before
+    assert build_id not in git.run("log", "--all", "--format=%B", cwd=repo_path).stdout
+    assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
+    assert not layout.blob(build_id).exists()
+    build = requests.get(f"{own_server.url}/api/v1/builds/{build_id}", timeout=10).json()
+    assert (build["status"], build["commit"], build["version"]) == ("queued", None, "1.1.0")
+    assert requests.get(f"{own_server.url}/api/v1/builds/{build_id}/file",
+                        timeout=10).status_code == 404
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path / "crashed")
+
+    # The next cleanup leaves no bytes that no build owns.
+    assert _cleanup(own_server).returncode == 0
+    assert scratch() == []
+    assert sorted(p.name for p in layout.blobs.rglob("*") if p.is_file()) == [earlier]
+
+    # What the user does next, the retry of the same upload, works.
+    response = upload(own_server, token, build_id, data)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "active"
+    got = requests.get(f"{own_server.url}/api/v1/builds/{build_id}/file", timeout=60,
+                       headers=auth(token))
+    assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path / "retried")
 
 
 @pytest.mark.parametrize("body", [
