@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +21,7 @@ import requests
 from tests.agreement import assert_index_agrees_with_git
 from tests.conftest import HELLO_WORLD, Git, Server, start_server, stop_server
 from tests.images_helpers import auth, queue_build, upload
+from tests.workers import kill_workers, serving, wait_until
 
 
 @pytest.fixture
@@ -30,19 +29,6 @@ def own_server(tmp_path: Path) -> Iterator[Server]:
     srv = start_server(tmp_path / "data", tmp_path / "server.log")
     yield srv
     stop_server(srv)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def _processes_for(repo_path: Path, word: bytes) -> list[int]:
@@ -59,15 +45,6 @@ def _processes_for(repo_path: Path, word: bytes) -> list[int]:
     return pids
 
 
-def _wait_until(predicate: object, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _leftovers(repo_path: Path) -> list[str]:
     objects = repo_path / "objects"
     return sorted(str(p.relative_to(repo_path)) for p in objects.rglob("*")
@@ -79,18 +56,6 @@ def _cleanup(server: Server) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "heater", "cleanup", "--older-than", "0",
          "--data-dir", str(server.data_dir)], capture_output=True, text=True, check=False)
-
-
-def _kill_workers(server: Server) -> None:
-    for worker in _children(server.process.pid):
-        os.kill(worker, signal.SIGKILL)
-
-
-def _serving(server: Server) -> bool:
-    try:
-        return requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: str,
@@ -110,17 +75,17 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
              "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert _wait_until(lambda: _processes_for(repo_path, b"receive-pack"), 60), \
+        assert wait_until(lambda: _processes_for(repo_path, b"receive-pack"), 60), \
             "receive-pack never started"
-        _kill_workers(own_server)
+        kill_workers(own_server)
         push.wait(timeout=120)
     finally:
         if push.poll() is None:
             push.kill()
             push.wait()
     # git on the server sees its input end and gives up, cleaning its quarantine.
-    assert _wait_until(lambda: not _processes_for(repo_path, b"receive-pack"), 30)
-    assert _wait_until(lambda: _serving(own_server), 30)
+    assert wait_until(lambda: not _processes_for(repo_path, b"receive-pack"), 30)
+    assert wait_until(lambda: serving(own_server), 30)
     assert git.run("ls-remote", url).stdout == before
     assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
     # git may leave its (emptied) quarantine behind when its server process
@@ -159,9 +124,9 @@ def test_worker_killed_mid_upload_keeps_the_build_retryable(
                       f"Content-Length: {len(data)}\r\n\r\n").encode())
         sock.sendall(data[: 8 * 1024 * 1024])
         # The worker is streaming the body into its scratch file when it dies.
-        assert _wait_until(lambda: any(p.stat().st_size > 0 for p in scratch()), 30)
-        _kill_workers(own_server)
-    assert _wait_until(lambda: _serving(own_server), 30)
+        assert wait_until(lambda: any(p.stat().st_size > 0 for p in scratch()), 30)
+        kill_workers(own_server)
+    assert wait_until(lambda: serving(own_server), 30)
 
     # Nothing was committed or stored; the build is still queued.
     assert git.run("ls-remote", str(repo_path)).stdout == refs_before

@@ -215,6 +215,8 @@ class Catalog:
         and ``heater reindex`` repairs the index."""
         try:
             self.refresh(repo)
+        except IndexUnavailable as exc:  # expected while it is lost: no traceback
+            log.warning("catalog entry of %s not updated: %s", repo, exc.message)
         except Exception:
             log.exception("could not update the catalog entry of %s", repo)
 

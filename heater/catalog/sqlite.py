@@ -141,8 +141,8 @@ class SqliteIndex:
             self._drop()
             conn = None
         if conn is None:
-            if not self.create and _identity(self.path) is None:
-                raise IndexUnavailable(f"{self.path.name} is missing")
+            if not self.create:
+                _check_header(self.path)
             conn = self._connect()
             local.conn, local.pid, local.built = conn, os.getpid(), False
             local.ino = _identity(self.path)
@@ -154,6 +154,9 @@ class SqliteIndex:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None and self._local.pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:  # release its locks even if close is deferred
+                    conn.execute("ROLLBACK")
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 
@@ -168,7 +171,8 @@ class SqliteIndex:
             raise _unavailable(exc) from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            if self.create:  # persistent in the file: serving connections find it set
+                conn.execute("PRAGMA journal_mode = WAL")
             # WAL with synchronous=NORMAL is durable against process crashes;
             # a power loss may drop the last changes, which a reindex restores.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -210,7 +214,7 @@ class SqliteIndex:
         its side files and created empty (not built). True if it was.
         The caller holds :meth:`exclusive`."""
         self._drop()
-        if _identity(self.path) is not None and _healthy(self.path):
+        if _healthy(self.path):
             return False
         for suffix in ("", *_SIDE_FILES):
             # Unlinked, never truncated: a process still using the old files
@@ -225,6 +229,10 @@ class SqliteIndex:
         return True
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        # Read first: a connection only takes the write lock when the schema
+        # must change (a damaged file then fails here holding nothing).
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -374,13 +382,34 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _healthy(path: Path) -> bool:
-    """Whether SQLite reads ``path`` as an intact database."""
+# A database file in WAL mode starts so (file format versions 2 and 2 at
+# offset 18): https://www.sqlite.org/fileformat2.html#the_database_header
+_MAGIC = b"SQLite format 3\x00"
+_WAL_VERSIONS = b"\x02\x02"
+
+
+def _check_header(path: Path) -> None:
+    """Raise :class:`IndexUnavailable` unless ``path`` looks like a database
+    in WAL mode. Checked before SQLite opens it: on a truncated or foreign
+    file SQLite would try to switch it to WAL, and wait for an exclusive
+    lock that the other workers' open connections never give up."""
     try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except FileNotFoundError:
+        raise IndexUnavailable(f"{path.name} is missing") from None
+    if not header.startswith(_MAGIC) or header[18:20] != _WAL_VERSIONS:
+        raise IndexUnavailable(f"{path.name} is damaged (not a SQLite database in WAL mode)")
+
+
+def _healthy(path: Path) -> bool:
+    """Whether ``path`` is an intact database in WAL mode."""
+    try:
+        _check_header(path)
         with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw",
                                                 uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
             return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
-    except sqlite3.DatabaseError:
+    except (IndexUnavailable, sqlite3.DatabaseError):
         return False
 
 
