@@ -14,6 +14,7 @@
       empty.git/                    an empty repository whose advertisement
                                     answers a push that will create a new one
       blobs/<aa>/<uuid>             image binaries, fanned out by UUID prefix
+      locks/upload-<uuid>           held while a build's bytes are uploaded
       auth.sqlite                   API tokens (secrets stored hashed)
       builds.sqlite                 image builds still waiting for their bytes
       index.sqlite                  catalog index, a cache rebuilt from git/
@@ -97,6 +98,15 @@ class Layout:
     @property
     def blobs(self) -> Path:
         return self.root / "blobs"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    def upload_lock(self, build_id: str) -> Path:
+        """Held by the one upload of a build in progress (never in tmp/: an
+        upload may outlast the cleanup's grace period)."""
+        return self._inside(self.locks / f"upload-{build_id}")
 
     def blob(self, blob_id: str) -> Path:
         return self._inside(self.blobs / blob_id[:2] / blob_id)

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from tests.agreement import assert_index_agrees_with_git
 from tests.conftest import HELLO_WORLD, Git, Server, start_server, stop_server
-from tests.images_helpers import auth, queue_build, upload
+from tests.images_helpers import auth, queue_build, raw_upload, upload
 from tests.workers import kill_workers, serving, wait_until
 
 
@@ -103,7 +101,6 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
 def test_worker_killed_mid_upload_keeps_the_build_retryable(
         own_server: Server, git: Git, ns: str, tmp_path: Path) -> None:
     token = own_server.token("writer", ns)
-    url = urlsplit(own_server.url)
     layout = own_server.layout
     work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
     git.run("push", own_server.auth_url(f"{ns}/web.git", token), "main", cwd=work)
@@ -117,11 +114,7 @@ def test_worker_killed_mid_upload_keeps_the_build_retryable(
     def scratch() -> list[Path]:
         return list(layout.tmp.glob("blob-*"))
 
-    with socket.create_connection((url.hostname or "", url.port or 80), timeout=30) as sock:
-        sock.sendall((f"PUT /api/v1/builds/{build_id}/file HTTP/1.1\r\n"
-                      f"Host: {url.netloc}\r\nAuthorization: Bearer {token}\r\n"
-                      "Content-Type: application/octet-stream\r\n"
-                      f"Content-Length: {len(data)}\r\n\r\n").encode())
+    with raw_upload(own_server, token, build_id, len(data)) as sock:
         sock.sendall(data[: 8 * 1024 * 1024])
         # The worker is streaming the body into its scratch file when it dies.
         assert wait_until(lambda: any(p.stat().st_size > 0 for p in scratch()), 30)
