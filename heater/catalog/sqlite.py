@@ -25,6 +25,11 @@ them by name), mixing two databases. So:
   the file, after deleting a damaged one and any stale side files, under an
   exclusive lock on ``index.sqlite.lock``; processes still holding the old
   files keep their own unlinked copies until their next check.
+
+The database file is only ever opened through SQLite: closing any other
+descriptor of it would drop every POSIX lock this process's connections
+hold on it, and another process closing its last connection would then
+checkpoint and delete the ``-wal`` that they still use.
 """
 
 from __future__ import annotations
@@ -141,8 +146,8 @@ class SqliteIndex:
             self._drop()
             conn = None
         if conn is None:
-            if not self.create:
-                _check_header(self.path)
+            if not self.create and _identity(self.path) is None:
+                raise IndexUnavailable(f"{self.path.name} is missing")
             conn = self._connect()
             local.conn, local.pid, local.built = conn, os.getpid(), False
             local.ino = _identity(self.path)
@@ -171,8 +176,13 @@ class SqliteIndex:
             raise _unavailable(exc) from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if self.create:  # persistent in the file: serving connections find it set
+            if self.create:
                 conn.execute("PRAGMA journal_mode = WAL")
+            else:
+                # Persistent in the file, so only checked: on a truncated or
+                # foreign file, setting it would wait for an exclusive lock
+                # that the other workers' connections never give up.
+                _check_wal(conn, self.path)
             # WAL with synchronous=NORMAL is durable against process crashes;
             # a power loss may drop the last changes, which a reindex restores.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -382,32 +392,22 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-# A database file in WAL mode starts so (file format versions 2 and 2 at
-# offset 18): https://www.sqlite.org/fileformat2.html#the_database_header
-_MAGIC = b"SQLite format 3\x00"
-_WAL_VERSIONS = b"\x02\x02"
-
-
-def _check_header(path: Path) -> None:
-    """Raise :class:`IndexUnavailable` unless ``path`` looks like a database
-    in WAL mode. Checked before SQLite opens it: on a truncated or foreign
-    file SQLite would try to switch it to WAL, and wait for an exclusive
-    lock that the other workers' open connections never give up."""
-    try:
-        with path.open("rb") as file:
-            header = file.read(20)
-    except FileNotFoundError:
-        raise IndexUnavailable(f"{path.name} is missing") from None
-    if not header.startswith(_MAGIC) or header[18:20] != _WAL_VERSIONS:
-        raise IndexUnavailable(f"{path.name} is damaged (not a SQLite database in WAL mode)")
+def _check_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise :class:`IndexUnavailable` unless ``conn``'s file is in WAL mode.
+    (Read through SQLite: opening and closing the file directly would drop
+    every POSIX lock this process's connections hold on it.)"""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        raise IndexUnavailable(f"{path.name} is damaged (not a database in WAL mode)")
 
 
 def _healthy(path: Path) -> bool:
     """Whether ``path`` is an intact database in WAL mode."""
+    if _identity(path) is None:
+        return False
     try:
-        _check_header(path)
         with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw",
                                                 uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+            _check_wal(conn, path)
             return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
     except (IndexUnavailable, sqlite3.DatabaseError):
         return False
