@@ -6,6 +6,7 @@ These tests start servers of their own, since they kill its workers.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -16,8 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from heater.names import RepoId
 from tests.agreement import assert_index_agrees_with_git
-from tests.conftest import HELLO_WORLD, Git, Server, start_server, stop_server
+from tests.conftest import HELLO_WORLD, Git, Server, git_env, start_server, stop_server
 from tests.images_helpers import auth, queue_build, raw_upload, upload
 from tests.workers import kill_workers, serving, wait_until
 
@@ -96,6 +98,37 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
     git.run("push", url, "main", cwd=work, timeout=300)
     assert git.run("ls-remote", url).stdout != before
     assert_index_agrees_with_git(own_server, git, ns, tmp_path / "after")
+
+
+def test_worker_killed_while_its_hook_waits_leaves_no_process(
+        own_server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    token = own_server.token("writer", ns)
+    url = own_server.auth_url(f"{ns}/web.git", token)
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    git.run("push", url, "main", cwd=work)
+    repo_path = own_server.layout.git_root / ns / "web.git"
+    git.commit(work, {"more.yaml": "a: 1\n"}, "more")
+    # Holding the push lock keeps the relay from answering: the hook waits
+    # on its pipe, as it does during any validation, when the worker dies.
+    lock = os.open(own_server.layout.push_lock(RepoId(ns, "web")), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        push = subprocess.Popen(["git", "push", url, "main"], cwd=work, env=git_env(git.home),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert wait_until(lambda: _processes_for(own_server.layout.hooks, b"pre-receive"), 60)
+        kill_workers(own_server)
+    finally:
+        os.close(lock)
+    push.communicate(timeout=120)  # git's client may retry on a new worker: either is fine
+    # Without the server process, nothing would ever answer the hook: it and
+    # its git must end, not wait for ever.
+    assert wait_until(lambda: not _processes_for(own_server.layout.hooks, b"pre-receive")
+                      and not _processes_for(repo_path, b"receive-pack"), 30)
+    assert wait_until(lambda: serving(own_server), 30)
+    assert _cleanup(own_server).returncode == 0
+    assert _leftovers(repo_path) == []
+    assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path)
 
 
 def test_worker_killed_mid_upload_keeps_the_build_retryable(
