@@ -15,6 +15,8 @@
                                     answers a push that will create a new one
       blobs/<aa>/<uuid>             image binaries, fanned out by UUID prefix
       locks/upload-<uuid>           held while a build's bytes are uploaded
+      pending/<id>                  a write whose listeners (the index) have not
+                                    run yet; left by a process that died
       auth.sqlite                   API tokens (secrets stored hashed)
       builds.sqlite                 image builds still waiting for their bytes
       index.sqlite                  catalog index, a cache rebuilt from git/
@@ -102,6 +104,14 @@ class Layout:
     @property
     def locks(self) -> Path:
         return self.root / "locks"
+
+    def pending_change(self, token: str) -> Path:
+        """The marker of one write in progress (see Registry.begin_change)."""
+        return self._inside(self.root / "pending" / token)
+
+    @property
+    def pending(self) -> Path:
+        return self.root / "pending"
 
     def upload_lock(self, build_id: str) -> Path:
         """Held by the one upload of a build in progress (never in tmp/: an

@@ -260,17 +260,20 @@ class SmartHTTP:
             extra[ALIVE_ENV] = str(relay.alive_fd)
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
+        pending = self.registry.begin_change(repo) if service == "git-receive-pack" else None
+
         def finished(ok: bool) -> None:
             if relay is not None:
                 relay.close()
-            if service != "git-receive-pack":
+            if pending is None:
                 return
             if created and not _has_refs(path):
                 # The push that was to create this repository failed: leave
                 # nothing behind.
                 self.registry.repos.remove(repo)
-                return
-            self.registry.changed(repo, caller)
+            else:
+                self.registry.changed(repo, caller)
+            self.registry.end_change(pending)
 
         try:
             stream = GitStream(argv, env, path, source, finished,
@@ -280,6 +283,8 @@ class SmartHTTP:
         except BaseException:
             if relay is not None:
                 relay.close()
+            if pending is not None:
+                self.registry.end_change(pending)
             raise
         if not stream.first_chunk():
             returncode = stream.wait()

@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from heater.names import RepoId
-from tests.agreement import assert_index_agrees_with_git
+from heater.registry import Registry
+from tests.agreement import assert_index_agrees_with_git, full_listing
 from tests.conftest import HELLO_WORLD, Git, Server, git_env, start_server, stop_server
 from tests.images_helpers import auth, queue_build, raw_upload, upload
 from tests.workers import kill_workers, serving, wait_until
@@ -128,6 +129,29 @@ def test_worker_killed_while_its_hook_waits_leaves_no_process(
     assert _cleanup(own_server).returncode == 0
     assert _leftovers(repo_path) == []
     assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path)
+
+
+def test_a_change_a_dead_worker_left_unindexed_is_caught_up(
+        own_server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    token = own_server.token("writer", ns)
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    git.run("tag", "v1.0.0", cwd=work)
+    git.run("push", own_server.auth_url(f"{ns}/web.git", token), "main", "v1.0.0", cwd=work)
+    # A worker that dies after git moved a ref and before the index heard of
+    # it leaves the marker it wrote before the push; the ref moves here
+    # behind the server's back to make that window last.
+    Registry(own_server.data_dir).begin_change(RepoId(ns, "web"))
+    git.run("tag", "v1.1.0", cwd=work)
+    git.run("push", str(own_server.layout.git_root / ns / "web.git"), "v1.1.0", cwd=work)
+    admin = own_server.token("admin")
+    assert [e["latest_version"] for e in full_listing(own_server, admin, ns)["templates"]] \
+        == ["1.0.0"]
+    kill_workers(own_server)
+    assert wait_until(lambda: serving(own_server), 30)
+    assert [e["latest_version"] for e in full_listing(own_server, admin, ns)["templates"]] \
+        == ["1.1.0"]
+    assert list(own_server.layout.pending.iterdir()) == []
     assert_index_agrees_with_git(own_server, git, ns, tmp_path)
 
 

@@ -264,6 +264,7 @@ class Images:
                length: int | None) -> Build:
         stream = HashingStream(chunks, length)
         size = self.blobs.put(record.id, stream)
+        pending = self.registry.begin_change(record.repo)
         try:
             if self.builds.get(record.id).status is not Status.QUEUED:
                 raise BuildNotQueued(record.id, "cancelled")
@@ -275,9 +276,11 @@ class Images:
                                           _signature(caller), version)
         except BaseException:
             self.blobs.delete(record.id)
+            self.registry.end_change(pending)
             raise
         self.builds.set_status(record.id, Status.ACTIVE)
         self.registry.changed(record.repo, caller)
+        self.registry.end_change(pending)
         return Build(record.id, record.repo, Status.ACTIVE, body, sha,
                      _version(record.manifest), record.created_at)
 

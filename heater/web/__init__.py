@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         logging.getLogger(__name__).error("%s", exc.message)
     # Every push and API write updates the index before its response ends.
     registry.on_change(catalog.on_change)
+    registry.replay_pending_changes()  # what a crashed worker could not tell the index
     app.extensions["heater_catalog"] = catalog
 
     errors.init_app(app)
