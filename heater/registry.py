@@ -7,6 +7,7 @@ configuration is chosen in one place.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -79,6 +80,37 @@ class Registry:
         """Tell every listener (the catalog index, caches) that ``repo`` changed."""
         for listener in self._listeners:
             listener(repo, caller)
+
+    # A process that dies between a write and changed() would leave the index
+    # behind git until the next change; a marker on disk around that window
+    # lets the next process to start catch up.
+
+    def begin_change(self, repo: RepoId) -> Path:
+        """Record that ``repo`` is about to change; pass the marker to
+        :meth:`end_change` once :meth:`changed` has run (or nothing changed)."""
+        marker = self.layout.pending_change(uuid.uuid4().hex)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(repo))
+        return marker
+
+    def end_change(self, marker: Path) -> None:
+        marker.unlink(missing_ok=True)
+
+    def replay_pending_changes(self) -> list[RepoId]:
+        """Tell the listeners about every change whose process died before
+        it could (safe while others are in flight: a listener only re-reads
+        git); the repositories named."""
+        replayed = []
+        for marker in sorted(self.layout.pending.glob("*")) if self.layout.pending.is_dir() else []:
+            try:
+                repo = RepoId.parse(marker.read_text().strip())
+            except (OSError, ValueError):
+                marker.unlink(missing_ok=True)
+                continue
+            self.changed(repo, None)
+            marker.unlink(missing_ok=True)
+            replayed.append(repo)
+        return replayed
 
     def authenticate(self, secret: str | None) -> Principal | None:
         """The caller behind a token secret; ``None`` for no secret at all."""

@@ -43,7 +43,7 @@ from heater.errors import HeaterError, Unauthenticated
 from heater.gitcmd import git_argv, git_env
 from heater.httpauth import token_from_environ
 from heater.names import InvalidName, RepoId
-from heater.prereceive import PIPES_ENV
+from heater.prereceive import ALIVE_ENV, PIPES_ENV
 from heater.registry import Registry
 from heater.repositories import Kind, RepoInfo, RepositoryExists
 
@@ -267,25 +267,34 @@ class SmartHTTP:
                                         self.registry.layout.hook_pipes(uuid.uuid4().hex),
                                         is_admin(caller, repo.namespace))
             extra[PIPES_ENV] = str(relay.directory)
+            extra[ALIVE_ENV] = str(relay.alive_fd)
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
+
+        pending = self.registry.begin_change(repo) if service == "git-receive-pack" else None
 
         def finished(ok: bool) -> None:
             if relay is not None:
                 relay.close()
-            if service != "git-receive-pack":
+            if pending is None:
                 return
             if created and not _has_refs(path):
                 # The push that was to create this repository failed: leave
                 # nothing behind.
                 self.registry.repos.remove(repo)
-                return
-            self.registry.changed(repo, caller)
+            else:
+                self.registry.changed(repo, caller)
+            self.registry.end_change(pending)
 
         try:
-            stream = GitStream(argv, env, path, source, finished)
+            stream = GitStream(argv, env, path, source, finished,
+                               pass_fds=(relay.alive_fd,) if relay is not None else ())
+            if relay is not None:
+                relay.spawned()
         except BaseException:
             if relay is not None:
                 relay.close()
+            if pending is not None:
+                self.registry.end_change(pending)
             raise
         if not stream.first_chunk():
             returncode = stream.wait()
@@ -392,9 +401,11 @@ class GitStream:
     """
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path,
-                 source: _Limited, finished: Callable[[bool], None]) -> None:
+                 source: _Limited, finished: Callable[[bool], None],
+                 pass_fds: tuple[int, ...] = ()) -> None:
         self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     pass_fds=pass_fds)
         self.source = source
         self.finished = finished
         self.input_error: tuple[str, str] | None = None
