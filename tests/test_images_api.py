@@ -138,3 +138,42 @@ def test_private_images_are_invisible(server: Server, ns: str) -> None:
     assert get(server, f"images/{ns}/secret", token).status_code == 200
     reader = server.token("reader", ns)
     assert get(server, f"builds/{build_id}", reader).json()["status"] == "queued"
+
+
+def test_a_deleted_release_is_no_longer_latest(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    first = push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_JANUARY), version="1.0.0")
+    second = push(server, token, f"{ns}/jammy", b"2", manifest(JAMMY_APRIL), version="1.2.0")
+    tagged = get(server, f"images/{ns}/jammy/versions").json()["versions"][0]["commit"]
+    deleted = requests.delete(f"{server.url}/api/v1/builds/{second}", headers=auth(token),
+                              timeout=30).json()
+
+    detail = get(server, f"images/{ns}/jammy").json()
+    assert detail["version"] == "1.0.0" and detail["manifest"]["image_id"] == first
+    versions = get(server, f"images/{ns}/jammy/versions").json()["versions"]
+    assert detail["versions"] == versions
+    gone, kept = versions
+    assert gone["version"] == "1.2.0" and gone["image_id"] == second
+    assert gone["commit"] == tagged  # the tag never moves
+    assert gone["status"] == "deleted" and gone["deleted_at"] == deleted["deleted_at"]
+    assert gone["yanked"] and second in str(gone["yank_reason"])
+    assert kept["status"] == "active" and kept["deleted_at"] is None and not kept["yanked"]
+    to_latest = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").json()
+    assert to_latest["to"]["image_id"] == first and to_latest["to"]["version"] == "1.0.0"
+    # the deleted version is history: still readable by its exact name
+    old = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.2.0").json()
+    assert old["to"]["image_id"] == second
+    [entry] = listing(server, None, "images", namespace=ns)
+    assert entry["latest_version"] == "1.0.0" and entry["image_id"] == first
+    assert entry["status"] == "active"
+    raw = requests.get(f"{server.url}/{ns}/jammy/raw/latest/manifest.json", timeout=10)
+    assert raw.json()["image_id"] == first
+
+    # with no release left, the image shows its newest commit: the tombstone
+    requests.delete(f"{server.url}/api/v1/builds/{first}", headers=auth(token), timeout=30)
+    detail = get(server, f"images/{ns}/jammy").json()
+    assert detail["version"] is None and detail["manifest"]["status"] == "deleted"
+    assert [v["status"] for v in detail["versions"]] == ["deleted", "deleted"]
+    [entry] = listing(server, None, "images", namespace=ns)
+    assert entry["latest_version"] is None and entry["status"] == "deleted"
+    assert get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").status_code == 404

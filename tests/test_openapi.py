@@ -127,6 +127,9 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
                     BUILD)["status"] == "deleted"
     gone = conforms(requests.get(f"{api}/builds/{first}", timeout=10), BUILD)
     assert gone["error"]["tombstone"]["build_commit"]
+    versions = requests.get(f"{api}/images/{ns}/jammy/versions", timeout=10)
+    assert conforms(versions, IMAGE + "/versions")["versions"][-1]["status"] == "deleted"
+    assert conforms(requests.get(f"{api}/images/{ns}/jammy", timeout=10), IMAGE)["versions"]
     assert conforms(requests.get(file_url, timeout=10), FILE)["error"]
     cancelled = queue_build(server, token, f"{ns}/jammy")
     assert conforms(requests.delete(f"{api}/builds/{cancelled}", headers=headers, timeout=30),

@@ -10,6 +10,7 @@ import pygit2
 
 from heater.errors import NotFound
 from heater.images import history
+from heater.images.builds import Status
 from heater.refs import UnknownRef, resolve
 from heater.versions import latest, list_versions
 
@@ -55,12 +56,21 @@ def current(git: pygit2.Repository) -> ManifestAt | None:
 
 
 def versions(git: pygit2.Repository) -> list[dict[str, object]]:
-    """Every version, newest first, with the build it names."""
+    """Every version, newest first, with the build it names and that
+    build's status: ``active``, or ``deleted`` with ``deleted_at`` (the tag
+    still names the commit that recorded the build; the version is yanked,
+    see :meth:`heater.images.service.Images.delete`)."""
+    deleted = history.deleted_builds(git)
     result = []
     for tagged in list_versions(git):
         entry = tagged.as_json()
         commit = git.get(tagged.commit)
         manifest = history.manifest_of(commit) if isinstance(commit, pygit2.Commit) else None
-        entry["image_id"] = manifest.get("image_id") if manifest else None
+        image_id = manifest.get("image_id") if manifest else None
+        tombstone = deleted.get(image_id) if isinstance(image_id, str) else None
+        entry["image_id"] = image_id
+        entry["status"] = (Status.DELETED.value if tombstone
+                           else manifest.get("status") if manifest else None)
+        entry["deleted_at"] = tombstone.manifest.get("deleted_at") if tombstone else None
         result.append(entry)
     return result

@@ -21,12 +21,14 @@ from typing import Any
 
 import pygit2
 
+from heater import lifecycle_actions
 from heater.auth import Caller
 from heater.blobs import BlobReader, BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.images import history, manifest
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
 from heater.images.digests import HashingStream
+from heater.lifecycle_actions import LifecycleConflict
 from heater.names import RepoId, check_uuid
 from heater.registry import Registry
 from heater.repositories import Kind, RepositoryExists, RepositoryNotFound, Visibility
@@ -245,6 +247,8 @@ class Images:
             self.builds.set_status(record.id, Status.DELETED)
             return {"image_id": record.id, "status": "deleted", "uploaded": False,
                     "deleted_at": now(), "deleted_by": _who(caller)}
+        if current.version is not None:
+            self._yank(record, current.version, caller)
         tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
                                      "deleted_at": now(), "deleted_by": _who(caller)}
         sha = history.commit_manifest(self.registry.repos.path(record.repo), tombstone,
@@ -253,6 +257,21 @@ class Images:
         self.builds.set_status(record.id, Status.DELETED)
         self.registry.changed(record.repo, caller)
         return {**tombstone, "commit": sha, "build_commit": current.commit}
+
+    def _yank(self, record: BuildRecord, version: str, caller: Caller) -> None:
+        """Yank the version a deleted build carries, so that it is never
+        ``latest`` again for any reader (detail, listing, diff, raw URLs);
+        its tag does not move. Done before the tombstone: a delete that
+        fails half-way leaves a yanked but intact build, and a retry
+        finishes it."""
+        git = self.registry.repos.open(record.repo)
+        try:
+            # Yanked already: by an earlier attempt of this delete.
+            with contextlib.suppress(LifecycleConflict):
+                lifecycle_actions.yank(git, version, f"build {record.id} was deleted",
+                                       _who(caller))
+        finally:
+            git.free()
 
 
 __all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "Images"]
