@@ -139,6 +139,7 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
             (requests.get(f"{api}/builds/not-a-uuid", timeout=10), BUILD),
             (requests.put(f"{api}/builds/{second}/file", data=b"x", headers=headers,
                           timeout=10), FILE),
+            (upload(server, token, queue_build(server, token, f"{ns}/jammy"), b""), FILE),
             (requests.post(f"{api}/images/{ns}/jammy/builds", json={"os": {}},
                            headers=headers, timeout=10), IMAGE + "/builds"),
             (requests.post(f"{api}/images/{ns}/other/builds", json=UBUNTU_MANIFEST,

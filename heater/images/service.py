@@ -60,6 +60,18 @@ class BuildNotUploaded(NotFound):
         self.build_id = build_id
 
 
+class EmptyUpload(InvalidInput):
+    """No image is zero bytes long: an empty body is a client mistake (a
+    wrong file, a failed redirect), never a build to keep."""
+
+    code = "empty_upload"
+
+    def __init__(self, build_id: str) -> None:
+        super().__init__(f"the body is empty: send the image file as the body; build "
+                         f"{build_id} stays queued")
+        self.build_id = build_id
+
+
 class NotAnImage(InvalidInput):
     code = "not_an_image"
 
@@ -211,16 +223,20 @@ class Images:
                length: int | None) -> Build:
         """Store the bytes of a queued build, then commit its manifest.
 
-        On any failure (the stream breaks, the version got taken) nothing is
-        kept and the build stays queued.
+        On any failure (the stream breaks or is empty, the version got
+        taken) nothing is kept and the build stays queued.
         """
         record = self._record(caller, build_id, write=True)
         current = self._state(record)
         if current.status is not Status.QUEUED:
             raise BuildNotQueued(record.id, current.status.value)
+        if length == 0:
+            raise EmptyUpload(record.id)
         stream = HashingStream(chunks, length)
         size = self.blobs.put(record.id, stream)
         try:
+            if size == 0:  # chunked, without a length to refuse it by
+                raise EmptyUpload(record.id)
             if self.builds.get(record.id).status is not Status.QUEUED:
                 raise BuildNotQueued(record.id, "cancelled")
             body = {"image_id": record.id, "status": Status.ACTIVE.value,
@@ -274,4 +290,4 @@ class Images:
             git.free()
 
 
-__all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "Images"]
+__all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "EmptyUpload", "Images"]
