@@ -177,3 +177,25 @@ def test_a_deleted_release_is_no_longer_latest(server: Server, ns: str) -> None:
     [entry] = listing(server, None, "images", namespace=ns)
     assert entry["latest_version"] is None and entry["status"] == "deleted"
     assert get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").status_code == 404
+
+
+def test_visibility_must_match_the_existing_image(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+
+    def queue(image: str, visibility: str) -> requests.Response:
+        return requests.post(f"{server.url}/api/v1/images/{ns}/{image}/builds",
+                             params={"visibility": visibility}, json=UBUNTU_MANIFEST,
+                             headers=auth(token), timeout=10)
+
+    queue_build(server, token, f"{ns}/open")
+    clash = queue("open", "private")
+    assert clash.status_code == 409, clash.text
+    assert clash.json()["error"]["code"] == "visibility_mismatch"
+    assert "public" in clash.json()["error"]["message"]
+    assert get(server, f"images/{ns}/open").json()["visibility"] == "public"
+    assert queue("open", "public").status_code == 201  # saying what it is is fine
+    assert queue("closed", "private").status_code == 201
+    assert queue("closed", "public").status_code == 409
+    bad = queue("other", "secret")
+    assert bad.status_code == 400 and "visibility" in bad.json()["error"]["message"]
+    assert get(server, f"images/{ns}/other").status_code == 404

@@ -144,6 +144,9 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
                            headers=headers, timeout=10), IMAGE + "/builds"),
             (requests.post(f"{api}/images/{ns}/other/builds", json=UBUNTU_MANIFEST,
                            timeout=10), IMAGE + "/builds"),
+            (requests.post(f"{api}/images/{ns}/jammy/builds?visibility=private",
+                           json=UBUNTU_MANIFEST, headers=headers, timeout=10),
+             IMAGE + "/builds"),
             (requests.get(f"{api}/images/{ns}/jammy/diff", timeout=10), IMAGE + "/diff"),
             # Every keyword within its documented bounds, yet past the request line limit.
             (requests.get(f"{api}/images", params={"keyword": ["é" * 64] * 16}, timeout=10),

@@ -60,6 +60,21 @@ class BuildNotUploaded(NotFound):
         self.build_id = build_id
 
 
+class VisibilityMismatch(Conflict):
+    """A build asked for a visibility its existing image does not have:
+    visibility is chosen by the first build, and a later build must not
+    appear to change it."""
+
+    code = "visibility_mismatch"
+
+    def __init__(self, repo: RepoId, asked: Visibility, actual: Visibility) -> None:
+        super().__init__(f"{repo} is {actual.value}; a build cannot make it {asked.value} "
+                         "(visibility is set by the image's first build)")
+        self.repo = repo
+        self.asked = asked
+        self.actual = actual
+
+
 class EmptyUpload(InvalidInput):
     """No image is zero bytes long: an empty body is a client mistake (a
     wrong file, a failed redirect), never a build to keep."""
@@ -140,9 +155,11 @@ class Images:
     # -- create ------------------------------------------------------------
 
     def create_build(self, caller: Caller, repo: RepoId, body: object,
-                     visibility: Visibility = Visibility.PUBLIC) -> BuildRecord:
+                     visibility: Visibility | None = None) -> BuildRecord:
         """Validate the manifest and queue a build; the image repository is
-        created by its first build."""
+        created by its first build, with ``visibility`` (public by default).
+        A ``visibility`` given for an existing image must be the one it has
+        (:class:`VisibilityMismatch` otherwise)."""
         checked = manifest.validate(body)
         try:
             self.registry.writable(caller, repo)
@@ -151,9 +168,13 @@ class Images:
                 raise  # exists but the caller may not see it
             # A concurrent first build may have created it: that is fine.
             with contextlib.suppress(RepositoryExists):
-                self.registry.create_repository(caller, repo, Kind.IMAGE, visibility)
-        if self.registry.repos.info(repo).kind is not Kind.IMAGE:
+                self.registry.create_repository(caller, repo, Kind.IMAGE,
+                                                visibility or Visibility.PUBLIC)
+        info = self.registry.repos.info(repo)
+        if info.kind is not Kind.IMAGE:
             raise NotAnImage(repo)
+        if visibility is not None and visibility is not info.visibility:
+            raise VisibilityMismatch(repo, visibility, info.visibility)
         if "version" in checked:
             git = self.registry.repos.open(repo)
             try:

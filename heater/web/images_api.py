@@ -23,7 +23,8 @@ bp = Blueprint("images_api", __name__, url_prefix=PREFIX)
 @bp.post("/<namespace>/<name>/builds")
 def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, str]]:
     repo = RepoId(namespace, name)
-    visibility = parse_visibility(request.args.get("visibility", "public"))
+    asked = request.args.get("visibility")
+    visibility = parse_visibility(asked) if asked is not None else None
     record = images().create_build(caller(), repo, json_body(), visibility)
     location = url_for("builds_api.get_build", build_id=record.id)
     return jsonify({
