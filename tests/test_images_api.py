@@ -3,6 +3,7 @@ catalog index), diff."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import requests
@@ -42,9 +43,40 @@ def test_diff_between_versions(server: Server, ns: str) -> None:
     assert [p["name"] for p in diff["packages"]["added"]] == [
         "linux-image-5.15.0-102-generic", "wget"]
     assert diff["packages"]["downgraded"][0]["name"] == "snapd"
-    missing = get(server, f"images/{ns}/jammy/diff")
-    assert missing.status_code == 400
-    assert get(server, f"images/{ns}/jammy/diff?from=9.9.9").status_code == 404
+    assert get(server, f"images/{ns}/jammy/diff?from=9.9.9&to=main").status_code == 404
+
+
+def test_diff_parameters_are_those_of_the_template_diff(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_JANUARY), version="1.0.0")
+    for query in ("", "?from=1.0.0", "?to=1.0.0", "?from=&to=1.0.0"):
+        missing = get(server, f"images/{ns}/jammy/diff{query}")
+        assert missing.status_code == 400, query
+        assert missing.json()["error"]["code"] == "missing_parameter"
+    unknown = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.0.0&format=yaml")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["code"] == "invalid_format"
+    assert get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.0.0&format=json").ok
+
+
+def test_diff_between_two_builds_by_their_ids(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    first = push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_JANUARY))
+    second = push(server, token, f"{ns}/jammy", b"2", manifest(JAMMY_APRIL), version="1.1.0")
+    diff = get(server, f"images/{ns}/jammy/diff?from={first}&to={second}").json()
+    assert diff["from"]["image_id"] == first and diff["from"]["version"] is None
+    assert diff["to"]["image_id"] == second and diff["to"]["version"] == "1.1.0"
+    assert [p["name"] for p in diff["packages"]["added"]] == [
+        "linux-image-5.15.0-102-generic", "wget"]
+    # main's head carries 1.1.0: the side says so, as it does for to=1.1.0
+    assert get(server, f"images/{ns}/jammy/diff?from={first}&to=main").json()["to"] \
+        == {**diff["to"], "ref": "main"}
+    unknown = get(server, f"images/{ns}/jammy/diff?from={first}&to={uuid.uuid4()}")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_build"
+    # a deleted build stays comparable: its manifest as it was uploaded
+    requests.delete(f"{server.url}/api/v1/builds/{first}", headers=auth(token), timeout=30)
+    again = get(server, f"images/{ns}/jammy/diff?from={first}&to={second}").json()
+    assert again["packages"] == diff["packages"] and again["from"] == diff["from"]
 
 
 def names(entries: list[dict[str, Any]]) -> list[str]:

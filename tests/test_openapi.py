@@ -109,6 +109,8 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
     conforms(requests.get(f"{api}/images?namespace={ns}&q=wget", timeout=10), "/api/v1/images")
     diff = requests.get(f"{api}/images/{ns}/jammy/diff?from=1.0.0&to=1.1.0", timeout=10)
     assert conforms(diff, IMAGE + "/diff")["packages"]["added"]
+    by_id = requests.get(f"{api}/images/{ns}/jammy/diff?from={first}&to=main", timeout=10)
+    assert conforms(by_id, IMAGE + "/diff")["to"]["version"] == "1.1.0"
 
     file_url = f"{api}/builds/{first}/file"
     whole = requests.get(file_url, timeout=10)
@@ -148,6 +150,10 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
                            json=UBUNTU_MANIFEST, headers=headers, timeout=10),
              IMAGE + "/builds"),
             (requests.get(f"{api}/images/{ns}/jammy/diff", timeout=10), IMAGE + "/diff"),
+            (requests.get(f"{api}/images/{ns}/jammy/diff?from=1.1.0&to=1.1.0&format=unified",
+                          timeout=10), IMAGE + "/diff"),
+            (requests.get(f"{api}/images/{ns}/jammy/diff?from=1.1.0&to={uuid.uuid4()}",
+                          timeout=10), IMAGE + "/diff"),
             # Every keyword within its documented bounds, yet past the request line limit.
             (requests.get(f"{api}/images", params={"keyword": ["é" * 64] * 16}, timeout=10),
              "/api/v1/images")):
