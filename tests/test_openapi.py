@@ -171,6 +171,10 @@ def test_lifecycle_answers_match_the_document(server: Server, ns: str) -> None:
                                        "files": {"template.yaml": HELLO_WORLD}},
                             headers=writer, timeout=30)
     assert created.status_code == 201, created.text
+    replacement = requests.post(api, json={"namespace": ns, "name": "app2",
+                                           "files": {"template.yaml": HELLO_WORLD}},
+                                headers=writer, timeout=30)
+    assert replacement.status_code == 201, replacement.text
     assert requests.post(f"{api}/{ns}/app/versions", json={"version": "1.0.0", "ref": "main"},
                          headers=writer, timeout=30).status_code == 201
     yank = f"{api}/{ns}/app/versions/1.0.0/yank"
