@@ -18,10 +18,18 @@ import yaml
 from flask import Blueprint, Response, jsonify
 
 import heater
+from heater.server import REQUEST_LINE_LIMIT
 
 bp = Blueprint("openapi", __name__)
 
 COMPONENT_SECTIONS = ("schemas", "parameters", "responses", "securitySchemes")
+# What the HTTP server (gunicorn) answers by itself, before Heater sees the
+# request, to any operation alike: an HTML page, not the JSON error shape.
+SERVER_RESPONSES = {
+    "414": {"description": f"URI Too Long: the request line is over {REQUEST_LINE_LIMIT} "
+                           "bytes (refused by the HTTP server, not in the JSON error shape)"},
+}
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
 class FragmentClash(RuntimeError):
@@ -67,7 +75,17 @@ def document() -> dict[str, Any]:
     for fragment_file in files:
         fragment = yaml.load(fragment_file.read_bytes(), Loader=yaml.CSafeLoader)
         merge(result, fragment, fragment_file.name)
+    _add_server_responses(result)
     return result
+
+
+def _add_server_responses(document: dict[str, Any]) -> None:
+    """List :data:`SERVER_RESPONSES` on every operation (no fragment needs to)."""
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                for status, response in SERVER_RESPONSES.items():
+                    operation["responses"].setdefault(status, response)
 
 
 @bp.get("/api/v1/openapi.json")
