@@ -105,12 +105,8 @@ def load_yaml(content: bytes, path: str) -> YamlDocument:
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise YamlError(path, mark.line + 1 if mark else None,
-                        f"invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise YamlError(path, None, f"invalid YAML: {exc}") from None
+        raise _as_yaml_error(exc, path) from None
     finally:
         loader.dispose()
     return YamlDocument(path, data, root)
@@ -146,14 +142,18 @@ def _check_bounds(content: bytes, path: str) -> None:
                 raise YamlError(path, _line(event),
                                 f"expands to more than {MAX_EXPANDED_NODES} nodes "
                                 "(aliases counted in full); refusing a possible YAML bomb")
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise YamlError(path, mark.line + 1 if mark else None,
-                        f"invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise YamlError(path, None, f"invalid YAML: {exc}") from None
+        raise _as_yaml_error(exc, path) from None
     finally:
         loader.dispose()
+
+
+def _as_yaml_error(exc: yaml.YAMLError, path: str) -> YamlError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        return YamlError(path, mark.line + 1 if mark else None,
+                         f"invalid YAML: {exc.problem or exc.context}")
+    return YamlError(path, None, f"invalid YAML: {exc}")
 
 
 def _line(event: yaml.Event | None) -> int | None:

@@ -23,10 +23,6 @@ from heater.registry import Registry
 # processes, so threads mostly wait on pipes and sockets.
 THREADS_PER_WORKER = 16
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
-# Bytes of the request line (method, URL, version): gunicorn's most. A listing
-# URL with a long search, many keywords and a marker, percent-encoded, needs
-# more than gunicorn's default 4094; longer lines get gunicorn's own 414.
-REQUEST_LINE_LIMIT = 8190
 
 
 def default_workers() -> int:
@@ -53,7 +49,6 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
             # Headers are small for every client Heater serves; refusing
             # larger ones early bounds the memory a request can take.
             "limit_request_field_size": 16384,
-            "limit_request_line": REQUEST_LINE_LIMIT,
             "limit_request_fields": 100,
             # gunicorn >= 25 opens a control socket shared by every server of
             # the user (~/.gunicorn/gunicorn.ctl); several Heater instances on

@@ -33,10 +33,9 @@ import pygit2
 from heater.errors import InvalidInput
 from heater.hot import KNOWN_VERSIONS, YAML_SUFFIXES, FileKind, classify, references
 from heater.hotyaml import YamlDocument, YamlError, load_yaml
-from heater.names import InvalidName, check_repo_path
+from heater.names import InvalidName
+from heater.settings import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
 
-DEFAULT_ENTRYPOINT = "template.yaml"
-METADATA_FILE = "heater.yaml"
 # Enough for a user to fix several things in one go, few enough to read.
 MAX_PROBLEMS_SHOWN = 20
 
@@ -223,15 +222,11 @@ class _Validator:
             else None
         entry = DEFAULT_ENTRYPOINT
         if meta is not None and isinstance(meta.data, dict) and "entrypoint" in meta.data:
-            value = meta.data["entrypoint"]
-            line = meta.line_of("entrypoint")
-            if not isinstance(value, str):
-                self._problem(METADATA_FILE, line, "entrypoint must be a file path")
-                return None
             try:
-                entry = check_repo_path(value)
-            except InvalidName as exc:
-                self._problem(METADATA_FILE, line, exc.reason)
+                entry = parse_entrypoint(meta.data["entrypoint"])
+            except InvalidInput as exc:
+                reason = exc.reason if isinstance(exc, InvalidName) else exc.message
+                self._problem(METADATA_FILE, meta.line_of("entrypoint"), reason)
                 return None
         return entry
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,17 +41,25 @@ def api(server: Server, method: str, path: str, token: str | None = None,
                             **kwargs)
 
 
-def listing(server: Server, token: str | None = None, **params: Any) -> list[dict[str, Any]]:
-    """Every entry the listing gives, following ``next`` to the end."""
-    response = api(server, "GET", "/api/v1/templates", token, params=params)
+def listing(server: Server, token: str | None = None, collection: str = "templates",
+            **params: Any) -> list[dict[str, Any]]:
+    """Every entry the listing of ``collection`` (``templates``, ``images``)
+    gives, following ``next`` to the end."""
+    response = api(server, "GET", f"/api/v1/{collection}", token, params=params)
     assert response.status_code == 200, response.text
-    entries: list[dict[str, Any]] = response.json()["templates"]
+    entries: list[dict[str, Any]] = response.json()[collection]
     while response.json()["next"]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = requests.get(response.json()["next"], headers=headers, timeout=30)
         assert response.status_code == 200, response.text
-        entries += response.json()["templates"]
+        entries += response.json()[collection]
     return entries
+
+
+def reindex(server: Server) -> None:
+    """Run ``heater reindex`` on the server's data directory, as an operator would."""
+    subprocess.run([sys.executable, "-m", "heater", "reindex", "--data-dir",
+                    str(server.data_dir)], check=True, capture_output=True, timeout=120)
 
 
 def record_lifecycle(path: Path, state: dict[str, Any]) -> None:

@@ -157,6 +157,14 @@ class Git:
                 f"git {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
+    def run_bytes(self, *args: str, cwd: Path, input: bytes | None = None) -> bytes:
+        """Run git for its binary output (a pack, a blob)."""
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
+                              env=git_env(self.home), timeout=120, check=False)
+        if proc.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr.decode()}")
+        return proc.stdout
+
     def worktree(self, path: Path, files: Mapping[str, str | bytes],
                  message: str = "initial") -> Path:
         """A new repository at ``path`` with ``files`` committed on ``main``."""

@@ -6,6 +6,7 @@ These tests start servers of their own, since they kill its workers.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -54,6 +55,10 @@ def _processes_for(repo_path: Path, word: bytes) -> list[int]:
     return pids
 
 
+def _pkt(data: bytes) -> bytes:
+    return f"{len(data) + 4:04x}".encode() + data
+
+
 def _wait_until(predicate: object, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -78,23 +83,33 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
     before = git.run("ls-remote", url).stdout
     repo_path = own_server.layout.root / "git" / ns / "web.git"
 
-    git.commit(work, {f"blob{i}.bin": os.urandom(8 * 1024 * 1024) for i in range(3)}, "big")
-    # Throttle the client so the push is still streaming when the worker dies.
-    push = subprocess.Popen(
-        ["git", "-c", "http.lowSpeedLimit=0", "push", url, "main"], cwd=work,
-        env={**os.environ, "HOME": str(git.home), "GIT_TERMINAL_PROMPT": "0",
-             "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    old = before.split()[0]
+    new = git.commit(work, {f"blob{i}.bin": os.urandom(4 * 1024 * 1024) for i in range(2)},
+                     "big")
+    pack = git.run_bytes("pack-objects", "--stdout", "--revs", cwd=work,
+                         input=f"{new}\n^{old}\n".encode())
+    command = f"{old} {new} refs/heads/main\0report-status side-band-64k\n".encode()
+    # Send the push by hand, stopping halfway through the pack, so that the
+    # worker is killed while receive-pack is certainly still reading it.
+    host, port = own_server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.putrequest("POST", f"/{ns}/web.git/git-receive-pack")
+    for header, value in (("Content-Type", "application/x-git-receive-pack-request"),
+                          ("Authorization", f"Bearer {token}"),
+                          ("Transfer-Encoding", "chunked")):
+        connection.putheader(header, value)
+    connection.endheaders()
+    first_half = _pkt(command) + b"0000" + pack[: len(pack) // 2]
+    connection.send(f"{len(first_half):x}\r\n".encode() + first_half + b"\r\n")
     try:
         assert _wait_until(lambda: _processes_for(repo_path, b"receive-pack"), 60), \
             "receive-pack never started"
+        assert _wait_until(lambda: list((repo_path / "objects").glob("tmp_objdir*")), 60), \
+            "receive-pack never started to store the pack"
         for worker in _children(own_server.process.pid):
             os.kill(worker, signal.SIGKILL)
-        push.wait(timeout=120)
     finally:
-        if push.poll() is None:
-            push.kill()
-            push.wait()
+        connection.close()
     # git on the server sees its input end and gives up, cleaning its quarantine.
     assert _wait_until(lambda: not _processes_for(repo_path, b"receive-pack"), 30)
     assert _wait_until(lambda: requests.get(f"{own_server.url}/healthz",

@@ -1,11 +1,15 @@
-"""Image repositories over the API: detail, versions, listing, diff."""
+"""Image repositories over the API: detail, versions, listing (from the
+catalog index), diff."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
+from tests.catalog_support import listing, reindex
 from tests.conftest import Server
-from tests.images_helpers import UBUNTU_MANIFEST, auth, push
+from tests.images_helpers import UBUNTU_MANIFEST, auth, push, queue_build, upload
 from tests.test_images_diff import JAMMY_APRIL, JAMMY_JANUARY, manifest
 
 
@@ -43,27 +47,77 @@ def test_diff_between_versions(server: Server, ns: str) -> None:
     assert get(server, f"images/{ns}/jammy/diff?from=9.9.9").status_code == 404
 
 
-def test_listing_and_search(server: Server, ns: str) -> None:
+def names(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["name"] for e in entries]
+
+
+def test_listing_and_search_by_package_and_os(server: Server, ns: str) -> None:
     token = server.token("writer", ns)
     push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_APRIL, description="Jammy base"))
-    push(server, token, f"{ns}/rocky", b"2", {**UBUNTU_MANIFEST,
+    push(server, token, f"{ns}/focal", b"2", manifest(JAMMY_JANUARY), version="1.0.0")
+    push(server, token, f"{ns}/rocky", b"3", {**UBUNTU_MANIFEST, "package_manager": "rpm",
                                               "os": {"distro": "rocky", "version": "9"}})
-    listed = get(server, f"images?namespace={ns}").json()["images"]
-    assert [i["name"] for i in listed] == ["jammy", "rocky"]
-    assert listed[0]["os"] == {"distro": "ubuntu", "version": "22.04"}
-    assert [i["name"] for i in get(server, f"images?namespace={ns}&q=wget").json()["images"]] \
-        == ["jammy"]
-    assert [i["name"] for i in get(server, f"images?namespace={ns}&q=ROCKY").json()["images"]] \
-        == ["rocky"]
-    assert [i["name"] for i in get(server, f"images?namespace={ns}&q=jammy base")
-            .json()["images"]] == ["jammy"]
-    page = get(server, f"images?namespace={ns}&limit=1").json()
-    assert [i["name"] for i in page["images"]] == ["jammy"]
-    assert page["next_marker"] == f"{ns}/jammy"
-    rest = get(server, f"images?namespace={ns}&limit=1&marker={page['next_marker']}").json()
-    assert [i["name"] for i in rest["images"]] == ["rocky"]
-    assert rest["next_marker"] is None
+    listed = listing(server, None, "images", namespace=ns)
+    assert names(listed) == ["focal", "jammy", "rocky"]
+    jammy = listed[1]
+    assert jammy["kind"] == "image" and jammy["description"] == "Jammy base"
+    assert jammy["os"] == {"distro": "ubuntu", "version": "22.04"}
+    assert jammy["keywords"] == ["ubuntu", "22.04"]
+    assert jammy["package_count"] == len(manifest(JAMMY_APRIL)["packages"])
+    assert jammy["status"] == "active" and jammy["disk_format"] == "qcow2"
+    assert listed[0]["latest_version"] == "1.0.0" and jammy["latest_version"] is None
+
+    def search(**params: str) -> list[str]:
+        return names(listing(server, None, "images", namespace=ns, **params))
+
+    assert search(q="wget") == ["jammy"]  # a package only the April build has
+    assert search(q="openssl") == ["focal", "jammy", "rocky"]
+    assert search(q="linux-image-5.15.0-102-generic") == ["jammy"]  # as a phrase
+    assert search(q="linux-image-5.15.0-91-generic") == ["focal", "jammy"]
+    assert search(q="ROCKY") == ["rocky"]
+    assert search(q="jammy base") == ["jammy"]
+    assert search(keyword="ubuntu") == ["focal", "jammy"]
+    assert search(keyword="rocky", q="bash") == ["rocky"]
+    assert search(keyword="Ubuntu", q="rocky") == []
+    assert names(listing(server, None, "images", namespace=ns, limit=1)) == names(listed)
+    assert search(sort="name:desc") == ["rocky", "jammy", "focal"]
     assert get(server, "images?sort=size").status_code == 400
+    assert listing(server, None, "templates", namespace=ns) == []
+
+
+def test_the_listing_follows_uploads_and_deletions(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    queued = queue_build(server, token, f"{ns}/base")
+    [entry] = listing(server, None, "images", namespace=ns)
+    assert entry["image_id"] is None and entry["package_count"] == 0
+    upload(server, token, queued, b"bytes")
+    [entry] = listing(server, None, "images", namespace=ns)
+    assert entry["image_id"] == queued and entry["size"] == 5
+    newer = push(server, token, f"{ns}/base", b"newer", manifest(JAMMY_APRIL))
+    [entry] = listing(server, None, "images", q="wget", namespace=ns)
+    assert entry["image_id"] == newer
+    assert requests.delete(f"{server.url}/api/v1/builds/{newer}", headers=auth(token),
+                           timeout=30).status_code == 200
+    [entry] = listing(server, None, "images", namespace=ns)
+    assert entry["status"] == "deleted" and entry["image_id"] == newer
+
+
+def test_reindex_gives_the_same_image_listing(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_APRIL), version="1.0.0")
+    gone = push(server, token, f"{ns}/jammy", b"2", manifest(JAMMY_JANUARY))
+    requests.delete(f"{server.url}/api/v1/builds/{gone}", headers=auth(token), timeout=30)
+    push(server, token, f"{ns}/rocky", b"3", {**UBUNTU_MANIFEST,
+                                              "os": {"distro": "rocky", "version": "9"}})
+    requests.post(f"{server.url}/api/v1/images/{ns}/hidden/builds?visibility=private",
+                  json=UBUNTU_MANIFEST, headers=auth(token), timeout=10)
+    admin = server.token("admin")
+    before = listing(server, admin, "images", namespace=ns, sort="updated")
+    searched = listing(server, admin, "images", namespace=ns, q="wget")
+    assert sorted(names(before)) == ["hidden", "jammy", "rocky"] and names(searched) == ["jammy"]
+    reindex(server)
+    assert listing(server, admin, "images", namespace=ns, sort="updated") == before
+    assert listing(server, admin, "images", namespace=ns, q="wget") == searched
 
 
 def test_private_images_are_invisible(server: Server, ns: str) -> None:
@@ -77,6 +131,10 @@ def test_private_images_are_invisible(server: Server, ns: str) -> None:
     assert hidden.status_code == 404
     assert "secret" not in hidden.text  # the image's name is not revealed
     assert get(server, f"images?namespace={ns}").json()["images"] == []
+    assert listing(server, server.token("writer", "elsewhere"), "images", namespace=ns) == []
+    assert names(listing(server, server.token("reader", ns), "images", namespace=ns)) \
+        == ["secret"]
+    assert listing(server, None, "images", q="openssl", namespace=ns) == []
     assert get(server, f"images/{ns}/secret", token).status_code == 200
     reader = server.token("reader", ns)
     assert get(server, f"builds/{build_id}", reader).json()["status"] == "queued"

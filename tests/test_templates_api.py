@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 import requests
 
 from heater.web import create_app
-from tests.catalog_support import api, listing, now, push, record_lifecycle
+from tests.catalog_support import api, listing, now, push, record_lifecycle, reindex
 from tests.conftest import HELLO_WORLD, Git, Server
 
 
@@ -285,11 +283,6 @@ def test_marker_from_another_sort_is_refused(server: Server, git: Git, ns: str,
                  params={"namespace": ns, "limit": 1, "sort": "updated", "marker": marker})
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "invalid_marker"
-
-
-def reindex(server: Server) -> None:
-    subprocess.run([sys.executable, "-m", "heater", "reindex", "--data-dir",
-                    str(server.data_dir)], check=True, capture_output=True, timeout=120)
 
 
 def test_reindex_gives_the_same_listing(server: Server, git: Git, ns: str,

@@ -5,15 +5,22 @@
 - :mod:`heater.catalog.indexer`: fills the index from the repositories, with
   one extractor per repository kind;
 - :mod:`heater.catalog.templates`: the metadata of a template repository;
+- :mod:`heater.catalog.images`: the metadata of an image repository;
 - :mod:`heater.catalog.listing`: listing parameters as users send them;
 - :mod:`heater.catalog.detail`: one template described in full at a ref.
 """
 
 from __future__ import annotations
 
-from heater.catalog.indexer import Catalog
+from heater.catalog.images import image_document
+from heater.catalog.indexer import EXTRACTORS, Catalog
 from heater.catalog.sqlite import SqliteIndex
-from heater.repositories import RepositoryStore
+from heater.repositories import Kind, RepositoryStore
+
+# Here rather than beside template_document in the indexer: the image
+# extractor builds on the indexer's KindDocument. Importing any module of
+# this package runs this first, so every Catalog sees both kinds.
+EXTRACTORS[Kind.IMAGE] = image_document
 
 
 def open_catalog(repos: RepositoryStore) -> Catalog:

@@ -5,7 +5,7 @@ and stores it. The fields every kind shares (visibility, deprecation,
 times, latest version) are read here; the kind-specific ones come from that
 kind's *extractor*, looked up in the table given to the catalog
 (:data:`EXTRACTORS` by default). Image repositories plug in by adding their
-extractor there::
+extractor there (:mod:`heater.catalog` does)::
 
     EXTRACTORS[Kind.IMAGE] = image_document   # (git, commit) -> KindDocument
 

@@ -30,7 +30,9 @@ from heater.catalog.index import (
 )
 from heater.errors import InvalidInput
 
-SCHEMA_VERSION = 2
+# Raised whenever what the index holds changes, so that an old file is
+# rebuilt on start (3: image repositories are indexed too).
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 # Entries written per transaction by upsert_many(): short enough that other
 # writers (pushes during a reindex) wait milliseconds, not seconds.

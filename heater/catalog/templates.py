@@ -20,11 +20,10 @@ import pygit2
 from heater.errors import HeaterError
 from heater.hot import Template
 from heater.hotyaml import load_yaml
-from heater.names import check_repo_path
+from heater.settings import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
 from heater.trees import find_blob
 
-MANIFEST = "heater.yaml"
-DEFAULT_ENTRYPOINT = "template.yaml"
+MANIFEST = METADATA_FILE
 # Bounds on what heater.yaml may put into the index, so that one repository
 # cannot bloat every listing page.
 MAX_KEYWORDS = 32
@@ -83,7 +82,7 @@ def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
     entrypoint = manifest.get("entrypoint")
     if entrypoint is not None:
         try:
-            meta.entrypoint = check_repo_path(str(entrypoint))
+            meta.entrypoint = parse_entrypoint(entrypoint)
         except HeaterError as exc:
             meta.problems.append(f"{MANIFEST}: entrypoint: {exc.message}")
     _read_template(meta, _load(tree, meta.entrypoint, meta, required=True))

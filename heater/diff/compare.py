@@ -7,7 +7,6 @@ from typing import Any
 
 import pygit2
 
-from heater.diff.metadata import entrypoint
 from heater.diff.semantic import Entry, FileSummary, summarize
 from heater.diff.similarity import looks_binary
 from heater.diff.structural import MISSING
@@ -16,6 +15,7 @@ from heater.diff.verdict import Impact, VersionCheck
 from heater.hot import YAML_SUFFIXES, FileKind, classify
 from heater.hotyaml import YamlError, load_yaml
 from heater.refs import Resolved, resolve
+from heater.settings import entrypoint
 
 
 @dataclass

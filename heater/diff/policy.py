@@ -19,9 +19,9 @@ from __future__ import annotations
 import pygit2
 
 from heater.diff.compare import compare_commits
-from heater.diff.metadata import METADATA_FILE, read_metadata
 from heater.diff.verdict import VersionCheck
 from heater.errors import Conflict
+from heater.settings import METADATA_FILE, read_metadata
 from heater.versions import Version, list_versions
 
 

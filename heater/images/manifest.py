@@ -8,10 +8,14 @@ are refused here.
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from heater.errors import InvalidInput
+from heater.images.builds import Status
+from heater.images.digests import ALGORITHMS
 from heater.versions import Version
 
 if TYPE_CHECKING:
@@ -65,6 +69,38 @@ SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+def _stored_schema() -> dict[str, Any]:
+    """:data:`SCHEMA` plus what the server adds when it commits a build
+    (:mod:`heater.images.service`): the binary's id, size and digests, its
+    status, and for a deleted build when and by whom."""
+    schema = copy.deepcopy(SCHEMA)
+    schema["title"] = "Heater image manifest (as committed to the image's repository)"
+    schema["required"] = [*schema["required"], "image_id", "status", "size", "hashes"]
+    digests = {name: {"type": "string", "pattern": f"^[0-9a-f]{{{_hex_length(name)}}}$"}
+               for name in ALGORITHMS}
+    schema["properties"].update({
+        "image_id": {"type": "string", "format": "uuid"},
+        "status": {"enum": [Status.ACTIVE.value, Status.DELETED.value]},
+        "size": {"type": "integer", "minimum": 0},
+        "hashes": {"type": "object", "required": list(ALGORITHMS),
+                   "additionalProperties": False, "properties": digests},
+        "deleted_at": {"type": "string", "format": "date-time"},
+        "deleted_by": {"type": "string"},
+    })
+    schema["if"] = {"properties": {"status": {"const": Status.DELETED.value}}}
+    schema["then"] = {"required": ["deleted_at", "deleted_by"]}
+    return schema
+
+
+def _hex_length(algorithm: str) -> int:
+    return hashlib.new(algorithm, usedforsecurity=False).digest_size * 2
+
+
+# What ``manifest.json`` holds in an image repository; documents the API's
+# answers (its only user besides the tests).
+STORED_SCHEMA = _stored_schema()
+
 
 # Distributions whose packages are rpm; everything else is compared as dpkg.
 _RPM_DISTROS = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "alma", "oracle",

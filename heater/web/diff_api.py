@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from heater.diff import compare_refs
 from heater.errors import InvalidInput
 from heater.repositories import Kind
-from heater.web.context import caller, registry, repo_id
+from heater.web.context import open_readable, repo_id
 
 bp = Blueprint("diff_api", __name__, url_prefix="/api/v1/templates")
 
@@ -26,26 +26,21 @@ def template_diff(namespace: str, name: str) -> Response:
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}",
                            code="invalid_format")
-    reg = registry()
-    info = reg.readable(caller(), repo, Kind.TEMPLATE)
-    git = reg.repos.open(repo)
-    try:
+    with open_readable(repo, Kind.TEMPLATE) as (info, git):
         result = compare_refs(git, str(params["from"]), str(params["to"]),
                               binary_patches=fmt == "unified")
-    finally:
-        git.free()
-    if fmt == "unified":
-        response = Response(result.comparison.text.unified(),
-                            mimetype="text/x-diff")
-        response.headers["X-Heater-Diff-Truncated"] = str(result.comparison.text.truncated).lower()
-        response.headers["X-Heater-Verdict"] = str(result.comparison.verdict)
-    else:
-        response = jsonify(result.as_json())
-    if result.old.immutable and result.new.immutable:
-        # A diff of two fixed commits never changes; a private one is for
-        # the caller's own cache only.
-        scope = "private" if info.private else "public"
-        response.headers["Cache-Control"] = f"{scope}, max-age=31536000, immutable"
-        response.set_etag(f"diff-{result.old.sha}-{result.new.sha}-{fmt}")
-        response.make_conditional(request)
+        if fmt == "unified":
+            text = result.comparison.text
+            response = Response(text.unified(), mimetype="text/x-diff")
+            response.headers["X-Heater-Diff-Truncated"] = str(text.truncated).lower()
+            response.headers["X-Heater-Verdict"] = str(result.comparison.verdict)
+        else:
+            response = jsonify(result.as_json())
+        if result.old.immutable and result.new.immutable:
+            # A diff of two fixed commits never changes; a private one is
+            # for the caller's own cache only.
+            scope = "private" if info.private else "public"
+            response.headers["Cache-Control"] = f"{scope}, max-age=31536000, immutable"
+            response.set_etag(f"diff-{result.old.sha}-{result.new.sha}-{fmt}")
+            response.make_conditional(request)
     return response

@@ -1,20 +1,23 @@
-"""REST endpoints for image repositories (``/api/v1/images``): listing,
-the current manifest, versions, diff, and queueing a build."""
+"""REST endpoints for image repositories (``/api/v1/images``): listing
+(from the catalog index, as templates), the current manifest, versions,
+diff, and queueing a build."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from heater.errors import InvalidInput
-from heater.images import listing, manifests
+from heater.images import manifests
 from heater.images.diff import diff_manifests
 from heater.names import RepoId
 from heater.repositories import Kind, parse_visibility
 from heater.web.builds_api import images
 from heater.web.context import caller, json_body, registry
+from heater.web.listing import listing
 from heater.web.templates_api import repo_summary
 
-bp = Blueprint("images_api", __name__, url_prefix="/api/v1/images")
+PREFIX = "/api/v1/images"
+bp = Blueprint("images_api", __name__, url_prefix=PREFIX)
 
 
 @bp.post("/<namespace>/<name>/builds")
@@ -61,8 +64,7 @@ def list_versions(namespace: str, name: str) -> Response:
 
 @bp.get("")
 def list_all() -> Response:
-    query = listing.Query.parse(request.args.to_dict())
-    return jsonify(listing.list_images(registry(), caller(), query))
+    return listing(Kind.IMAGE, "images", PREFIX)
 
 
 @bp.get("/<namespace>/<name>/diff")

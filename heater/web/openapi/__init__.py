@@ -3,7 +3,11 @@
 Assembled from fragments, one YAML file per feature in this directory
 (``templates.yaml``, ``raw.yaml``...), each with ``paths`` and
 ``components``; a feature documents its endpoints by adding its own file.
-Two fragments may not define the same path or component.
+Schemas the code validates with are added from the code itself
+(:mod:`heater.web.openapi.derived`).
+Two fragments may document different operations of one path (the
+lifecycle's DELETE beside the templates' GET), never the same operation
+or component.
 ``tests/test_openapi.py`` fails when a route is undocumented or a documented
 path has no route.
 """
@@ -18,22 +22,18 @@ import yaml
 from flask import Blueprint, Response, jsonify
 
 import heater
-from heater.server import REQUEST_LINE_LIMIT
+from heater.web.openapi import derived
 
 bp = Blueprint("openapi", __name__)
 
 COMPONENT_SECTIONS = ("schemas", "parameters", "responses", "securitySchemes")
-# What the HTTP server (gunicorn) answers by itself, before Heater sees the
-# request, to any operation alike: an HTML page, not the JSON error shape.
-SERVER_RESPONSES = {
-    "414": {"description": f"URI Too Long: the request line is over {REQUEST_LINE_LIMIT} "
-                           "bytes (refused by the HTTP server, not in the JSON error shape)"},
-}
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+# What the HTTP server in front of every route may answer on its own.
+SERVER_RESPONSE = ("414", {"$ref": "#/components/responses/UriTooLong"})
 
 
 class FragmentClash(RuntimeError):
-    """Two fragments define the same path or component: a bug in the fragments."""
+    """Two fragments define the same operation or component: a bug in the fragments."""
 
 
 def _base() -> dict[str, Any]:
@@ -55,9 +55,11 @@ def _base() -> dict[str, Any]:
 def merge(document: dict[str, Any], fragment: dict[str, Any], source: str) -> None:
     """Add ``fragment``'s paths and components to ``document``."""
     for path, item in (fragment.get("paths") or {}).items():
-        if path in document["paths"]:
-            raise FragmentClash(f"{source}: path {path} is already documented")
-        document["paths"][path] = item
+        target = document["paths"].setdefault(path, {})
+        for key, value in item.items():
+            if key in target:
+                raise FragmentClash(f"{source}: {key} of {path} is already documented")
+            target[key] = value
     for section, items in (fragment.get("components") or {}).items():
         target = document["components"].setdefault(section, {})
         for name, value in items.items():
@@ -75,17 +77,12 @@ def document() -> dict[str, Any]:
     for fragment_file in files:
         fragment = yaml.load(fragment_file.read_bytes(), Loader=yaml.CSafeLoader)
         merge(result, fragment, fragment_file.name)
-    _add_server_responses(result)
-    return result
-
-
-def _add_server_responses(document: dict[str, Any]) -> None:
-    """List :data:`SERVER_RESPONSES` on every operation (no fragment needs to)."""
-    for item in document["paths"].values():
+    merge(result, derived.fragment(), "derived.py")
+    for item in result["paths"].values():
         for method, operation in item.items():
             if method in HTTP_METHODS:
-                for status, response in SERVER_RESPONSES.items():
-                    operation["responses"].setdefault(status, response)
+                operation["responses"].setdefault(*SERVER_RESPONSE)
+    return result
 
 
 @bp.get("/api/v1/openapi.json")

@@ -1,0 +1,71 @@
+"""Checking a live response against what the OpenAPI document says of it:
+the status is documented for the operation, the JSON body matches the
+documented schema (``$ref`` s resolved in the document), and documented
+headers that are present match theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import requests
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from heater.web.openapi import document
+
+DOCUMENT_URI = "urn:heater:openapi"
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _follow(node: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A response or header object, following one ``$ref``; with its pointer when referred."""
+    ref = node.get("$ref")
+    if ref is None:
+        return node, None
+    found: Any = document()
+    for part in ref.removeprefix("#/").split("/"):
+        found = found[part.replace("~1", "/").replace("~0", "~")]
+    return found, ref.removeprefix("#")
+
+
+def _validate(instance: object, pointer: str) -> None:
+    registry: Registry[Any] = Registry().with_resource(
+        DOCUMENT_URI, DRAFT202012.create_resource(document()))
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": f"{DOCUMENT_URI}#{pointer}"}, registry=registry,
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    validator.validate(instance)
+
+
+def conforms(response: requests.Response, path: str, method: str | None = None) -> Any:
+    """Assert that ``response`` is what ``path`` (as documented, with
+    ``{placeholders}``) documents; the decoded JSON body, if any."""
+    method = (method or response.request.method or "GET").lower()
+    operation = document()["paths"][path][method]
+    status = str(response.status_code)
+    assert status in operation["responses"], (
+        f"{method.upper()} {path}: {status} is not documented: {response.text[:300]}")
+    answer, answer_pointer = _follow(operation["responses"][status])
+    answer_pointer = answer_pointer or _pointer("paths", path, method, "responses", status)
+    for name, header in (answer.get("headers") or {}).items():
+        if name in response.headers:
+            spec, spec_pointer = _follow(header)
+            pointer = spec_pointer or f"{answer_pointer}{_pointer('headers', name)}"
+            value: object = response.headers[name]
+            if spec["schema"].get("type") == "integer":
+                value = int(response.headers[name])
+            _validate(value, f"{pointer}/schema")
+    content = answer.get("content") or {}
+    mimetype = response.headers.get("Content-Type", "").split(";")[0]
+    if method == "head" or response.status_code == 304:
+        return None
+    assert mimetype in content, f"{method.upper()} {path} {status}: {mimetype} not documented"
+    if mimetype != "application/json":
+        return None
+    body = response.json()
+    _validate(body, f"{answer_pointer}{_pointer('content', mimetype, 'schema')}")
+    return body
