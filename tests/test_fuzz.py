@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 import fuzz
 
-EXAMPLES = 15  # cases per operation and phase; the phases add boundary cases
+EXAMPLES = 10  # cases per operation and phase; the phases add boundary cases
 SEED = 7  # the same cases every run: a failure here is reproducible
 # The stateful phase (chains of calls) is the slow one: scripts/fuzz runs it.
 PHASES = "examples,coverage,fuzzing"
