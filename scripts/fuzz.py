@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--examples", type=int, default=300,
                         help="cases per operation (default 300)")
     parser.add_argument("--max-time", type=float, default=900,
-                        help="seconds for the whole run, at most (default 900)")
+                        help="seconds for the whole run: fuzzing repeats until they "
+                             "are spent (default 900)")
     parser.add_argument("--seed", type=int, default=None,
                         help="reproduce a run (default: a new seed, printed)")
     parser.add_argument("--url", help="fuzz this running server instead of starting one "
