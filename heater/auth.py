@@ -78,6 +78,12 @@ class Principal:
 Caller = Principal | None  # None is the anonymous caller
 
 
+def is_token_shaped(secret: str) -> bool:
+    """True when ``secret`` has the form of a Heater token secret (whether or
+    not such a token exists): other services' tokens never do."""
+    return _SECRET_RE.match(secret) is not None
+
+
 def can_read(caller: Caller, info: RepoInfo) -> bool:
     if not info.private:
         return True

@@ -62,3 +62,10 @@ class TooLarge(HeaterError):
 
 class UnsupportedMediaType(HeaterError):
     code = "unsupported_media_type"
+
+
+class Unavailable(HeaterError):
+    """A store the request needs cannot answer now; the message says what an
+    operator does about it. Nothing was changed."""
+
+    code = "unavailable"

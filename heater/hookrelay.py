@@ -66,6 +66,9 @@ class HookRelay:
         self._reply = pipes_dir / "reply"
         os.mkfifo(self._request, 0o600)
         os.mkfifo(self._reply, 0o600)
+        # The hook's watchdog reads ``alive_fd`` (inherited through git); this
+        # process keeps the only write end, closed by close() or by its death.
+        self.alive_fd, self._alive_writer = os.pipe()
         self._lock_fd: int | None = None
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="hook-relay")
@@ -86,7 +89,18 @@ class HookRelay:
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)  # releases the flock
+        self.spawned()
+        writer, self._alive_writer = self._alive_writer, -1
+        if writer >= 0:
+            os.close(writer)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def spawned(self) -> None:
+        """Close this process's copy of ``alive_fd`` once git has inherited
+        it (idempotent)."""
+        reader, self.alive_fd = self.alive_fd, -1
+        if reader >= 0:
+            os.close(reader)
 
     def _lock(self) -> bool:
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -128,16 +128,22 @@ def _reference(kind: str, keys: tuple[str | int, ...], target: str, base: str) -
 
 
 def references(data: Any, path: str) -> list[Reference]:
-    """Every file the document at ``path`` refers to, in document order."""
+    """Every file the document at ``path`` refers to, in document order.
+
+    In a template, as python-heatclient finds them: every ``get_file``, and
+    every ``type:`` key anywhere under ``resources`` whose value names a
+    template (``.yaml``/``.template``...) or a URL, so that the nested
+    templates of ``OS::Heat::AutoScalingGroup`` (``properties.resource``)
+    and ``OS::Heat::ResourceGroup`` (``properties.resource_def``) count too.
+    """
     found: list[Reference] = []
     kind = classify(data)
     if kind is FileKind.TEMPLATE:
-        for keys, target in _get_files(data, ()):
-            found.append(_reference("get_file", keys, target, path))
-        for name, resource in _mapping(_mapping(data).get("resources")).items():
-            rtype = resource.get("type") if isinstance(resource, dict) else None
-            if isinstance(rtype, str) and rtype.endswith(TEMPLATE_TYPE_SUFFIXES):
-                found.append(_reference("type", ("resources", name, "type"), rtype, path))
+        resources = ("resources",)
+        for ref_kind, keys, target in _walk(data, ()):
+            if ref_kind == "type" and keys[:1] != resources:
+                continue  # a parameter's or an output's "type" names no file
+            found.append(_reference(ref_kind, keys, target, path))
     elif kind is FileKind.ENVIRONMENT:
         registry = _mapping(_mapping(data).get("resource_registry"))
         for keys, target in _registry_files(registry, ("resource_registry",)):
@@ -148,17 +154,27 @@ def references(data: Any, path: str) -> list[Reference]:
 Keys = tuple[str | int, ...]
 
 
-def _get_files(node: Any, keys: Keys) -> Iterator[tuple[Keys, str]]:
+def _names_template(value: str) -> bool:
+    return value.endswith(TEMPLATE_TYPE_SUFFIXES) or _is_remote(value)
+
+
+def _walk(node: Any, keys: Keys) -> Iterator[tuple[str, Keys, str]]:
+    """``("get_file" | "type", keys, target)`` for every file reference under
+    ``node``, in document order."""
     # Iterative, so that nesting depth never matters here.
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(node, keys)]
+    stack: list[tuple[Any, Keys]] = [(node, keys)]
     while stack:
         value, where = stack.pop()
         if isinstance(value, dict):
             target = value.get("get_file")
             if len(value) == 1 and isinstance(target, str):
-                yield (*where, "get_file"), target
+                yield "get_file", (*where, "get_file"), target
                 continue
-            stack.extend((v, (*where, str(k))) for k, v in reversed(list(value.items())))
+            rtype = value.get("type")
+            if isinstance(rtype, str) and _names_template(rtype):
+                yield "type", (*where, "type"), rtype
+            stack.extend((v, (*where, str(k))) for k, v in reversed(list(value.items()))
+                         if not (k == "type" and isinstance(v, str)))
         elif isinstance(value, list):
             stack.extend((v, (*where, i)) for i, v in reversed(list(enumerate(value))))
 

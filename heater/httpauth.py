@@ -1,16 +1,24 @@
 """Reading a token from an HTTP request (WSGI environ), for every endpoint.
 
 A token goes as the password of HTTP Basic (any user name, as git sends it)
-or as ``Authorization: Bearer <token>``; Heat's authenticated URL fetches
-send it as ``X-Auth-Token``, which raw-file reads accept too.
+or as ``Authorization: Bearer <token>``. ``curl -u "$TOKEN:"`` puts it in
+the user name with an empty password: a user name of Heater's token form is
+taken as the token then.
+
+``X-Auth-Token`` is accepted too, but it is also where OpenStack services
+put their own Keystone token (``gAAAA...``) when they fetch a URL for a
+user: one that is not of Heater's token form is none of Heater's business
+and is ignored (the request is anonymous), so that public reads still
+work. A malformed ``Authorization`` header, which the caller wrote for
+Heater, stays an error.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 
+from heater.auth import is_token_shaped
 from heater.errors import Unauthenticated
 
 MAX_AUTH_HEADER = 4096
@@ -30,15 +38,19 @@ def token_from_environ(environ: Mapping[str, object], *, x_auth_token: bool = Fa
         if scheme == "basic":
             try:
                 decoded = base64.b64decode(value, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:
+                # binascii.Error and UnicodeDecodeError are ValueErrors, and so
+                # is what b64decode raises for a header that was not ASCII.
                 raise Unauthenticated("the Basic credentials are not valid base64 UTF-8") from None
-            _user, sep, password = decoded.partition(":")
+            user, sep, password = decoded.partition(":")
             if not sep:
                 raise Unauthenticated("the Basic credentials have no password")
+            if not password and is_token_shaped(user):
+                return user
             return password
         raise Unauthenticated(f"unsupported authorization scheme {scheme!r}; use Basic or Bearer")
     if x_auth_token:
         token = environ.get("HTTP_X_AUTH_TOKEN")
-        if isinstance(token, str) and token:
+        if isinstance(token, str) and is_token_shaped(token.strip()):
             return token.strip()
     return None

@@ -62,6 +62,23 @@ class LifecycleState:
         )
 
 
+# Whether the caller may read the repository named ``<namespace>/<name>``.
+Visible = Callable[[str], bool]
+REPLACED_BY = "Replaced by "
+
+
+def hide_replacement(deprecated: dict[str, Any] | None,
+                     visible: Visible) -> dict[str, Any] | None:
+    """A deprecation record as shown to a caller: a replacement the caller
+    cannot read (since made private, deleted, or never readable) is null."""
+    if deprecated is None:
+        return None
+    replacement = deprecated.get("replacement")
+    if isinstance(replacement, str) and not visible(replacement):
+        return {**deprecated, "replacement": None}
+    return deprecated
+
+
 def read_state(git: pygit2.Repository) -> LifecycleState:
     """The current state; the empty state if nothing was ever recorded."""
     reference = git.references.get(LIFECYCLE_REF)
@@ -131,8 +148,10 @@ def write_state(git: pygit2.Repository, change: Change, who: str) -> LifecycleSt
     raise LifecycleBusy("the lifecycle state changed too often while recording; try again")
 
 
-def history(git: pygit2.Repository, limit: int = 100) -> list[dict[str, str]]:
-    """The recorded changes, newest first: who, when and what (the audit trail)."""
+def history(git: pygit2.Repository, visible: Visible,
+            limit: int = 100) -> list[dict[str, str]]:
+    """The recorded changes, newest first: who, when and what (the audit
+    trail), naming only replacements the caller can read (``visible``)."""
     reference = git.references.get(LIFECYCLE_REF)
     if reference is None:
         return []
@@ -141,6 +160,8 @@ def history(git: pygit2.Repository, limit: int = 100) -> list[dict[str, str]]:
         if len(found) >= limit:
             break
         when = dt.datetime.fromtimestamp(commit.author.time, dt.UTC).isoformat()
+        lines = [line for line in commit.message.strip().splitlines()
+                 if not (line.startswith(REPLACED_BY) and not visible(line[len(REPLACED_BY):]))]
         found.append({"commit": str(commit.id), "by": commit.author.name, "at": when,
-                      "message": commit.message.strip()})
+                      "message": "\n".join(lines).strip()})
     return found

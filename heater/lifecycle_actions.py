@@ -10,13 +10,15 @@ what.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import pygit2
 
 from heater.errors import Conflict, InvalidInput, NotFound
-from heater.lifecycle import LifecycleState, now, write_state
+from heater.lifecycle import REPLACED_BY, LifecycleState, now, write_state
 from heater.names import RepoId
+from heater.repositories import RepoInfo
 from heater.versions import Version, find_version, list_versions
 
 # Reasons and messages are shown in listings and tombstones: a sentence or
@@ -86,22 +88,58 @@ def unyank(git: pygit2.Repository, version_text: str, who: str) -> None:
     write_state(git, change, who)
 
 
-def deprecate(git: pygit2.Repository, message: object, replacement: object,
-              who: str) -> dict[str, Any]:
+class BadReplacement(InvalidInput):
+    """A deprecation's replacement that readers could not follow."""
+
+    code = "invalid_replacement"
+
+    def __init__(self, replacement: str, reason: str) -> None:
+        super().__init__(f"replacement {replacement}: {reason}")
+        self.replacement = replacement
+
+
+# What a caller can read, by ``<namespace>/<name>``: its info, or None when
+# it does not exist, is deleted or is hidden from the caller.
+Lookup = Callable[[str], RepoInfo | None]
+
+
+def check_replacement(repo: RepoInfo, replacement: object, lookup: Lookup) -> str | None:
+    """The replacement named in a deprecation, in canonical form, if every
+    reader of ``repo`` can follow it: an existing repository of the same kind
+    that the writer can read (``lookup``), not ``repo`` itself, and public
+    when ``repo`` is public (its anonymous readers would otherwise learn the
+    name of a private repository)."""
+    if replacement is None:
+        return None
+    if not isinstance(replacement, str):
+        raise InvalidInput("'replacement' must be a string <namespace>/<name>",
+                           code="invalid_field")
+    successor = str(RepoId.parse(replacement))
+    if successor == str(repo.repo):
+        raise BadReplacement(successor, "a repository cannot replace itself")
+    info = lookup(successor)
+    if info is None:
+        raise BadReplacement(successor, "no such repository (or you cannot read it)")
+    if info.kind is not repo.kind:
+        raise BadReplacement(successor, f"is not a {repo.kind.value} repository")
+    if info.private and not repo.private:
+        raise BadReplacement(successor, f"is private, and readers of the public {repo.repo} "
+                             "could not follow it; name a public repository")
+    return successor
+
+
+def deprecate(git: pygit2.Repository, repo: RepoInfo, message: object, replacement: object,
+              who: str, lookup: Lookup) -> dict[str, Any]:
     """Flag the whole repository deprecated (again, replacing an earlier
-    message), optionally naming the repository that replaces it."""
+    message), optionally naming the repository that replaces it (checked by
+    :func:`check_replacement`)."""
     text = check_text(message, "message")
-    successor = None
-    if replacement is not None:
-        if not isinstance(replacement, str):
-            raise InvalidInput("'replacement' must be a string <namespace>/<name>",
-                               code="invalid_field")
-        successor = str(RepoId.parse(replacement))
+    successor = check_replacement(repo, replacement, lookup)
     record = {"message": text, "replacement": successor, "by": who, "at": now()}
 
     def change(state: LifecycleState) -> str:
         state.deprecated = record
-        return f"Deprecate\n\n{text}\n" + (f"\nReplaced by {successor}\n"
+        return f"Deprecate\n\n{text}\n" + (f"\n{REPLACED_BY}{successor}\n"
                                            if successor else "")
 
     write_state(git, change, who)

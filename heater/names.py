@@ -114,8 +114,9 @@ def check_short_ref(ref: str) -> str:
 def check_repo_path(path: str) -> str:
     """Validate a file path inside a repository tree (``files/init.sh``).
 
-    Relative, ``/``-separated, no empty, ``.`` or ``..`` components, no
-    control characters: it can only name an entry of the tree.
+    Relative, ``/``-separated, no empty, ``.``, ``..`` or ``.git``
+    components, no control characters: it can only name an entry of a
+    tree git accepts.
     """
     if not path:
         raise InvalidName("path", path, "must not be empty")
@@ -128,6 +129,10 @@ def check_repo_path(path: str) -> str:
     for component in path.split("/"):
         if component in ("", ".", ".."):
             raise InvalidName("path", path, "has an empty, '.' or '..' component")
+        # git refuses a tree entry named .git (in any case: it would be the
+        # repository itself on case-insensitive file systems).
+        if component.lower() == ".git":
+            raise InvalidName("path", path, "has a '.git' component")
     return path
 
 

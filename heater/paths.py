@@ -14,6 +14,9 @@
       empty.git/                    an empty repository whose advertisement
                                     answers a push that will create a new one
       blobs/<aa>/<uuid>             image binaries, fanned out by UUID prefix
+      locks/upload-<uuid>           held while a build's bytes are uploaded
+      pending/<id>                  a write whose listeners (the index) have not
+                                    run yet; left by a process that died
       auth.sqlite                   API tokens (secrets stored hashed)
       builds.sqlite                 image builds still waiting for their bytes
       index.sqlite                  catalog index, a cache rebuilt from git/
@@ -97,6 +100,23 @@ class Layout:
     @property
     def blobs(self) -> Path:
         return self.root / "blobs"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    def pending_change(self, token: str) -> Path:
+        """The marker of one write in progress (see Registry.begin_change)."""
+        return self._inside(self.root / "pending" / token)
+
+    @property
+    def pending(self) -> Path:
+        return self.root / "pending"
+
+    def upload_lock(self, build_id: str) -> Path:
+        """Held by the one upload of a build in progress (never in tmp/: an
+        upload may outlast the cleanup's grace period)."""
+        return self._inside(self.locks / f"upload-{build_id}")
 
     def blob(self, blob_id: str) -> Path:
         return self._inside(self.blobs / blob_id[:2] / blob_id)

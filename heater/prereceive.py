@@ -31,6 +31,9 @@ from heater.refrules import RefUpdate
 HOOK_NAME = "pre-receive"
 # Names the directory of the pipes to the server process that runs the push.
 PIPES_ENV = "HEATER_HOOK_PIPES"
+# Names a descriptor the hook inherits: the read end of a pipe that only the
+# server process writes to, so that its death reaches the hook as end-of-file.
+ALIVE_ENV = "HEATER_HOOK_ALIVE"
 
 
 _HOOK_TEMPLATE = """#!/bin/sh
@@ -41,16 +44,27 @@ _HOOK_TEMPLATE = """#!/bin/sh
 if [ -z "${pipes_env}" ]; then
     exec {python} -I -m heater.prereceive
 fi
-{{ printf '%s\\n' "$GIT_QUARANTINE_PATH" && cat; }} > "${pipes_env}/request" || exit 1
-{{ read -r status && cat >&2; }} < "${pipes_env}/reply" || exit 1
-[ "$status" = 0 ]
+# Nothing opens the other ends of the pipes once the server process is dead
+# (a killed worker): a watchdog then sees end-of-file on the pipe that process
+# holds, and stops this hook rather than let it and git wait for ever.
+watchdog=
+if [ -n "${alive_env}" ]; then
+    ( read -r _ < "/dev/fd/${alive_env}"; kill -TERM $$ ) 2>/dev/null &
+    watchdog=$!
+fi
+{{ printf '%s\\n' "$GIT_QUARANTINE_PATH" && cat; }} > "${pipes_env}/request" &&
+    {{ read -r status && cat >&2; }} < "${pipes_env}/reply"
+done=$?
+[ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
+[ "$done" = 0 ] && [ "$status" = 0 ]
 """
 
 
 def hook_script(python: str = sys.executable) -> str:
     """The hook file's text: a POSIX shell script, which starts in a
     millisecond where a Python process takes tens (and pygit2 hundreds)."""
-    return _HOOK_TEMPLATE.format(python=shlex.quote(python), pipes_env=PIPES_ENV)
+    return _HOOK_TEMPLATE.format(python=shlex.quote(python), pipes_env=PIPES_ENV,
+                                 alive_env=ALIVE_ENV)
 
 
 def install(hooks_dir: Path) -> Path:

@@ -54,9 +54,16 @@ class Resolved:
         return str(self.commit.id)
 
     @property
+    def full_sha(self) -> bool:
+        """True when the ref was the commit's (or its tag's) full SHA."""
+        return self.kind == "sha" and len(self.ref) == len(self.sha)
+
+    @property
     def immutable(self) -> bool:
-        """True when the same URL can never show other content."""
-        return self.kind in ("version", "sha")
+        """True when the same URL can never show other content: a version,
+        or a full SHA. An abbreviated SHA is not: a later object may share
+        its prefix and make it ambiguous."""
+        return self.kind == "version" or self.full_sha
 
 
 def resolve(git: pygit2.Repository, ref: str,

@@ -7,6 +7,7 @@ configuration is chosen in one place.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from heater import validation
 from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
 from heater.blobs import BlobStore
 from heater.blobs.filesystem import FilesystemBlobStore
-from heater.errors import Conflict, Forbidden, Gone, Unauthenticated
+from heater.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
 from heater.filecommit import commit_initial
 from heater.images import sweep as _image_sweep  # noqa: F401 - registers its cleanup
 from heater.images.builds import BuildStore
@@ -80,6 +81,37 @@ class Registry:
         for listener in self._listeners:
             listener(repo, caller)
 
+    # A process that dies between a write and changed() would leave the index
+    # behind git until the next change; a marker on disk around that window
+    # lets the next process to start catch up.
+
+    def begin_change(self, repo: RepoId) -> Path:
+        """Record that ``repo`` is about to change; pass the marker to
+        :meth:`end_change` once :meth:`changed` has run (or nothing changed)."""
+        marker = self.layout.pending_change(uuid.uuid4().hex)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(repo))
+        return marker
+
+    def end_change(self, marker: Path) -> None:
+        marker.unlink(missing_ok=True)
+
+    def replay_pending_changes(self) -> list[RepoId]:
+        """Tell the listeners about every change whose process died before
+        it could (safe while others are in flight: a listener only re-reads
+        git); the repositories named."""
+        replayed = []
+        for marker in sorted(self.layout.pending.glob("*")) if self.layout.pending.is_dir() else []:
+            try:
+                repo = RepoId.parse(marker.read_text().strip())
+            except (OSError, ValueError):
+                marker.unlink(missing_ok=True)
+                continue
+            self.changed(repo, None)
+            marker.unlink(missing_ok=True)
+            replayed.append(repo)
+        return replayed
+
     def authenticate(self, secret: str | None) -> Principal | None:
         """The caller behind a token secret; ``None`` for no secret at all."""
         if secret is None:
@@ -101,6 +133,15 @@ class Registry:
         if not allow_deleted:
             self._refuse_deleted(repo)
         return info
+
+    def sees(self, caller: Caller, name: str) -> RepoInfo | None:
+        """The info of the repository named ``name`` (``<namespace>/<name>``)
+        when it exists, is not deleted and ``caller`` may read it; None
+        otherwise, whatever the reason, so that nothing leaks through it."""
+        try:
+            return self.readable(caller, RepoId.parse(name))
+        except (InvalidInput, NotFound, Gone):
+            return None
 
     def open_readable(self, caller: Caller, repo: RepoId,
                       kind: Kind | None = None) -> tuple[RepoInfo, pygit2.Repository]:
@@ -170,11 +211,18 @@ def _check_readable(caller: Caller, info: RepoInfo, kind: Kind | None) -> None:
         raise RepositoryNotFound(info.repo)
 
 
-def require_role(caller: Caller, namespace: str, role: Role) -> None:
-    """Raise unless ``caller`` holds ``role`` on ``namespace``."""
+def require_token(caller: Caller, role: Role = Role.WRITER) -> Principal:
+    """The caller, unless anonymous (401): what a write checks before it
+    reads its request, when the namespace is not known yet."""
     if caller is None:
         raise Unauthenticated(f"this needs a token with the {role} role; send it as "
                               "HTTP Basic password or Authorization: Bearer")
+    return caller
+
+
+def require_role(caller: Caller, namespace: str, role: Role) -> None:
+    """Raise unless ``caller`` holds ``role`` on ``namespace``."""
+    caller = require_token(caller, role)
     allowed = is_admin(caller, namespace) if role is Role.ADMIN else (
         can_write(caller, namespace) if role is Role.WRITER else caller.covers(namespace))
     if not allowed:

@@ -43,7 +43,7 @@ from heater.errors import HeaterError, Unauthenticated
 from heater.gitcmd import git_argv, git_env
 from heater.httpauth import token_from_environ
 from heater.names import InvalidName, RepoId
-from heater.prereceive import PIPES_ENV
+from heater.prereceive import ALIVE_ENV, PIPES_ENV
 from heater.registry import Registry
 from heater.repositories import Kind, RepoInfo, RepositoryExists
 
@@ -117,6 +117,12 @@ class SmartHTTP:
             return _text_response(start_response, err.status, err.message, err.headers)
         except HeaterError as exc:
             return _text_response(start_response, "400 Bad Request", exc.message)
+        except Exception:
+            # A bug, not the client's doing; git still shows a plain line
+            # (as "remote: ...") rather than the WSGI server's HTML page.
+            log.exception("git request failed")
+            return _text_response(start_response, "500 Internal Server Error",
+                                  "internal server error; the server log has details")
 
     def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         match = _PATH_RE.match(environ.get("PATH_INFO", ""))
@@ -147,6 +153,16 @@ class SmartHTTP:
     def _authorise(self, caller: Caller, repo: RepoId, service: str) -> RepoInfo | None:
         """The repository's info if ``caller`` may use ``service`` on it;
         ``None`` for a push that will create it. Raises otherwise."""
+        if service == "git-receive-pack":
+            # Who may push depends on the token alone, so it is decided
+            # before the repository is looked at: a refused push reads the
+            # same for a private repository as for one that does not exist.
+            if caller is None:
+                raise _unauthorized(f"pushing to {repo} needs a token with the writer role")
+            if not can_write(caller, repo.namespace):
+                raise _unauthorized(
+                    f"token {caller} may not push to {repo}: the writer role for "
+                    f"namespace {repo.namespace} is needed")
         try:
             info = self.registry.repos.info(repo)
         except HeaterError:
@@ -169,12 +185,6 @@ class SmartHTTP:
                     raise _unauthorized(f"authentication required for {repo}")
                 raise _not_found(repo)
             return info
-        if caller is None:
-            raise _unauthorized(f"pushing to {repo} needs a token with the writer role")
-        if not can_write(caller, repo.namespace):
-            raise _unauthorized(
-                f"token {caller} may not push to {repo}: the writer role for "
-                f"namespace {repo.namespace} is needed")
         if info is not None and info.kind is not Kind.TEMPLATE:
             raise GitHTTPError(
                 "403 Forbidden",
@@ -257,25 +267,34 @@ class SmartHTTP:
                                         self.registry.layout.hook_pipes(uuid.uuid4().hex),
                                         is_admin(caller, repo.namespace))
             extra[PIPES_ENV] = str(relay.directory)
+            extra[ALIVE_ENV] = str(relay.alive_fd)
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
+
+        pending = self.registry.begin_change(repo) if service == "git-receive-pack" else None
 
         def finished(ok: bool) -> None:
             if relay is not None:
                 relay.close()
-            if service != "git-receive-pack":
+            if pending is None:
                 return
             if created and not _has_refs(path):
                 # The push that was to create this repository failed: leave
                 # nothing behind.
                 self.registry.repos.remove(repo)
-                return
-            self.registry.changed(repo, caller)
+            else:
+                self.registry.changed(repo, caller)
+            self.registry.end_change(pending)
 
         try:
-            stream = GitStream(argv, env, path, source, finished)
+            stream = GitStream(argv, env, path, source, finished,
+                               pass_fds=(relay.alive_fd,) if relay is not None else ())
+            if relay is not None:
+                relay.spawned()
         except BaseException:
             if relay is not None:
                 relay.close()
+            if pending is not None:
+                self.registry.end_change(pending)
             raise
         if not stream.first_chunk():
             returncode = stream.wait()
@@ -382,9 +401,11 @@ class GitStream:
     """
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path,
-                 source: _Limited, finished: Callable[[bool], None]) -> None:
+                 source: _Limited, finished: Callable[[bool], None],
+                 pass_fds: tuple[int, ...] = ()) -> None:
         self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     pass_fds=pass_fds)
         self.source = source
         self.finished = finished
         self.input_error: tuple[str, str] | None = None

@@ -9,11 +9,14 @@ compare with):
 
 - every YAML file (``.yaml``, ``.yml``, ``.template``) loads within the
   limits of :mod:`heater.hotyaml` (size, depth, alias expansion);
+- ``heater.yaml`` holds only known settings, each of the right type
+  (:func:`heater.settings.check_settings`);
 - the entry point (``template.yaml``, or the ``entrypoint`` of
   ``heater.yaml``) exists and is a template;
 - a template has a known ``heat_template_version`` and a ``resources`` or
   ``outputs`` section whose entries are mappings;
-- every relative ``get_file`` target, nested template ``type:`` and
+- every relative ``get_file`` target, nested template ``type:`` (anywhere
+  under ``resources``, as in a group's ``resource_def``) and
   environment ``resource_registry`` file exists in the same tree. When
   files were deleted, every file's references are checked again, since an
   unchanged template may point at what is gone.
@@ -34,7 +37,12 @@ from heater.errors import InvalidInput
 from heater.hot import KNOWN_VERSIONS, YAML_SUFFIXES, FileKind, classify, references
 from heater.hotyaml import YamlDocument, YamlError, load_yaml
 from heater.names import InvalidName
-from heater.settings import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
+from heater.settings import (
+    DEFAULT_ENTRYPOINT,
+    METADATA_FILE,
+    check_settings,
+    parse_entrypoint,
+)
 
 # Enough for a user to fix several things in one go, few enough to read.
 MAX_PROBLEMS_SHOWN = 20
@@ -220,6 +228,9 @@ class _Validator:
     def _entrypoint(self) -> str | None:
         meta = self._load(METADATA_FILE) if self.source.read(METADATA_FILE) is not None \
             else None
+        if meta is not None and self._changed(METADATA_FILE):
+            for setting in check_settings(meta.data):
+                self._problem(METADATA_FILE, meta.line_of(*setting.keys), setting.reason)
         entry = DEFAULT_ENTRYPOINT
         if meta is not None and isinstance(meta.data, dict) and "entrypoint" in meta.data:
             try:
@@ -272,15 +283,23 @@ class _Validator:
                               f"resource {name} needs a type")
 
     def _check_references(self, doc: YamlDocument) -> None:
-        for ref in references(doc.data, doc.path):
-            if ref.remote:
-                continue  # fetched by Heat at deploy time, not ours to check
-            line = doc.line_of(*ref.keys)
-            label = "get_file target" if ref.kind == "get_file" else (
-                "nested template" if ref.kind == "type" else "resource_registry file")
-            if ref.resolved is None:
-                self._problem(doc.path, line,
-                              f"{label} {ref.target!r} is outside the repository")
-            elif self.source.read(ref.resolved) is None:
-                self._problem(doc.path, line, f"{label} {ref.target!r} does not exist "
-                              f"(no file {ref.resolved} in this tree)")
+        self.problems.extend(reference_problems(doc, self.source))
+
+
+def reference_problems(doc: YamlDocument, source: FileSource) -> list[Problem]:
+    """Every local file ``doc`` refers to that is not in ``source`` or lies
+    outside the repository (remote references are Heat's to fetch)."""
+    found: list[Problem] = []
+    for ref in references(doc.data, doc.path):
+        if ref.remote:
+            continue  # fetched by Heat at deploy time, not ours to check
+        line = doc.line_of(*ref.keys)
+        label = "get_file target" if ref.kind == "get_file" else (
+            "nested template" if ref.kind == "type" else "resource_registry file")
+        if ref.resolved is None:
+            found.append(Problem(doc.path, line,
+                                 f"{label} {ref.target!r} is outside the repository"))
+        elif source.read(ref.resolved) is None:
+            found.append(Problem(doc.path, line, f"{label} {ref.target!r} does not exist "
+                                 f"(no file {ref.resolved} in this tree)"))
+    return found

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -46,3 +50,16 @@ def push(server: Server, token: str, image: str, data: bytes,
     response = upload(server, token, build_id, data)
     assert response.status_code == 200, response.text
     return build_id
+
+
+@contextmanager
+def raw_upload(server: Server, token: str, build_id: str, length: int) -> Iterator[socket.socket]:
+    """A socket on which the headers of an upload of ``length`` bytes were
+    sent; the test sends (part of) the body, then leaves."""
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname or "", url.port or 80), timeout=30) as sock:
+        sock.sendall((f"PUT /api/v1/builds/{build_id}/file HTTP/1.1\r\n"
+                      f"Host: {url.netloc}\r\nAuthorization: Bearer {token}\r\n"
+                      "Content-Type: application/octet-stream\r\n"
+                      f"Content-Length: {length}\r\n\r\n").encode())
+        yield sock

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -13,12 +12,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
 from tests.conftest import Git, Server
-from tests.images_helpers import UBUNTU_MANIFEST, auth, push, queue_build, upload
+from tests.images_helpers import UBUNTU_MANIFEST, auth, push, queue_build, raw_upload, upload
 
 
 def api(server: Server, path: str) -> str:
@@ -116,12 +114,7 @@ def test_write_once(server: Server, ns: str) -> None:
 def test_interrupted_upload_keeps_nothing(server: Server, ns: str) -> None:
     token = server.token("writer", ns)
     build_id = queue_build(server, token, f"{ns}/img")
-    url = urlsplit(server.url)
-    with socket.create_connection((url.hostname or "", url.port or 80), timeout=10) as sock:
-        sock.sendall((f"PUT /api/v1/builds/{build_id}/file HTTP/1.1\r\n"
-                      f"Host: {url.netloc}\r\nAuthorization: Bearer {token}\r\n"
-                      "Content-Type: application/octet-stream\r\n"
-                      f"Content-Length: {10 * 1024 * 1024}\r\n\r\n").encode())
+    with raw_upload(server, token, build_id, 10 * 1024 * 1024) as sock:
         sock.sendall(os.urandom(1024 * 1024))
         time.sleep(0.3)
     deadline = time.monotonic() + 10
@@ -278,22 +271,49 @@ def test_memory_stays_bounded(server: Server, ns: str, tmp_path: Path) -> None:
     assert download_rss.peak - download_rss.baseline < 32 * 1024 * 1024
 
 
-def test_cleanup_removes_bytes_an_upload_left_before_committing(
-        server: Server, ns: str) -> None:
+def test_bytes_an_upload_left_before_committing(server: Server, ns: str) -> None:
     def cleanup() -> None:
         subprocess.run([sys.executable, "-m", "heater", "cleanup", "--older-than", "3600",
                         "--data-dir", str(server.data_dir)], check=True, timeout=60)
 
-    token = server.token("writer", ns)
-    build_id = queue_build(server, token, f"{ns}/img")
-    blob = server.layout.blob(build_id)
-    blob.parent.mkdir(parents=True, exist_ok=True)
-    blob.write_bytes(b"stored, then the worker died")  # no manifest was committed
-    assert upload(server, token, build_id, b"retry").status_code == 409
+    def died_after_storing(build_id: str) -> Path:
+        blob = server.layout.blob(build_id)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(b"stored, then the worker died")  # no manifest was committed
+        return blob
 
+    token = server.token("writer", ns)
+    # The retry replaces them at once: no live upload holds the build.
+    build_id = queue_build(server, token, f"{ns}/img")
+    died_after_storing(build_id)
+    assert upload(server, token, build_id, b"retry").status_code == 200
+    assert requests.get(api(server, f"builds/{build_id}/file"), timeout=10).content == b"retry"
+    # Without a retry, the cleanup removes them once they are old.
+    other = queue_build(server, token, f"{ns}/img")
+    blob = died_after_storing(other)
     cleanup()
     assert blob.exists()  # recent: it may belong to an upload about to commit
     os.utime(blob, (time.time() - 7200, time.time() - 7200))
     cleanup()
     assert not blob.exists()
-    assert upload(server, token, build_id, b"retry").status_code == 200
+    # The upload lock of the finished build went with it; the queued one's stays.
+    assert not server.layout.upload_lock(build_id).exists()
+
+
+def test_one_upload_of_a_build_at_a_time(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    build_id = queue_build(server, token, f"{ns}/img")
+    with raw_upload(server, token, build_id, 10 * 1024 * 1024) as sock:
+        sock.sendall(os.urandom(1024 * 1024))
+        deadline = time.monotonic() + 10  # until the first is streaming to disk
+        while not list(server.layout.tmp.glob("blob-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = upload(server, token, build_id, b"second")
+        assert second.status_code == 409, second.text
+        assert second.json()["error"]["code"] == "upload_in_progress"
+    # The first broke off: the build takes its bytes again.
+    deadline = time.monotonic() + 10
+    while (answer := upload(server, token, build_id, b"third")).status_code == 409 and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert answer.status_code == 200, answer.text

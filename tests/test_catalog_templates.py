@@ -133,17 +133,38 @@ def test_empty_repository() -> None:
 
 
 def test_every_corpus_template(tmp_path: Path) -> None:
-    templates = [p for p in sorted((CORPUS / "heat-templates" / "hot").rglob("*.yaml"))
+    hot = CORPUS / "heat-templates" / "hot"
+    templates = [p for p in sorted(hot.rglob("*.yaml"))
                  if b"heat_template_version" in p.read_bytes()]  # not environments
     assert len(templates) > 40
     repo = pygit2.init_repository(str(tmp_path / "r.git"), bare=True)
+    # The whole directory, as its templates refer to each other and to files.
+    index = pygit2.Index()
+    for path in sorted(hot.rglob("*")):
+        if path.is_file():
+            index.add(pygit2.IndexEntry(str(path.relative_to(hot)),
+                                        repo.create_blob(path.read_bytes()),
+                                        pygit2.enums.FileMode.BLOB))
     for path in templates:
-        builder = repo.TreeBuilder()
-        builder.insert("template.yaml", repo.create_blob(path.read_bytes()),
-                       pygit2.GIT_FILEMODE_BLOB)
-        source = repo.get(builder.write())
+        manifest = f"entrypoint: {path.relative_to(hot)}\n".encode()
+        index.add(pygit2.IndexEntry("heater.yaml", repo.create_blob(manifest),
+                                    pygit2.enums.FileMode.BLOB))
+        source = repo.get(index.write_tree(repo))
         assert isinstance(source, pygit2.Tree)
         meta = read_metadata(source)
         assert meta.problems == [], (path, meta.problems)
         assert meta.heat_template_version and meta.resource_types, path
         json.dumps(meta.as_json(), allow_nan=False)
+
+
+def test_missing_nested_templates_are_problems(git: Git, tmp_path: Path) -> None:
+    template = HELLO_WORLD.replace("resources:\n", """resources:
+  asg:
+    type: OS::Heat::AutoScalingGroup
+    properties:
+      resource:
+        type: nested/lb-server.yaml
+""", 1)
+    meta = read_metadata(tree(git, tmp_path / "w", {"template.yaml": template}))
+    assert meta.problems == ["template.yaml:12: nested template 'nested/lb-server.yaml' "
+                             "does not exist (no file nested/lb-server.yaml in this tree)"]

@@ -11,9 +11,14 @@ import pytest
 import requests
 
 from tests.conftest import CORPUS, HELLO_WORLD, Git, Server
+from tests.test_diff_getfile import FILES
+from tests.test_diff_policy import ENFORCE
 
 HISTORY = CORPUS / "heat-templates-history"
 REPLAYED = ("autoscaling", "lb_server", "servers_in_new_neutron_net", "F20_WordPress_Native")
+# Nested templates a history's template names, pushed beside it (a push
+# naming a missing one is refused).
+BESIDE = {"autoscaling": {"lb_server.yaml": (CORPUS / "heat-templates" / "hot" / "lb_server.yaml")}}
 
 
 def _api(server: Server, ns: str, name: str, **params: str) -> requests.Response:
@@ -41,6 +46,9 @@ def _replay(git: Git, work: Path, template: str) -> list[str]:
         else:
             extra = {}
         files = {current: source.read_text(), **extra}
+        folder = current.rpartition("/")[0]
+        files |= {f"{folder}/{name}".lstrip("/"): path.read_text()
+                  for name, path in BESIDE.get(template, {}).items()}
         if index == 0:
             git.worktree(work, files, source.name)
             shas.append(git.run("rev-parse", "HEAD", cwd=work).stdout.strip())
@@ -212,3 +220,39 @@ def test_latest_skips_yanked_and_a_deleted_template_is_gone(
                            timeout=30).status_code == 200
     gone = _api(server, ns, "app", **{"from": "v1.0.0", "to": "v1.1.0"})
     assert gone.status_code == 410 and gone.json()["error"]["tombstone"]["reason"] == "gone"
+
+
+def test_a_changed_get_file_target_is_a_changed_property(server: Server, git: Git, ns: str,
+                                                         tmp_path: Path) -> None:
+    url = server.auth_url(f"{ns}/db.git", server.token("writer", ns))
+    work = git.worktree(tmp_path / "work", {**FILES, "heater.yaml": ENFORCE})
+    git.run("tag", "v1.0.0", cwd=work)
+    git.run("push", url, "main", "v1.0.0", cwd=work)
+    git.commit(work, {"scripts/db_init.sh": "#!/bin/sh\ncreatedb app --locale C\n"},
+               "only the script")
+    git.run("push", url, "main", cwd=work)
+
+    body = _api(server, ns, "db", **{"from": "v1.0.0", "to": "main"}).json()
+    assert [f["path"] for f in body["files"]] == ["scripts/db_init.sh"]
+    assert body["verdict"] == "major"
+    found = {(s["path"], s["role"], tuple(e["path"]), e["change"], e["impact"])
+             for s in body["semantic"] for e in s["entries"]}
+    assert found == {
+        ("template.yaml", "entrypoint", ("resources", "db", "properties", "user_data"),
+         "replaced", "major"),
+        ("nested/web.yaml", "nested", ("resources", "other", "properties", "config"),
+         "replaced", "major")}
+    assert all("via get_file scripts/db_init.sh" in e["reason"]
+               for s in body["semantic"] for e in s["entries"])
+
+    # The enforced policy refuses to release it as a patch.
+    git.run("tag", "v1.0.1", cwd=work)
+    proc = git.run("push", url, "v1.0.1", cwd=work, check=False)
+    assert proc.returncode != 0
+    assert ("remote: refs/tags/v1.0.1: version 1.0.1 is a patch bump over 1.0.0, but the "
+            "changes since 1.0.0 need a major bump") in proc.stderr
+    assert "resources/db/properties/user_data replaced: via get_file" in proc.stderr
+    git.run("tag", "v2.0.0", cwd=work)
+    git.run("push", url, "v2.0.0", cwd=work)
+    checked = _api(server, ns, "db", **{"from": "1.0.0", "to": "2.0.0"}).json()
+    assert checked["version_check"]["sufficient"] is True

@@ -221,3 +221,45 @@ def test_constraints_that_cannot_be_judged_count_as_narrowing() -> None:
     assert constraints_impact([{"length": {"min": 2, "max": 8}}],
                               [{"length": {"min": 1}}])[0] is Impact.MINOR
     assert constraints_impact(pattern, pattern)[0] is Impact.PATCH
+
+
+def test_properties_heat_replaces_the_resource_for() -> None:
+    def user_data(t: dict[str, Any]) -> None:
+        t["resources"]["server"]["properties"]["user_data"] = "#!/bin/sh\necho two\n"
+        t["resources"]["server"]["properties"]["flavor"] = "m1.large"
+    entry = one(user_data)
+    assert (entry.path, entry.change, entry.impact) == (
+        ("resources", "server"), "replaced", Impact.MAJOR)
+    assert entry.reason.startswith("user_data changed: Heat replaces the server")
+    assert entry.as_json()["changed_paths"] == [["properties", "flavor"],
+                                                ["properties", "user_data"]]
+
+    def ignored(t: dict[str, Any]) -> None:
+        user_data(t)
+        t["resources"]["server"]["properties"]["user_data_update_policy"] = "IGNORE"
+    assert (one(ignored).change, one(ignored).impact) == ("changed", Impact.PATCH)
+
+    # A policy Heat decides at deploy time may be REPLACE.
+    def unknown(t: dict[str, Any]) -> None:
+        user_data(t)
+        t["resources"]["server"]["properties"]["user_data_update_policy"] = {
+            "get_param": "policy"}
+    assert one(unknown).impact is Impact.MAJOR
+
+    def config(t: dict[str, Any]) -> None:
+        t["resources"]["config"] = {"type": "OS::Heat::SoftwareConfig",
+                                    "properties": {"config": "two"}}
+
+    def software_config(t: dict[str, Any]) -> None:
+        config(t)
+        t["resources"]["config"]["properties"] = {"group": "script"}  # config removed
+    old = copy.deepcopy(BASE)
+    config(old)
+    new = copy.deepcopy(BASE)
+    software_config(new)
+    _kind, [entry] = summarize(old, new, entrypoint=False)
+    assert (entry.change, entry.impact) == ("replaced", Impact.MAJOR)
+    assert entry.reason.startswith("config, group changed: software configs are immutable")
+    # A volume's size is updated in place.
+    assert one(lambda t: t["resources"]["volume"]["properties"].update(size=20)).impact \
+        is Impact.PATCH

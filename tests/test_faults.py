@@ -6,19 +6,24 @@ These tests start servers of their own, since they kill its workers.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import http.client
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import HELLO_WORLD, Git, Server, start_server, stop_server
+from heater.names import RepoId
+from heater.registry import Registry
+from tests.agreement import assert_index_agrees_with_git, full_listing
+from tests.conftest import HELLO_WORLD, Git, Server, git_env, start_server, stop_server
+from tests.images_helpers import auth, queue_build, raw_upload, upload
+from tests.workers import kill_workers, serving, wait_until
 
 
 @pytest.fixture
@@ -26,19 +31,6 @@ def own_server(tmp_path: Path) -> Iterator[Server]:
     srv = start_server(tmp_path / "data", tmp_path / "server.log")
     yield srv
     stop_server(srv)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def _processes_for(repo_path: Path, word: bytes) -> list[int]:
@@ -59,19 +51,17 @@ def _pkt(data: bytes) -> bytes:
     return f"{len(data) + 4:04x}".encode() + data
 
 
-def _wait_until(predicate: object, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _leftovers(repo_path: Path) -> list[str]:
     objects = repo_path / "objects"
     return sorted(str(p.relative_to(repo_path)) for p in objects.rglob("*")
                   if p.name.startswith(("tmp_objdir", "incoming-", "tmp_pack", "tmp_idx")))
+
+
+def _cleanup(server: Server) -> subprocess.CompletedProcess[str]:
+    """``heater cleanup`` with no grace period (nothing is in flight)."""
+    return subprocess.run(
+        [sys.executable, "-m", "heater", "cleanup", "--older-than", "0",
+         "--data-dir", str(server.data_dir)], capture_output=True, text=True, check=False)
 
 
 def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: str,
@@ -102,30 +92,131 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
     first_half = _pkt(command) + b"0000" + pack[: len(pack) // 2]
     connection.send(f"{len(first_half):x}\r\n".encode() + first_half + b"\r\n")
     try:
-        assert _wait_until(lambda: _processes_for(repo_path, b"receive-pack"), 60), \
+        assert wait_until(lambda: _processes_for(repo_path, b"receive-pack"), 60), \
             "receive-pack never started"
-        assert _wait_until(lambda: list((repo_path / "objects").glob("tmp_objdir*")), 60), \
+        assert wait_until(lambda: list((repo_path / "objects").glob("tmp_objdir*")), 60), \
             "receive-pack never started to store the pack"
-        for worker in _children(own_server.process.pid):
-            os.kill(worker, signal.SIGKILL)
+        kill_workers(own_server)
     finally:
         connection.close()
     # git on the server sees its input end and gives up, cleaning its quarantine.
-    assert _wait_until(lambda: not _processes_for(repo_path, b"receive-pack"), 30)
-    assert _wait_until(lambda: requests.get(f"{own_server.url}/healthz",
-                                            timeout=5).status_code == 200, 30)
+    assert wait_until(lambda: not _processes_for(repo_path, b"receive-pack"), 30)
+    assert wait_until(lambda: serving(own_server), 30)
     assert git.run("ls-remote", url).stdout == before
     assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
     # git may leave its (emptied) quarantine behind when its server process
     # dies; the next cleanup removes it.
-    cleanup = subprocess.run(
-        [sys.executable, "-m", "heater", "cleanup", "--older-than", "0",
-         "--data-dir", str(own_server.data_dir)], capture_output=True, text=True, check=False)
+    cleanup = _cleanup(own_server)
     assert cleanup.returncode == 0, cleanup.stderr
     assert _leftovers(repo_path) == []
-    # The same push, retried, lands.
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path)
+    # The same push, retried, lands, and the index follows.
     git.run("push", url, "main", cwd=work, timeout=300)
     assert git.run("ls-remote", url).stdout != before
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path / "after")
+
+
+def test_worker_killed_while_its_hook_waits_leaves_no_process(
+        own_server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    token = own_server.token("writer", ns)
+    url = own_server.auth_url(f"{ns}/web.git", token)
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    git.run("push", url, "main", cwd=work)
+    repo_path = own_server.layout.git_root / ns / "web.git"
+    git.commit(work, {"more.yaml": "a: 1\n"}, "more")
+    # Holding the push lock keeps the relay from answering: the hook waits
+    # on its pipe, as it does during any validation, when the worker dies.
+    lock = os.open(own_server.layout.push_lock(RepoId(ns, "web")), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        push = subprocess.Popen(["git", "push", url, "main"], cwd=work, env=git_env(git.home),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert wait_until(lambda: _processes_for(own_server.layout.hooks, b"pre-receive"), 60)
+        kill_workers(own_server)
+    finally:
+        os.close(lock)
+    push.communicate(timeout=120)  # git's client may retry on a new worker: either is fine
+    # Without the server process, nothing would ever answer the hook: it and
+    # its git must end, not wait for ever.
+    assert wait_until(lambda: not _processes_for(own_server.layout.hooks, b"pre-receive")
+                      and not _processes_for(repo_path, b"receive-pack"), 30)
+    assert wait_until(lambda: serving(own_server), 30)
+    assert _cleanup(own_server).returncode == 0
+    assert _leftovers(repo_path) == []
+    assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path)
+
+
+def test_a_change_a_dead_worker_left_unindexed_is_caught_up(
+        own_server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    token = own_server.token("writer", ns)
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    git.run("tag", "v1.0.0", cwd=work)
+    git.run("push", own_server.auth_url(f"{ns}/web.git", token), "main", "v1.0.0", cwd=work)
+    # A worker that dies after git moved a ref and before the index heard of
+    # it leaves the marker it wrote before the push; the ref moves here
+    # behind the server's back to make that window last.
+    Registry(own_server.data_dir).begin_change(RepoId(ns, "web"))
+    git.run("tag", "v1.1.0", cwd=work)
+    git.run("push", str(own_server.layout.git_root / ns / "web.git"), "v1.1.0", cwd=work)
+    admin = own_server.token("admin")
+    assert [e["latest_version"] for e in full_listing(own_server, admin, ns)["templates"]] \
+        == ["1.0.0"]
+    kill_workers(own_server)
+    assert wait_until(lambda: serving(own_server), 30)
+    assert [e["latest_version"] for e in full_listing(own_server, admin, ns)["templates"]] \
+        == ["1.1.0"]
+    assert list(own_server.layout.pending.iterdir()) == []
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path)
+
+
+def test_worker_killed_mid_upload_keeps_the_build_retryable(
+        own_server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    token = own_server.token("writer", ns)
+    layout = own_server.layout
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    git.run("push", own_server.auth_url(f"{ns}/web.git", token), "main", cwd=work)
+    earlier = queue_build(own_server, token, f"{ns}/img", version="1.0.0")
+    assert upload(own_server, token, earlier, b"an earlier build").status_code == 200
+    build_id = queue_build(own_server, token, f"{ns}/img", version="1.1.0")
+    data = os.urandom(24 * 1024 * 1024)
+    repo_path = layout.git_root / ns / "img.git"
+    refs_before = git.run("ls-remote", str(repo_path)).stdout
+
+    def scratch() -> list[Path]:
+        return list(layout.tmp.glob("blob-*"))
+
+    with raw_upload(own_server, token, build_id, len(data)) as sock:
+        sock.sendall(data[: 8 * 1024 * 1024])
+        # The worker is streaming the body into its scratch file when it dies.
+        assert wait_until(lambda: any(p.stat().st_size > 0 for p in scratch()), 30)
+        kill_workers(own_server)
+    assert wait_until(lambda: serving(own_server), 30)
+
+    # Nothing was committed or stored; the build is still queued.
+    assert git.run("ls-remote", str(repo_path)).stdout == refs_before
+    assert build_id not in git.run("log", "--all", "--format=%B", cwd=repo_path).stdout
+    assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
+    assert not layout.blob(build_id).exists()
+    build = requests.get(f"{own_server.url}/api/v1/builds/{build_id}", timeout=10).json()
+    assert (build["status"], build["commit"], build["version"]) == ("queued", None, "1.1.0")
+    assert requests.get(f"{own_server.url}/api/v1/builds/{build_id}/file",
+                        timeout=10).status_code == 404
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path / "crashed")
+
+    # The next cleanup leaves no bytes that no build owns.
+    assert _cleanup(own_server).returncode == 0
+    assert scratch() == []
+    assert sorted(p.name for p in layout.blobs.rglob("*") if p.is_file()) == [earlier]
+
+    # What the user does next, the retry of the same upload, works.
+    response = upload(own_server, token, build_id, data)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "active"
+    got = requests.get(f"{own_server.url}/api/v1/builds/{build_id}/file", timeout=60,
+                       headers=auth(token))
+    assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
+    assert_index_agrees_with_git(own_server, git, ns, tmp_path / "retried")
 
 
 @pytest.mark.parametrize("body", [

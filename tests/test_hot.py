@@ -64,3 +64,27 @@ def test_environment_registry_references(tmp_path: Path) -> None:
     assert sorted(r.resolved or "" for r in references(env, "env/prod.yaml")) == [
         "env/lib/s.yaml", "env/server.yaml"]
     assert classify({"foo": 1}) is FileKind.OTHER
+
+
+GROUPS = {
+    "heat_template_version": "2018-08-31",
+    "parameters": {"size": {"type": "number"}},
+    "resources": {
+        "asg": {"type": "OS::Heat::AutoScalingGroup",
+                "properties": {"resource": {"type": "nested/lb-server.yaml"}}},
+        "group": {"type": "OS::Heat::ResourceGroup",
+                  "properties": {"resource_def": {"type": "group/member.template"}}},
+        "native": {"type": "OS::Heat::ResourceGroup",
+                   "properties": {"resource_def": {"type": "OS::Nova::Server"}}},
+    },
+    "outputs": {"x": {"type": "not-a-file.yaml"}},
+}
+
+
+def test_nested_templates_inside_groups_are_references() -> None:
+    refs = [r for r in references(GROUPS, "template.yaml") if r.kind == "type"]
+    assert [(r.keys, r.resolved) for r in refs] == [
+        (("resources", "asg", "properties", "resource", "type"), "nested/lb-server.yaml"),
+        (("resources", "group", "properties", "resource_def", "type"),
+         "group/member.template"),
+    ]

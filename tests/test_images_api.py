@@ -138,3 +138,13 @@ def test_private_images_are_invisible(server: Server, ns: str) -> None:
     assert get(server, f"images/{ns}/secret", token).status_code == 200
     reader = server.token("reader", ns)
     assert get(server, f"builds/{build_id}", reader).json()["status"] == "queued"
+
+
+def test_credentials_come_before_the_body(server: Server, ns: str) -> None:
+    url = f"{server.url}/api/v1/images/{ns}/jammy/builds"
+    bodies: list[dict[str, Any]] = [{"json": {}}, {"data": "x"}, {}]
+    for kwargs in bodies:
+        anonymous = requests.post(url, timeout=10, **kwargs)
+        assert anonymous.status_code == 401, (kwargs, anonymous.text)
+    reader = requests.post(url, json={}, headers=auth(server.token("reader", ns)), timeout=10)
+    assert reader.status_code == 403, reader.text

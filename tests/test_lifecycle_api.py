@@ -48,7 +48,7 @@ def test_yank_skips_latest_and_is_recorded(server: Server, ns: str, released: Pa
     git = repository(server, ns)
     best = latest(list_versions(git))
     assert best is not None and str(best.version) == "1.0.0"
-    entry = history(git)[0]
+    entry = history(git, lambda _name: True)[0]
     assert entry["by"].startswith("writer-") and entry["message"].startswith("Yank 1.1.0")
     again = api(server, "POST", f"{ns}/app/versions/1.1.0/yank", writer, json={"reason": "x"})
     assert again.status_code == 409
@@ -91,6 +91,7 @@ def test_concurrent_yanks_are_all_kept(server: Server, git: Git, ns: str,
 
 def test_deprecate_and_undo(server: Server, ns: str, released: Path) -> None:
     writer = server.token("writer", ns)
+    assert api(server, "POST", "", writer, json={"namespace": ns, "name": "app2"}).ok
     resp = api(server, "PUT", f"{ns}/app/deprecation", writer,
                json={"message": "use app2", "replacement": f"{ns}/app2"})
     assert resp.status_code == 200, resp.text
@@ -100,6 +101,53 @@ def test_deprecate_and_undo(server: Server, ns: str, released: Path) -> None:
     resp = api(server, "DELETE", f"{ns}/app/deprecation", writer)
     assert resp.status_code == 200 and resp.json()["deprecated"] is None
     assert api(server, "DELETE", f"{ns}/app/deprecation", writer).status_code == 409
+
+
+def test_replacement_must_be_one_every_reader_can_follow(server: Server, ns: str,
+                                                         released: Path) -> None:
+    writer = server.token("writer", ns)
+    other = f"o{ns}"
+    admin = server.token("admin")
+    for repo, visibility in (("open", "public"), ("secret", "private")):
+        assert api(server, "POST", "", admin,
+                   json={"namespace": other, "name": repo, "visibility": visibility}).ok
+    assert api(server, "POST", "", admin, json={"namespace": ns, "name": "mine",
+                                                "visibility": "private"}).ok
+    for replacement, reason in ((f"{ns}/nothere", "no such repository"),
+                                (f"{ns}/app", "cannot replace itself"),
+                                (f"{other}/secret", "no such repository"),  # writer can't read
+                                (f"{ns}/mine", "is private")):
+        resp = api(server, "PUT", f"{ns}/app/deprecation", writer,
+                   json={"message": "m", "replacement": replacement})
+        assert resp.status_code == 400, (replacement, resp.text)
+        assert resp.json()["error"]["code"] == "invalid_replacement"
+        assert reason in resp.json()["error"]["message"], resp.text
+    # An admin who can read the private repository still may not name it here.
+    resp = api(server, "PUT", f"{ns}/app/deprecation", admin,
+               json={"message": "m", "replacement": f"{other}/secret"})
+    assert resp.status_code == 400 and "is private" in resp.text
+    resp = api(server, "PUT", f"{ns}/app/deprecation", writer,
+               json={"message": "m", "replacement": f"{other}/open"})
+    assert resp.status_code == 200, resp.text
+
+
+def test_replacement_that_became_hidden_is_not_shown(server: Server, ns: str,
+                                                    released: Path) -> None:
+    writer = server.token("writer", ns)
+    assert api(server, "POST", "", writer, json={"namespace": ns, "name": "next"}).ok
+    assert api(server, "PUT", f"{ns}/app/deprecation", writer,
+               json={"message": "moved", "replacement": f"{ns}/next"}).ok
+    # The replacement is made private afterwards (through its stored settings).
+    config = server.data_dir / "git" / ns / "next.git" / "config"
+    subprocess.run(["git", "config", "--file", str(config), "heater.visibility", "private"],
+                   check=True)
+    for path in (f"{ns}/app", f"{ns}/app/lifecycle"):
+        shown = api(server, "GET", path).json()
+        assert shown["deprecated"]["message"] == "moved"
+        assert shown["deprecated"]["replacement"] is None
+        assert f"{ns}/next" not in str(shown)
+        assert api(server, "GET", path, writer).json()["deprecated"]["replacement"] == \
+            f"{ns}/next"
 
 
 def test_delete_leaves_a_tombstone(server: Server, git: Git, ns: str, released: Path,
@@ -173,3 +221,21 @@ def test_create_with_files_is_validated(server: Server, git: Git, ns: str,
     assert (clone / "files" / "x" / "init.sh").read_text() == "#!/bin/sh\n"
     log = git.run("log", "--format=%an %s", cwd=clone).stdout
     assert log.startswith("writer-") and "From the API" in log
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "app/versions/1.0.0/yank"),
+    ("PUT", "app/deprecation"),
+    ("DELETE", "app"),
+])
+def test_credentials_come_before_the_body(server: Server, ns: str, released: Path,
+                                          method: str, path: str) -> None:
+    reader_token = {"Authorization": f"Bearer {server.token('reader', ns)}"}
+    for data, kind in (("not json", "text/plain"), ("{", "application/json")):
+        anonymous = requests.request(method, f"{server.url}/api/v1/templates/{ns}/{path}",
+                                     timeout=10, data=data, headers={"Content-Type": kind})
+        assert anonymous.status_code == 401, (path, anonymous.text)
+        reader = requests.request(method, f"{server.url}/api/v1/templates/{ns}/{path}",
+                                  timeout=10, data=data,
+                                  headers={"Content-Type": kind, **reader_token})
+        assert reader.status_code == 403, (path, reader.text)

@@ -34,6 +34,7 @@ def test_invalid_refs(ref: str) -> None:
 
 @pytest.mark.parametrize("path", [
     "../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a\x00b", "a\\b", "", "x/..",
+    ".git/config", "files/.GIT/hooks/x", ".git",
 ])
 def test_invalid_repo_paths(path: str) -> None:
     with pytest.raises(InvalidName):

@@ -74,6 +74,19 @@ def refused(git: Git, work: Path, *args: str) -> str:
     ({"template.yaml": HELLO_WORLD, "env.yaml": "parameters: {a: [\n"},
      "remote: env.yaml:2: invalid YAML"),
     ({"README.md": "no template"}, "remote: template.yaml: the entry point is missing"),
+    ({"template.yaml": "heat_template_version: 2018-08-31\nresources:\n  asg:\n"
+      "    type: OS::Heat::AutoScalingGroup\n    properties:\n      resource:\n"
+      "        type: nested/lb-server.yaml\n"},
+     "remote: template.yaml:7: nested template 'nested/lb-server.yaml' does not exist"),
+    ({"template.yaml": "heat_template_version: 2018-08-31\nresources:\n  group:\n"
+      "    type: OS::Heat::ResourceGroup\n    properties:\n      resource_def:\n"
+      "        type: member.yaml\n"},
+     "remote: template.yaml:7: nested template 'member.yaml' does not exist"),
+    ({"template.yaml": HELLO_WORLD, "heater.yaml": "description: x\nversioning:\n"
+      "  enforce: 'true'\n"},
+     "remote: heater.yaml:3: versioning must be a mapping {enforce: true|false}"),
+    ({"stack.yaml": HELLO_WORLD, "heater.yaml": "entrypiont: stack.yaml\n"},
+     "remote: heater.yaml:1: unknown setting 'entrypiont' (did you mean 'entrypoint'?)"),
 ])
 def test_invalid_content_is_refused(server: Server, git: Git, ns: str, tmp_path: Path,
                                     files: dict[str, str], expected: str) -> None:

@@ -12,8 +12,11 @@ import pytest
 import requests
 from heatclient.common import template_utils
 
+from heater.hot import references
+from heater.hotyaml import load_yaml
 from tests.catalog_support import api, push
 from tests.conftest import CORPUS, HELLO_WORLD, Git, Server
+from tests.test_validation import GROUPS
 
 NESTED = """heat_template_version: 2018-08-31
 parameters:
@@ -159,3 +162,87 @@ def test_hostile_and_unknown_paths(server: Server, git: Git, ns: str, tmp_path: 
     assert status in (400, 404), (path, status, body)
     error = body["error"]
     assert isinstance(error, dict) and set(error) == {"code", "message"}
+
+
+def test_heatclient_fetches_exactly_what_validation_checks(server: Server, git: Git, ns: str,
+                                                           tmp_path: Path) -> None:
+    files = {"template.yaml": GROUPS, "nested/lb-server.yaml": HELLO_WORLD,
+             "nested/member.template": HELLO_WORLD}
+    push(server, git, tmp_path / "w", f"{ns}/groups", server.token("writer", ns), files)
+    base = f"{server.url}/{ns}/groups/raw/main/"
+    fetched, _template = template_utils.get_template_contents(
+        template_url=base + "template.yaml")
+    checked = {r.resolved for r in references(load_yaml(GROUPS.encode(), "t").data,
+                                              "template.yaml")}
+    assert set(fetched) == {base + str(path) for path in checked}
+    assert base + "nested/lb-server.yaml" in fetched
+
+
+def test_other_services_tokens_are_ignored(server: Server, git: Git, ns: str,
+                                           tmp_path: Path) -> None:
+    writer = server.token("writer", ns)
+    push(server, git, tmp_path / "w", f"{ns}/open", writer, {"template.yaml": HELLO_WORLD})
+    keystone = "gAAAAABlZ" + "x" * 170  # what Heat and other services send
+    answer = raw(server, ns, "open", "main", "template.yaml", **{"X-Auth-Token": keystone})
+    assert answer.status_code == 200 and answer.text == HELLO_WORLD
+    unknown = raw(server, ns, "open", "main", "template.yaml",
+                  **{"X-Auth-Token": "heater_0000000000000000_" + "x" * 43})
+    assert unknown.status_code == 401 and unknown.json()["error"]["code"] == "invalid_token"
+    malformed = raw(server, ns, "open", "main", "template.yaml", Authorization="Basic !!")
+    assert malformed.status_code == 401
+
+
+def test_token_as_basic_user_name(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    writer = server.token("writer", ns)
+    api(server, "POST", "/api/v1/templates", writer,
+        json={"namespace": ns, "name": "secret", "visibility": "private"})
+    push(server, git, tmp_path / "w", f"{ns}/secret", writer, {"template.yaml": HELLO_WORLD})
+    url = f"{server.url}/{ns}/secret/raw/main/template.yaml"
+    answer = requests.get(url, auth=(server.token("reader", ns), ""), timeout=10)
+    assert answer.status_code == 200 and answer.text == HELLO_WORLD
+    assert requests.get(url, auth=("alice", ""), timeout=10).status_code == 401
+
+
+def test_only_full_shas_are_immutable(server: Server, ns: str,
+                                      published: dict[str, str]) -> None:
+    full = raw(server, ns, "scale", published["v1"], "files/setup.sh")
+    short = raw(server, ns, "scale", published["v1"][:7], "files/setup.sh")
+    assert "immutable" in full.headers["Cache-Control"]
+    assert short.status_code == 200 and short.text == full.text
+    assert "immutable" not in short.headers["Cache-Control"]
+    assert "max-age=60" in short.headers["Cache-Control"]
+    for answer in (full, short, raw(server, ns, "scale", "v1.0.0", "files/setup.sh")):
+        assert answer.headers["Content-Location"] == \
+            f"/{ns}/scale/raw/{published['v1']}/files/setup.sh"
+    diff = requests.get(f"{server.url}/api/v1/templates/{ns}/scale/diff", timeout=10,
+                        params={"from": published["v1"][:7], "to": published["main"][:7]})
+    assert "immutable" not in diff.headers.get("Cache-Control", "")
+
+
+def test_if_none_match_compares_weakly(server: Server, ns: str,
+                                       published: dict[str, str]) -> None:
+    etag = raw(server, ns, "scale", "main", "files/setup.sh").headers["ETag"]
+    for header in (f"W/{etag}", f'"nope", {etag}', f'W/"nope", W/{etag}', "*"):
+        again = raw(server, ns, "scale", "main", "files/setup.sh", **{"If-None-Match": header})
+        assert again.status_code == 304, header
+    other = raw(server, ns, "scale", "main", "files/setup.sh", **{"If-None-Match": 'W/"nope"'})
+    assert other.status_code == 200
+
+
+def test_a_yanked_version_says_so(server: Server, ns: str, published: dict[str, str]) -> None:
+    writer = server.token("writer", ns)
+    reason = "leaks the admin password\nuse v1.0.1 — sorry"
+    assert api(server, "POST", f"/api/v1/templates/{ns}/scale/versions/v1.0.0/yank", writer,
+               json={"reason": reason}).status_code == 200
+    detail = api(server, "GET", f"/api/v1/templates/{ns}/scale", params={"ref": "v1.0.0"})
+    assert detail.json()["yanked"]["version"] == "1.0.0"
+    assert detail.json()["yanked"]["reason"] == reason
+    assert api(server, "GET", f"/api/v1/templates/{ns}/scale",
+               params={"ref": "main"}).json()["yanked"] is None
+    for ref in ("v1.0.0", "1.0.0"):
+        answer = raw(server, ns, "scale", ref, "files/setup.sh")
+        assert answer.status_code == 200
+        assert answer.headers["X-Heater-Yanked"] == \
+            "leaks the admin password use v1.0.1 %E2%80%94 sorry"
+    for ref in (published["v1"], "main"):
+        assert "X-Heater-Yanked" not in raw(server, ns, "scale", ref, "files/setup.sh").headers

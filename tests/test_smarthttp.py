@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from heater.smarthttp import SmartHTTP
 from tests.conftest import HELLO_WORLD, Git, Server
 
 
@@ -298,3 +299,19 @@ def test_failed_create_on_push_leaves_nothing(server: Server, ns: str) -> None:
     assert not (server.layout.root / "git" / ns / "fresh.git").exists()
     leftovers = [p.name for p in server.layout.tmp.iterdir() if p.name.startswith("create-")]
     assert leftovers == []
+
+
+def test_unexpected_error_is_plain_text_for_git() -> None:
+    """A bug reaches git as one plain line, not the WSGI server's HTML."""
+    class Broken:
+        def authenticate(self, _token: object) -> None:
+            raise RuntimeError("a bug")
+
+    app = SmartHTTP(Broken())  # type: ignore[arg-type]
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+    body = app({"PATH_INFO": "/acme/web.git/info/refs", "REQUEST_METHOD": "GET",
+                "QUERY_STRING": "service=git-upload-pack"},
+               lambda status, headers: seen.append((status, headers)))
+    assert seen[0][0].startswith("500")
+    assert ("Content-Type", "text/plain; charset=utf-8") in seen[0][1]
+    assert b"".join(body) == b"internal server error; the server log has details\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -411,3 +412,26 @@ def test_api_tags_pass_the_same_admission_as_pushed_tags(server: Server, git: Gi
     assert "v1.1.0" not in git.run("ls-remote", "--tags", f"{server.url}/{ns}/app.git").stdout
     enough = api(server, "POST", path, writer, json={"version": "v2.0.0", "ref": "main"})
     assert enough.status_code == 201, enough.text
+
+
+def test_api_writes_check_heater_yaml(server: Server, ns: str) -> None:
+    files = {"template.yaml": HELLO_WORLD, "heater.yaml": "keyword: [web]\n"}
+    response = _post(server, {"namespace": ns, "name": "web", "files": files},
+                     server.token("writer", ns))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {
+        "code": "validation_failed",
+        "message": "heater.yaml:1: unknown setting 'keyword' (did you mean 'keywords'?)"}
+
+
+def test_credentials_come_before_the_body(server: Server, ns: str) -> None:
+    url = f"{server.url}/api/v1/templates"
+    bodies: list[dict[str, Any]] = [{"json": {}}, {"data": "{}"}, {"data": b"{not json"}, {}]
+    for kwargs in bodies:
+        anonymous = requests.post(url, timeout=10, **kwargs)
+        assert anonymous.status_code == 401, (kwargs, anonymous.text)
+        assert anonymous.headers["WWW-Authenticate"].startswith("Basic")
+    reader = server.token("reader", ns)
+    versions = requests.post(f"{url}/{ns}/web/versions", data="x", timeout=10,
+                             headers={"Authorization": f"Bearer {reader}"})
+    assert versions.status_code in (403, 404)

@@ -48,8 +48,11 @@ def test_every_historic_version_is_accepted() -> None:
     history = CORPUS / "heat-templates-history"
     versions = sorted(history.glob("*/*.yaml"))
     assert len(versions) > 20
+    # The autoscaling template's group nests lb_server.yaml: it goes beside it.
+    beside = {"lb_server.yaml": (CORPUS / "heat-templates" / "hot" / "lb_server.yaml").read_bytes()}
     for path in versions:
-        assert validate(MappingSource({"template.yaml": path.read_bytes()})) == [], path
+        files = {"template.yaml": path.read_bytes(), **beside}
+        assert validate(MappingSource(files)) == [], path
 
 
 def test_references_must_exist() -> None:
@@ -139,3 +142,60 @@ def test_changes_between_git_trees(tmp_path: pytest.TempPathFactory) -> None:
     with pytest.raises(ValidationFailed) as caught:
         check(GitTreeSource(new), changes)
     assert caught.value.message.startswith("b.yaml:2: invalid YAML")
+
+
+GROUPS = """heat_template_version: 2018-08-31
+resources:
+  asg:
+    type: OS::Heat::AutoScalingGroup
+    properties:
+      min_size: 1
+      max_size: 3
+      resource:
+        type: nested/lb-server.yaml
+  group:
+    type: OS::Heat::ResourceGroup
+    properties:
+      resource_def:
+        type: nested/member.template
+"""
+
+
+def test_nested_templates_of_groups_must_exist() -> None:
+    assert problems({"template.yaml": GROUPS}) == [
+        "template.yaml:9: nested template 'nested/lb-server.yaml' does not exist "
+        "(no file nested/lb-server.yaml in this tree)",
+        "template.yaml:14: nested template 'nested/member.template' does not exist "
+        "(no file nested/member.template in this tree)",
+    ]
+    assert problems({"template.yaml": GROUPS, "nested/lb-server.yaml": HELLO_WORLD,
+                     "nested/member.template": HELLO_WORLD}) == []
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ("versioning: {enforce: \"true\"}\n",
+     "heater.yaml:1: versioning must be a mapping {enforce: true|false}"),
+    ("keywords:\n  - web\n  - {a: b}\n", "heater.yaml:3: keywords must be a list of strings"),
+    ("description: x\nentrypiont: stack.yaml\n",
+     "heater.yaml:2: unknown setting 'entrypiont' (did you mean 'entrypoint'?)"),
+    ("colour: red\n", "heater.yaml:1: unknown setting 'colour'; known settings: description"),
+    ("keywords: web\n", "heater.yaml:1: keywords must be a list of strings"),
+    ("metadata: [a]\n", "heater.yaml:1: metadata must be a mapping"),
+    ("maintainers:\n  - {name: a, phone: 1}\n", "heater.yaml:2: maintainers must be a list"),
+    ("versioning:\n  enforce: true\n  strict: true\n", "heater.yaml:3: versioning must be"),
+    ("[a, b]\n", "heater.yaml:1: heater.yaml must be a mapping of settings"),
+])
+def test_settings_are_checked(settings: str, expected: str) -> None:
+    found = problems({"template.yaml": HELLO_WORLD, "heater.yaml": settings})
+    assert found and found[0].startswith(expected), found
+
+
+def test_good_settings_and_unchanged_settings_pass() -> None:
+    good = ("description: d\nkeywords: [a]\nmetadata: {k: 1}\nicon: https://x/i.png\n"
+            "maintainers: [alice, {name: bob, email: b@x}]\nentrypoint: template.yaml\n"
+            "versioning: {enforce: true}\n")
+    assert problems({"template.yaml": HELLO_WORLD, "heater.yaml": good}) == []
+    assert problems({"template.yaml": HELLO_WORLD, "heater.yaml": ""}) == []
+    # Repositories from before the rule may push other changes.
+    old = {"template.yaml": HELLO_WORLD, "heater.yaml": "colour: red\n"}
+    assert problems(old, Changes(frozenset({"template.yaml"}))) == []

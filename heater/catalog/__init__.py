@@ -25,5 +25,7 @@ EXTRACTORS[Kind.IMAGE] = image_document
 
 def open_catalog(repos: RepositoryStore) -> Catalog:
     """The catalog of a data directory, on the backend its configuration
-    names (SQLite in the data directory is the only one so far)."""
-    return Catalog(repos, SqliteIndex(repos.layout.index_db))
+    names (SQLite in the data directory is the only one so far). The index
+    is created only by a rebuild (:meth:`Catalog.rebuild`,
+    :meth:`Catalog.ensure_built`), never by a read or a write."""
+    return Catalog(repos, SqliteIndex(repos.layout.index_db, create=False))

@@ -10,9 +10,9 @@ import pygit2
 from heater.catalog.indexer import head_commit, shown_commit, to_utc, updated_at
 from heater.catalog.templates import read_metadata
 from heater.errors import Gone
-from heater.lifecycle import LifecycleState, read_state
+from heater.lifecycle import LifecycleState, Visible, hide_replacement, read_state
 from heater.names import RepoId
-from heater.refs import resolve
+from heater.refs import Resolved, resolve
 from heater.repositories import RepoInfo
 from heater.versions import latest, list_versions
 
@@ -32,18 +32,31 @@ def check_not_deleted(repo: RepoId, state: LifecycleState) -> None:
         raise RepositoryDeleted(repo, dict(state.deleted))
 
 
-def template_detail(git: pygit2.Repository, info: RepoInfo,
-                    ref: str | None) -> dict[str, Any]:
+def yank_of(resolved: Resolved, state: LifecycleState) -> dict[str, Any] | None:
+    """How the version ``resolved`` names was yanked (version, reason, by,
+    at), or None when it is not a yanked version."""
+    if resolved.kind != "version" or resolved.version is None:
+        return None
+    version = str(resolved.version.version)
+    record = state.yanked.get(version)
+    return {"version": version, **record} if record is not None else None
+
+
+def template_detail(git: pygit2.Repository, info: RepoInfo, ref: str | None,
+                    visible: Visible) -> dict[str, Any]:
     """The catalog metadata of a template at ``ref`` (default: ``latest``,
-    else the default branch), with what describes the repository as a whole."""
+    else the default branch), with what describes the repository as a whole,
+    as shown to a caller who can read the repositories ``visible`` says."""
     state = read_state(git)
     check_not_deleted(info.repo, state)
     versions = list_versions(git)
+    yanked: dict[str, Any] | None = None
     if ref is not None:
         resolved = resolve(git, ref, versions=lambda _git: versions)
         commit: pygit2.Commit | None = resolved.commit
         shown: dict[str, str | None] = {"requested": ref, "kind": resolved.kind,
                                         "commit": resolved.sha}
+        yanked = yank_of(resolved, state)
     else:
         commit = shown_commit(git, versions)
         best = latest(versions)
@@ -59,7 +72,8 @@ def template_detail(git: pygit2.Repository, info: RepoInfo,
         "name": info.repo.name,
         "kind": info.kind.value,
         "visibility": info.visibility.value,
-        "deprecated": state.deprecated,
+        "deprecated": hide_replacement(state.deprecated, visible),
+        "yanked": yanked,
         "ref": shown,
         **metadata.as_json(),
         "latest_version": str(best.version) if best else None,

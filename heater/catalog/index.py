@@ -29,6 +29,12 @@ Contract of a backend (:class:`CatalogIndex`):
 - ``keys()`` lists the (namespace, name) of every stored entry.
 - ``is_built()`` / ``set_built()`` record that a full rebuild completed, so
   that a missing or reset index is rebuilt on start.
+- ``repair()`` makes the store usable for a rebuild: a missing or damaged
+  store is discarded and created empty (not built). Only rebuilds call it.
+- A store that is missing, damaged or replaced under a running server makes
+  every method raise :class:`IndexUnavailable`; it never answers from a
+  copy that other processes no longer see, and never creates itself again
+  outside ``repair()``.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from heater.errors import InvalidInput
+from heater.errors import InvalidInput, Unavailable
 
 SORT_KEYS = ("name", "updated", "created")
 # The default direction when a sort key is given without one: names read
@@ -55,6 +61,18 @@ class InvalidMarker(InvalidInput):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"invalid marker: {reason}; use the 'next' URL of a previous page")
+        self.reason = reason
+
+
+class IndexUnavailable(Unavailable):
+    """The index cannot answer: missing, damaged, busy or not built yet.
+    Git still holds everything: reads by name and writes keep working."""
+
+    code = "index_unavailable"
+
+    def __init__(self, reason: str, action: str = "run `heater reindex` to rebuild it "
+                 "from the repositories (or restart `heater serve`)") -> None:
+        super().__init__(f"the catalog index is unavailable: {reason}; {action}")
         self.reason = reason
 
 
@@ -178,6 +196,8 @@ class CatalogIndex(Protocol):
     def is_built(self) -> bool: ...
 
     def set_built(self) -> None: ...
+
+    def repair(self) -> bool: ...
 
 
 # -- markers: shared by backends so that they are interchangeable --------------

@@ -20,14 +20,14 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pygit2
 
 from heater.auth import Caller
-from heater.catalog.index import CatalogIndex, Entry
+from heater.catalog.index import CatalogIndex, Entry, IndexUnavailable, Page, Query
 from heater.catalog.templates import read_metadata
 from heater.lifecycle import read_state
 from heater.names import RepoId
@@ -215,17 +215,26 @@ class Catalog:
         and ``heater reindex`` repairs the index."""
         try:
             self.refresh(repo)
+        except IndexUnavailable as exc:  # expected while it is lost: no traceback
+            log.warning("catalog entry of %s not updated: %s", repo, exc.message)
         except Exception:
             log.exception("could not update the catalog entry of %s", repo)
 
     def rebuild(self, processes: int | None = None) -> int:
         """Make the index describe exactly the repositories on disk; the
-        number of repositories read.
+        number of repositories read. A missing or damaged index is
+        discarded and built anew.
 
         Repositories are read in ``processes`` processes (default: one per
         core) and written in batches; any that changed meanwhile are then
         refreshed one by one, as after a push.
         """
+        with self._exclusive():
+            return self._rebuild(processes)
+
+    def _rebuild(self, processes: int | None) -> int:
+        if self.index.repair():
+            log.warning("catalog index was missing or damaged: discarded, rebuilding")
         repos = list(self.repos)
         workers = processes or os.cpu_count() or 1
         with _reader_pool(self, workers if len(repos) >= PARALLEL_REBUILD_FROM else 1) as run:
@@ -244,13 +253,37 @@ class Catalog:
         self.index.set_built()
         return len(repos)
 
-    def ensure_built(self) -> bool:
-        """Rebuild if the index never completed a rebuild; True if it did."""
-        if self.index.is_built():
+    def _exclusive(self) -> AbstractContextManager[object]:
+        """The backend's lock against concurrent rebuilds, if it has one."""
+        lock = getattr(self.index, "exclusive", None)
+        return lock() if lock is not None else nullcontext()
+
+    def _built(self) -> bool:
+        try:
+            return self.index.is_built()
+        except IndexUnavailable:
             return False
-        count = self.rebuild()
+
+    def ensure_built(self) -> bool:
+        """Rebuild if the index is missing, damaged or never completed a
+        rebuild; True if it did. Several processes starting at once rebuild
+        it once."""
+        if self._built():
+            return False
+        with self._exclusive():
+            if self._built():  # another process rebuilt it while this one waited
+                return False
+            count = self._rebuild(None)
         log.info("catalog index rebuilt: %d repositories", count)
         return True
+
+    def query(self, query: Query) -> Page:
+        """The listing page ``query`` asks for; :class:`IndexUnavailable`
+        while the index is missing, damaged or not yet rebuilt, rather than
+        an incomplete page."""
+        if not self.index.is_built():
+            raise IndexUnavailable("it is empty or being rebuilt")
+        return self.index.query(query)
 
 
 # The catalog a rebuild's reader processes work for: inherited through

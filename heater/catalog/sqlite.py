@@ -7,10 +7,35 @@ connection, and each change is one ``BEGIN IMMEDIATE`` transaction.
 
 The file is a cache: when its schema version is not the one this code
 writes, it is dropped and must be rebuilt (``is_built()`` is then False).
+
+Losing the file under a running server. A connection keeps the file it
+opened, by inode: deleted or replaced, it would go on reading and writing a
+copy no other process sees, while a new file, if a worker created one, would
+start empty and pick up the old file's ``-wal`` and ``-shm`` (SQLite finds
+them by name), mixing two databases. So:
+
+- serving connections never create the file (``create=False``);
+- before each use a connection checks that the path still names the inode
+  it opened; if not, it is closed (SQLite does not checkpoint or delete the
+  side files of a database that moved) and a new one is opened, or
+  :class:`IndexUnavailable` raised while there is no file;
+- any SQLite error other than a programming error becomes
+  :class:`IndexUnavailable` (503) and drops the connection;
+- only :meth:`SqliteIndex.repair` (``heater reindex``, server start) creates
+  the file, after deleting a damaged one and any stale side files, under an
+  exclusive lock on ``index.sqlite.lock``; processes still holding the old
+  files keep their own unlinked copies until their next check.
+
+The database file is only ever opened through SQLite: closing any other
+descriptor of it would drop every POSIX lock this process's connections
+hold on it, and another process closing its last connection would then
+checkpoint and delete the ``-wal`` that they still use.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -22,6 +47,7 @@ from pathlib import Path
 
 from heater.catalog.index import (
     Entry,
+    IndexUnavailable,
     Page,
     Query,
     ReadScope,
@@ -71,6 +97,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
 );
 """
 _TABLES = ("meta", "entries", "keywords", "search")
+# The files SQLite keeps beside the database, found by name.
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 # Sort key -> ordered columns (the last ones break ties).
 _SORT_COLUMNS = {
@@ -104,36 +132,119 @@ def fts_query(text: str) -> str | None:
 class SqliteIndex:
     """:class:`heater.catalog.index.CatalogIndex` on SQLite."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
         self.path = path
+        self.create = create
         self._local = threading.local()
         self._schema_lock = threading.Lock()
 
     # -- connections -----------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
         # A connection must not cross fork() into a gunicorn worker.
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+        if conn is not None and (local.pid != os.getpid() or _identity(self.path) != local.ino):
+            self._drop()
+            conn = None
+        if conn is None:
+            if not self.create and _identity(self.path) is None:
+                raise IndexUnavailable(f"{self.path.name} is missing")
             conn = self._connect()
-            self._local.conn = conn
-            self._local.pid = os.getpid()
+            local.conn, local.pid, local.built = conn, os.getpid(), False
+            local.ino = _identity(self.path)
         return conn
+
+    def _drop(self) -> None:
+        """Forget this thread's connection (closed only in the process that
+        opened it: a forked copy shares its locks)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None and self._local.pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:  # release its locks even if close is deferred
+                    conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                               isolation_level=None, check_same_thread=True)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # WAL with synchronous=NORMAL is durable against process crashes;
-        # a power loss may drop the last changes, which a reindex restores.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        with self._schema_lock:
-            self._ensure_schema(conn)
+        mode = "rwc" if self.create else "rw"
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={mode}", uri=True,
+                                   timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=True)
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.create:
+                conn.execute("PRAGMA journal_mode = WAL")
+            else:
+                # Persistent in the file, so only checked: on a truncated or
+                # foreign file, setting it would wait for an exclusive lock
+                # that the other workers' connections never give up.
+                _check_wal(conn, self.path)
+            # WAL with synchronous=NORMAL is durable against process crashes;
+            # a power loss may drop the last changes, which a reindex restores.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            with self._schema_lock:
+                self._ensure_schema(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _unavailable(exc) from exc
         return conn
 
+    @contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection; a failing database becomes
+        :class:`IndexUnavailable` and the connection is dropped."""
+        conn = self._connection()
+        try:
+            yield conn
+        except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
+            raise  # a defect here, not a sick database
+        except sqlite3.DatabaseError as exc:
+            self._drop()
+            raise _unavailable(exc) from exc
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the lock that serialises repairs and rebuilds of this index
+        across processes."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT,
+                     0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def repair(self) -> bool:
+        """Make the file usable: a missing or damaged one is discarded with
+        its side files and created empty (not built). True if it was.
+        The caller holds :meth:`exclusive`."""
+        self._drop()
+        if _healthy(self.path):
+            return False
+        for suffix in ("", *_SIDE_FILES):
+            # Unlinked, never truncated: a process still using the old files
+            # keeps its own copy and cannot write into the new database.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+        create, self.create = self.create, True
+        try:
+            self._connection()
+        finally:
+            self.create = create
+        return True
+
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        # Read first: a connection only takes the write lock when the schema
+        # must change (a damaged file then fails here holding nothing).
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -151,14 +262,15 @@ class SqliteIndex:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._use() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # -- the contract --------------------------------------------------------
 
@@ -190,18 +302,23 @@ class SqliteIndex:
                 conn.execute("DELETE FROM entries WHERE id = ?", (row[0],))
 
     def get(self, namespace: str, name: str) -> Entry | None:
-        row = self._connection().execute(
-            "SELECT document FROM entries WHERE namespace = ? AND name = ?",
-            (namespace, name)).fetchone()
+        with self._use() as conn:
+            row = conn.execute(
+                "SELECT document FROM entries WHERE namespace = ? AND name = ?",
+                (namespace, name)).fetchone()
         return Entry.from_json(json.loads(row[0])) if row else None
 
     def keys(self) -> set[tuple[str, str]]:
-        rows = self._connection().execute("SELECT namespace, name FROM entries").fetchall()
+        with self._use() as conn:
+            rows = conn.execute("SELECT namespace, name FROM entries").fetchall()
         return {(r[0], r[1]) for r in rows}
 
     def is_built(self) -> bool:
-        row = self._connection().execute(
-            "SELECT value FROM meta WHERE key = 'built'").fetchone()
+        with self._use() as conn:
+            if self._local.built:  # never unset on the file a connection holds
+                return True
+            row = conn.execute("SELECT value FROM meta WHERE key = 'built'").fetchone()
+        self._local.built = row is not None
         return row is not None
 
     def set_built(self) -> None:
@@ -257,7 +374,8 @@ class SqliteIndex:
                    f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?) "
                    "SELECT shown FROM page CROSS JOIN entries e ON e.id = page.id "
                    f"ORDER BY {order}")
-        rows = self._connection().execute(sql, (*args, query.limit + 1)).fetchall()
+        with self._use() as conn:
+            rows = conn.execute(sql, (*args, query.limit + 1)).fetchall()
         # One decode for the page rather than one per entry.
         documents = json.loads("[" + ",".join(r[0] for r in rows[: query.limit]) + "]")
         entries = [Entry.from_json(d) for d in documents]
@@ -265,6 +383,44 @@ class SqliteIndex:
         next_marker = (encode_marker(query.sort, entries[-1].sort_key(query.sort.key))
                        if more and entries else None)
         return Page(entries, next_marker)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (None: none)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _check_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise :class:`IndexUnavailable` unless ``conn``'s file is in WAL mode.
+    (Read through SQLite: opening and closing the file directly would drop
+    every POSIX lock this process's connections hold on it.)"""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        raise IndexUnavailable(f"{path.name} is damaged (not a database in WAL mode)")
+
+
+def _healthy(path: Path) -> bool:
+    """Whether ``path`` is an intact database in WAL mode."""
+    if _identity(path) is None:
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw",
+                                                uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+            _check_wal(conn, path)
+            return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+    except (IndexUnavailable, sqlite3.DatabaseError):
+        return False
+
+
+def _unavailable(exc: sqlite3.Error) -> IndexUnavailable:
+    reason = str(exc)
+    if "locked" in reason or "busy" in reason:
+        return IndexUnavailable(f"it stayed locked for {BUSY_TIMEOUT_MS // 1000} s",
+                                "try again shortly")
+    return IndexUnavailable(f"SQLite says: {reason}")
 
 
 def _upsert(conn: sqlite3.Connection, entry: Entry) -> None:

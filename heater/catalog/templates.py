@@ -19,9 +19,10 @@ import pygit2
 
 from heater.errors import HeaterError
 from heater.hot import Template
-from heater.hotyaml import load_yaml
+from heater.hotyaml import YamlDocument, load_yaml
 from heater.settings import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
 from heater.trees import find_blob
+from heater.validation import GitTreeSource, reference_problems
 
 MANIFEST = METADATA_FILE
 # Bounds on what heater.yaml may put into the index, so that one repository
@@ -85,27 +86,36 @@ def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
             meta.entrypoint = parse_entrypoint(entrypoint)
         except HeaterError as exc:
             meta.problems.append(f"{MANIFEST}: entrypoint: {exc.message}")
-    _read_template(meta, _load(tree, meta.entrypoint, meta, required=True))
+    entry = _load_document(tree, meta.entrypoint, meta, required=True)
+    if entry is not None:
+        _read_template(meta, entry.data)
+        # A nested template or get_file target that is missing fails the
+        # deployment; say so beside the template rather than at Heat's fetch.
+        meta.problems += [str(p) for p in reference_problems(entry, GitTreeSource(tree))]
     _merge_manifest(meta, manifest)
     return meta
 
 
 def _load(tree: pygit2.Tree, path: str, meta: TemplateMetadata, *, required: bool) -> Any:
+    doc = _load_document(tree, path, meta, required=required)
+    return doc.data if doc is not None else None
+
+
+def _load_document(tree: pygit2.Tree, path: str, meta: TemplateMetadata, *,
+                   required: bool) -> YamlDocument | None:
     blob = find_blob(tree, path)
     if blob is None:
         if required:
             meta.problems.append(f"{path}: no such file")
         return None
     try:
-        return load_yaml(blob.data, path).data
+        return load_yaml(blob.data, path)
     except HeaterError as exc:
         meta.problems.append(exc.message)
         return None
 
 
 def _read_template(meta: TemplateMetadata, data: Any) -> None:
-    if data is None:
-        return
     template = Template.from_data(data)
     meta.heat_template_version = template.version
     meta.description = template.description[:MAX_TEXT]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pygit2
 
+from heater.diff.getfile import include_files, includes_any
 from heater.diff.semantic import Entry, FileSummary, summarize
 from heater.diff.similarity import looks_binary
 from heater.diff.structural import MISSING
@@ -44,31 +46,78 @@ class Comparison:
 def compare_commits(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
                     *, patches: bool = True, binary_patches: bool = False) -> Comparison:
     """The text diff (see :func:`~heater.diff.text.text_diff` for the
-    options) and the semantic summary of every changed HOT file."""
+    options) and the semantic summary of every changed HOT file, and of
+    every unchanged one that includes a changed file with ``get_file``."""
     text = text_diff(git, old, new, patches=patches, binary_patches=binary_patches)
-    entry_points = (entrypoint(old.tree), entrypoint(new.tree))
+    sides = _Sides(old.tree, new.tree, (entrypoint(old.tree), entrypoint(new.tree)))
     files = []
-    for changed in text.files:
-        summary = _summary(git, changed, entry_points)
+    for changed in [*text.files, *_includers(new.tree, text)]:
+        summary = _summary(git, changed, sides)
         if summary is not None:
             files.append(summary)
-    moved = _moved_entry_point(git, old, new, text, entry_points)
+    moved = _moved_entry_point(git, old, new, text, sides)
     if moved is not None:
         files = [f for f in files if f.path != moved.path] + [moved]
     return Comparison(text, files)
 
 
+@dataclass(frozen=True)
+class _Sides:
+    """The two trees compared, and their entry points."""
+
+    old: pygit2.Tree
+    new: pygit2.Tree
+    entry_points: tuple[str, str]
+
+    def with_files(self, doc: Any, path: str, *, new: bool) -> Any:
+        """``doc`` (at ``path`` on one side) with its ``get_file`` calls
+        standing for the content they read on that side."""
+        if doc is MISSING or isinstance(doc, YamlError):
+            return doc
+        tree = self.new if new else self.old
+        return include_files(doc, path, lambda target: _blob_id(tree, target))
+
+
+def _includers(tree: pygit2.Tree, text: TextDiff) -> list[FileDiff]:
+    """Unchanged YAML files of ``tree`` that ``get_file`` a changed file:
+    what Heat sees of them changed with it."""
+    changed = {p for f in text.files for p in (f.path, f.old_path) if p is not None}
+    listed = {f.path for f in text.files}
+    found: list[FileDiff] = []
+    if not changed:
+        return found
+    for path, blob in _yaml_blobs(tree):
+        if path in listed or b"get_file" not in blob.data:
+            continue
+        doc = _parse(blob.data, path)
+        if not isinstance(doc, YamlError) and includes_any(doc, path, changed):
+            found.append(FileDiff("modified", path, path, str(blob.id), str(blob.id)))
+    return found
+
+
+def _yaml_blobs(tree: pygit2.Tree) -> Iterator[tuple[str, pygit2.Blob]]:
+    stack = [("", tree)]
+    while stack:
+        prefix, node = stack.pop()
+        for entry in node:
+            path = f"{prefix}{entry.name}"
+            if isinstance(entry, pygit2.Tree):
+                stack.append((f"{path}/", entry))
+            elif isinstance(entry, pygit2.Blob) and path.endswith(YAML_SUFFIXES):
+                yield path, entry
+
+
 def _moved_entry_point(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
-                       text: TextDiff, entry_points: tuple[str, str]) -> FileSummary | None:
+                       text: TextDiff, sides: _Sides) -> FileSummary | None:
     """When heater.yaml names another entry point, what callers deploy is
     the old entry point before and the new one after: compare those two."""
-    old_entry, new_entry = entry_points
+    old_entry, new_entry = sides.entry_points
     if old_entry == new_entry or any(f.status == "renamed" and f.old_path == old_entry
                                      and f.path == new_entry for f in text.files):
         return None
     pair = FileDiff("modified", new_entry, old_entry, _blob_id(old.tree, old_entry),
                     _blob_id(new.tree, new_entry))
-    return _summary(git, pair, entry_points, force_entry=True)
+    return _summary(git, pair, sides, force_entry=True)
 
 
 def _blob_id(tree: pygit2.Tree, path: str) -> str | None:
@@ -79,19 +128,21 @@ def _blob_id(tree: pygit2.Tree, path: str) -> str | None:
     return str(entry.id) if isinstance(entry, pygit2.Blob) else None
 
 
-def _summary(git: pygit2.Repository, changed: FileDiff, entry_points: tuple[str, str],
+def _summary(git: pygit2.Repository, changed: FileDiff, sides: _Sides,
              force_entry: bool = False) -> FileSummary | None:
     old_path = changed.old_path or changed.path
     if changed.binary or not (old_path.endswith(YAML_SUFFIXES)
                               or changed.path.endswith(YAML_SUFFIXES)):
         return None
+    entry_points = sides.entry_points
     # The entry point of `to`; or, when it was removed, the one of `from`.
     is_entry = force_entry or changed.path == entry_points[1] or (
         changed.status == "removed" and old_path == entry_points[0] == entry_points[1])
     old_bytes, new_bytes = _data(git, changed.old_id), _data(git, changed.new_id)
     if any(data is not None and looks_binary(data) for data in (old_bytes, new_bytes)):
         return None
-    old, new = _parse(old_bytes, old_path), _parse(new_bytes, changed.path)
+    old = sides.with_files(_parse(old_bytes, old_path), old_path, new=False)
+    new = sides.with_files(_parse(new_bytes, changed.path), changed.path, new=True)
     if isinstance(new, YamlError):
         was = classify(old) if not isinstance(old, YamlError) and old is not MISSING \
             else FileKind.OTHER

@@ -12,8 +12,17 @@ Entry point (the template callers deploy):
   outputs     removed: major; added: minor; changed: patch
 Any template:
   resources   type changed (Heat replaces it): major; removed (the stack
-              update deletes it): major; added: minor; any other change:
-              patch, with the changed paths listed
+              update deletes it): major; added: minor; a property Heat
+              replaces the resource for (:mod:`heater.diff.replacement`)
+              changed: major; any other change: patch, with the changed
+              paths listed
+  get_file    the content of an included file is part of the value that
+              includes it (:mod:`heater.diff.getfile`): when only the
+              content changed, each resource property that includes the
+              file is an entry of its own ("via get_file <file>"), judged
+              as a change of that property; a file that is gone: major
+              (Heat cannot read it). The comparison adds the templates
+              that include a changed file even when their text is unchanged.
   conditions  added: minor; removed or changed: patch
   parameter_groups, description: patch
   heat_template_version  raised (needs a newer Heat): minor; lowered: patch
@@ -28,6 +37,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from heater.diff.getfile import FileRef, included_file
+from heater.diff.replacement import replacement
 from heater.diff.structural import MISSING, Change, KeyedList, Op, Path, diff, jsonable, same
 from heater.diff.verdict import Impact
 from heater.hot import KNOWN_VERSIONS, FileKind, Template, classify
@@ -300,9 +311,74 @@ def _resource_entries(old: dict[str, dict[str, Any]],
                                  f"type changed from {old_type} to {new_type}: "
                                  "Heat replaces the resource", old_type, new_type, changes))
         else:
-            entries.append(Entry("resources", name, "changed", path, Impact.PATCH,
-                                 "resource definition changed", changes=changes))
+            entries += _changed_resource(name, old[name], spec, changes)
     return entries
+
+
+def _changed_resource(name: str, old: dict[str, Any], new: dict[str, Any],
+                      changes: tuple[Change, ...]) -> list[Entry]:
+    """The changes written in the template, as one entry for the resource;
+    then one entry per property that includes a file whose content changed."""
+    entries = []
+    rtype, properties = new.get("type"), _properties_of(new)
+    written = tuple(c for c in changes if included_file(c) is None)
+    if written:
+        path = ("resources", name)
+        replaced = [(p, why) for p in _touched(written, old, new)
+                    if (why := replacement(rtype, p, properties))]
+        if replaced:
+            names = ", ".join(str(p) for p, _ in replaced)
+            entries.append(Entry("resources", name, "replaced", path, Impact.MAJOR,
+                                 f"{names} changed: {replaced[0][1]}", changes=written))
+        else:
+            entries.append(Entry("resources", name, "changed", path, Impact.PATCH,
+                                 "resource definition changed", changes=written))
+    by_node: dict[Path, list[tuple[Change, FileRef]]] = {}
+    for change in changes:
+        if (file := included_file(change)) is not None:
+            # The property that includes the file (its node, outside properties).
+            node = change.path[:4] if change.path[2:3] == ("properties",) else change.path
+            by_node.setdefault(node, []).append((change, file))
+    for node, included in by_node.items():
+        files = ", ".join(sorted({f.path for _, f in included}))
+        gone = any(f.blob is None for _, f in included)
+        reason = f"via get_file {files}, " + ("which is gone" if gone else "whose content changed")
+        prop = node[3] if len(node) > 3 and node[2] == "properties" else None
+        why = replacement(rtype, prop, properties) if prop is not None else None
+        found = tuple(c for c, _ in included)
+        if gone:
+            entries.append(Entry("resources", name, "changed", node, Impact.MAJOR,
+                                 f"{reason}: Heat cannot read it, so the template no longer "
+                                 "deploys", changes=found))
+        elif why:
+            entries.append(Entry("resources", name, "replaced", node, Impact.MAJOR,
+                                 f"{reason}: {why}", changes=found))
+        else:
+            entries.append(Entry("resources", name, "changed", node, Impact.PATCH,
+                                 f"{reason}: Heat updates the resource in place",
+                                 changes=found))
+    return entries
+
+
+def _properties_of(spec: dict[str, Any]) -> dict[str, Any]:
+    props = spec.get("properties")
+    return props if isinstance(props, dict) else {}
+
+
+def _touched(changes: Iterable[Change], old: dict[str, Any], new: dict[str, Any]) -> list[Any]:
+    """The names of the properties that ``changes`` (of one resource) touch,
+    in order; every differing one when the whole properties mapping changed."""
+    out: list[Any] = []
+    old_props, new_props = _properties_of(old), _properties_of(new)
+    for change in changes:
+        below = change.path[2:]
+        if below[:1] != ("properties",):
+            continue
+        names = [below[1]] if len(below) > 1 else [
+            k for k in [*old_props, *(k for k in new_props if k not in old_props)]
+            if not same(old_props.get(k, MISSING), new_props.get(k, MISSING))]
+        out += [n for n in names if n not in out]
+    return out
 
 
 Rules = Callable[[str], tuple[Impact, str]]
@@ -336,6 +412,9 @@ def _named_entries(section: str, old: dict[str, Any], new: dict[str, Any],
         changes = tuple(diff(old[name], value, path=path))
         if changes:
             impact, reason = rules("changed")
+            files = sorted({f.path for c in changes if (f := included_file(c)) is not None})
+            if files:
+                reason += f" (via get_file {', '.join(files)})"
             entries.append(Entry(section, name, "changed", path, impact, reason,
                                  changes=changes))
     return entries

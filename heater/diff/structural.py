@@ -78,7 +78,8 @@ class Change:
 
 def jsonable(value: Any) -> Any:
     """``value`` with what JSON cannot hold made plain: YAML's binary as
-    text, sets as sorted lists, other odd scalars as their string."""
+    text, sets as sorted lists, values that know their JSON form (an
+    ``as_json()`` method) as that, other odd scalars as their string."""
     if isinstance(value, Mapping):
         return {k if isinstance(k, (str, int, float, bool)) or k is None else str(k):
                 jsonable(v) for k, v in value.items()}
@@ -90,7 +91,8 @@ def jsonable(value: Any) -> Any:
         return value.decode("utf-8", "replace")
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
-    return str(value)
+    as_json = getattr(value, "as_json", None)
+    return jsonable(as_json()) if callable(as_json) else str(value)
 
 
 @dataclass(frozen=True)

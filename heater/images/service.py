@@ -14,23 +14,29 @@ SQLite cache alone.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
+import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from heater.auth import Caller
+from heater.auth import Caller, Role
 from heater.blobs import BlobReader, BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.images import history, manifest
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
 from heater.images.digests import HashingStream
 from heater.names import RepoId, check_uuid
-from heater.registry import Registry
+from heater.registry import Registry, require_role
 from heater.repositories import Kind, RepositoryExists, RepositoryNotFound, Visibility
 from heater.versions import Version, list_versions
+
+log = logging.getLogger(__name__)
 
 
 class BuildNotQueued(Conflict):
@@ -40,6 +46,33 @@ class BuildNotQueued(Conflict):
         super().__init__(f"build {build_id} is {status}; its bytes are written once")
         self.build_id = build_id
         self.status = status
+
+
+class UploadInProgress(Conflict):
+    code = "upload_in_progress"
+
+    def __init__(self, build_id: str) -> None:
+        super().__init__(f"build {build_id} is being uploaded by another request; "
+                         "retry once that one has finished or failed")
+        self.build_id = build_id
+
+
+@contextlib.contextmanager
+def upload_lock(path: Path, build_id: str) -> Iterator[None]:
+    """Hold the upload lock of a build, or raise :class:`UploadInProgress`.
+    The kernel releases it when its process dies, so a crashed upload never
+    blocks the retry. The file stays: removing a lock file others may have
+    open would let two holders in."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UploadInProgress(build_id) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 class BuildDeleted(Gone):
@@ -130,6 +163,10 @@ class Images:
         """Validate the manifest and queue a build; the image repository is
         created by its first build."""
         checked = manifest.validate(body)
+        # The role is checked before the repository is looked at: a caller
+        # without it is refused alike whether the image exists or not, so
+        # the answer shows nothing of a private one.
+        require_role(caller, repo.namespace, Role.WRITER)
         try:
             self.registry.writable(caller, repo)
         except RepositoryNotFound:
@@ -210,14 +247,28 @@ class Images:
         """Store the bytes of a queued build, then commit its manifest.
 
         On any failure (the stream breaks, the version got taken) nothing is
-        kept and the build stays queued.
+        kept and the build stays queued. One upload of a build runs at a
+        time (:class:`UploadInProgress` for another); bytes that an earlier
+        upload stored but never committed (its process died in between) are
+        replaced, so the retry after a crash works at once.
         """
         record = self._record(caller, build_id, write=True)
-        current = self._state(record)
-        if current.status is not Status.QUEUED:
-            raise BuildNotQueued(record.id, current.status.value)
+        with upload_lock(self.registry.layout.upload_lock(record.id), record.id):
+            current = self._state(record)
+            if current.status is not Status.QUEUED:
+                raise BuildNotQueued(record.id, current.status.value)
+            # Queued, with no commit in git, and no upload alive: any bytes
+            # stored are a dead upload's.
+            if self.blobs.delete(record.id):
+                log.warning("build %s: removed bytes of an upload that died before "
+                            "committing", record.id)
+            return self._store(caller, record, chunks, length)
+
+    def _store(self, caller: Caller, record: BuildRecord, chunks: Iterable[bytes],
+               length: int | None) -> Build:
         stream = HashingStream(chunks, length)
         size = self.blobs.put(record.id, stream)
+        pending = self.registry.begin_change(record.repo)
         try:
             if self.builds.get(record.id).status is not Status.QUEUED:
                 raise BuildNotQueued(record.id, "cancelled")
@@ -229,9 +280,11 @@ class Images:
                                           _signature(caller), version)
         except BaseException:
             self.blobs.delete(record.id)
+            self.registry.end_change(pending)
             raise
         self.builds.set_status(record.id, Status.ACTIVE)
         self.registry.changed(record.repo, caller)
+        self.registry.end_change(pending)
         return Build(record.id, record.repo, Status.ACTIVE, body, sha,
                      _version(record.manifest), record.created_at)
 
@@ -255,4 +308,5 @@ class Images:
         return {**tombstone, "commit": sha, "build_commit": current.commit}
 
 
-__all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "Images"]
+__all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "Images",
+           "UploadInProgress"]

@@ -43,4 +43,21 @@ def orphan_blobs(layout: Layout, cutoff: float) -> list[Path]:
     return removed
 
 
+def finished_upload_locks(layout: Layout, _cutoff: float) -> list[Path]:
+    """Delete the upload locks of builds that no upload will touch again
+    (active, deleted or unknown); the paths removed. A queued build's lock
+    stays: removing a lock file that an upload may be opening would let two
+    uploads hold it."""
+    if not layout.locks.is_dir():
+        return []
+    queued = {record.id for record in BuildStore(layout.builds_db).queued()}
+    removed = []
+    for path in layout.locks.glob("upload-*"):
+        if path.name.removeprefix("upload-") not in queued:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 register_sweeper(orphan_blobs)
+register_sweeper(finished_upload_locks)

@@ -7,6 +7,7 @@ and git; everything else is Flask blueprints, one per feature.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from flask import Flask
 
 from heater.catalog import open_catalog
+from heater.catalog.index import IndexUnavailable
 from heater.paths import resolve_data_dir
 from heater.registry import Registry
 from heater.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
@@ -45,9 +47,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry = Registry(data_dir)
     app.extensions["heater"] = registry
     catalog = open_catalog(registry.repos)
-    catalog.ensure_built()
+    try:
+        catalog.ensure_built()  # also heals a lost index when a crashed worker restarts
+    except IndexUnavailable as exc:  # git and reads by name still serve; listings say 503
+        logging.getLogger(__name__).error("%s", exc.message)
     # Every push and API write updates the index before its response ends.
     registry.on_change(catalog.on_change)
+    registry.replay_pending_changes()  # what a crashed worker could not tell the index
     app.extensions["heater_catalog"] = catalog
 
     errors.init_app(app)

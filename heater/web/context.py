@@ -61,6 +61,12 @@ def caller() -> Caller:
     return result
 
 
+def visible(name: str) -> bool:
+    """Whether the caller may read the repository ``<namespace>/<name>``
+    (a deprecation's replacement is shown only then)."""
+    return registry().sees(caller(), name) is not None
+
+
 def repo_id(namespace: str, name: str) -> RepoId:
     return RepoId(namespace, name)
 
@@ -69,7 +75,10 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 4xx that says what is wrong with it."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise InvalidInput("the body is nested too deeply", code="invalid_json") from None
     if data is None:
         raise InvalidInput("the body is not valid JSON", code="invalid_json")
     if not isinstance(data, dict):

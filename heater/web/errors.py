@@ -20,6 +20,7 @@ from heater.errors import (
     NotFound,
     TooLarge,
     Unauthenticated,
+    Unavailable,
     UnsupportedMediaType,
 )
 
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: tuple[tuple[type[HeaterError], int], ...] = (
     (TooLarge, 413),
     (UnsupportedMediaType, 415),
     (InvalidInput, 400),
+    (Unavailable, 503),
 )
 
 # So that curl and browsers offer to send credentials.

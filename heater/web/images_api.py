@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from heater.auth import Role
 from heater.errors import InvalidInput
 from heater.images import manifests
 from heater.images.diff import diff_manifests
 from heater.names import RepoId
+from heater.registry import require_role
 from heater.repositories import Kind, parse_visibility
 from heater.web.builds_api import images
 from heater.web.context import caller, json_body, registry
@@ -23,8 +25,11 @@ bp = Blueprint("images_api", __name__, url_prefix=PREFIX)
 @bp.post("/<namespace>/<name>/builds")
 def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, str]]:
     repo = RepoId(namespace, name)
+    who = caller()
+    # Credentials before the body: anonymous is 401 whatever it sent.
+    require_role(who, namespace, Role.WRITER)
     visibility = parse_visibility(request.args.get("visibility", "public"))
-    record = images().create_build(caller(), repo, json_body(), visibility)
+    record = images().create_build(who, repo, json_body(), visibility)
     location = url_for("builds_api.get_build", build_id=record.id)
     return jsonify({
         "id": record.id,

@@ -28,7 +28,7 @@ from heater import lifecycle, lifecycle_actions
 from heater.auth import Role
 from heater.names import RepoId
 from heater.repositories import Kind
-from heater.web.context import caller, json_body, registry
+from heater.web.context import caller, json_body, registry, visible
 
 bp = Blueprint("lifecycle_api", __name__, url_prefix="/api/v1/templates/<namespace>/<name>")
 
@@ -37,7 +37,8 @@ bp = Blueprint("lifecycle_api", __name__, url_prefix="/api/v1/templates/<namespa
 def _writing(namespace: str, name: str, role: Role = Role.WRITER,
              allow_deleted: bool = False) -> Iterator[tuple[pygit2.Repository, str]]:
     """The repository (checked writable by the caller) and the caller's name;
-    listeners hear of the change when the block succeeds."""
+    listeners hear of the change when the block succeeds. Handlers read
+    their body inside the block, so that credentials are checked first."""
     repo = RepoId(namespace, name)
     who = caller()
     registry().writable(who, repo, Kind.TEMPLATE, role, allow_deleted=allow_deleted)
@@ -50,7 +51,9 @@ def _writing(namespace: str, name: str, role: Role = Role.WRITER,
 
 
 def _state(git: pygit2.Repository) -> dict[str, Any]:
-    return lifecycle.read_state(git).as_json()
+    state = lifecycle.read_state(git)
+    state.deprecated = lifecycle.hide_replacement(state.deprecated, visible)
+    return state.as_json()
 
 
 def _body_field(field: str) -> Any:
@@ -62,9 +65,8 @@ def _body_field(field: str) -> Any:
 
 @bp.post("/versions/<version>/yank")
 def yank(namespace: str, name: str, version: str) -> Response:
-    reason = _body_field("reason")
     with _writing(namespace, name) as (git, who):
-        lifecycle_actions.yank(git, version, reason, who)
+        lifecycle_actions.yank(git, version, _body_field("reason"), who)
         return jsonify(_state(git))
 
 
@@ -75,9 +77,11 @@ def unyank(namespace: str, name: str, version: str) -> Response:
 
 @bp.put("/deprecation")
 def deprecate(namespace: str, name: str) -> Response:
-    body = json_body()
     with _writing(namespace, name) as (git, who):
-        lifecycle_actions.deprecate(git, body.get("message"), body.get("replacement"), who)
+        body = json_body()
+        info = registry().repos.info(RepoId(namespace, name))
+        lifecycle_actions.deprecate(git, info, body.get("message"), body.get("replacement"),
+                                    who, lambda other: registry().sees(caller(), other))
         return jsonify(_state(git))
 
 
@@ -88,9 +92,8 @@ def undeprecate(namespace: str, name: str) -> Response:
 
 @bp.delete("")
 def delete(namespace: str, name: str) -> Response:
-    reason = _body_field("reason")
     with _writing(namespace, name, Role.ADMIN) as (git, who):
-        lifecycle_actions.delete(git, reason, who)
+        lifecycle_actions.delete(git, _body_field("reason"), who)
         return jsonify(_state(git))
 
 
@@ -105,7 +108,7 @@ def state(namespace: str, name: str) -> Response:
     registry().readable(caller(), repo, Kind.TEMPLATE, allow_deleted=True)
     git = registry().repos.open(repo)
     try:
-        return jsonify({**_state(git), "history": lifecycle.history(git)})
+        return jsonify({**_state(git), "history": lifecycle.history(git, visible)})
     finally:
         git.free()
 

@@ -38,7 +38,7 @@ def entry_json(entry: Entry, collection_url: str, host_url: str) -> dict[str, An
 def listing(kind: Kind, key: str, api_prefix: str) -> Response:
     """The listing page the request asks for: ``{key: [...], "next": url|null}``."""
     args = request.args.to_dict(flat=False)
-    page = catalog().index.query(parse_listing(kind.value, caller(), args))
+    page = catalog().query(parse_listing(kind.value, caller(), args))
     next_url = None
     if page.next_marker is not None:
         args["marker"] = [page.next_marker]

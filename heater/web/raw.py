@@ -5,24 +5,32 @@ of a relative ``get_file`` or nested template ``type:`` lands on the
 sibling file at the same ref. The ref is one path segment (a version, a
 branch without ``/``, ``latest`` or a SHA).
 
-Caching follows what can change: a SHA-addressed file never does
-(``immutable``); a version's tag never moves, but the version may be
-yanked or the repository made private, so it is cached for a day; branches
-and ``latest`` move, so they are cached briefly. The ETag is the blob's
-SHA: strong, and the same at every ref where the file is unchanged.
+Caching follows what can change: a file addressed by a full commit SHA
+never does (``immutable``); a version's tag never moves, but the version
+may be yanked or the repository made private, so it is cached for a day;
+branches, ``latest`` and abbreviated SHAs (which a later commit may make
+ambiguous) are cached briefly. Every answer names the full-SHA URL of the
+same file in ``Content-Location``, the address to cache for good. The ETag
+is the blob's SHA: strong, the same at every ref where the file is
+unchanged, and compared weakly (RFC 9110) for ``If-None-Match``, so
+``W/"<etag>"``, lists of ETags and ``*`` all give 304.
+
+A file read through a yanked version (``v1.2.0`` after a yank) still
+answers, with ``X-Heater-Yanked: <reason>`` so that tools can warn.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import posixpath
+from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 
-from heater.catalog.detail import check_not_deleted
+from heater.catalog.detail import check_not_deleted, yank_of
 from heater.lifecycle import read_state
 from heater.names import RepoId
-from heater.refs import resolve
+from heater.refs import Resolved, resolve
 from heater.trees import FileNotInTree, find_blob
 from heater.web.context import open_readable
 
@@ -45,6 +53,18 @@ SECURITY_HEADERS = {
 }
 
 
+# A yank reason is a paragraph; a header needs a line.
+MAX_HEADER_TEXT = 512
+
+
+def header_text(text: str) -> str:
+    """``text`` as one header line: whitespace runs as one space, at most
+    MAX_HEADER_TEXT characters, non-ASCII and control characters
+    percent-encoded (UTF-8), since header values are Latin-1 at best."""
+    line = " ".join(text.split())[:MAX_HEADER_TEXT]
+    return quote(line, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
 def content_type(path: str) -> str:
     suffix = posixpath.splitext(path)[1].lower()
     if suffix in TEXT_SUFFIXES or not suffix:
@@ -57,11 +77,11 @@ def content_type(path: str) -> str:
     return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
-def cache_control(kind: str, private: bool) -> str:
+def cache_control(resolved: Resolved, private: bool) -> str:
     audience = "private" if private else "public"
-    if kind == "sha":
+    if resolved.full_sha:
         return f"{audience}, max-age={IMMUTABLE_MAX_AGE}, immutable"
-    if kind == "version":
+    if resolved.kind == "version":
         return f"{audience}, max-age={VERSION_MAX_AGE}"
     return f"{audience}, max-age={MOVING_MAX_AGE}"
 
@@ -71,7 +91,8 @@ def cache_control(kind: str, private: bool) -> str:
 def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
     repo = RepoId(namespace, name)
     with open_readable(repo) as (info, git):
-        check_not_deleted(repo, read_state(git))
+        state = read_state(git)
+        check_not_deleted(repo, state)
         resolved = resolve(git, ref)
         blob = find_blob(resolved.commit.tree, path)
         if blob is None:
@@ -79,13 +100,18 @@ def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
         etag = str(blob.id)
         headers = {
             "ETag": f'"{etag}"',
-            "Cache-Control": cache_control(resolved.kind, info.private),
+            "Cache-Control": cache_control(resolved, info.private),
+            "Content-Location": f"/{namespace}/{name}/raw/{resolved.sha}/{quote(path)}",
             "X-Heater-Commit": resolved.sha,
             **SECURITY_HEADERS,
         }
         if info.private:
             headers["Vary"] = "Authorization, X-Auth-Token"
-        if request.if_none_match.contains(etag):
+        yank = yank_of(resolved, state)
+        if yank is not None:
+            headers["X-Heater-Yanked"] = header_text(str(yank.get("reason") or "yanked"))
+        # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+        if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=headers)
         data: bytes = blob.data
     return Response(data, status=200, headers=headers, content_type=content_type(path))

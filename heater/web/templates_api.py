@@ -17,6 +17,7 @@ from heater.lifecycle import read_state
 from heater.lifecycle_actions import check_text
 from heater.names import RepoId
 from heater.refs import resolve
+from heater.registry import require_token
 from heater.repositories import Kind, RepoInfo, parse_visibility
 from heater.tagging import create_version
 from heater.versions import list_versions
@@ -28,6 +29,7 @@ from heater.web.context import (
     open_git,
     open_readable,
     registry,
+    visible,
 )
 from heater.web.listing import listing
 
@@ -70,6 +72,9 @@ def list_templates() -> Response:
 
 @bp.post("")
 def create_template() -> tuple[Response, int, dict[str, str]]:
+    # Anonymous callers learn that they need a token before anything about
+    # their body; the namespace (for the role) is only known from it.
+    who = require_token(caller())
     body = json_body()
     _only_fields(body, {"namespace", "name", "visibility", "files", "message"})
     namespace = _string_field(body, "namespace", required=True)
@@ -79,7 +84,7 @@ def create_template() -> tuple[Response, int, dict[str, str]]:
     visibility = parse_visibility(body.get("visibility", "public"))
     files = parse_files(body["files"]) if body.get("files") is not None else None
     message = check_text(body.get("message") or "Initial commit", "message")
-    info = registry().create_repository(caller(), repo, Kind.TEMPLATE, visibility,
+    info = registry().create_repository(who, repo, Kind.TEMPLATE, visibility,
                                         files, message)
     location = url_for("templates_api.create_template") + f"/{repo.namespace}/{repo.name}"
     return jsonify(repo_summary(info)), 201, {"Location": location}
@@ -89,7 +94,7 @@ def create_template() -> tuple[Response, int, dict[str, str]]:
 def show_template(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     with open_readable(repo, Kind.TEMPLATE) as (info, git):
-        detail = template_detail(git, info, request.args.get("ref"))
+        detail = template_detail(git, info, request.args.get("ref"), visible)
     commit = detail["ref"]["commit"]
     detail["clone_url"] = clone_url(repo)
     detail["raw_url"] = (f"{base_url()}/{namespace}/{name}/raw/{commit}/{detail['entrypoint']}"

@@ -1,0 +1,47 @@
+"""The worker processes of a test's own server: find them, kill them, wait
+for the server to answer again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import Server
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def wait_until(predicate: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def kill_workers(server: Server) -> None:
+    for worker in _children(server.process.pid):
+        os.kill(worker, signal.SIGKILL)
+
+
+def serving(server: Server) -> bool:
+    try:
+        return requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
