@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from heater.blobs import CHUNK
 from heater.errors import HeaterError
 from heater.names import RepoId, check_uuid
+from heater.versions import Version
 
 ENV_URL = "HEATER_URL"
 ENV_TOKEN = "HEATER_TOKEN"
@@ -39,7 +40,8 @@ def add_commands(commands: Any) -> None:
     push.add_argument("image", metavar="NS/NAME")
     push.add_argument("file", type=Path, metavar="FILE")
     push.add_argument("--manifest", type=Path, required=True, metavar="M.json")
-    push.add_argument("--version", help="release version to tag the build with")
+    push.add_argument("--version", help="release version to tag the build with; must agree "
+                      "with the manifest's own version, if it has one")
     pull = sub.add_parser("pull", parents=[remote], help="download a build, checking sha256")
     pull.add_argument("build_id", metavar="UUID")
     pull.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
@@ -63,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
 def push(client: Client, image: RepoId, file: Path, manifest_path: Path,
          version: str | None) -> int:
-    manifest = json.loads(manifest_path.read_text())
+    manifest = load_manifest(manifest_path)
     if version is not None:
-        manifest["version"] = version
+        manifest["version"] = agreed_version(version, manifest.get("version"), manifest_path)
     created = client.json("POST", f"/api/v1/images/{image}/builds", manifest)
     build_id = str(created["id"])
     size = file.stat().st_size
@@ -83,6 +85,30 @@ def push(client: Client, image: RepoId, file: Path, manifest_path: Path,
           f"commit {build['commit']}", file=sys.stderr)
     print(build_id)
     return 0
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; an error that names the file otherwise."""
+    try:
+        loaded = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ClientError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ClientError(f"{path}: a manifest is a JSON object, not {type(loaded).__name__}")
+    return loaded
+
+
+def agreed_version(option: str, in_manifest: object, path: Path) -> str:
+    """``--version`` when the manifest names no version or the same one
+    (``v1.0.0`` and ``1.0.0`` agree). A different one is refused rather
+    than silently replaced: either may be the mistake."""
+    if in_manifest is None:
+        return option
+    ours, theirs = Version.try_parse(option), Version.try_parse(str(in_manifest))
+    if ours is None or theirs is None or str(ours) != str(theirs):
+        raise ClientError(f"--version {option} disagrees with version {in_manifest} in {path}; "
+                          "give one of them, or the same in both")
+    return option
 
 
 def pull(client: Client, build_id: str, output: Path) -> int:
@@ -138,14 +164,24 @@ class Client:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ClientError(f"not an http(s) URL: {url!r}")
+        self.url = url
         self.parts = parts
         self.prefix = parts.path.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def _connection(self) -> http.client.HTTPConnection:
+        """A connection to the server, made now, so that failing to reach it
+        is reported with the URL tried (a bare "Connection refused" does not
+        say where)."""
         kind = (http.client.HTTPSConnection if self.parts.scheme == "https"
                 else http.client.HTTPConnection)
-        return kind(self.parts.hostname or "", self.parts.port, timeout=300)
+        conn = kind(self.parts.hostname or "", self.parts.port, timeout=300)
+        try:
+            conn.connect()
+        except OSError as exc:
+            conn.close()
+            raise ClientError(f"cannot reach {self.url}: {exc.strerror or exc}") from None
+        return conn
 
     def json(self, method: str, path: str, body: object = None) -> dict[str, Any]:
         conn = self._connection()

@@ -149,3 +149,9 @@ def check_uuid(value: str, kind: str = "build id") -> str:
         raise InvalidName(kind, str(value), "expected a UUID such as "
                           "'1b4e28ba-2fa1-4d3b-883f-0016d3cca427'")
     return value
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID as :func:`check_uuid` accepts it (a build
+    id given where a ref is also allowed)."""
+    return bool(_UUID_RE.match(value))

@@ -101,6 +101,22 @@ def test_ranges(server: Server, ns: str) -> None:
     assert requests.get(url, headers={"If-None-Match": etag}, timeout=10).status_code == 304
 
 
+def test_an_empty_body_is_refused(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    build_id = queue_build(server, token, f"{ns}/img")
+    empty = upload(server, token, build_id, b"")
+    assert empty.status_code == 400, empty.text
+    assert empty.json()["error"]["code"] == "empty_upload"
+    assert "empty" in empty.json()["error"]["message"]
+    chunked = requests.put(api(server, f"builds/{build_id}/file"), data=iter([b""]),
+                           headers=auth(token), timeout=30)
+    assert chunked.status_code == 400, chunked.text
+    assert not server.layout.blob(build_id).exists()
+    build = requests.get(api(server, f"builds/{build_id}"), timeout=10).json()
+    assert build["status"] == "queued" and build["commit"] is None
+    assert upload(server, token, build_id, b"bytes").status_code == 200
+
+
 def test_write_once(server: Server, ns: str) -> None:
     token = server.token("writer", ns)
     build_id = push(server, token, f"{ns}/img", b"first bytes")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import requests
@@ -78,3 +80,51 @@ def test_errors_are_reported(server: Server, ns: str, tmp_path: Path) -> None:
                        str(manifest))
     assert anonymous.returncode == 1
     assert "401 unauthenticated" in anonymous.stderr
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_a_server_that_cannot_be_reached_is_named(server: Server, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEATER_")}
+    pulled = subprocess.run([sys.executable, "-m", "heater", "image", "pull", str(uuid.uuid4()),
+                             "-o", str(tmp_path / "out"), "--url", url], env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert pulled.returncode == 1
+    assert url in pulled.stderr and "Traceback" not in pulled.stderr
+
+
+def test_a_bad_manifest_file_is_named(server: Server, ns: str, tmp_path: Path) -> None:
+    image = tmp_path / "disk.raw"
+    image.write_bytes(b"x")
+    token = server.token("writer", ns)
+    for text in ("{not json", "[1, 2]"):
+        manifest = tmp_path / "broken.json"
+        manifest.write_text(text)
+        pushed = heater(server, token, "push", f"{ns}/img", str(image), "--manifest",
+                        str(manifest))
+        assert pushed.returncode == 1, text
+        assert str(manifest) in pushed.stderr and "Traceback" not in pushed.stderr
+
+
+def test_version_must_agree_with_the_manifest(server: Server, ns: str, tmp_path: Path) -> None:
+    image = tmp_path / "disk.raw"
+    image.write_bytes(b"x")
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({**UBUNTU_MANIFEST, "version": "1.0.0"}))
+    token = server.token("writer", ns)
+    clash = heater(server, token, "push", f"{ns}/img", str(image), "--manifest", str(manifest),
+                   "--version", "2.0.0")
+    assert clash.returncode == 1
+    assert "1.0.0" in clash.stderr and "2.0.0" in clash.stderr
+    assert requests.get(f"{server.url}/api/v1/images/{ns}/img", timeout=10).status_code == 404
+    agreed = heater(server, token, "push", f"{ns}/img", str(image), "--manifest", str(manifest),
+                    "--version", "v1.0.0")  # the same version, spelt with its v
+    assert agreed.returncode == 0, agreed.stderr
+    build = requests.get(f"{server.url}/api/v1/builds/{agreed.stdout.strip()}", timeout=10)
+    assert build.json()["version"] == "1.0.0"

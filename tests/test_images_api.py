@@ -3,6 +3,7 @@ catalog index), diff."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import requests
@@ -42,9 +43,40 @@ def test_diff_between_versions(server: Server, ns: str) -> None:
     assert [p["name"] for p in diff["packages"]["added"]] == [
         "linux-image-5.15.0-102-generic", "wget"]
     assert diff["packages"]["downgraded"][0]["name"] == "snapd"
-    missing = get(server, f"images/{ns}/jammy/diff")
-    assert missing.status_code == 400
-    assert get(server, f"images/{ns}/jammy/diff?from=9.9.9").status_code == 404
+    assert get(server, f"images/{ns}/jammy/diff?from=9.9.9&to=main").status_code == 404
+
+
+def test_diff_parameters_are_those_of_the_template_diff(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_JANUARY), version="1.0.0")
+    for query in ("", "?from=1.0.0", "?to=1.0.0", "?from=&to=1.0.0"):
+        missing = get(server, f"images/{ns}/jammy/diff{query}")
+        assert missing.status_code == 400, query
+        assert missing.json()["error"]["code"] == "missing_parameter"
+    unknown = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.0.0&format=yaml")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["code"] == "invalid_format"
+    assert get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.0.0&format=json").ok
+
+
+def test_diff_between_two_builds_by_their_ids(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    first = push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_JANUARY))
+    second = push(server, token, f"{ns}/jammy", b"2", manifest(JAMMY_APRIL), version="1.1.0")
+    diff = get(server, f"images/{ns}/jammy/diff?from={first}&to={second}").json()
+    assert diff["from"]["image_id"] == first and diff["from"]["version"] is None
+    assert diff["to"]["image_id"] == second and diff["to"]["version"] == "1.1.0"
+    assert [p["name"] for p in diff["packages"]["added"]] == [
+        "linux-image-5.15.0-102-generic", "wget"]
+    # main's head carries 1.1.0: the side says so, as it does for to=1.1.0
+    assert get(server, f"images/{ns}/jammy/diff?from={first}&to=main").json()["to"] \
+        == {**diff["to"], "ref": "main"}
+    unknown = get(server, f"images/{ns}/jammy/diff?from={first}&to={uuid.uuid4()}")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_build"
+    # a deleted build stays comparable: its manifest as it was uploaded
+    requests.delete(f"{server.url}/api/v1/builds/{first}", headers=auth(token), timeout=30)
+    again = get(server, f"images/{ns}/jammy/diff?from={first}&to={second}").json()
+    assert again["packages"] == diff["packages"] and again["from"] == diff["from"]
 
 
 def names(entries: list[dict[str, Any]]) -> list[str]:
@@ -148,3 +180,64 @@ def test_credentials_come_before_the_body(server: Server, ns: str) -> None:
         assert anonymous.status_code == 401, (kwargs, anonymous.text)
     reader = requests.post(url, json={}, headers=auth(server.token("reader", ns)), timeout=10)
     assert reader.status_code == 403, reader.text
+
+
+def test_a_deleted_release_is_no_longer_latest(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+    first = push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_JANUARY), version="1.0.0")
+    second = push(server, token, f"{ns}/jammy", b"2", manifest(JAMMY_APRIL), version="1.2.0")
+    tagged = get(server, f"images/{ns}/jammy/versions").json()["versions"][0]["commit"]
+    deleted = requests.delete(f"{server.url}/api/v1/builds/{second}", headers=auth(token),
+                              timeout=30).json()
+
+    detail = get(server, f"images/{ns}/jammy").json()
+    assert detail["version"] == "1.0.0" and detail["manifest"]["image_id"] == first
+    versions = get(server, f"images/{ns}/jammy/versions").json()["versions"]
+    assert detail["versions"] == versions
+    gone, kept = versions
+    assert gone["version"] == "1.2.0" and gone["image_id"] == second
+    assert gone["commit"] == tagged  # the tag never moves
+    assert gone["status"] == "deleted" and gone["deleted_at"] == deleted["deleted_at"]
+    assert gone["yanked"] and second in str(gone["yank_reason"])
+    assert kept["status"] == "active" and kept["deleted_at"] is None and not kept["yanked"]
+    to_latest = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").json()
+    assert to_latest["to"]["image_id"] == first and to_latest["to"]["version"] == "1.0.0"
+    # the deleted version is history: still readable by its exact name
+    old = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.2.0").json()
+    assert old["to"]["image_id"] == second
+    [entry] = listing(server, None, "images", namespace=ns)
+    assert entry["latest_version"] == "1.0.0" and entry["image_id"] == first
+    assert entry["status"] == "active"
+    raw = requests.get(f"{server.url}/{ns}/jammy/raw/latest/manifest.json", timeout=10)
+    assert raw.json()["image_id"] == first
+
+    # with no release left, the image shows its newest commit: the tombstone
+    requests.delete(f"{server.url}/api/v1/builds/{first}", headers=auth(token), timeout=30)
+    detail = get(server, f"images/{ns}/jammy").json()
+    assert detail["version"] is None and detail["manifest"]["status"] == "deleted"
+    assert [v["status"] for v in detail["versions"]] == ["deleted", "deleted"]
+    [entry] = listing(server, None, "images", namespace=ns)
+    assert entry["latest_version"] is None and entry["status"] == "deleted"
+    assert get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").status_code == 404
+
+
+def test_visibility_must_match_the_existing_image(server: Server, ns: str) -> None:
+    token = server.token("writer", ns)
+
+    def queue(image: str, visibility: str) -> requests.Response:
+        return requests.post(f"{server.url}/api/v1/images/{ns}/{image}/builds",
+                             params={"visibility": visibility}, json=UBUNTU_MANIFEST,
+                             headers=auth(token), timeout=10)
+
+    queue_build(server, token, f"{ns}/open")
+    clash = queue("open", "private")
+    assert clash.status_code == 409, clash.text
+    assert clash.json()["error"]["code"] == "visibility_mismatch"
+    assert "public" in clash.json()["error"]["message"]
+    assert get(server, f"images/{ns}/open").json()["visibility"] == "public"
+    assert queue("open", "public").status_code == 201  # saying what it is is fine
+    assert queue("closed", "private").status_code == 201
+    assert queue("closed", "public").status_code == 409
+    bad = queue("other", "secret")
+    assert bad.status_code == 400 and "visibility" in bad.json()["error"]["message"]
+    assert get(server, f"images/{ns}/other").status_code == 404

@@ -109,6 +109,8 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
     conforms(requests.get(f"{api}/images?namespace={ns}&q=wget", timeout=10), "/api/v1/images")
     diff = requests.get(f"{api}/images/{ns}/jammy/diff?from=1.0.0&to=1.1.0", timeout=10)
     assert conforms(diff, IMAGE + "/diff")["packages"]["added"]
+    by_id = requests.get(f"{api}/images/{ns}/jammy/diff?from={first}&to=main", timeout=10)
+    assert conforms(by_id, IMAGE + "/diff")["to"]["version"] == "1.1.0"
 
     file_url = f"{api}/builds/{first}/file"
     whole = requests.get(file_url, timeout=10)
@@ -127,6 +129,9 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
                     BUILD)["status"] == "deleted"
     gone = conforms(requests.get(f"{api}/builds/{first}", timeout=10), BUILD)
     assert gone["error"]["tombstone"]["build_commit"]
+    versions = requests.get(f"{api}/images/{ns}/jammy/versions", timeout=10)
+    assert conforms(versions, IMAGE + "/versions")["versions"][-1]["status"] == "deleted"
+    assert conforms(requests.get(f"{api}/images/{ns}/jammy", timeout=10), IMAGE)["versions"]
     assert conforms(requests.get(file_url, timeout=10), FILE)["error"]
     cancelled = queue_build(server, token, f"{ns}/jammy")
     assert conforms(requests.delete(f"{api}/builds/{cancelled}", headers=headers, timeout=30),
@@ -136,11 +141,19 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
             (requests.get(f"{api}/builds/not-a-uuid", timeout=10), BUILD),
             (requests.put(f"{api}/builds/{second}/file", data=b"x", headers=headers,
                           timeout=10), FILE),
+            (upload(server, token, queue_build(server, token, f"{ns}/jammy"), b""), FILE),
             (requests.post(f"{api}/images/{ns}/jammy/builds", json={"os": {}},
                            headers=headers, timeout=10), IMAGE + "/builds"),
             (requests.post(f"{api}/images/{ns}/other/builds", json=UBUNTU_MANIFEST,
                            timeout=10), IMAGE + "/builds"),
+            (requests.post(f"{api}/images/{ns}/jammy/builds?visibility=private",
+                           json=UBUNTU_MANIFEST, headers=headers, timeout=10),
+             IMAGE + "/builds"),
             (requests.get(f"{api}/images/{ns}/jammy/diff", timeout=10), IMAGE + "/diff"),
+            (requests.get(f"{api}/images/{ns}/jammy/diff?from=1.1.0&to=1.1.0&format=unified",
+                          timeout=10), IMAGE + "/diff"),
+            (requests.get(f"{api}/images/{ns}/jammy/diff?from=1.1.0&to={uuid.uuid4()}",
+                          timeout=10), IMAGE + "/diff"),
             # Every keyword within its documented bounds, yet past the request line limit.
             (requests.get(f"{api}/images", params={"keyword": ["é" * 64] * 16}, timeout=10),
              "/api/v1/images")):

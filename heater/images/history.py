@@ -21,6 +21,7 @@ import pygit2
 
 from heater.errors import Conflict
 from heater.gitcmd import GitFailed, run_git
+from heater.images.builds import Status
 from heater.repositories import DEFAULT_BRANCH
 from heater.versions import Version, find_version, list_versions
 
@@ -120,6 +121,38 @@ def find_build(git: pygit2.Repository, image_id: str) -> BuildHistory | None:
         if manifest is not None and manifest.get("image_id") == image_id:
             found.append(ManifestCommit(str(commit.id), manifest, commit.commit_time))
     return BuildHistory(found[-1], found[0]) if found else None
+
+
+def deleted_builds(git: pygit2.Repository) -> dict[str, ManifestCommit]:
+    """The tombstone of every build deleted on ``main``, by image id.
+
+    A build has one commit with its :data:`TRAILER` when it is uploaded and
+    one more when it is deleted, so only the newest commit of an id seen
+    twice is read (and confirmed by its ``status``)."""
+    newest: dict[str, pygit2.Commit] = {}
+    found: dict[str, ManifestCommit] = {}
+    for commit in _commits(git):
+        image_id = _build_of(commit)
+        if image_id is None:
+            continue
+        if image_id not in newest:
+            newest[image_id] = commit
+            continue
+        tip = newest[image_id]
+        if image_id not in found and tip.id != commit.id:
+            manifest = manifest_of(tip)
+            if manifest is not None and manifest.get("status") == Status.DELETED.value:
+                found[image_id] = ManifestCommit(str(tip.id), manifest, tip.commit_time)
+    return found
+
+
+def _build_of(commit: pygit2.Commit) -> str | None:
+    """The build a commit names in its :data:`TRAILER`, if any."""
+    prefix = f"{TRAILER}: "
+    for line in reversed(commit.message.splitlines()):
+        if line.startswith(prefix):
+            return line[len(prefix):].strip()
+    return None
 
 
 def commit_manifest(path: Path, manifest: dict[str, Any], message: str,

@@ -10,6 +10,8 @@ import pygit2
 
 from heater.errors import NotFound
 from heater.images import history
+from heater.images.builds import Status
+from heater.names import is_uuid
 from heater.refs import UnknownRef, resolve
 from heater.versions import latest, list_versions
 
@@ -30,14 +32,31 @@ class ManifestAt:
     version: str | None
 
 
+class UnknownBuild(NotFound):
+    code = "unknown_build"
+
+    def __init__(self, build_id: str) -> None:
+        super().__init__(f"no uploaded build {build_id} in this image")
+        self.build_id = build_id
+
+
 def manifest_at(git: pygit2.Repository, ref: str) -> ManifestAt:
-    """The manifest at ``ref`` (a version, ``latest``, a branch or a SHA)."""
-    resolved = resolve(git, ref)
-    manifest = history.manifest_of(resolved.commit)
-    if manifest is None:
-        raise NoManifest(ref)
-    version = str(resolved.version.version) if resolved.version else None
-    return ManifestAt(ref, resolved.sha, manifest, version)
+    """The manifest at ``ref`` (a version, ``latest``, a branch, a SHA, or a
+    build's id: the manifest it was uploaded with, also once deleted), with
+    the version whose tag is on that commit, however ``ref`` named it."""
+    if is_uuid(ref):
+        found = history.find_build(git, ref)
+        if found is None:
+            raise UnknownBuild(ref)
+        commit, manifest = found.build.sha, found.build.manifest
+    else:
+        resolved = resolve(git, ref)
+        read = history.manifest_of(resolved.commit)
+        if read is None:
+            raise NoManifest(ref)
+        commit, manifest = resolved.sha, read
+    tagged = next((v for v in list_versions(git) if v.commit == commit), None)
+    return ManifestAt(ref, commit, manifest, str(tagged.version) if tagged else None)
 
 
 def current(git: pygit2.Repository) -> ManifestAt | None:
@@ -55,12 +74,21 @@ def current(git: pygit2.Repository) -> ManifestAt | None:
 
 
 def versions(git: pygit2.Repository) -> list[dict[str, object]]:
-    """Every version, newest first, with the build it names."""
+    """Every version, newest first, with the build it names and that
+    build's status: ``active``, or ``deleted`` with ``deleted_at`` (the tag
+    still names the commit that recorded the build; the version is yanked,
+    see :meth:`heater.images.service.Images.delete`)."""
+    deleted = history.deleted_builds(git)
     result = []
     for tagged in list_versions(git):
         entry = tagged.as_json()
         commit = git.get(tagged.commit)
         manifest = history.manifest_of(commit) if isinstance(commit, pygit2.Commit) else None
-        entry["image_id"] = manifest.get("image_id") if manifest else None
+        image_id = manifest.get("image_id") if manifest else None
+        tombstone = deleted.get(image_id) if isinstance(image_id, str) else None
+        entry["image_id"] = image_id
+        entry["status"] = (Status.DELETED.value if tombstone
+                           else manifest.get("status") if manifest else None)
+        entry["deleted_at"] = tombstone.manifest.get("deleted_at") if tombstone else None
         result.append(entry)
     return result

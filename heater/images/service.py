@@ -25,12 +25,14 @@ from typing import Any
 
 import pygit2
 
+from heater import lifecycle_actions
 from heater.auth import Caller, Role
 from heater.blobs import BlobReader, BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.images import history, manifest
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
 from heater.images.digests import HashingStream
+from heater.lifecycle_actions import LifecycleConflict
 from heater.names import RepoId, check_uuid
 from heater.registry import Registry, require_role
 from heater.repositories import Kind, RepositoryExists, RepositoryNotFound, Visibility
@@ -88,6 +90,33 @@ class BuildNotUploaded(NotFound):
 
     def __init__(self, build_id: str) -> None:
         super().__init__(f"build {build_id} is queued: its bytes have not been uploaded")
+        self.build_id = build_id
+
+
+class VisibilityMismatch(Conflict):
+    """A build asked for a visibility its existing image does not have:
+    visibility is chosen by the first build, and a later build must not
+    appear to change it."""
+
+    code = "visibility_mismatch"
+
+    def __init__(self, repo: RepoId, asked: Visibility, actual: Visibility) -> None:
+        super().__init__(f"{repo} is {actual.value}; a build cannot make it {asked.value} "
+                         "(visibility is set by the image's first build)")
+        self.repo = repo
+        self.asked = asked
+        self.actual = actual
+
+
+class EmptyUpload(InvalidInput):
+    """No image is zero bytes long: an empty body is a client mistake (a
+    wrong file, a failed redirect), never a build to keep."""
+
+    code = "empty_upload"
+
+    def __init__(self, build_id: str) -> None:
+        super().__init__(f"the body is empty: send the image file as the body; build "
+                         f"{build_id} stays queued")
         self.build_id = build_id
 
 
@@ -159,9 +188,11 @@ class Images:
     # -- create ------------------------------------------------------------
 
     def create_build(self, caller: Caller, repo: RepoId, body: object,
-                     visibility: Visibility = Visibility.PUBLIC) -> BuildRecord:
+                     visibility: Visibility | None = None) -> BuildRecord:
         """Validate the manifest and queue a build; the image repository is
-        created by its first build."""
+        created by its first build, with ``visibility`` (public by default).
+        A ``visibility`` given for an existing image must be the one it has
+        (:class:`VisibilityMismatch` otherwise)."""
         checked = manifest.validate(body)
         # The role is checked before the repository is looked at: a caller
         # without it is refused alike whether the image exists or not, so
@@ -174,9 +205,13 @@ class Images:
                 raise  # exists but the caller may not see it
             # A concurrent first build may have created it: that is fine.
             with contextlib.suppress(RepositoryExists):
-                self.registry.create_repository(caller, repo, Kind.IMAGE, visibility)
-        if self.registry.repos.info(repo).kind is not Kind.IMAGE:
+                self.registry.create_repository(caller, repo, Kind.IMAGE,
+                                                visibility or Visibility.PUBLIC)
+        info = self.registry.repos.info(repo)
+        if info.kind is not Kind.IMAGE:
             raise NotAnImage(repo)
+        if visibility is not None and visibility is not info.visibility:
+            raise VisibilityMismatch(repo, visibility, info.visibility)
         if "version" in checked:
             git = self.registry.repos.open(repo)
             try:
@@ -246,17 +281,19 @@ class Images:
                length: int | None) -> Build:
         """Store the bytes of a queued build, then commit its manifest.
 
-        On any failure (the stream breaks, the version got taken) nothing is
-        kept and the build stays queued. One upload of a build runs at a
-        time (:class:`UploadInProgress` for another); bytes that an earlier
-        upload stored but never committed (its process died in between) are
-        replaced, so the retry after a crash works at once.
+        On any failure (the stream breaks or is empty, the version got
+        taken) nothing is kept and the build stays queued. One upload of a
+        build runs at a time (:class:`UploadInProgress` for another); bytes
+        that an earlier upload stored but never committed (its process died
+        in between) are replaced, so the retry after a crash works at once.
         """
         record = self._record(caller, build_id, write=True)
         with upload_lock(self.registry.layout.upload_lock(record.id), record.id):
             current = self._state(record)
             if current.status is not Status.QUEUED:
                 raise BuildNotQueued(record.id, current.status.value)
+            if length == 0:
+                raise EmptyUpload(record.id)
             # Queued, with no commit in git, and no upload alive: any bytes
             # stored are a dead upload's.
             if self.blobs.delete(record.id):
@@ -270,6 +307,8 @@ class Images:
         size = self.blobs.put(record.id, stream)
         pending = self.registry.begin_change(record.repo)
         try:
+            if size == 0:  # chunked, without a length to refuse it by
+                raise EmptyUpload(record.id)
             if self.builds.get(record.id).status is not Status.QUEUED:
                 raise BuildNotQueued(record.id, "cancelled")
             body = {"image_id": record.id, "status": Status.ACTIVE.value,
@@ -298,6 +337,8 @@ class Images:
             self.builds.set_status(record.id, Status.DELETED)
             return {"image_id": record.id, "status": "deleted", "uploaded": False,
                     "deleted_at": now(), "deleted_by": _who(caller)}
+        if current.version is not None:
+            self._yank(record, current.version, caller)
         tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
                                      "deleted_at": now(), "deleted_by": _who(caller)}
         sha = history.commit_manifest(self.registry.repos.path(record.repo), tombstone,
@@ -307,6 +348,21 @@ class Images:
         self.registry.changed(record.repo, caller)
         return {**tombstone, "commit": sha, "build_commit": current.commit}
 
+    def _yank(self, record: BuildRecord, version: str, caller: Caller) -> None:
+        """Yank the version a deleted build carries, so that it is never
+        ``latest`` again for any reader (detail, listing, diff, raw URLs);
+        its tag does not move. Done before the tombstone: a delete that
+        fails half-way leaves a yanked but intact build, and a retry
+        finishes it."""
+        git = self.registry.repos.open(record.repo)
+        try:
+            # Yanked already: by an earlier attempt of this delete.
+            with contextlib.suppress(LifecycleConflict):
+                lifecycle_actions.yank(git, version, f"build {record.id} was deleted",
+                                       _who(caller))
+        finally:
+            git.free()
 
-__all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "Images",
+
+__all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "EmptyUpload", "Images",
            "UploadInProgress"]

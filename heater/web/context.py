@@ -86,6 +86,28 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def required_args(names: tuple[str, ...], forms: str) -> dict[str, str]:
+    """The query parameters ``names``, each required and non-empty, else 400
+    ``missing_parameter`` naming the first one missing; ``forms`` says
+    what a value may be."""
+    values = {name: request.args.get(name, "") for name in names}
+    for name, value in values.items():
+        if not value:
+            raise InvalidInput(f"the query parameter {name!r} is required ({forms})",
+                               code="missing_parameter")
+    return values
+
+
+def format_arg(formats: tuple[str, ...]) -> str:
+    """``?format=``: one of ``formats`` (the first by default), else 400
+    ``invalid_format``."""
+    fmt = request.args.get("format", formats[0])
+    if fmt not in formats:
+        raise InvalidInput(f"format must be one of {', '.join(formats)}, not {fmt!r}",
+                           code="invalid_format")
+    return fmt
+
+
 def base_url() -> str:
     return request.host_url.rstrip("/")
 

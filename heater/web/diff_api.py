@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from heater.diff import compare_refs
-from heater.errors import InvalidInput
 from heater.repositories import Kind
-from heater.web.context import open_readable, repo_id
+from heater.web.context import format_arg, open_readable, repo_id, required_args
 
 bp = Blueprint("diff_api", __name__, url_prefix="/api/v1/templates")
 
@@ -17,17 +16,10 @@ FORMATS = ("json", "unified")
 @bp.get("/<namespace>/<name>/diff")
 def template_diff(namespace: str, name: str) -> Response:
     repo = repo_id(namespace, name)
-    params = {key: request.args.get(key) for key in ("from", "to")}
-    for key, value in params.items():
-        if not value:
-            raise InvalidInput(f"the query parameter {key!r} is required (a version, branch, "
-                               "'latest' or commit SHA)", code="missing_parameter")
-    fmt = request.args.get("format", "json")
-    if fmt not in FORMATS:
-        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}",
-                           code="invalid_format")
+    params = required_args(("from", "to"), "a version, branch, 'latest' or commit SHA")
+    fmt = format_arg(FORMATS)
     with open_readable(repo, Kind.TEMPLATE) as (info, git):
-        result = compare_refs(git, str(params["from"]), str(params["to"]),
+        result = compare_refs(git, params["from"], params["to"],
                               binary_patches=fmt == "unified")
         if fmt == "unified":
             text = result.comparison.text

@@ -7,14 +7,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from heater.auth import Role
-from heater.errors import InvalidInput
 from heater.images import manifests
 from heater.images.diff import diff_manifests
 from heater.names import RepoId
 from heater.registry import require_role
 from heater.repositories import Kind, parse_visibility
 from heater.web.builds_api import images
-from heater.web.context import caller, json_body, registry
+from heater.web.context import caller, format_arg, json_body, registry, required_args
 from heater.web.listing import listing
 from heater.web.templates_api import repo_summary
 
@@ -28,7 +27,8 @@ def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, st
     who = caller()
     # Credentials before the body: anonymous is 401 whatever it sent.
     require_role(who, namespace, Role.WRITER)
-    visibility = parse_visibility(request.args.get("visibility", "public"))
+    asked = request.args.get("visibility")
+    visibility = parse_visibility(asked) if asked is not None else None
     record = images().create_build(who, repo, json_body(), visibility)
     location = url_for("builds_api.get_build", build_id=record.id)
     return jsonify({
@@ -72,17 +72,20 @@ def list_all() -> Response:
     return listing(Kind.IMAGE, "images", PREFIX)
 
 
+# Only JSON: the template diff's `unified` is a text diff of files, and an
+# image's changes are packages, not lines.
+DIFF_FORMATS = ("json",)
+
+
 @bp.get("/<namespace>/<name>/diff")
 def diff(namespace: str, name: str) -> Response:
     info = registry().readable(caller(), RepoId(namespace, name), Kind.IMAGE)
-    source = request.args.get("from")
-    if not source:
-        raise InvalidInput("give the older build as ?from=<version, ref or SHA>",
-                           code="missing_parameter")
+    refs = required_args(("from", "to"), "a version, branch, 'latest', commit SHA or build id")
+    format_arg(DIFF_FORMATS)
     git = registry().repos.open(info.repo)
     try:
-        old = manifests.manifest_at(git, source)
-        new = manifests.manifest_at(git, request.args.get("to") or "main")
+        old = manifests.manifest_at(git, refs["from"])
+        new = manifests.manifest_at(git, refs["to"])
     finally:
         git.free()
     return jsonify({"from": _side(old), "to": _side(new),
