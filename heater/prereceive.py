@@ -52,8 +52,12 @@ if [ -n "${alive_env}" ]; then
     ( read -r _ < "/dev/fd/${alive_env}"; kill -TERM $$ ) 2>/dev/null &
     watchdog=$!
 fi
-{{ printf '%s\\n' "$GIT_QUARANTINE_PATH" && cat; }} > "${pipes_env}/request" &&
-    {{ read -r status && cat >&2; }} < "${pipes_env}/reply"
+# Shell builtins only: each cat would be a fork and an exec, a few ms a push.
+{{ printf '%s\\n' "$GIT_QUARANTINE_PATH" &&
+  while IFS= read -r line; do printf '%s\\n' "$line"; done; }} > "${pipes_env}/request" &&
+    {{ read -r status &&
+      while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line" >&2; done; }} \\
+        < "${pipes_env}/reply"
 done=$?
 [ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
 [ "$done" = 0 ] && [ "$status" = 0 ]
