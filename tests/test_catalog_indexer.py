@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pygit2
 import pytest
 
 from heater.catalog import indexer
-from heater.catalog.index import Entry, Query, ReadScope
+from heater.catalog.index import Entry, Query, ReadScope, listing_document
 from heater.catalog.indexer import Catalog, KindDocument
 from heater.catalog.sqlite import SqliteIndex
 from heater.names import RepoId
@@ -42,7 +43,15 @@ def catalog_of(store: RepositoryStore, name: str = "index.sqlite",
 
 
 def everything(catalog: Catalog, kind: str = "template") -> list[Entry]:
-    return catalog.index.query(Query(kind, ReadScope(all_private=True), limit=500)).entries
+    """Every entry of ``kind`` in full, checking that listings show each as
+    :func:`listing_document` says."""
+    entries = []
+    for listed in catalog.index.query(Query(kind, ReadScope(all_private=True), limit=500)).entries:
+        entry = catalog.index.get(listed.namespace, listed.name)
+        assert entry is not None
+        assert json.loads(listed.shown) == listing_document(entry)
+        entries.append(entry)
+    return entries
 
 
 def test_parallel_rebuild_equals_sequential(store: RepositoryStore,

@@ -23,8 +23,10 @@ Contract of a backend (:class:`CatalogIndex`):
   in ``query.sort`` order, with total order on ties (namespace, name), and a
   ``next_marker`` when more follow. A marker from one page continues
   exactly after that page's last entry, also when entries were added or
-  removed in between. Listed entries may leave ``search_text`` empty (it
-  is matched, never shown); ``get`` returns it. A malformed marker, or one made for another sort,
+  removed in between. Each entry comes as :class:`Listed`: its name and
+  :func:`listing_document` as JSON text, which a backend may store ready
+  made (a listing page is then spliced together, never decoded and
+  encoded again). A malformed marker, or one made for another sort,
   raises :class:`InvalidMarker`.
 - ``keys()`` lists the (namespace, name) of every stored entry.
 - ``is_built()`` / ``set_built()`` record that a full rebuild completed, so
@@ -138,6 +140,34 @@ class Entry:
         return (value, self.namespace, self.name)
 
 
+def listing_document(entry: Entry) -> dict[str, Any]:
+    """What a listing shows of ``entry`` (the web layer adds its URLs).
+    Backends may store it: the SQLite index's SCHEMA_VERSION changes with it."""
+    return {
+        "namespace": entry.namespace,
+        "name": entry.name,
+        "kind": entry.kind,
+        "description": entry.description,
+        "keywords": list(entry.keywords),
+        "latest_version": entry.latest_version,
+        "deprecated": entry.deprecated,
+        "visibility": "private" if entry.private else "public",
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+        **entry.summary,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One entry of a listing page: ``shown`` is :func:`listing_document`
+    as compact JSON text (an object)."""
+
+    namespace: str
+    name: str
+    shown: str
+
+
 @dataclass(frozen=True)
 class ReadScope:
     """Which private repositories a caller may see in listings: public ones
@@ -176,7 +206,7 @@ class Query:
 
 @dataclass(frozen=True)
 class Page:
-    entries: list[Entry]
+    entries: list[Listed]
     next_marker: str | None
 
 

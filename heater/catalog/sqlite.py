@@ -5,6 +5,13 @@ WAL mode (readers never block the one writer), every connection waits for
 locks instead of failing (``busy_timeout``), each thread has its own
 connection, and each change is one ``BEGIN IMMEDIATE`` transaction.
 
+Pages in name order (the default) cost the same at any size: entry ids
+are kept in (name, namespace) order (sparse, see :func:`_position`), the
+FTS5 table's rowids are those ids, and the keyword, namespace and
+deprecation filters are words of its ``tags`` column. A filtered page is
+then one FTS5 match, which yields rowids in order, read until the page is
+full, however common the words. Pages sorted by time read every match.
+
 The file is a cache: when its schema version is not the one this code
 writes, it is dropped and must be rebuilt (``is_built()`` is then False).
 
@@ -48,17 +55,20 @@ from pathlib import Path
 from heater.catalog.index import (
     Entry,
     IndexUnavailable,
+    Listed,
     Page,
     Query,
     ReadScope,
     decode_marker,
     encode_marker,
+    listing_document,
 )
 from heater.errors import InvalidInput
 
 # Raised whenever what the index holds changes, so that an old file is
-# rebuilt on start (3: image repositories are indexed too).
-SCHEMA_VERSION = 3
+# rebuilt on start (3: image repositories are indexed too; 4: ids in name
+# order, filter tags in the full-text table, listing documents stored).
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 30_000
 # Entries written per transaction by upsert_many(): short enough that other
 # writers (pushes during a reindex) wait milliseconds, not seconds.
@@ -70,7 +80,7 @@ MAX_QUERY_LENGTH = 256
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,  -- in (name, namespace) order: see _position()
     kind        TEXT NOT NULL,
     namespace   TEXT NOT NULL,
     name        TEXT NOT NULL,
@@ -79,26 +89,30 @@ CREATE TABLE IF NOT EXISTS entries (
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
     document    TEXT NOT NULL,
-    shown       TEXT NOT NULL,  -- the document without search_text, for listings
+    shown       TEXT NOT NULL,  -- listing_document() as JSON text
     UNIQUE (namespace, name)
 );
-CREATE INDEX IF NOT EXISTS entries_by_name ON entries (kind, name, namespace);
+CREATE UNIQUE INDEX IF NOT EXISTS entries_by_name ON entries (name, namespace);
+-- Holds (kind, id): one kind in name order.
+CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind);
 CREATE INDEX IF NOT EXISTS entries_by_updated ON entries (kind, updated_at, namespace, name);
 CREATE INDEX IF NOT EXISTS entries_by_created ON entries (kind, created_at, namespace, name);
-CREATE TABLE IF NOT EXISTS keywords (
-    keyword TEXT NOT NULL,
-    entry   INTEGER NOT NULL,
-    PRIMARY KEY (keyword, entry)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS keywords_by_entry ON keywords (entry);
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
-    name, description, keywords, body,
+    name, description, keywords, body, tags,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 """
 _TABLES = ("meta", "entries", "keywords", "search")
 # The files SQLite keeps beside the database, found by name.
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+# What a user's words are matched against; ``tags`` holds filter tokens.
+_TEXT_COLUMNS = "{name description keywords body}"
+
+# Entry ids live in 1..MAX_POSITION. A new entry takes the id halfway between
+# its neighbours in name order (or NEW_POSITION_STEP past the last); only
+# when two neighbours are adjacent are all ids renumbered, evenly spread.
+MAX_POSITION = 1 << 62
+NEW_POSITION_STEP = 1 << 40
 
 # Sort key -> ordered columns (the last ones break ties).
 _SORT_COLUMNS = {
@@ -298,7 +312,7 @@ class SqliteIndex:
             row = conn.execute("SELECT id FROM entries WHERE namespace = ? AND name = ?",
                                (namespace, name)).fetchone()
             if row is not None:
-                _forget_search(conn, row[0])
+                conn.execute("DELETE FROM search WHERE rowid = ?", (row[0],))
                 conn.execute("DELETE FROM entries WHERE id = ?", (row[0],))
 
     def get(self, namespace: str, name: str) -> Entry | None:
@@ -326,63 +340,67 @@ class SqliteIndex:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built', '1')")
 
     def query(self, query: Query) -> Page:
-        where = ["kind = ?"]
+        where = ["e.kind = ?"]
         args: list[object] = [query.kind]
         visibility, visibility_args = _scope_clause(query.scope)
         if visibility:
             where.append(visibility)
             args += visibility_args
-        if query.namespace is not None:
-            where.append("namespace = ?")
-            args.append(query.namespace)
-        if query.deprecated is not None:
-            where.append("deprecated = ?")
-            args.append(int(query.deprecated))
-        # Full-text and keyword filters, each a set of entry ids.
-        matches: list[tuple[str, str]] = []
-        if query.text is not None:
-            match = fts_query(query.text)
-            if match is not None:
-                matches.append(("SELECT rowid FROM search WHERE search MATCH ?", match))
-        for keyword in dict.fromkeys(query.keywords):
-            matches.append(("SELECT entry FROM keywords WHERE keyword = ?", keyword))
+        match = _match_expression(query)
+        if query.deprecated is False:  # (True is a tag of the match)
+            where.append("e.deprecated = 0")
         columns = _SORT_COLUMNS[query.sort.key]
-        if query.marker is not None:
-            position = decode_marker(query.marker, query.sort)
-            operator = "<" if query.sort.descending else ">"
-            where.append(f"({', '.join(columns)}) {operator} ({', '.join('?' * len(columns))})")
-            args += position
-        direction = "DESC" if query.sort.descending else "ASC"
-        order = ", ".join(f"e.{c} {direction}" for c in columns)
-        # Only the fixed fragments above are spliced in; every value is bound.
-        if len(matches) < 2:
-            # Walking the sort index and testing each entry against one set
-            # stops after a page: best when that set is large.
-            for subquery, value in matches:
-                where.append(f"id IN ({subquery})")
-                args.append(value)
-            sql = (f"SELECT shown FROM entries e WHERE {' AND '.join(where)} "  # noqa: S608
-                   f"ORDER BY {order} LIMIT ?")
+        select = f"SELECT e.shown, {', '.join(f'e.{c}' for c in columns)} FROM "  # noqa: S608
+        # Only fixed fragments are spliced into the SQL; every value is bound.
+        if query.sort.key == "name":
+            sql, args = self._by_position(query, select, where, args, match)
         else:
-            # An intersection is small: build it, sort it, then read only
-            # the page's documents (sorting whole documents is slow).
-            hits = " INTERSECT ".join(subquery for subquery, _ in matches)
-            args = [value for _, value in matches] + args
-            sql = (f"WITH hits(id) AS MATERIALIZED ({hits}), "  # noqa: S608
-                   "page(id) AS MATERIALIZED (SELECT e.id FROM hits "
-                   "CROSS JOIN entries e ON e.id = hits.id "
-                   f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?) "
-                   "SELECT shown FROM page CROSS JOIN entries e ON e.id = page.id "
-                   f"ORDER BY {order}")
+            if match is not None:
+                where.append("e.id IN (SELECT rowid FROM search WHERE search MATCH ?)")
+                args.append(match)
+            if query.marker is not None:
+                operator = "<" if query.sort.descending else ">"
+                where.append(f"({', '.join(f'e.{c}' for c in columns)}) {operator} "
+                             f"({', '.join('?' * len(columns))})")
+                args += decode_marker(query.marker, query.sort)
+            direction = "DESC" if query.sort.descending else "ASC"
+            order = ", ".join(f"e.{c} {direction}" for c in columns)
+            sql = f"{select} entries e WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
         with self._use() as conn:
             rows = conn.execute(sql, (*args, query.limit + 1)).fetchall()
-        # One decode for the page rather than one per entry.
-        documents = json.loads("[" + ",".join(r[0] for r in rows[: query.limit]) + "]")
-        entries = [Entry.from_json(d) for d in documents]
+        entries = [Listed(r[2], r[1], r[0]) if query.sort.key == "name" else
+                   Listed(r[2], r[3], r[0]) for r in rows[: query.limit]]
         more = len(rows) > query.limit
-        next_marker = (encode_marker(query.sort, entries[-1].sort_key(query.sort.key))
+        next_marker = (encode_marker(query.sort, tuple(rows[query.limit - 1][1:]))
                        if more and entries else None)
         return Page(entries, next_marker)
+
+    @staticmethod
+    def _by_position(query: Query, select: str, where: list[str], args: list[object],
+                     match: str | None) -> tuple[str, list[object]]:
+        """The SQL of a page in name order, which is id order: the rows (or a
+        full-text match, whose rowids are the ids) are read in order and
+        reading stops after one page, however many entries match."""
+        descending = query.sort.descending
+        if query.marker is not None:
+            name, namespace = decode_marker(query.marker, query.sort)
+            # The id of the marker's entry, or of its neighbour on this side
+            # if it is gone (one statement: ids are renumbered in writes).
+            before = "<=" if not descending else ">="
+            nearest = "DESC" if not descending else "ASC"
+            where.append(f"e.id {'>' if not descending else '<'} coalesce("  # noqa: S608
+                         f"(SELECT id FROM entries WHERE (name, namespace) {before} (?, ?) "
+                         f"ORDER BY name {nearest}, namespace {nearest} LIMIT 1), ?)")
+            args += [name, namespace, 0 if not descending else MAX_POSITION + 1]
+        direction = "DESC" if descending else "ASC"
+        if match is None:
+            return (f"{select} entries e WHERE {' AND '.join(where)} "
+                    f"ORDER BY e.id {direction} LIMIT ?", args)
+        # The match drives the join so that its rowid order is the output's.
+        sql = (f"{select} search CROSS JOIN entries e ON e.id = search.rowid "
+               f"WHERE search MATCH ? AND {' AND '.join(where)} "
+               f"ORDER BY search.rowid {direction} LIMIT ?")
+        return sql, [match, *args]
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -424,45 +442,100 @@ def _unavailable(exc: sqlite3.Error) -> IndexUnavailable:
 
 
 def _upsert(conn: sqlite3.Connection, entry: Entry) -> None:
-    data = entry.as_json()
-    document = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    data["search_text"] = []
-    shown = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    document = json.dumps(entry.as_json(), sort_keys=True, separators=(",", ":"))
+    shown = json.dumps(listing_document(entry), separators=(",", ":"))
     row = conn.execute("SELECT id FROM entries WHERE namespace = ? AND name = ?",
                        (entry.namespace, entry.name)).fetchone()
     values = (entry.kind, entry.namespace, entry.name, int(entry.private),
               int(entry.deprecated), entry.created_at, entry.updated_at, document, shown)
     if row is None:
-        entry_id = conn.execute(
-            "INSERT INTO entries (kind, namespace, name, private, deprecated, "
-            "created_at, updated_at, document, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            values).lastrowid
+        entry_id = _position(conn, entry.name, entry.namespace)
+        conn.execute(
+            "INSERT INTO entries (id, kind, namespace, name, private, deprecated, "
+            "created_at, updated_at, document, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry_id, *values))
     else:
         entry_id = row[0]
         conn.execute(
             "UPDATE entries SET kind = ?, namespace = ?, name = ?, private = ?, "
             "deprecated = ?, created_at = ?, updated_at = ?, document = ?, shown = ? "
             "WHERE id = ?", (*values, entry_id))
-        _forget_search(conn, entry_id)
-    conn.executemany("INSERT OR IGNORE INTO keywords (keyword, entry) VALUES (?, ?)",
-                     [(k, entry_id) for k in entry.keywords])
+        conn.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
     conn.execute(
-        "INSERT INTO search (rowid, name, description, keywords, body) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO search (rowid, name, description, keywords, body, tags) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         (entry_id, entry.name, entry.description, " ".join(entry.keywords),
-         "\n".join(entry.search_text)))
+         "\n".join(entry.search_text), " ".join(_tags(entry))))
 
 
-def _forget_search(conn: sqlite3.Connection, entry_id: int) -> None:
-    conn.execute("DELETE FROM keywords WHERE entry = ?", (entry_id,))
-    conn.execute("DELETE FROM search WHERE rowid = ?", (entry_id,))
+def _tags(entry: Entry) -> list[str]:
+    """Filter tokens: one word each whatever the value holds, so that a
+    filter matches exactly (``web`` never matches the keyword ``web-app``)."""
+    tags = [_tag("ns", entry.namespace)] + [_tag("kw", k) for k in entry.keywords]
+    return tags + (["deprecated"] if entry.deprecated else [])
+
+
+def _tag(prefix: str, value: str) -> str:
+    return prefix + value.encode().hex()
+
+
+def _match_expression(query: Query) -> str | None:
+    """The FTS5 expression of the query's text and filter tags (None: none)."""
+    parts = [f'tags : "{_tag("kw", k)}"' for k in dict.fromkeys(query.keywords)]
+    if query.namespace is not None:
+        parts.append(f'tags : "{_tag("ns", query.namespace)}"')
+    if query.deprecated is True:
+        parts.append('tags : "deprecated"')
+    if query.text is not None:
+        words = fts_query(query.text)
+        if words is not None:
+            parts.append(f"{_TEXT_COLUMNS} : ({words})")
+    return " AND ".join(parts) if parts else None
+
+
+def _position(conn: sqlite3.Connection, name: str, namespace: str) -> int:
+    """A free id for a new entry that keeps ids in (name, namespace) order.
+
+    Ids are sparse so that search results, which FTS5 yields in rowid
+    order, come in name order too and a page of a common word reads one
+    page of its posting list rather than all of it (the way search engines
+    number documents in their most common sort order)."""
+    for _ in range(2):
+        row = conn.execute("SELECT id FROM entries WHERE (name, namespace) < (?, ?) "
+                           "ORDER BY name DESC, namespace DESC LIMIT 1",
+                           (name, namespace)).fetchone()
+        low = row[0] if row else 0
+        row = conn.execute("SELECT id FROM entries WHERE (name, namespace) > (?, ?) "
+                           "ORDER BY name, namespace LIMIT 1", (name, namespace)).fetchone()
+        high = row[0] if row else MAX_POSITION + 1
+        if high - low >= 2:
+            if row is None:  # appending: leave room for more after it
+                return low + min(NEW_POSITION_STEP, (high - low) // 2)
+            return (low + high) // 2
+        _renumber(conn)
+    raise RuntimeError("no free catalog position after renumbering")
+
+
+def _renumber(conn: sqlite3.Connection) -> None:
+    """Spread every entry's id evenly over the id space, in name order (the
+    caller's transaction makes it atomic; seconds for 10,000 entries, and
+    needed only after many entries were added between the same two)."""
+    ids = [r[0] for r in conn.execute("SELECT id FROM entries ORDER BY name, namespace")]
+    spacing = MAX_POSITION // (len(ids) + 2)
+    # Through negative ids, which no entry has, so that no two rows ever
+    # share an id on the way.
+    moves = [(-(i + 1) * spacing, old) for i, old in enumerate(ids)]
+    conn.executemany("UPDATE entries SET id = ? WHERE id = ?", moves)
+    conn.executemany("UPDATE search SET rowid = ? WHERE rowid = ?", moves)
+    conn.execute("UPDATE entries SET id = -id")
+    conn.execute("UPDATE search SET rowid = -rowid")
 
 
 def _scope_clause(scope: ReadScope) -> tuple[str, list[object]]:
     if scope.all_private:
         return "", []
     if not scope.namespaces:
-        return "private = 0", []
+        return "e.private = 0", []
     marks = ", ".join("?" * len(scope.namespaces))
     namespaces: list[object] = [*sorted(scope.namespaces)]
-    return f"(private = 0 OR namespace IN ({marks}))", namespaces
+    return f"(e.private = 0 OR e.namespace IN ({marks}))", namespaces

@@ -3,36 +3,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
 from urllib.parse import urlencode
 
-from flask import Response, jsonify, request
+from flask import Response, request
 
-from heater.catalog.index import Entry
+from heater.catalog.index import Listed
 from heater.catalog.listing import parse_listing
 from heater.repositories import Kind
 from heater.web.context import base_url, caller, catalog
 
 
-def entry_json(entry: Entry, collection_url: str, host_url: str) -> dict[str, Any]:
-    """An entry as listings show it; ``collection_url`` is the kind's
-    collection (``http://host/api/v1/templates``)."""
-    return {
-        "namespace": entry.namespace,
-        "name": entry.name,
-        "kind": entry.kind,
-        "description": entry.description,
-        "keywords": list(entry.keywords),
-        "latest_version": entry.latest_version,
-        "deprecated": entry.deprecated,
-        "visibility": "private" if entry.private else "public",
-        "created_at": entry.created_at,
-        "updated_at": entry.updated_at,
-        **entry.summary,
-        "url": f"{collection_url}/{entry.namespace}/{entry.name}",
-        # clone_url() without re-validating names the index already holds.
-        "clone_url": f"{host_url}/{entry.namespace}/{entry.name}.git",
-    }
+def listed_json(listed: Listed, collection_url: str, host_url: str) -> str:
+    """An entry as listings show it, as JSON text: the index's stored
+    document with the URLs of this request's host added. ``collection_url``
+    is the kind's collection (``http://host/api/v1/templates``), both
+    already JSON-escaped; names need no escaping (see heater.names)."""
+    where = f"{listed.namespace}/{listed.name}"
+    return (f'{listed.shown[:-1]},"url":"{collection_url}/{where}",'
+            f'"clone_url":"{host_url}/{where}.git"}}')
 
 
 def listing(kind: Kind, key: str, api_prefix: str) -> Response:
@@ -43,6 +32,9 @@ def listing(kind: Kind, key: str, api_prefix: str) -> Response:
     if page.next_marker is not None:
         args["marker"] = [page.next_marker]
         next_url = f"{request.base_url}?{urlencode(args, doseq=True)}"
-    host = base_url()
-    items = [entry_json(e, host + api_prefix, host) for e in page.entries]
-    return jsonify({key: items, "next": next_url})
+    host = json.dumps(base_url())[1:-1]
+    collection = host + api_prefix
+    # Spliced, not decoded and encoded again: most of a page's cost otherwise.
+    items = ",".join(listed_json(e, collection, host) for e in page.entries)
+    body = f'{{"{key}":[{items}],"next":{json.dumps(next_url)}}}\n'
+    return Response(body, mimetype="application/json")
