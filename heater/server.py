@@ -30,6 +30,15 @@ def default_workers() -> int:
     return min(4, (os.cpu_count() or 1) + 1)
 
 
+WORKER_READY = "worker ready"
+
+
+def worker_ready(worker: Any) -> None:
+    """Log that a worker has loaded the application (and so has caught up
+    what a dead worker left unindexed) and takes requests."""
+    worker.log.info("%s: pid %s", WORKER_READY, worker.pid)
+
+
 class HeaterServer(BaseApplication):  # type: ignore[misc]
     def __init__(self, data_dir: Path, bind: str, workers: int,
                  threads: int = THREADS_PER_WORKER) -> None:
@@ -54,6 +63,7 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
             # the user (~/.gunicorn/gunicorn.ctl); several Heater instances on
             # one host must not fight over it, and Heater does not use it.
             "control_socket_disable": True,
+            "post_worker_init": worker_ready,
         }
         super().__init__()
 

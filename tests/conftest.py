@@ -23,6 +23,7 @@ import requests
 
 from heater.auth import Role, TokenStore
 from heater.paths import Layout
+from heater.server import WORKER_READY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
@@ -88,10 +89,14 @@ def start_server(data_dir: Path, log_path: Path, workers: int = 2,
     url = f"http://127.0.0.1:{port}"
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+            # Every worker, not just the first: one still starting would
+            # replay pending changes behind a test's back.
+            if (requests.get(f"{url}/healthz", timeout=2).status_code == 200
+                    and log_path.read_bytes().count(WORKER_READY.encode()) >= workers):
                 return Server(url, data_dir, process, log_path)
         except requests.RequestException:  # not listening yet, or slow under load
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"server not healthy:\n{log_path.read_text()}")
 
