@@ -122,24 +122,31 @@ def test_static_server_serves_the_directory_and_stops(tmp_path: Path) -> None:
     assert _running_in_group(static.pid) == []
 
 
-def test_http_backend_takes_anonymous_pushes_only_when_allowed(tmp_path: Path) -> None:
+def test_http_backend_takes_pushes_only_from_its_user(tmp_path: Path) -> None:
     _need_lighttpd()
     repo = RepoId("bench", "push")
     env = harness.clean_git_env({"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
-                                 "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"})
+                                 "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com",
+                                 "GIT_TERMINAL_PROMPT": "0"})
     work = tmp_path / "work"
     harness.git("init", "-q", "-b", "main", str(work))
     harness.git("commit", "-q", "--allow-empty", "-m", "one", cwd=work, env=env)
+
+    def push(url: str) -> bool:
+        return subprocess.run(["git", "push", "-q", url, "main"], cwd=work, env=env,
+                              capture_output=True, check=False).returncode == 0
+
     with harness.Bench(root=tmp_path / "runs") as bench:
-        pushed = {}
-        for allow in (True, False):
-            layout = bench.data_dir(f"data-{allow}")
-            harness.git("init", "-q", "--bare", str(layout.repository(repo)))
-            backend = bench.start_http_backend(layout, allow_push=allow)
-            pushed[allow] = subprocess.run(["git", "push", "-q", backend.clone_url(repo), "main"],
-                                           cwd=work, env=env, capture_output=True,
-                                           check=False).returncode == 0
-    assert pushed == {True: True, False: False}
+        layout = bench.data_dir()
+        harness.git("init", "-q", "--bare", str(layout.repository(repo)))
+        backend = bench.start_http_backend(layout, push_password="s3cret")
+        pushed = [push(backend.clone_url(repo)), push(backend.clone_url(repo, password="wrong")),
+                  push(backend.clone_url(repo, password="s3cret"))]
+        cloned = subprocess.run(["git", "clone", "-q", backend.clone_url(repo),
+                                 str(tmp_path / "clone")], env=env, capture_output=True,
+                                check=False).returncode == 0
+    assert pushed == [False, False, True]
+    assert cloned and (tmp_path / "clone" / ".git").is_dir()
 
 
 def test_heater_serves_with_the_token_the_harness_made(tmp_path: Path) -> None:

@@ -192,12 +192,18 @@ class Bench:
         return Endpoint("heater", url, f"heater serve --workers {workers} (gunicorn gthread)",
                         log, proc.pid)
 
-    def start_http_backend(self, layout: Layout, *, allow_push: bool = False) -> Endpoint:
+    def start_http_backend(self, layout: Layout, *, push_password: str | None = None
+                           ) -> Endpoint:
         """``git http-backend`` as CGI under lighttpd on a free loopback port, serving
-        every repository below ``layout.git_root``; anonymous pushes too if
-        ``allow_push`` (``http.receivepack``), else clones and fetches only."""
+        every repository below ``layout.git_root``: clones and fetches to anyone;
+        with ``push_password``, pushes too by the user ``bench`` with that
+        password (HTTP Basic, as :meth:`Endpoint.clone_url` sends it)."""
         backend = Path(git("--exec-path").strip()) / "git-http-backend"
-        body = _http_backend_conf(backend, layout.git_root, allow_push)
+        users = None
+        if push_password is not None:
+            users = self.run_dir / f"{self._unique('users')}.txt"
+            users.write_text(f"bench:{push_password}\n")
+        body = _http_backend_conf(backend, layout.git_root, users)
         proc, log, base, version = self._start_lighttpd("http-backend", body, self.run_dir)
         url = f"{base}/git"
         probe = f"{url}/nonexistent.git/info/refs?service=git-upload-pack"
@@ -285,15 +291,25 @@ accesslog.filename = "{run_dir / f'{name}-access.log'}"
 """
 
 
-def _http_backend_conf(backend: Path, project_root: Path, allow_push: bool) -> str:
+def _http_backend_conf(backend: Path, project_root: Path, users: Path | None) -> str:
     # The CGI set-up of git-http-backend(1)'s lighttpd example. Responses
     # stream to the client as the CGI writes them (stream-response-body 1),
     # as they do through Heater, instead of being buffered whole first.
-    # Pushes are enabled through git's environment-borne configuration, so
-    # that the repositories stay as Heater keeps them.
-    push = ('    "GIT_CONFIG_COUNT" => "1", "GIT_CONFIG_KEY_0" => "http.receivepack",\n'
-            '    "GIT_CONFIG_VALUE_0" => "true",\n') if allow_push else ""
-    return f"""\
+    # Pushes need a user, as in that page's examples: lighttpd asks for HTTP
+    # Basic credentials on both requests of a push, and http-backend serves
+    # receive-pack to an authenticated user (REMOTE_USER) by default.
+    push = "" if users is None else f"""\
+server.modules += ("mod_auth", "mod_authn_file")
+auth.backend = "plain"
+auth.backend.plain.userfile = "{users}"
+$HTTP["querystring"] =~ "service=git-receive-pack" {{
+    auth.require = ("" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
+}}
+$HTTP["url"] =~ "/git-receive-pack$" {{
+    auth.require = ("" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
+}}
+"""
+    return push + f"""\
 server.modules += ("mod_alias", "mod_cgi", "mod_setenv")
 server.stream-response-body = 1
 server.stream-request-body = 1
@@ -305,7 +321,7 @@ $HTTP["url"] =~ "^/git" {{
         "GIT_HTTP_EXPORT_ALL" => "",
         "GIT_CONFIG_NOSYSTEM" => "1",
         "GIT_CONFIG_GLOBAL" => "/dev/null",
-{push}    )
+    )
 }}
 """
 
