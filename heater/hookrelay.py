@@ -2,12 +2,20 @@
 
 Starting a Python process costs tens of milliseconds, and importing pygit2
 and PyYAML hundreds: more than the whole of a small push. So the server
-process that runs ``git receive-pack`` makes two named pipes for that push
-in a private directory and names it to the hook
-(:data:`heater.prereceive.PIPES_ENV`); the hook, a shell script, writes
-its input into ``request`` and copies ``reply`` back to git: a status line,
-then what the git user is to see. Validation runs here, with everything
-already loaded.
+process that runs ``git receive-pack`` makes two anonymous pipes for that
+push and passes the hook's ends to git, which hands its open descriptors on
+to its hooks; their numbers reach the hook in its environment
+(:data:`heater.prereceive.REQUEST_ENV`, :data:`heater.prereceive.REPLY_ENV`).
+The hook, a shell script, writes its input into the request pipe and copies
+the reply back to git. Validation runs here, with everything already loaded.
+
+Git and its other children hold the request pipe's write end for their whole
+life, so the end of a request cannot be its end-of-file: the hook writes
+the quarantine path line, the ``<old> <new> <ref>`` lines, then
+:data:`REQUEST_END`, which no ref line can be. The reply is a header
+``<status> <lines>`` and that many lines for the git user. Only this process
+holds the reply's write end: when it dies, the hook reads end-of-file (and
+a write to the request fails), so a hook never outlives its server.
 
 The relay also holds the repository's push lock from the moment it
 validates until ``git receive-pack`` has finished, and refuses an update
@@ -21,11 +29,10 @@ refuses the push.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import os
-import shutil
+import select
 import threading
 import time
 from pathlib import Path
@@ -33,7 +40,7 @@ from pathlib import Path
 import pygit2
 
 from heater.admission import problems_for
-from heater.prereceive import parse_updates, report
+from heater.prereceive import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
 from heater.refrules import check_current
 
 log = logging.getLogger(__name__)
@@ -44,63 +51,71 @@ MAX_REQUEST_BYTES = 1024 * 1024
 TIMEOUT_SECONDS = 120.0
 # Pushes to one repository wait this long for the one before them.
 LOCK_WAIT_SECONDS = 60.0
+# How often a waiting relay thread looks whether close() was called. The
+# request's end-of-file normally wakes it as soon as git exits; this only
+# bounds close() if something git started still holds the pipe.
+POLL_SECONDS = 0.1
+
+_END = b"\n" + REQUEST_END.encode() + b"\n"
 
 
 def supported() -> bool:
-    """Named pipes exist on POSIX systems; elsewhere the hook validates in
-    a process of its own."""
-    return hasattr(os, "mkfifo")
+    """The hook opens its inherited pipes as ``/dev/fd/<n>`` (see
+    :mod:`heater.prereceive`); without that, it validates in a process of
+    its own."""
+    return os.name == "posix" and os.path.isdir("/dev/fd")
+
+
+class HookClosed(Exception):
+    """The hook went away, or the relay was closed, before the exchange ended."""
 
 
 class HookRelay:
-    """Answers the pre-receive hook of one push to ``repo_path``."""
+    """Answers the pre-receive hook of one push to ``repo_path``.
 
-    def __init__(self, repo_path: Path, lock_path: Path, pipes_dir: Path,
-                 admin: bool) -> None:
+    Pass :attr:`hook_fds` to the git process (``pass_fds``) with
+    :meth:`environment` in its environment, call :meth:`spawned` once it has
+    started, and :meth:`close` once it has exited.
+    """
+
+    def __init__(self, repo_path: Path, lock_path: Path, admin: bool) -> None:
         self.repo_path = repo_path.resolve()
         self.lock_path = lock_path
         self.admin = admin
-        self.directory = pipes_dir
-        pipes_dir.mkdir(mode=0o700)
-        self._request = pipes_dir / "request"
-        self._reply = pipes_dir / "reply"
-        os.mkfifo(self._request, 0o600)
-        os.mkfifo(self._reply, 0o600)
-        # The hook's watchdog reads ``alive_fd`` (inherited through git); this
-        # process keeps the only write end, closed by close() or by its death.
-        self.alive_fd, self._alive_writer = os.pipe()
+        # os.pipe() descriptors are not inherited: only git gets the hook's
+        # ends (pass_fds), and nothing ever gets this process's ends.
+        self._requests, request_writer = os.pipe()
+        reply_reader, self._replies = os.pipe()
+        # A hook that stops reading must not block this thread past its timeout.
+        os.set_blocking(self._replies, False)
+        self.hook_fds: tuple[int, ...] = (request_writer, reply_reader)
         self._lock_fd: int | None = None
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="hook-relay")
         self._thread.start()
 
+    def environment(self) -> dict[str, str]:
+        """The variables that name the pipes to the hook."""
+        request_writer, reply_reader = self.hook_fds
+        return {REQUEST_ENV: str(request_writer), REPLY_ENV: str(reply_reader)}
+
+    def spawned(self) -> None:
+        """Close this process's copies of the hook's ends once git has
+        inherited them (idempotent): then the request pipe ends when git and
+        everything it started have exited."""
+        fds, self.hook_fds = self.hook_fds, ()
+        for fd in fds:
+            os.close(fd)
+
     def close(self) -> None:
         """Release the push lock and the pipes (idempotent); call it once git
         has finished, hook or no hook."""
         self._closed.set()
-        deadline = time.monotonic() + TIMEOUT_SECONDS
-        while self._thread.is_alive() and time.monotonic() < deadline:
-            # Wake the thread where it waits for a hook that never came (or
-            # died): opening the other end of its pipe unblocks it.
-            for pipe, flags in ((self._request, os.O_WRONLY), (self._reply, os.O_RDONLY)):
-                with contextlib.suppress(OSError):
-                    os.close(os.open(pipe, flags | os.O_NONBLOCK))
-            self._thread.join(0.05)
+        self.spawned()
+        self._thread.join(TIMEOUT_SECONDS)
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)  # releases the flock
-        self.spawned()
-        writer, self._alive_writer = self._alive_writer, -1
-        if writer >= 0:
-            os.close(writer)
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def spawned(self) -> None:
-        """Close this process's copy of ``alive_fd`` once git has inherited
-        it (idempotent)."""
-        reader, self.alive_fd = self.alive_fd, -1
-        if reader >= 0:
-            os.close(reader)
 
     def _lock(self) -> bool:
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -119,25 +134,73 @@ class HookRelay:
 
     def _serve(self) -> None:
         try:
-            with self._request.open("rb") as pipe:  # waits for the hook
-                request = pipe.read(MAX_REQUEST_BYTES + 1)
-            if self._closed.is_set():
-                return  # woken by close(): no hook ran
             try:
-                if len(request) > MAX_REQUEST_BYTES:
-                    raise ValueError("hook request too large")
-                status, text = self._answer(request)
+                status, text = self._answer(self._receive())
+            except HookClosed:
+                raise
             except Exception:
                 log.exception("validating a push failed")
                 status, text = 1, "internal error while validating the push; refused\n"
-            with self._reply.open("wb") as pipe:  # waits for the hook to read
-                pipe.write(f"{status}\n{text}".encode())
-        except OSError:
-            pass  # the hook went away: git refuses the push
+            self._send(status, text)
+        except HookClosed:
+            pass  # no hook ran, or it went away: git refuses the push
+        finally:
+            # The hook reads the reply to its end-of-file at worst: close it
+            # on every path, or a hook would wait for close().
+            os.close(self._replies)
+            os.close(self._requests)
+
+    def _wait(self, fd: int, event: int, deadline: float | None) -> None:
+        """Return once ``fd`` is ready for ``event``; HookClosed if close()
+        was called or ``deadline`` passed first."""
+        poller = select.poll()
+        poller.register(fd, event)
+        while not self._closed.is_set():
+            if deadline is not None and time.monotonic() > deadline:
+                raise HookClosed("the hook took too long")
+            if poller.poll(POLL_SECONDS * 1000):
+                return
+        raise HookClosed("closed")
+
+    def _receive(self) -> bytes:
+        """The hook's whole request, up to and without its end line."""
+        request = bytearray()
+        deadline = None  # the push's pack may take long to arrive before the hook runs
+        while not request.endswith(_END):
+            self._wait(self._requests, select.POLLIN, deadline)
+            data = os.read(self._requests, 64 * 1024)
+            if not data:
+                raise HookClosed("end of file")  # git and the hook are gone
+            request += data
+            if len(request) > MAX_REQUEST_BYTES:
+                raise ValueError("hook request too large")
+            deadline = deadline or time.monotonic() + TIMEOUT_SECONDS
+        return bytes(request[: -len(_END) + 1])
+
+    def _send(self, status: int, text: str) -> None:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        lines = text.count("\n")
+        reply = f"{status} {lines}\n{text}".encode()
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while reply:
+            self._wait(self._replies, select.POLLOUT, deadline)
+            try:
+                reply = reply[os.write(self._replies, reply):]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError as exc:
+                raise HookClosed("the hook went away") from exc
 
     def _answer(self, request: bytes) -> tuple[int, str]:
         head, _, body = request.partition(b"\n")
         quarantine = head.decode()
+        # Split on newlines only: a ref name may hold other line separators.
+        lines = body.decode().split("\n")[:-1]
+        updates = parse_updates(lines)
+        if len(updates) != len(lines):
+            # Only git writes these lines: anything else is not a push to pass.
+            return 1, "malformed hook input; push refused\n"
         if not self._lock():
             return 1, "another push to this repository is taking too long; try again\n"
         git = pygit2.Repository(str(self.repo_path))
@@ -148,7 +211,6 @@ class HookRelay:
                 if path.parent != self.repo_path / "objects":
                     return 1, "unexpected quarantine directory; push refused\n"
                 git.odb.add_disk_alternate(str(path))
-            updates = parse_updates(body.decode().splitlines())
             problems = check_current(git, updates) or problems_for(git, updates, self.admin)
         finally:
             git.free()

@@ -6,8 +6,7 @@
       git/<namespace>/<name>.git/   one bare repository per template or image
         heater-push.lock            serialises pushes from validation to ref update
       tmp/                          scratch space (repositories being created,
-                                    uploads in flight, hook-<id>/ pipes of a push
-                                    to its pre-receive hook); same filesystem as the
+                                    uploads in flight); same filesystem as the
                                     rest, so that a finished item is renamed
                                     into place atomically
       hooks/                        git hooks shared by every repository
@@ -89,10 +88,6 @@ class Layout:
     @property
     def tmp(self) -> Path:
         return self.root / "tmp"
-
-    def hook_pipes(self, token: str) -> Path:
-        """The private directory of one push's pipes to its pre-receive hook."""
-        return self._inside(self.tmp / f"hook-{token}")
 
     @property
     def hooks(self) -> Path:

@@ -9,9 +9,10 @@ every ref of the push and deletes the quarantine: nothing of it is left.
 
 The server installs the hook into the data directory's ``hooks/`` (shared
 through ``core.hooksPath``) at start-up. The hook is a shell script: during
-a push through the server it hands its input to the server process
-(:mod:`heater.hookrelay`); run by git without that server (a local push by
-an operator), it runs this module with the server's interpreter.
+a push through the server it hands its input to the server process over two
+pipes inherited through git (:mod:`heater.hookrelay`); run by git without
+that server (a local push by an operator), it runs this module with the
+server's interpreter.
 """
 
 from __future__ import annotations
@@ -29,46 +30,43 @@ from heater.admission import problems_for
 from heater.refrules import RefUpdate
 
 HOOK_NAME = "pre-receive"
-# Names the directory of the pipes to the server process that runs the push.
-PIPES_ENV = "HEATER_HOOK_PIPES"
-# Names a descriptor the hook inherits: the read end of a pipe that only the
-# server process writes to, so that its death reaches the hook as end-of-file.
-ALIVE_ENV = "HEATER_HOOK_ALIVE"
+# Name the descriptors the hook inherits (through git) from the server
+# process: the write end of the request pipe and the read end of the reply
+# pipe, whose write end only that process holds.
+REQUEST_ENV = "HEATER_HOOK_REQUEST"
+REPLY_ENV = "HEATER_HOOK_REPLY"
+# Ends a request: no ``<old> <new> <ref>`` line can be this.
+REQUEST_END = "end"
 
 
 _HOOK_TEMPLATE = """#!/bin/sh
 # Installed by heater at start-up; edits are overwritten.
 # Hands the push to the server process that received it, where validation
-# has everything loaded, through two named pipes; without that server,
-# validates in a process of its own. Any failure refuses the push.
-if [ -z "${pipes_env}" ]; then
+# has everything loaded, through two pipes inherited from it; without that
+# server, validates in a process of its own. Any failure refuses the push.
+if [ -z "${{{request_env}}}" ] || [ -z "${{{reply_env}}}" ]; then
     exec {python} -I -m heater.prereceive
 fi
-# Nothing opens the other ends of the pipes once the server process is dead
-# (a killed worker): a watchdog then sees end-of-file on the pipe that process
-# holds, and stops this hook rather than let it and git wait for ever.
-watchdog=
-if [ -n "${alive_env}" ]; then
-    ( read -r _ < "/dev/fd/${alive_env}"; kill -TERM $$ ) 2>/dev/null &
-    watchdog=$!
-fi
+# The pipes are named /dev/fd/N: dash takes no multi-digit N in >&N. If the
+# server process is gone, writing the request fails or the reply ends early.
 # Shell builtins only: each cat would be a fork and an exec, a few ms a push.
 {{ printf '%s\\n' "$GIT_QUARANTINE_PATH" &&
-  while IFS= read -r line; do printf '%s\\n' "$line"; done; }} > "${pipes_env}/request" &&
-    {{ read -r status &&
-      while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line" >&2; done; }} \\
-        < "${pipes_env}/reply"
-done=$?
-[ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null
-[ "$done" = 0 ] && [ "$status" = 0 ]
+  while IFS= read -r line; do printf '%s\\n' "$line"; done &&
+  printf '{end}\\n'; }} > "/dev/fd/${{{request_env}}}" &&
+    {{ read -r status count && i=0 &&
+      while [ "$i" -lt "$count" ] && IFS= read -r line; do
+          printf '%s\\n' "$line" >&2
+          i=$((i + 1))
+      done; }} < "/dev/fd/${{{reply_env}}}" &&
+    [ "$status" = 0 ]
 """
 
 
 def hook_script(python: str = sys.executable) -> str:
     """The hook file's text: a POSIX shell script, which starts in a
     millisecond where a Python process takes tens (and pygit2 hundreds)."""
-    return _HOOK_TEMPLATE.format(python=shlex.quote(python), pipes_env=PIPES_ENV,
-                                 alive_env=ALIVE_ENV)
+    return _HOOK_TEMPLATE.format(python=shlex.quote(python), request_env=REQUEST_ENV,
+                                 reply_env=REPLY_ENV, end=REQUEST_END)
 
 
 def install(hooks_dir: Path) -> Path:

@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,6 @@ from heater.gitcmd import git_argv, git_env
 from heater.gitstream import STDERR_KEPT, GitStream, Gunzip, Limited
 from heater.httpauth import token_from_environ
 from heater.names import InvalidName, RepoId
-from heater.prereceive import ALIVE_ENV, PIPES_ENV
 from heater.registry import Registry
 from heater.repositories import Kind, RepoInfo, RepositoryExists
 
@@ -257,10 +255,8 @@ class SmartHTTP:
         if service == "git-receive-pack" and hookrelay.supported():
             # The pre-receive hook hands its work to this process.
             relay = hookrelay.HookRelay(path, self.registry.layout.push_lock(repo),
-                                        self.registry.layout.hook_pipes(uuid.uuid4().hex),
                                         is_admin(caller, repo.namespace))
-            extra[PIPES_ENV] = str(relay.directory)
-            extra[ALIVE_ENV] = str(relay.alive_fd)
+            extra.update(relay.environment())
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
         pending = self.registry.begin_change(repo) if service == "git-receive-pack" else None
@@ -280,7 +276,7 @@ class SmartHTTP:
 
         try:
             stream = GitStream(argv, env, path, source, finished,
-                               pass_fds=(relay.alive_fd,) if relay is not None else ())
+                               pass_fds=relay.hook_fds if relay is not None else ())
             if relay is not None:
                 relay.spawned()
         except BaseException:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pygit2
 import pytest
 
-from heater.hookrelay import HookRelay
-from heater.prereceive import PIPES_ENV, install
+from heater.hookrelay import MAX_REQUEST_BYTES, HookRelay
+from heater.prereceive import REPLY_ENV, REQUEST_ENV, install
 from tests.conftest import HELLO_WORLD
+from tests.workers import wait_until
 
 
 @pytest.fixture
@@ -28,58 +31,171 @@ def repo(tmp_path: Path) -> tuple[Path, str]:
     return path, str(commit)
 
 
+@pytest.fixture
+def hook(tmp_path: Path) -> Path:
+    return install(tmp_path / "hooks")
+
+
 def run_hook(hook: Path, relay: HookRelay, repo: Path,
              line: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], PIPES_ENV: str(relay.directory)}
-    return subprocess.run([str(hook)], input=line, env=env, cwd=repo, capture_output=True,
-                          text=True, timeout=30, check=False)
+    """Run the hook as git does for a push through the server: with the
+    relay's descriptors inherited and named in its environment."""
+    env = {"PATH": os.environ["PATH"], **relay.environment()}
+    proc = subprocess.Popen([str(hook)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=repo, text=True,
+                            pass_fds=relay.hook_fds)
+    relay.spawned()
+    stdout, stderr = proc.communicate(line, timeout=30)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
-def one_push(tmp_path: Path, repo: Path, line: str, name: str,
+def one_push(hook: Path, repo: Path, line: str,
              admin: bool = False) -> subprocess.CompletedProcess[str]:
     """Run the installed hook for one push answered by its own relay."""
-    hook = install(tmp_path / "hooks")
-    relay = HookRelay(repo, repo / "lock", tmp_path / name, admin=admin)
+    relay = HookRelay(repo, repo / "lock", admin=admin)
     try:
         return run_hook(hook, relay, repo, line)
     finally:
         relay.close()
 
 
-def test_close_without_a_hook_leaves_nothing(tmp_path: Path, repo: tuple[Path, str]) -> None:
+def relay_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "hook-relay" and t.is_alive()]
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@contextlib.contextmanager
+def descriptors_from(first: int) -> Iterator[None]:
+    """Hold descriptors open until the next new ones are numbered ``first``
+    or above, as in a server process that has many files open."""
+    held: list[int] = []
+    try:
+        while not held or held[-1] < first - 1:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def test_close_without_a_hook_ends_promptly(repo: tuple[Path, str]) -> None:
     path, _ = repo
-    relay = HookRelay(path, path / "lock", tmp_path / "pipes", admin=False)
+    before = open_fds()
+    relay = HookRelay(path, path / "lock", admin=False)
     started = time.monotonic()
     relay.close()
     relay.close()
     assert time.monotonic() - started < 5
-    assert not (tmp_path / "pipes").exists()
-    assert not any(t.name == "hook-relay" and t.is_alive() for t in threading.enumerate())
+    assert relay_threads() == []
+    assert open_fds() == before
 
 
-def test_hook_answers_through_the_relay(tmp_path: Path, repo: tuple[Path, str]) -> None:
+def test_the_relay_ends_when_git_exits_without_running_the_hook(
+        repo: tuple[Path, str]) -> None:
+    """Once every process that inherited the request pipe has exited, its
+    end-of-file ends the relay thread, before close() is even called."""
+    path, _ = repo
+    relay = HookRelay(path, path / "lock", admin=False)
+    subprocess.run(["true"], pass_fds=relay.hook_fds, check=True)
+    relay.spawned()
+    assert wait_until(lambda: relay_threads() == [], 10)
+    relay.close()
+
+
+def test_close_does_not_wait_for_a_process_that_keeps_the_pipe(
+        repo: tuple[Path, str]) -> None:
+    """A child of git that outlives it (holding the request pipe open) does
+    not hold up close()."""
+    path, _ = repo
+    relay = HookRelay(path, path / "lock", admin=False)
+    lingering = subprocess.Popen(["sleep", "30"], pass_fds=relay.hook_fds)
+    try:
+        relay.spawned()
+        started = time.monotonic()
+        relay.close()
+        assert time.monotonic() - started < 5
+        assert relay_threads() == []
+    finally:
+        lingering.kill()
+        lingering.wait()
+
+
+def test_hook_answers_through_the_relay(hook: Path, repo: tuple[Path, str]) -> None:
     path, commit = repo
-    ok = one_push(tmp_path, path, f"{'0' * 40} {commit} refs/tags/v1.0.0\n", "p1")
+    ok = one_push(hook, path, f"{'0' * 40} {commit} refs/tags/v1.0.0\n")
     assert ok.returncode == 0, ok.stderr
-    bad = one_push(tmp_path, path, f"{commit} {'0' * 40} refs/heads/main\n", "p2")
+    assert ok.stderr == ""
+    bad = one_push(hook, path, f"{commit} {'0' * 40} refs/heads/main\n")
     assert bad.returncode == 1
     assert bad.stderr.splitlines() == ["refs/heads/main: only an admin may delete a branch",
                                        "push refused: nothing was changed"]
 
 
-def test_a_stale_old_value_is_refused(tmp_path: Path, repo: tuple[Path, str]) -> None:
+def test_descriptors_of_more_than_one_digit(hook: Path, repo: tuple[Path, str]) -> None:
+    """dash takes only single-digit descriptors in redirections like >&N;
+    a server process has many files open."""
     path, commit = repo
-    stale = one_push(tmp_path, path, f"{'1' * 40} {commit} refs/heads/main\n", "p", admin=True)
+    with descriptors_from(20):
+        relay = HookRelay(path, path / "lock", admin=False)
+    assert min(relay.hook_fds) >= 20
+    try:
+        bad = run_hook(hook, relay, path, f"{commit} {'0' * 40} refs/heads/main\n")
+    finally:
+        relay.close()
+    assert bad.returncode == 1
+    assert "only an admin may delete a branch" in bad.stderr
+
+
+def test_a_stale_old_value_is_refused(hook: Path, repo: tuple[Path, str]) -> None:
+    path, commit = repo
+    stale = one_push(hook, path, f"{'1' * 40} {commit} refs/heads/main\n", admin=True)
     assert stale.returncode == 1
     assert "refs/heads/main: another push changed it first" in stale.stderr
 
 
-def test_the_push_lock_is_held_until_close(tmp_path: Path, repo: tuple[Path, str]) -> None:
+def test_input_that_is_not_ref_updates_is_refused(hook: Path, repo: tuple[Path, str]) -> None:
     path, commit = repo
-    hook = install(tmp_path / "hooks")
-    first = HookRelay(path, path / "lock", tmp_path / "p1", admin=False)
+    mixed = one_push(hook, path, f"{'0' * 40} {commit} refs/tags/v1.0.0\nnonsense\n")
+    assert mixed.returncode == 1
+    assert "malformed hook input; push refused" in mixed.stderr
+
+
+def test_an_oversized_request_is_refused(hook: Path, repo: tuple[Path, str]) -> None:
+    path, commit = repo
+    line = f"{'0' * 40} {commit} refs/tags/{'x' * 900}\n"
+    huge = one_push(hook, path, line * (MAX_REQUEST_BYTES // len(line) + 2))
+    assert huge.returncode != 0
+
+
+def test_a_hook_whose_server_is_gone_ends(hook: Path, repo: tuple[Path, str]) -> None:
+    """The server process holds the only other ends of both pipes: when it
+    dies (here: closes them), the hook fails at once instead of waiting."""
+    path, commit = repo
+    for server_side_closed in ("request", "reply"):
+        request_reader, request_writer = os.pipe()
+        reply_reader, reply_writer = os.pipe()
+        env = {"PATH": os.environ["PATH"], REQUEST_ENV: str(request_writer),
+               REPLY_ENV: str(reply_reader)}
+        os.close(request_reader if server_side_closed == "request" else reply_writer)
+        try:
+            proc = subprocess.Popen([str(hook)], stdin=subprocess.PIPE, env=env, cwd=path,
+                                    text=True, pass_fds=(request_writer, reply_reader))
+            os.close(request_writer)
+            os.close(reply_reader)
+            proc.communicate(f"{'0' * 40} {commit} refs/heads/b\n", timeout=30)
+            assert proc.returncode != 0
+        finally:
+            os.close(reply_writer if server_side_closed == "request" else request_reader)
+
+
+def test_the_push_lock_is_held_until_close(hook: Path, repo: tuple[Path, str]) -> None:
+    path, commit = repo
+    first = HookRelay(path, path / "lock", admin=False)
     assert run_hook(hook, first, path, f"{'0' * 40} {commit} refs/heads/a\n").returncode == 0
-    second = HookRelay(path, path / "lock", tmp_path / "p2", admin=False)
+    second = HookRelay(path, path / "lock", admin=False)
     result: list[subprocess.CompletedProcess[str]] = []
     waiter = threading.Thread(target=lambda: result.append(
         run_hook(hook, second, path, f"{'0' * 40} {commit} refs/heads/b\n")))
@@ -90,3 +206,17 @@ def test_the_push_lock_is_held_until_close(tmp_path: Path, repo: tuple[Path, str
     waiter.join(10)
     second.close()
     assert result and result[0].returncode == 0, result
+
+
+def test_many_relays_leak_no_descriptor_or_thread(hook: Path, repo: tuple[Path, str]) -> None:
+    path, commit = repo
+    before = open_fds()
+    for i in range(20):
+        relay = HookRelay(path, path / "lock", admin=False)
+        if i % 2:
+            result = run_hook(hook, relay, path, f"{'0' * 40} {commit} refs/heads/b{i}\n")
+            assert result.returncode == 0, result.stderr
+        relay.close()
+    assert open_fds() == before
+    assert relay_threads() == []
+    assert sorted(p.name for p in path.parent.iterdir()) == ["hooks", "r.git"]

@@ -36,7 +36,8 @@ def server_refs(server: Server, repo: str) -> str:
 
 
 def assert_clean(server: Server, repo: str) -> None:
-    """fsck clean and no quarantine directory left in the server's repository."""
+    """fsck clean, no quarantine directory left in the server's repository and
+    nothing in its scratch space."""
     path = server.data_dir / "git" / f"{repo}.git"
     fsck = subprocess.run(["git", "-C", str(path), "fsck", "--strict"], capture_output=True,
                           text=True, check=False)
@@ -44,7 +45,7 @@ def assert_clean(server: Server, repo: str) -> None:
     assert "dangling" not in fsck.stdout + fsck.stderr
     assert list((path / "objects").glob("tmp_objdir-*")) == []
     assert list((path / "objects").glob("incoming-*")) == []
-    assert list((server.data_dir / "tmp").glob("hook-*")) == []
+    assert list((server.data_dir / "tmp").iterdir()) == []
 
 
 @pytest.fixture
