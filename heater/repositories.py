@@ -175,13 +175,35 @@ class RepositoryStore:
                     yield repo
 
 
+# Config file -> (its identity when read, what it said). Reading a git
+# config through libgit2 stats and may parse four files; every request that
+# opens a repository needs this, and it changes only when the file does
+# (libgit2 and git write it through a new file renamed into place).
+_INFO_CACHE: dict[str, tuple[tuple[int, int, int], RepoInfo]] = {}
+_INFO_CACHE_SIZE = 4096
+
+
 def read_info(repo: RepoId, git: pygit2.Repository) -> RepoInfo:
     """The info of ``repo`` from its already opened repository."""
+    config_path = os.path.join(git.path, "config")
+    try:
+        st = os.stat(config_path)
+        identity: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError:
+        identity = None
+    cached = _INFO_CACHE.get(config_path)
+    if cached is not None and cached[0] == identity and cached[1].repo == repo:
+        return cached[1]
     config = git.config
     kind = _config_get(config, "heater.kind", Kind.TEMPLATE.value)
     visibility = _config_get(config, "heater.visibility", Visibility.PUBLIC.value)
     created = _config_get(config, "heater.created", "")
-    return RepoInfo(repo, parse_kind(kind), parse_visibility(visibility), created)
+    info = RepoInfo(repo, parse_kind(kind), parse_visibility(visibility), created)
+    if identity is not None:
+        if len(_INFO_CACHE) >= _INFO_CACHE_SIZE:
+            _INFO_CACHE.clear()  # crude, and rare: one entry per repository read
+        _INFO_CACHE[config_path] = (identity, info)
+    return info
 
 
 def _config_get(config: pygit2.Config, key: str, default: str) -> str:
