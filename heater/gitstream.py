@@ -13,11 +13,13 @@ import contextlib
 import logging
 import os
 import subprocess
-import threading
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from pathlib import Path
 from typing import IO
+
+from heater import background
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +109,8 @@ class GitStream:
         self._stderr = bytearray()
         self._first = b""
         self._returncode: int | None = None
-        self._feeder = threading.Thread(target=self._feed, daemon=True)
-        self._drainer = threading.Thread(target=self._drain, daemon=True)
-        self._feeder.start()
-        self._drainer.start()
+        self._feeder = background.submit(self._feed, "git-feeder")
+        self._drainer = background.submit(self._drain, "git-drainer")
 
     def _feed(self) -> None:
         stdin = self.proc.stdin
@@ -169,8 +169,8 @@ class GitStream:
         returncode = self._returncode = self.proc.wait()
         # The feeder may still wait on a client that keeps sending after git
         # gave up; git is gone, so its next write fails and it ends.
-        self._feeder.join(timeout=5)
-        self._drainer.join()
+        futures.wait([self._feeder], timeout=5)
+        futures.wait([self._drainer])
         if returncode != 0:
             log.warning("git exited %s: %s", returncode, self.stderr_text())
         try:

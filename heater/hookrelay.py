@@ -35,10 +35,12 @@ import os
 import select
 import threading
 import time
+from concurrent import futures
 from pathlib import Path
 
 import pygit2
 
+from heater import background
 from heater.admission import problems_for
 from heater.prereceive import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
 from heater.refrules import check_current
@@ -91,8 +93,7 @@ class HookRelay:
         self.hook_fds: tuple[int, ...] = (request_writer, reply_reader)
         self._lock_fd: int | None = None
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True, name="hook-relay")
-        self._thread.start()
+        self._task = background.submit(self._serve, "hook-relay")
 
     def environment(self) -> dict[str, str]:
         """The variables that name the pipes to the hook."""
@@ -112,10 +113,15 @@ class HookRelay:
         has finished, hook or no hook."""
         self._closed.set()
         self.spawned()
-        self._thread.join(TIMEOUT_SECONDS)
+        futures.wait([self._task], timeout=TIMEOUT_SECONDS)
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)  # releases the flock
+
+    @property
+    def finished(self) -> bool:
+        """Whether the relay's work has ended (its pipes are closed)."""
+        return self._task.done()
 
     def _lock(self) -> bool:
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)

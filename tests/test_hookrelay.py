@@ -59,10 +59,6 @@ def one_push(hook: Path, repo: Path, line: str,
         relay.close()
 
 
-def relay_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "hook-relay" and t.is_alive()]
-
-
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -89,7 +85,7 @@ def test_close_without_a_hook_ends_promptly(repo: tuple[Path, str]) -> None:
     relay.close()
     relay.close()
     assert time.monotonic() - started < 5
-    assert relay_threads() == []
+    assert relay.finished
     assert open_fds() == before
 
 
@@ -101,7 +97,7 @@ def test_the_relay_ends_when_git_exits_without_running_the_hook(
     relay = HookRelay(path, path / "lock", admin=False)
     subprocess.run(["true"], pass_fds=relay.hook_fds, check=True)
     relay.spawned()
-    assert wait_until(lambda: relay_threads() == [], 10)
+    assert wait_until(lambda: relay.finished, 10)
     relay.close()
 
 
@@ -117,7 +113,7 @@ def test_close_does_not_wait_for_a_process_that_keeps_the_pipe(
         started = time.monotonic()
         relay.close()
         assert time.monotonic() - started < 5
-        assert relay_threads() == []
+        assert relay.finished
     finally:
         lingering.kill()
         lingering.wait()
@@ -211,12 +207,14 @@ def test_the_push_lock_is_held_until_close(hook: Path, repo: tuple[Path, str]) -
 def test_many_relays_leak_no_descriptor_or_thread(hook: Path, repo: tuple[Path, str]) -> None:
     path, commit = repo
     before = open_fds()
+    relays = []
     for i in range(20):
         relay = HookRelay(path, path / "lock", admin=False)
         if i % 2:
             result = run_hook(hook, relay, path, f"{'0' * 40} {commit} refs/heads/b{i}\n")
             assert result.returncode == 0, result.stderr
         relay.close()
+        relays.append(relay)
     assert open_fds() == before
-    assert relay_threads() == []
+    assert all(relay.finished for relay in relays)
     assert sorted(p.name for p in path.parent.iterdir()) == ["hooks", "r.git"]
