@@ -175,6 +175,26 @@ def test_versions_and_latest(server: Server, git: Git, ns: str, tmp_path: Path) 
     assert missing.status_code == 404
     by_sha = api(server, "POST", path, writer, json={"version": "3.0.0", "ref": first[:10]})
     assert by_sha.status_code == 201 and by_sha.json()["commit"] == first
+    assert by_sha.headers["Location"] == f"{path}/3.0.0"
+
+
+def test_one_version(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    writer = server.token("writer", ns)
+    first = push(server, git, tmp_path / "w", f"{ns}/app", writer,
+                 {"template.yaml": HELLO_WORLD}, tags=("v1.2.0", "2.0.0-rc.1+b7"))
+    path = f"/api/v1/templates/{ns}/app/versions"
+    listed = {v["version"]: v for v in api(server, "GET", path).json()["versions"]}
+    for spelling, version in (("1.2.0", "1.2.0"), ("v1.2.0", "1.2.0"),
+                              ("1.2.0+anything", "1.2.0"), ("v2.0.0-rc.1+b7", "2.0.0-rc.1+b7")):
+        answer = api(server, "GET", f"{path}/{spelling}")
+        assert answer.status_code == 200, (spelling, answer.text)
+        assert answer.json() == listed[version]
+        assert answer.json()["commit"] == first
+    for spelling, status in (("1.3.0", 404), ("1.2", 400), ("latest", 400), ("main", 400)):
+        answer = api(server, "GET", f"{path}/{spelling}")
+        assert answer.status_code == status, (spelling, answer.text)
+        assert set(answer.json()["error"]) >= {"code", "message"}
+    assert api(server, "GET", f"/api/v1/templates/{ns}/nothing/versions/1.0.0").status_code == 404
 
 
 def test_listing_filters_sort_and_paging(server: Server, git: Git, ns: str,

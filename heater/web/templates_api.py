@@ -14,13 +14,13 @@ from heater.errors import InvalidInput
 from heater.filecommit import parse_files
 from heater.history import history
 from heater.lifecycle import read_state
-from heater.lifecycle_actions import check_text
+from heater.lifecycle_actions import VersionNotFound, check_text
 from heater.names import RepoId
 from heater.refs import resolve
 from heater.registry import require_token
 from heater.repositories import Kind, RepoInfo, parse_visibility
 from heater.tagging import create_version
-from heater.versions import list_versions
+from heater.versions import Version, list_versions, lookup_version
 from heater.web.context import (
     base_url,
     caller,
@@ -111,6 +111,18 @@ def list_template_versions(namespace: str, name: str) -> Response:
     return jsonify({"versions": [v.as_json() for v in versions]})
 
 
+@bp.get("/<namespace>/<name>/versions/<version>")
+def show_template_version(namespace: str, name: str, version: str) -> Response:
+    repo = RepoId(namespace, name)
+    wanted = Version.parse(version)  # 400 before anything is read
+    with open_readable(repo, Kind.TEMPLATE) as (_info, git):
+        check_not_deleted(repo, read_state(git))
+        tagged = lookup_version(git, wanted)
+    if tagged is None:
+        raise VersionNotFound(version)
+    return jsonify(tagged.as_json())
+
+
 @bp.post("/<namespace>/<name>/versions")
 def create_template_version(namespace: str, name: str) -> tuple[Response, int, dict[str, str]]:
     repo = RepoId(namespace, name)
@@ -127,7 +139,7 @@ def create_template_version(namespace: str, name: str) -> tuple[Response, int, d
         check_not_deleted(repo, read_state(git))
         created = create_version(git, version, ref, message, who.name)
     registry().changed(repo, who)
-    location = f"{PREFIX}/{namespace}/{name}/versions"
+    location = f"{PREFIX}/{namespace}/{name}/versions/{created.version}"
     return jsonify(created.as_json()), 201, {"Location": location}
 
 
