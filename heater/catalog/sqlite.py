@@ -387,13 +387,16 @@ class SqliteIndex:
         full-text match, whose rowids are the ids) are read in order and
         reading stops after one page, however many entries match."""
         descending = query.sort.descending
+        # On the match's rowid when there is one, so that FTS5 starts reading
+        # at the marker instead of skipping the pages before it.
+        position = "e.id" if match is None else "search.rowid"
         if query.marker is not None:
             name, namespace = decode_marker(query.marker, query.sort)
             # The id of the marker's entry, or of its neighbour on this side
             # if it is gone (one statement: ids are renumbered in writes).
             before = "<=" if not descending else ">="
             nearest = "DESC" if not descending else "ASC"
-            where.append(f"e.id {'>' if not descending else '<'} coalesce("  # noqa: S608
+            where.append(f"{position} {'>' if not descending else '<'} coalesce("  # noqa: S608
                          f"(SELECT id FROM entries WHERE (name, namespace) {before} (?, ?) "
                          f"ORDER BY name {nearest}, namespace {nearest} LIMIT 1), ?)")
             args += [name, namespace, 0 if not descending else MAX_POSITION + 1]
