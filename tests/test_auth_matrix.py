@@ -67,6 +67,10 @@ GET    T/versions                                pt   200 401 200 200 200 200 20
 GET    T/versions                                st   404 401 200 200 200 404 404 404 200 200 200
 GET    T/versions                                pi   404 401 404 404 404 404 404 404 404 404 404
 GET    T/versions                                none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/versions/<version>                      pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/versions/<version>                      st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/versions/<version>                      pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/versions/<version>                      none 404 401 404 404 404 404 404 404 404 404 404
 GET    T/commits                                 pt   200 401 200 200 200 200 200 200 200 200 200
 GET    T/commits                                 st   404 401 200 200 200 404 404 404 200 200 200
 GET    T/commits                                 pi   404 401 404 404 404 404 404 404 404 404 404
@@ -337,6 +341,7 @@ CASES: dict[str, Callable[[World, str], Call]] = {
     "POST /api/v1/templates": _create_template,
     "GET /api/v1/templates/<namespace>/<name>": _read(""),
     "GET /api/v1/templates/<namespace>/<name>/versions": _read("/versions"),
+    "GET /api/v1/templates/<namespace>/<name>/versions/<version>": _read("/versions/1.0.0"),
     "GET /api/v1/templates/<namespace>/<name>/commits": _read("/commits"),
     "GET /api/v1/templates/<namespace>/<name>/diff": _read("/diff", {"from": "v1.0.0",
                                                                      "to": "main"}),
