@@ -65,6 +65,11 @@ def test_yank_needs_a_version_a_reason_and_a_writer(server: Server, ns: str,
                json={"reason": "r"}).status_code == 404
     assert api(server, "POST", f"{ns}/app/versions/1.0.0/yank", writer,
                json={}).json()["error"]["code"] == "missing_field"
+    # A misspelt field is refused, never dropped: nothing is yanked.
+    typo = api(server, "POST", f"{ns}/app/versions/1.0.0/yank", writer, json={"reson": "r"})
+    assert typo.status_code == 400 and typo.json()["error"]["code"] == "unknown_field"
+    assert "reson" in typo.json()["error"]["message"]
+    assert api(server, "GET", f"{ns}/app/lifecycle").json()["yanked"] == {}
     assert api(server, "POST", f"{ns}/app/versions/1.0.0/yank", server.token("reader", ns),
                json={"reason": "r"}).status_code == 403
     assert api(server, "POST", f"{ns}/app/versions/1.0.0/yank", None,
@@ -98,6 +103,11 @@ def test_deprecate_and_undo(server: Server, ns: str, released: Path) -> None:
     assert resp.json()["deprecated"]["replacement"] == f"{ns}/app2"
     assert api(server, "PUT", f"{ns}/app/deprecation", writer,
                json={"message": "m", "replacement": "not a name"}).status_code == 400
+    typo = api(server, "PUT", f"{ns}/app/deprecation", writer,
+               json={"message": "m", "replacment": f"{ns}/app2"})
+    assert typo.status_code == 400 and typo.json()["error"]["code"] == "unknown_field"
+    assert api(server, "GET", f"{ns}/app/lifecycle").json()["deprecated"]["message"] \
+        == "use app2"
     resp = api(server, "DELETE", f"{ns}/app/deprecation", writer)
     assert resp.status_code == 200 and resp.json()["deprecated"] is None
     assert api(server, "DELETE", f"{ns}/app/deprecation", writer).status_code == 409

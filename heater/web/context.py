@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -71,8 +71,10 @@ def repo_id(namespace: str, name: str) -> RepoId:
     return RepoId(namespace, name)
 
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or a 4xx that says what is wrong with it."""
+def json_body(fields: Collection[str] | None = None) -> dict[str, Any]:
+    """The request's JSON object, or a 4xx that says what is wrong with it;
+    with ``fields``, a field not among them is refused (a typo must not be
+    silently dropped)."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as Content-Type: application/json")
     try:
@@ -83,6 +85,10 @@ def json_body() -> dict[str, Any]:
         raise InvalidInput("the body is not valid JSON", code="invalid_json")
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", code="invalid_json")
+    unknown = set(data) - set(fields) if fields is not None else set()
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}; expected "
+                           f"{', '.join(sorted(fields or ()))}", code="unknown_field")
     return data
 
 

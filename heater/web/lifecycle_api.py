@@ -57,9 +57,10 @@ def _state(git: pygit2.Repository) -> dict[str, Any]:
 
 
 def _body_field(field: str) -> Any:
-    """A field of the JSON body, or of the query string for bodiless verbs."""
+    """The body's one field (the JSON body holds no other), or the query
+    string's for bodiless verbs."""
     if request.content_length or request.mimetype == "application/json":
-        return json_body().get(field)
+        return json_body({field}).get(field)
     return request.args.get(field)
 
 
@@ -78,7 +79,7 @@ def unyank(namespace: str, name: str, version: str) -> Response:
 @bp.put("/deprecation")
 def deprecate(namespace: str, name: str) -> Response:
     with _writing(namespace, name) as (git, who):
-        body = json_body()
+        body = json_body({"message", "replacement"})
         info = registry().repos.info(RepoId(namespace, name))
         lifecycle_actions.deprecate(git, info, body.get("message"), body.get("replacement"),
                                     who, lambda other: registry().sees(caller(), other))
