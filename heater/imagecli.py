@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -68,13 +69,22 @@ def push(client: Client, image: RepoId, file: Path, manifest_path: Path,
     manifest = load_manifest(manifest_path)
     if version is not None:
         manifest["version"] = agreed_version(version, manifest.get("version"), manifest_path)
-    created = client.json("POST", f"/api/v1/images/{image}/builds", manifest)
-    build_id = str(created["id"])
-    size = file.stat().st_size
-    digest = hashlib.sha256()
+    # Opened before the build is queued: a missing or unreadable file must
+    # not leave a build waiting for bytes that never come.
     with file.open("rb") as source:
-        status, body = client.upload(f"/api/v1/builds/{build_id}/file", source, size,
-                                     Progress(f"push {file.name}", size), digest)
+        size = os.fstat(source.fileno()).st_size
+        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+            raise ClientError(f"{file}: not a regular file")
+        created = client.json("POST", f"/api/v1/images/{image}/builds", manifest)
+        build_id = str(created["id"])
+        digest = hashlib.sha256()
+        try:
+            status, body = client.upload(f"/api/v1/builds/{build_id}/file", source, size,
+                                         Progress(f"push {file.name}", size), digest)
+        except BaseException:
+            print(f"heater: build {build_id} stays queued without its file: upload it again "
+                  f"(PUT /api/v1/builds/{build_id}/file) or delete it", file=sys.stderr)
+            raise
     if status != 200:
         raise ClientError(f"upload of build {build_id} failed: {_error(status, body)}")
     build = json.loads(body)

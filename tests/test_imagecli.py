@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from heater.images.builds import BuildStore
 from tests.conftest import Server
 from tests.images_helpers import UBUNTU_MANIFEST
 
@@ -80,6 +81,17 @@ def test_errors_are_reported(server: Server, ns: str, tmp_path: Path) -> None:
                        str(manifest))
     assert anonymous.returncode == 1
     assert "401 unauthenticated" in anonymous.stderr
+
+
+def test_a_missing_file_queues_no_build(server: Server, ns: str, tmp_path: Path) -> None:
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps(UBUNTU_MANIFEST))
+    missing = heater(server, server.token("writer", ns), "push", f"{ns}/img",
+                     str(tmp_path / "nofile.qcow2"), "--manifest", str(manifest))
+    assert missing.returncode == 1
+    assert "nofile.qcow2" in missing.stderr
+    queued = BuildStore(server.layout.builds_db).queued()
+    assert [b.id for b in queued if b.repo.namespace == ns] == []
 
 
 def closed_port() -> int:
