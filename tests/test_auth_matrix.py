@@ -240,7 +240,8 @@ def _lifecycle(method: str, suffix: str, body: Any = None,
     def make(world: World, key: str) -> Call:
         path, name = _tpl(world, key)
         if before is not None:
-            _admin(world, before[0], path + before[1], json={"reason": "setup", "message": "x"})()
+            setup = {"message": "x"} if before[1] == "/deprecation" else {"reason": "setup"}
+            _admin(world, before[0], path + before[1], json=setup)()
         after = (_admin(world, undo[0], path + undo[1], json={"reason": "undo"})
                  if undo is not None else None)
         return Call(method, path + suffix, name, json=body, after=after)
