@@ -107,7 +107,10 @@ def check_short_ref(ref: str) -> str:
         raise InvalidName("ref", str(ref), "must be a string")
     if ref.startswith("refs/"):
         return check_ref_name(ref)
-    check_ref_name("refs/heads/" + ref)
+    try:
+        check_ref_name("refs/heads/" + ref)
+    except InvalidName as exc:  # say it of the ref as given
+        raise InvalidName("ref", ref, exc.reason) from None
     return ref
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from heater.names import InvalidName, RepoId, check_name, check_ref_name, check_repo_path
+from heater.names import (
+    InvalidName,
+    RepoId,
+    check_name,
+    check_ref_name,
+    check_repo_path,
+    check_short_ref,
+)
 from heater.paths import Layout, PathEscape
 
 
@@ -51,3 +58,10 @@ def test_layout_keeps_paths_inside(tmp_path: object) -> None:
     for escaping in ("../..", "../../x", "a/../../../x", "/etc"):
         with pytest.raises(PathEscape):
             layout.namespace_dir(escaping)
+
+
+def test_a_short_ref_is_named_as_given() -> None:
+    with pytest.raises(InvalidName, match=r"^invalid ref 'HEAD~1': contains"):
+        check_short_ref("HEAD~1")
+    with pytest.raises(InvalidName, match=r"^invalid ref 'refs/heads/-x': a component"):
+        check_short_ref("refs/heads/-x")
