@@ -207,8 +207,22 @@ class Registry:
 
 
 def _check_readable(caller: Caller, info: RepoInfo, kind: Kind | None) -> None:
-    if not can_read(caller, info) or (kind is not None and info.kind is not kind):
+    if not can_read(caller, info):
         raise RepositoryNotFound(info.repo)
+    if kind is not None and info.kind is not kind:
+        raise WrongKind(info.repo, info.kind, kind)
+
+
+class WrongKind(RepositoryNotFound):
+    """Not found as the kind asked for; said only to those who may read it."""
+
+    def __init__(self, repo: RepoId, actual: Kind, asked: Kind) -> None:
+        NotFound.__init__(self, f"{repo} is {_a(actual)} repository, not {_a(asked)} one")
+        self.repo = repo
+
+
+def _a(kind: Kind) -> str:
+    return f"an {kind}" if kind is Kind.IMAGE else f"a {kind}"
 
 
 def require_token(caller: Caller, role: Role = Role.WRITER) -> Principal:

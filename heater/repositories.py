@@ -47,7 +47,8 @@ class RepositoryExists(Conflict):
     code = "repository_exists"
 
     def __init__(self, repo: RepoId, kind: str) -> None:
-        super().__init__(f"{repo} already exists (as a {kind})")
+        super().__init__(f"{repo} already exists (as {'an' if kind == 'image' else 'a'} "
+                         f"{kind} repository)")
         self.repo = repo
         self.kind = kind
 

@@ -170,6 +170,17 @@ def test_private_images_are_invisible(server: Server, ns: str) -> None:
     assert get(server, f"images/{ns}/secret", token).status_code == 200
     reader = server.token("reader", ns)
     assert get(server, f"builds/{build_id}", reader).json()["status"] == "queued"
+    # Asked for as a template: who may read it learns it is an image; others
+    # hear of no repository at all.
+    as_template = get(server, f"templates/{ns}/secret", reader)
+    assert as_template.status_code == 404
+    assert as_template.json()["error"]["message"] == \
+        f"{ns}/secret is an image repository, not a template one"
+    hidden = get(server, f"templates/{ns}/secret")
+    assert hidden.status_code == 404 and "image" not in hidden.text
+    taken = requests.post(f"{server.url}/api/v1/templates", headers=auth(token), timeout=10,
+                          json={"namespace": ns, "name": "secret"})
+    assert taken.status_code == 409 and "(as an image repository)" in taken.text
 
 
 def test_credentials_come_before_the_body(server: Server, ns: str) -> None:
