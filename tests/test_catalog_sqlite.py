@@ -51,7 +51,7 @@ def test_a_deleted_file_is_never_read_through_an_open_connection(tmp_path: Path)
     with pytest.raises(IndexUnavailable):
         server.upsert(_entry("db"))
     assert not path.exists()  # a serving connection never creates the file
-    assert builder.repair() is True
+    assert builder.repair() == "missing"
     builder.upsert(_entry("db"))
     assert _names(server) == ["db"]  # the new file, not the old inode
 
@@ -60,13 +60,13 @@ def test_repair_keeps_a_healthy_file_and_discards_a_damaged_one(tmp_path: Path) 
     path = tmp_path / "index.sqlite"
     index = SqliteIndex(path)
     index.upsert(_entry("web"))
-    assert index.repair() is False
+    assert index.repair() is None
     assert _names(index) == ["web"]
     path.write_bytes(b"not a database" * 1000)
     reader = SqliteIndex(path, create=False)
     with pytest.raises(IndexUnavailable, match="not a database"):
         _names(reader)
-    assert index.repair() is True
+    assert index.repair() == "damaged"
     assert _names(index) == []
 
 

@@ -32,7 +32,8 @@ Contract of a backend (:class:`CatalogIndex`):
 - ``is_built()`` / ``set_built()`` record that a full rebuild completed, so
   that a missing or reset index is rebuilt on start.
 - ``repair()`` makes the store usable for a rebuild: a missing or damaged
-  store is discarded and created empty (not built). Only rebuilds call it.
+  store is discarded and created empty (not built); it returns what was
+  wrong ("missing", "damaged") or None. Only rebuilds call it.
 - A store that is missing, damaged or replaced under a running server makes
   every method raise :class:`IndexUnavailable`; it never answers from a
   copy that other processes no longer see, and never creates itself again
@@ -227,7 +228,7 @@ class CatalogIndex(Protocol):
 
     def set_built(self) -> None: ...
 
-    def repair(self) -> bool: ...
+    def repair(self) -> str | None: ...
 
 
 # -- markers: shared by backends so that they are interchangeable --------------

@@ -233,8 +233,12 @@ class Catalog:
             return self._rebuild(processes)
 
     def _rebuild(self, processes: int | None) -> int:
-        if self.index.repair():
-            log.warning("catalog index was missing or damaged: discarded, rebuilding")
+        problem = self.index.repair()
+        if problem == "missing":
+            log.info("no catalog index yet: building it from the repositories")
+        elif problem is not None:
+            log.warning("catalog index was %s: discarded, rebuilding it from the repositories",
+                        problem)
         repos = list(self.repos)
         workers = processes or os.cpu_count() or 1
         with _reader_pool(self, workers if len(repos) >= PARALLEL_REBUILD_FROM else 1) as run:

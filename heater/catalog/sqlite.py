@@ -235,13 +235,15 @@ class SqliteIndex:
         finally:
             os.close(fd)
 
-    def repair(self) -> bool:
+    def repair(self) -> str | None:
         """Make the file usable: a missing or damaged one is discarded with
-        its side files and created empty (not built). True if it was.
-        The caller holds :meth:`exclusive`."""
+        its side files and created empty (not built). What was wrong
+        ("missing", "damaged"), None if nothing. The caller holds
+        :meth:`exclusive`."""
         self._drop()
         if _healthy(self.path):
-            return False
+            return None
+        problem = "missing" if _identity(self.path) is None else "damaged"
         for suffix in ("", *_SIDE_FILES):
             # Unlinked, never truncated: a process still using the old files
             # keeps its own copy and cannot write into the new database.
@@ -252,7 +254,7 @@ class SqliteIndex:
             self._connection()
         finally:
             self.create = create
-        return True
+        return problem
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         # Read first: a connection only takes the write lock when the schema
