@@ -236,7 +236,8 @@ class _Validator:
             try:
                 entry = parse_entrypoint(meta.data["entrypoint"])
             except InvalidInput as exc:
-                reason = exc.reason if isinstance(exc, InvalidName) else exc.message
+                reason = (f"entrypoint {exc.value!r} {exc.reason}" if isinstance(exc, InvalidName)
+                          else exc.message)
                 self._problem(METADATA_FILE, meta.line_of("entrypoint"), reason)
                 return None
         return entry

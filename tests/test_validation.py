@@ -114,7 +114,7 @@ def test_size_limit() -> None:
 def test_entrypoint_from_metadata() -> None:
     assert problems({"stack.yaml": HELLO_WORLD, "heater.yaml": "entrypoint: stack.yaml\n"}) == []
     assert problems({"heater.yaml": "entrypoint: ../x.yaml\n"}) == [
-        "heater.yaml:1: has an empty, '.' or '..' component"]
+        "heater.yaml:1: entrypoint '../x.yaml' has an empty, '.' or '..' component"]
     assert problems({"README.md": "hi"})[0].startswith("template.yaml: the entry point is missing")
 
 
