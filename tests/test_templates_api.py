@@ -455,3 +455,14 @@ def test_credentials_come_before_the_body(server: Server, ns: str) -> None:
     versions = requests.post(f"{url}/{ns}/web/versions", data="x", timeout=10,
                              headers={"Authorization": f"Bearer {reader}"})
     assert versions.status_code in (403, 404)
+
+
+def test_an_unknown_route_is_named(server: Server, ns: str) -> None:
+    slash = api(server, "GET", f"/api/v1/templates/{ns}/web/")
+    assert slash.status_code == 404
+    assert slash.json()["error"]["message"] == (
+        f"no endpoint GET /api/v1/templates/{ns}/web/; "
+        "the API is described at /api/v1/openapi.json")
+    wrong_method = api(server, "PATCH", "/api/v1/templates")
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"]
+    assert "no such method there" in wrong_method.json()["error"]["message"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from heater.errors import (
@@ -71,7 +71,12 @@ def _domain_error(error: HeaterError) -> Response:
 
 def _http_error(error: HTTPException) -> Response:
     code = (error.name or "error").lower().replace(" ", "_")
-    response = error_response(error.code or 500, code, error.description or error.name)
+    message = error.description or error.name
+    if error.code in (404, 405):  # no such route: name it, and where routes are listed
+        message = (f"no endpoint {request.method} {request.path}"
+                   f"{' (no such method there)' if error.code == 405 else ''}; "
+                   "the API is described at /api/v1/openapi.json")
+    response = error_response(error.code or 500, code, message)
     for key, value in error.get_headers():
         if key.lower() not in ("content-type", "content-length"):
             response.headers[key] = value
