@@ -71,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _token(registry, args)
         if args.command == "cleanup":
             removed = sweep(registry.layout, args.older_than).removed
-            print(f"removed {len(removed)} abandoned entries", file=sys.stderr)
+            print(f"removed {len(removed)} abandoned entries"
+                  f"{':' if removed else ''}", file=sys.stderr)
+            for path in removed:  # what they were: the names say (upload-, hook-, ...)
+                print(f"  {path.relative_to(registry.layout.root)}", file=sys.stderr)
             return 0
         if args.command == "reindex":
             count = open_catalog(registry.repos).rebuild()

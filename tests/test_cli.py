@@ -65,3 +65,17 @@ def test_server_logs_one_line_per_request(server: Server) -> None:
         time.sleep(0.05)
         lines = [line for line in server.log().splitlines() if marker in line]
     assert len(lines) == 1 and '" 200 ' in lines[0]
+
+
+def test_cleanup_names_what_it_removed(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    heater("token", "create", "a", "--role", "reader", "--data-dir", str(data), cwd=tmp_path)
+    leftover = data / "tmp" / "create-0123.git"
+    leftover.mkdir(parents=True)
+    done = heater("cleanup", "--older-than", "0", "--data-dir", str(data), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["removed 1 abandoned entries:",
+                                        "  tmp/create-0123.git"]
+    assert not leftover.exists()
+    again = heater("cleanup", "--older-than", "0", "--data-dir", str(data), cwd=tmp_path)
+    assert again.stderr.splitlines() == ["removed 0 abandoned entries"]
