@@ -61,6 +61,19 @@ def test_schema_errors_are_400_naming_the_field(server: Server, ns: str) -> None
     assert requests.get(f"{server.url}/api/v1/images/{ns}/img", timeout=10).status_code == 404
 
 
+def test_every_mistake_is_named_at_once() -> None:
+    bad = {**with_(packages=[{"name": "bash"}], disk_format="floppy"), "colour": "red"}
+    del bad["container_format"]
+    with pytest.raises(InvalidManifest) as refused:
+        validate(bad)
+    for field in ("$.packages[0].version", "$.disk_format", "$.colour", "$.container_format"):
+        assert field in refused.value.message
+    many = with_(packages=[{"name": f"p{i}"} for i in range(30)])
+    with pytest.raises(InvalidManifest, match=r"^manifest field \$\.packages\[0\]\.version.*"
+                       r"\$\.packages\[9\]\.version: [^;]*; and 20 more$"):
+        validate(many)
+
+
 def test_a_template_name_cannot_take_builds(server: Server, ns: str) -> None:
     token = server.token("writer", ns)
     created = requests.post(f"{server.url}/api/v1/templates", headers=auth(token),

@@ -111,35 +111,56 @@ _RPM_DISTROS = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "alm
 class InvalidManifest(InvalidInput):
     code = "invalid_manifest"
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"manifest field {field}: {reason}")
+    def __init__(self, field: str, reason: str, others: tuple[str, ...] = ()) -> None:
+        more = "".join(f"; {other}" for other in others)
+        super().__init__(f"manifest field {field}: {reason}{more}")
         self.field = field
         self.reason = reason
+
+
+# A manifest with many mistakes gets this many named at once.
+MAX_REPORTED = 10
 
 
 def validate(manifest: object) -> dict[str, Any]:
     """Return ``manifest`` if it matches :data:`SCHEMA` and names a valid
     semantic version (if any); else :class:`InvalidManifest` naming the
-    first offending field as a JSON path (``$.packages[3].version``)."""
-    import jsonschema
-
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(manifest))
-    if error is not None:
-        field = error.json_path
-        if error.validator == "required" and isinstance(error.instance, dict):
-            missing = [k for k in error.validator_value if k not in error.instance]
-            if missing:
-                field = f"{field}.{missing[0]}"
-        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {}))
-            extra = sorted(k for k in error.instance if k not in allowed)
-            if extra:
-                field = f"{field}.{extra[0]}"
-        raise InvalidManifest(field, _shorten(error.message))
+    offending fields as JSON paths (``$.packages[3].version``), the most
+    relevant first, so that one round trip shows every mistake."""
+    # Shallow mistakes (a missing field) before deep ones, as jsonschema's
+    # best_match() ranks them; in document order among equals.
+    errors = sorted(_validator().iter_errors(manifest), key=_document_order)
+    errors.sort(key=lambda error: len(error.absolute_path))
+    if errors:
+        problems = [(_field(error), _shorten(error.message)) for error in errors]
+        shown = [f"{field}: {reason}" for field, reason in problems[1:MAX_REPORTED]]
+        if len(problems) > MAX_REPORTED:
+            shown.append(f"and {len(problems) - MAX_REPORTED} more")
+        raise InvalidManifest(problems[0][0], problems[0][1], tuple(shown))
     assert isinstance(manifest, dict)
     if "version" in manifest and Version.try_parse(manifest["version"]) is None:
         raise InvalidManifest("$.version", f"{manifest['version']!r} is not a semantic version")
     return manifest
+
+
+def _document_order(error: Any) -> list[tuple[int, int, str]]:
+    return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.absolute_path]
+
+
+def _field(error: Any) -> str:
+    """The JSON path of the field an error is about (the missing or extra
+    key itself, rather than the object that lacks or has it)."""
+    field: str = error.json_path
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [k for k in error.validator_value if k not in error.instance]
+        if missing:
+            field = f"{field}.{missing[0]}"
+    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            field = f"{field}.{extra[0]}"
+    return field
 
 
 @functools.cache
