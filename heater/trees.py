@@ -13,9 +13,18 @@ from heater.names import check_repo_path
 class FileNotInTree(NotFound):
     code = "file_not_found"
 
-    def __init__(self, path: str, where: str) -> None:
-        super().__init__(f"no file {path!r} at {where}")
+    def __init__(self, path: str, where: str, directory: bool = False) -> None:
+        super().__init__(f"{path!r} is a directory at {where}, not a file" if directory
+                         else f"no file {path!r} at {where}")
         self.path = path
+
+
+def is_directory(tree: pygit2.Tree, path: str) -> bool:
+    """Whether ``path`` (already validated) names a directory in ``tree``."""
+    try:
+        return isinstance(tree[path], pygit2.Tree)
+    except KeyError:
+        return False
 
 
 def find_blob(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:

@@ -246,3 +246,12 @@ def test_a_yanked_version_says_so(server: Server, ns: str, published: dict[str, 
             "leaks the admin password use v1.0.1 %E2%80%94 sorry"
     for ref in (published["v1"], "main"):
         assert "X-Heater-Yanked" not in raw(server, ns, "scale", ref, "files/setup.sh").headers
+
+
+def test_a_directory_is_named_as_one(server: Server, ns: str,
+                                     published: dict[str, str]) -> None:
+    directory = raw(server, ns, "scale", "v1.0.0", "files")
+    assert directory.status_code == 404
+    assert directory.json()["error"]["message"].startswith("'files' is a directory at v1.0.0")
+    missing = raw(server, ns, "scale", "v1.0.0", "nofile.yaml")
+    assert missing.json()["error"]["message"].startswith("no file 'nofile.yaml' at v1.0.0")

@@ -31,7 +31,7 @@ from heater.catalog.detail import check_not_deleted, yank_of
 from heater.lifecycle import read_state
 from heater.names import RepoId
 from heater.refs import Resolved, resolve
-from heater.trees import FileNotInTree, find_blob
+from heater.trees import FileNotInTree, find_blob, is_directory
 from heater.web.context import open_readable
 
 bp = Blueprint("raw", __name__)
@@ -96,7 +96,8 @@ def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
         resolved = resolve(git, ref)
         blob = find_blob(resolved.commit.tree, path)
         if blob is None:
-            raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})")
+            raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})",
+                                directory=is_directory(resolved.commit.tree, path))
         etag = str(blob.id)
         headers = {
             "ETag": f'"{etag}"',
