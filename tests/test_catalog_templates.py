@@ -157,14 +157,45 @@ def test_every_corpus_template(tmp_path: Path) -> None:
         json.dumps(meta.as_json(), allow_nan=False)
 
 
-def test_missing_nested_templates_are_problems(git: Git, tmp_path: Path) -> None:
-    template = HELLO_WORLD.replace("resources:\n", """resources:
-  asg:
-    type: OS::Heat::AutoScalingGroup
+def nesting(group_type: str, prop: str, target: str) -> str:
+    """HELLO_WORLD with a group resource nesting the template ``target``."""
+    return HELLO_WORLD.replace("resources:\n", f"""resources:
+  group:
+    type: {group_type}
     properties:
-      resource:
-        type: nested/lb-server.yaml
+      {prop}:
+        type: {target}
 """, 1)
+
+
+def test_missing_nested_templates_are_problems(git: Git, tmp_path: Path) -> None:
+    template = nesting("OS::Heat::AutoScalingGroup", "resource", "nested/lb-server.yaml")
     meta = read_metadata(tree(git, tmp_path / "w", {"template.yaml": template}))
     assert meta.problems == ["template.yaml:12: nested template 'nested/lb-server.yaml' "
                              "does not exist (no file nested/lb-server.yaml in this tree)"]
+
+
+def test_nested_templates_resource_types_are_searched(git: Git, tmp_path: Path) -> None:
+    group = nesting("OS::Heat::ResourceGroup", "resource_def", "nested/volume.yaml")
+    volume = """heat_template_version: 2018-08-31
+resources:
+  volume:
+    type: OS::Cinder::Volume
+  deeper:
+    type: ../nested/attach.yaml
+  loop:
+    type: volume.yaml
+"""
+    attach = """heat_template_version: 2018-08-31
+resources:
+  attachment:
+    type: OS::Cinder::VolumeAttachment
+  broken:
+    type: missing.yaml
+"""
+    meta = read_metadata(tree(git, tmp_path / "w", {
+        "template.yaml": group, "nested/volume.yaml": volume, "nested/attach.yaml": attach}))
+    # Shown: the entry point's own types; searched: the nested ones too.
+    assert "OS::Cinder::Volume" not in meta.resource_types
+    assert meta.nested_resource_types == ["OS::Cinder::Volume", "OS::Cinder::VolumeAttachment"]
+    assert "OS::Cinder::VolumeAttachment" in meta.search_text()

@@ -67,8 +67,9 @@ from heater.errors import InvalidInput
 
 # Raised whenever what the index holds changes, so that an old file is
 # rebuilt on start (3: image repositories are indexed too; 4: ids in name
-# order, filter tags in the full-text table, listing documents stored).
-SCHEMA_VERSION = 4
+# order, filter tags in the full-text table, listing documents stored; 5: nested
+# templates' resource types are searched).
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 30_000
 # Entries written per transaction by upsert_many(): short enough that other
 # writers (pushes during a reindex) wait milliseconds, not seconds.

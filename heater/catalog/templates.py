@@ -18,7 +18,7 @@ from typing import Any
 import pygit2
 
 from heater.errors import HeaterError
-from heater.hot import Template
+from heater.hot import Template, references
 from heater.hotyaml import YamlDocument, load_yaml
 from heater.settings import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
 from heater.trees import find_blob
@@ -49,6 +49,9 @@ class TemplateMetadata:
     resource_types: list[str] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Resource types of the nested templates the entry point uses: searched,
+    # not shown (the detail describes the template callers deploy).
+    nested_resource_types: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,7 +73,7 @@ class TemplateMetadata:
         """What full-text search matches beyond name, description and keywords."""
         return [*self.metadata.values(),
                 *(str(p["name"]) for p in self.parameters),
-                *self.resource_types]
+                *self.resource_types, *self.nested_resource_types]
 
 
 def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
@@ -92,8 +95,44 @@ def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
         # A nested template or get_file target that is missing fails the
         # deployment; say so beside the template rather than at Heat's fetch.
         meta.problems += [str(p) for p in reference_problems(entry, GitTreeSource(tree))]
+        meta.nested_resource_types = _nested_resource_types(tree, meta.entrypoint, entry.data)
     _merge_manifest(meta, manifest)
     return meta
+
+
+# Bounds on the nested templates read for one entry: a repository of
+# templates nested in templates must not make indexing slow.
+MAX_NESTED_TEMPLATES = 50
+
+
+def _nested_resource_types(tree: pygit2.Tree, entry: str, data: Any) -> list[str]:
+    """The resource types of every template nested (at any depth) under the
+    entry point, each type once; unreadable ones are skipped (the entry's
+    problems already name missing files)."""
+    seen: set[str] = {entry}
+    found: dict[str, None] = {}  # ordered, each once
+    queue = [(entry, data)]
+    while queue:
+        path, document = queue.pop(0)
+        nested = [r for r in references(document, path) if r.kind == "type"]
+        if path != entry:  # the types it names, but not the files it nests
+            files = {r.target for r in nested}
+            found.update(dict.fromkeys(
+                t for t in Template.from_data(document).resource_types() if t not in files))
+        for reference in nested:
+            target = reference.resolved
+            if (reference.remote or target is None or target in seen
+                    or len(seen) > MAX_NESTED_TEMPLATES):
+                continue
+            seen.add(target)
+            try:
+                blob = find_blob(tree, target)
+                loaded = load_yaml(blob.data, target).data if blob is not None else None
+            except HeaterError:
+                continue
+            if isinstance(loaded, dict):
+                queue.append((target, loaded))
+    return list(found)
 
 
 def _load(tree: pygit2.Tree, path: str, meta: TemplateMetadata, *, required: bool) -> Any:
