@@ -136,6 +136,10 @@ def text(result: dict[str, Any]) -> str:
     for name, stats in result["results"].items():
         lines.append(f"{name:18} median {stats['median_ms']:7.1f} ms   "
                      f"p90 {stats['p90_ms']:7.1f} ms   min {stats['min_ms']:7.1f} ms")
+    cpu = result.get("server_cpu_ms_per_push")
+    if cpu:
+        lines.append("server CPU per push (whole process tree, git included): "
+                     + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items()))
     ratio = result["ratio_of_medians"]
     verdict = "ok" if ratio <= TARGET else "MISSED"
     lines.append(f"ratio of medians (heater / git-http-backend): {ratio:.2f}  "
@@ -166,8 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sides = list(servers)
         print(f"{args.warmup} rounds of warm-up, then {args.rounds} timed ...", file=sys.stderr)
         interleaved(sides, args.warmup, pusher.push)
+        cpu_before = {side: servers[side].cpu_seconds() for side in sides}
         wall = interleaved(sides, args.rounds, pusher.push)["wall"]
+        cpu = {LABELS[side]: round((servers[side].cpu_seconds() - cpu_before[side])
+                                   / args.rounds * 1000, 1) for side in sides}
         result = report(servers, args, wall, load)
+        result["server_cpu_ms_per_push"] = cpu
     print(json.dumps(result, indent=2) if args.json else text(result))
     return 0
 
