@@ -37,9 +37,10 @@ from heater.errors import HeaterError, Unauthenticated
 from heater.gitcmd import git_argv, git_env
 from heater.gitstream import STDERR_KEPT, GitStream, Gunzip, Limited
 from heater.httpauth import token_from_environ
+from heater.lifecycle import read_state
 from heater.names import InvalidName, RepoId
 from heater.registry import Registry
-from heater.repositories import Kind, RepoInfo, RepositoryExists
+from heater.repositories import Kind, RepoInfo, RepositoryExists, read_info
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,22 @@ class SmartHTTP:
     def _caller(self, environ: dict[str, Any]) -> Caller:
         return self.registry.authenticate(token_from_environ(environ))
 
+    def _describe(self, repo: RepoId) -> tuple[RepoInfo | None, dict[str, object] | None]:
+        """The repository's info and tombstone, read through one open
+        (every git request asks); (None, None) when there is no repository."""
+        try:
+            git = self.registry.repos.open(repo)
+        except HeaterError:
+            return None, None
+        try:
+            try:
+                info = read_info(repo, git)
+            except HeaterError:
+                return None, None
+            return info, read_state(git).deleted
+        finally:
+            git.free()
+
     def _authorise(self, caller: Caller, repo: RepoId, service: str) -> RepoInfo | None:
         """The repository's info if ``caller`` may use ``service`` on it;
         ``None`` for a push that will create it. Raises otherwise."""
@@ -154,10 +171,7 @@ class SmartHTTP:
                 raise _unauthorized(
                     f"token {caller} may not push to {repo}: the writer role for "
                     f"namespace {repo.namespace} is needed")
-        try:
-            info = self.registry.repos.info(repo)
-        except HeaterError:
-            info = None
+        info, tombstone = self._describe(repo)
         if info is not None and not can_read(caller, info):
             # Anonymous callers are asked for credentials whether or not the
             # repository exists, so the answer reveals nothing; a caller who
@@ -165,7 +179,6 @@ class SmartHTTP:
             if caller is None:
                 raise _unauthorized(f"authentication required for {repo}")
             raise _not_found(repo)
-        tombstone = self.registry.tombstone(repo) if info is not None else None
         if tombstone is not None:
             # Neither clones nor pushes: the name keeps its history (410).
             raise GitHTTPError("410 Gone", f"{repo} was deleted by {tombstone.get('by')} at "

@@ -14,7 +14,7 @@ from heater.catalog.indexer import Catalog, KindDocument
 from heater.catalog.sqlite import SqliteIndex
 from heater.names import RepoId
 from heater.paths import Layout
-from heater.repositories import Kind, RepositoryStore, Visibility
+from heater.repositories import Kind, RepoInfo, RepositoryStore, Visibility
 from tests.conftest import HELLO_WORLD
 
 
@@ -86,17 +86,18 @@ def test_refresh_rereads_a_repository_that_moved_while_read(
     store.create(repo)
     commit(store, repo, {"template.yaml": HELLO_WORLD})
     catalog = catalog_of(store)
-    original = Catalog.read
-    calls: list[RepoId] = []
+    original = Catalog._entry
+    calls: list[str] = []
 
-    def read_then_someone_pushes(self: Catalog, target: RepoId) -> tuple[Entry | None, object]:
-        result = original(self, target)
+    def read_then_someone_pushes(self: Catalog, git: pygit2.Repository,
+                                 info: RepoInfo) -> Entry | None:
+        result = original(self, git, info)
         if not calls:  # another worker's push lands after this read
             commit(store, repo, {"template.yaml": HELLO_WORLD.replace("single", "newer")})
-        calls.append(target)
+        calls.append(info.repo.name)
         return result
 
-    monkeypatch.setattr(Catalog, "read", read_then_someone_pushes)
+    monkeypatch.setattr(Catalog, "_entry", read_then_someone_pushes)
     catalog.refresh(repo)
     assert len(calls) == 2
     entry = catalog.index.get("a", "racy")

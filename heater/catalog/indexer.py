@@ -202,10 +202,24 @@ class Catalog:
         read the latest state.
         """
         for _ in range(MAX_REFRESH_ATTEMPTS):
-            entry, seen = self.read(repo)
-            self._store(repo, entry)
-            if self.current_fingerprint(repo) == seen:
-                return
+            try:
+                git = self.repos.open(repo)
+            except RepositoryNotFound:
+                self._store(repo, None)
+                if self.current_fingerprint(repo) == ():
+                    return
+                continue
+            try:
+                # One open for the read and the check after the write: refs
+                # are read from disk at each lookup, so a change made meanwhile
+                # shows in the second fingerprint.
+                info = read_info(repo, git)
+                seen = fingerprint(git, info)
+                self._store(repo, self._entry(git, info))
+                if fingerprint(git, read_info(repo, git)) == seen:
+                    return
+            finally:
+                git.free()
         log.warning("catalog entry of %s kept changing; it is refreshed on the next change",
                     repo)
 
