@@ -151,8 +151,14 @@ def _check_bounds(content: bytes, path: str) -> None:
 def _as_yaml_error(exc: yaml.YAMLError, path: str) -> YamlError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
-        return YamlError(path, mark.line + 1 if mark else None,
-                         f"invalid YAML: {exc.problem or exc.context}")
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or ""
+        # libyaml 0.2.6 and later have a nesting limit of their own, which
+        # its scanner may reach before our count of events does: one refusal,
+        # one message, whichever fires first.
+        if "nesting depth" in problem:
+            return YamlError(path, line, f"nested deeper than {MAX_DEPTH} levels")
+        return YamlError(path, line, f"invalid YAML: {problem}")
     return YamlError(path, None, f"invalid YAML: {exc}")
 
 

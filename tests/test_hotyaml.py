@@ -44,6 +44,21 @@ def test_malformed_documents(content: bytes, reason: str) -> None:
         load_yaml(content, "x.yaml")
 
 
+@pytest.mark.parametrize("content, line", [
+    (b"[" * 5000 + b"]" * 5000, 1),
+    (b"a:\n" + b"".join(b"  " * i + b"-\n" for i in range(1, 300)), 101),
+    (b"{a: " * 5000 + b"1" + b"}" * 5000, 1),
+])
+def test_deep_nesting_is_refused_with_its_location(content: bytes, line: int) -> None:
+    # Whether libyaml's own depth limit or Heater's fires first depends on the
+    # libyaml version; the refusal, its wording and its location do not.
+    with pytest.raises(YamlError) as refused:
+        load_yaml(content, "deep.yaml")
+    assert refused.value.path == "deep.yaml"
+    assert refused.value.reason == "nested deeper than 100 levels"
+    assert refused.value.line == line
+
+
 def test_size_limit() -> None:
     big = b"a: '" + b"x" * MAX_YAML_BYTES + b"'\n"
     with pytest.raises(YamlError, match="larger than 512 KiB"):
