@@ -1,3 +1,3 @@
-from heater.cli import main
+from heater.cli.main import main
 
 raise SystemExit(main())

@@ -3,7 +3,7 @@
 Modules define their own exceptions next to the code that raises them, as
 subclasses of one of these categories, and carry the data that explains them.
 The HTTP layer maps categories to status codes in one table
-(:mod:`heater.web.errors`); the domain never speaks HTTP.
+(:mod:`heater.http.errors`); the domain never speaks HTTP.
 """
 
 from __future__ import annotations

@@ -13,19 +13,17 @@ from pathlib import Path
 
 import pygit2
 
-from heater import validation
-from heater.auth import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
+from heater.auth.tokens import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
 from heater.blobs import BlobStore
 from heater.blobs.filesystem import FilesystemBlobStore
 from heater.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
-from heater.filecommit import commit_initial
 from heater.images import sweep as _image_sweep  # noqa: F401 - registers its cleanup
 from heater.images.builds import BuildStore
-from heater.lifecycle import read_state
 from heater.names import RepoId
 from heater.paths import Layout
-from heater.prereceive import install as install_hook
-from heater.repositories import (
+from heater.push.hook import install as install_hook
+from heater.repos.lifecycle import read_state
+from heater.repos.store import (
     DEFAULT_BRANCH,
     Kind,
     RepoInfo,
@@ -34,6 +32,8 @@ from heater.repositories import (
     Visibility,
     read_info,
 )
+from heater.templates import validation
+from heater.templates.files import commit_initial
 
 
 class RepositoryGone(Gone):

@@ -11,7 +11,7 @@ services are sent as raw bytes (``fuzz_hooks.py``).
 
 Without ``--url`` a server is started on loopback with two workers and
 stopped afterwards. The test suite runs :func:`run` with a small budget
-(``tests/test_fuzz.py``); ``scripts/fuzz`` is the longer run.
+(``tests/system/test_fuzz.py``); ``scripts/fuzz`` is the longer run.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 import pygit2
 import requests
 
-from heater.lifecycle import LIFECYCLE_REF, STATE_FILE
+from heater.repos.lifecycle import LIFECYCLE_REF, STATE_FILE
 from tests.conftest import Git, Server
 
 
@@ -63,7 +63,7 @@ def reindex(server: Server) -> None:
 
 
 def record_lifecycle(path: Path, state: dict[str, Any]) -> None:
-    """Write a lifecycle state the way heater.lifecycle stores it (the
+    """Write a lifecycle state the way heater.repos.lifecycle stores it (the
     lifecycle API itself belongs to another feature)."""
     git = pygit2.Repository(str(path))
     blob = git.create_blob(json.dumps(state).encode())

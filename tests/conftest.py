@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from heater.auth import Role, TokenStore
+from heater.auth.tokens import Role, TokenStore
+from heater.cli.serve import WORKER_READY
 from heater.paths import Layout
-from heater.server import WORKER_READY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"

@@ -12,7 +12,7 @@ import requests
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from heater.web.openapi import document
+from heater.http.api.openapi import document
 
 DOCUMENT_URI = "urn:heater:openapi"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from heater.catalog.images import image_document
 from heater.catalog.indexer import EXTRACTORS, Catalog
 from heater.catalog.sqlite import SqliteIndex
-from heater.repositories import Kind, RepositoryStore
+from heater.repos.store import Kind, RepositoryStore
 
 # Here rather than beside template_document in the indexer: the image
 # extractor builds on the indexer's KindDocument. Importing any module of

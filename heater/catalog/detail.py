@@ -10,11 +10,11 @@ import pygit2
 from heater.catalog.indexer import head_commit, shown_commit, to_utc, updated_at
 from heater.catalog.templates import read_metadata
 from heater.errors import Gone
-from heater.lifecycle import LifecycleState, Visible, hide_replacement, read_state
 from heater.names import RepoId
-from heater.refs import Resolved, resolve
-from heater.repositories import RepoInfo
-from heater.versions import latest, list_versions
+from heater.repos.lifecycle import LifecycleState, Visible, hide_replacement, read_state
+from heater.repos.resolve import Resolved, resolve
+from heater.repos.store import RepoInfo
+from heater.repos.versions import latest, list_versions
 
 
 class RepositoryDeleted(Gone):

@@ -17,7 +17,7 @@ import pygit2
 
 from heater.catalog.indexer import KindDocument
 from heater.catalog.templates import MAX_TEXT, normalise_keywords
-from heater.images.history import manifest_of
+from heater.images.repository import manifest_of
 
 
 def image_document(_git: pygit2.Repository, commit: pygit2.Commit | None) -> KindDocument:

@@ -26,19 +26,19 @@ from typing import Any, TypeVar
 
 import pygit2
 
-from heater.auth import Caller
+from heater.auth.tokens import Caller
 from heater.catalog.index import CatalogIndex, Entry, IndexUnavailable, Page, Query
 from heater.catalog.templates import read_metadata
-from heater.lifecycle import read_state
 from heater.names import RepoId
-from heater.repositories import (
+from heater.repos.lifecycle import read_state
+from heater.repos.store import (
     Kind,
     RepoInfo,
     RepositoryNotFound,
     RepositoryStore,
     read_info,
 )
-from heater.versions import TaggedVersion, latest, list_versions
+from heater.repos.versions import TaggedVersion, latest, list_versions
 
 log = logging.getLogger(__name__)
 

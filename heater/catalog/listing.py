@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from heater.auth import Caller
+from heater.auth.tokens import Caller
 from heater.catalog.index import (
     DEFAULT_DIRECTION,
     DEFAULT_LIMIT,
@@ -40,7 +40,7 @@ class InvalidListing(InvalidInput):
 
 def scope_for(caller: Caller) -> ReadScope:
     """The private repositories ``caller`` may see (the rules of
-    :func:`heater.auth.can_read`, as a filter)."""
+    :func:`heater.auth.tokens.can_read`, as a filter)."""
     if caller is None:
         return ReadScope.public()
     if caller.namespace is None:

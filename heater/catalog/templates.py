@@ -18,11 +18,11 @@ from typing import Any
 import pygit2
 
 from heater.errors import HeaterError
-from heater.hot import Template, references
-from heater.hotyaml import YamlDocument, load_yaml
-from heater.settings import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
-from heater.trees import find_blob
-from heater.validation import GitTreeSource, reference_problems
+from heater.git.trees import find_blob
+from heater.templates.heateryaml import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
+from heater.templates.hot import Template, references
+from heater.templates.validation import GitTreeSource, reference_problems
+from heater.templates.yamlload import YamlDocument, load_yaml
 
 MANIFEST = METADATA_FILE
 # Bounds on what heater.yaml may put into the index, so that one repository

@@ -14,10 +14,10 @@ from heater.diff.similarity import looks_binary
 from heater.diff.structural import MISSING
 from heater.diff.text import FileDiff, TextDiff, text_diff
 from heater.diff.verdict import Impact, VersionCheck
-from heater.hot import YAML_SUFFIXES, FileKind, classify
-from heater.hotyaml import YamlError, load_yaml
-from heater.refs import Resolved, resolve
-from heater.settings import entrypoint
+from heater.repos.resolve import Resolved, resolve
+from heater.templates.heateryaml import entrypoint
+from heater.templates.hot import YAML_SUFFIXES, FileKind, classify
+from heater.templates.yamlload import YamlError, load_yaml
 
 
 @dataclass
@@ -221,7 +221,7 @@ def _ref_json(resolved: Resolved) -> dict[str, Any]:
 
 def compare_refs(git: pygit2.Repository, old_ref: str, new_ref: str, *,
                  binary_patches: bool = False) -> RefComparison:
-    """Resolve both refs (:class:`~heater.refs.UnknownRef` names the one
+    """Resolve both refs (:class:`~heater.repos.resolve.UnknownRef` names the one
     that does not resolve) and compare their commits."""
     old, new = resolve(git, old_ref), resolve(git, new_ref)
     return RefComparison(old, new, compare_commits(git, old.commit, new.commit,

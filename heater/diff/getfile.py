@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from heater.diff.structural import Change
-from heater.hot import references
+from heater.templates.hot import references
 
 # The blob ID of a repository path on one side of the diff, None if no file is there.
 BlobLookup = Callable[[str], str | None]

@@ -21,8 +21,8 @@ import pygit2
 from heater.diff.compare import compare_commits
 from heater.diff.verdict import VersionCheck
 from heater.errors import Conflict
-from heater.settings import METADATA_FILE, read_metadata
-from heater.versions import Version, list_versions
+from heater.repos.versions import Version, list_versions
+from heater.templates.heateryaml import METADATA_FILE, read_metadata
 
 
 def enforces_versioning(tree: pygit2.Tree) -> bool:
@@ -67,7 +67,7 @@ def check_version_bump(git: pygit2.Repository, new_version: Version | str,
     ``target_commit`` or there is no earlier release to compare with;
     otherwise the :class:`VersionCheck` that passed. Raises
     :class:`VersionBumpTooSmall` (a Conflict, 409) with the reasons, or
-    :class:`~heater.versions.InvalidVersion` for a malformed version.
+    :class:`~heater.repos.versions.InvalidVersion` for a malformed version.
     """
     version = new_version if isinstance(new_version, Version) else Version.parse(new_version)
     commit = target_commit if isinstance(target_commit, pygit2.Commit) else _commit(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from heater.versions import Version
+from heater.repos.versions import Version
 
 
 class Impact(enum.IntEnum):

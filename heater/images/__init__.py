@@ -1,8 +1,8 @@
 """Image manifests and the builds that carry their binaries.
 
-- :mod:`~heater.images.manifest`: the JSON Schema of a manifest, validation;
+- :mod:`~heater.images.schema`: the JSON Schema of a manifest, validation;
 - :mod:`~heater.images.builds`: queued builds awaiting their bytes (SQLite);
-- :mod:`~heater.images.history`: manifests committed to an image's repository,
+- :mod:`~heater.images.repository`: manifests committed to an image's repository,
   the source of truth for active and deleted builds;
 - :mod:`~heater.images.service`: create, upload, read, delete a build;
 - :mod:`~heater.images.pkgversions` and :mod:`~heater.images.diff`: what

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from heater.diff import structural
-from heater.images.manifest import package_manager
 from heater.images.pkgversions import COMPARATORS, Comparator
+from heater.images.schema import package_manager
 
 Package = tuple[str, str]  # (name, arch); arch is "" when not given
 

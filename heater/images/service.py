@@ -25,18 +25,18 @@ from typing import Any
 
 import pygit2
 
-from heater import lifecycle_actions
-from heater.auth import Caller, Role
+from heater.auth.tokens import Caller, Role
 from heater.blobs import BlobReader, BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
-from heater.images import history, manifest
+from heater.images import repository, schema
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
 from heater.images.digests import HashingStream
-from heater.lifecycle_actions import LifecycleConflict
 from heater.names import RepoId, check_uuid
 from heater.registry import Registry, require_role
-from heater.repositories import Kind, RepositoryExists, RepositoryNotFound, Visibility
-from heater.versions import Version, list_versions
+from heater.repos import lifecycle_actions
+from heater.repos.lifecycle_actions import LifecycleConflict
+from heater.repos.store import Kind, RepositoryExists, RepositoryNotFound, Visibility
+from heater.repos.versions import Version, list_versions
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class Images:
         created by its first build, with ``visibility`` (public by default).
         A ``visibility`` given for an existing image must be the one it has
         (:class:`VisibilityMismatch` otherwise)."""
-        checked = manifest.validate(body)
+        checked = schema.validate(body)
         # The role is checked before the repository is looked at: a caller
         # without it is refused alike whether the image exists or not, so
         # the answer shows nothing of a private one.
@@ -215,7 +215,7 @@ class Images:
         if "version" in checked:
             git = self.registry.repos.open(repo)
             try:
-                history.check_version_free(git, checked["version"])
+                repository.check_version_free(git, checked["version"])
             finally:
                 git.free()
         record = BuildRecord(str(uuid.uuid4()), repo, checked, Status.QUEUED, now(),
@@ -247,7 +247,7 @@ class Images:
     def _state(self, record: BuildRecord) -> Build:
         git = self.registry.repos.open(record.repo)
         try:
-            found = history.find_build(git, record.id)
+            found = repository.find_build(git, record.id)
             versions = {v.commit: str(v.version) for v in list_versions(git)}
         finally:
             git.free()
@@ -315,7 +315,7 @@ class Images:
                     **record.manifest, "size": size, "hashes": stream.hexdigests()}
             version = record.manifest.get("version")
             title = f"Build {record.id}" + (f" ({version})" if version else "")
-            sha = history.commit_manifest(self.registry.repos.path(record.repo), body, title,
+            sha = repository.commit_manifest(self.registry.repos.path(record.repo), body, title,
                                           _signature(caller), version)
         except BaseException:
             self.blobs.delete(record.id)
@@ -341,7 +341,7 @@ class Images:
             self._yank(record, current.version, caller)
         tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
                                      "deleted_at": now(), "deleted_by": _who(caller)}
-        sha = history.commit_manifest(self.registry.repos.path(record.repo), tombstone,
+        sha = repository.commit_manifest(self.registry.repos.path(record.repo), tombstone,
                                       f"Delete build {record.id}", _signature(caller))
         self.blobs.delete(record.id)
         self.builds.set_status(record.id, Status.DELETED)

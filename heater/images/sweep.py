@@ -5,7 +5,7 @@ between the two, the build is still queued, git knows nothing of it, and
 the orphaned bytes would make every retry a 409. Once such bytes are older
 than the cleanup grace period (no live upload is that slow to commit), they
 are removed and the build can be uploaded again. Registered with
-:mod:`heater.cleanup`, so ``heater serve`` start-up and ``heater cleanup``
+:mod:`heater.cli.cleanup`, so ``heater serve`` start-up and ``heater cleanup``
 run it.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from heater.cleanup import register_sweeper
+from heater.cli.cleanup import register_sweeper
 from heater.images.builds import BuildStore
-from heater.images.history import find_build
+from heater.images.repository import find_build
 from heater.paths import Layout
-from heater.repositories import RepositoryNotFound, RepositoryStore
+from heater.repos.store import RepositoryNotFound, RepositoryStore
 
 
 def orphan_blobs(layout: Layout, cutoff: float) -> list[Path]:

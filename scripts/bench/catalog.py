@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from heater.names import RepoId  # noqa: E402
 from heater.paths import Layout  # noqa: E402
-from heater.repositories import Kind, RepositoryStore, Visibility  # noqa: E402
+from heater.repos.store import Kind, RepositoryStore, Visibility  # noqa: E402
 
 # Beside the checkout, as for the tests; $HEATER_CORPUS points elsewhere.
 CORPUS = Path(os.environ.get("HEATER_CORPUS", str(ROOT.parent / "shared" / "corpus")))
@@ -203,7 +203,7 @@ def run_floor(body_file: Path, workers: int) -> None:
     """A bare Flask JSON endpoint under Heater's own gunicorn settings."""
     from flask import Flask, jsonify
 
-    from heater.server import HeaterServer
+    from heater.cli.serve import HeaterServer
 
     body = json.loads(body_file.read_text())
     app = Flask("floor")

@@ -32,8 +32,8 @@ from harness import (
 from measure import Samples, interleaved, stopwatch
 from repogen import RepoSpec, RepoStats, cached, stats
 
+from heater.cli.serve import THREADS_PER_WORKER, default_workers
 from heater.names import RepoId
-from heater.server import THREADS_PER_WORKER, default_workers
 
 TARGET_SINGLE = 1.05
 TARGET_PARALLEL = 1.10

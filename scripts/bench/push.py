@@ -23,8 +23,8 @@ from typing import Any
 from harness import Bench, Endpoint, clean_git_env, git, git_version, run_main
 from measure import Samples, interleaved, stopwatch
 
+from heater.cli.serve import THREADS_PER_WORKER
 from heater.names import RepoId
-from heater.server import THREADS_PER_WORKER
 
 TARGET = 1.3
 REPO = RepoId("bench", "push")

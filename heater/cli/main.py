@@ -1,0 +1,103 @@
+"""The ``heater`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from heater.auth.tokens import Role
+from heater.catalog import open_catalog
+from heater.cli import image
+from heater.cli.cleanup import DEFAULT_GRACE_SECONDS, sweep
+from heater.cli.serve import default_workers
+from heater.errors import HeaterError
+from heater.paths import resolve_data_dir
+from heater.registry import Registry
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="heater", description=__doc__)
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument("--data-dir",
+                          help="data directory (default: $HEATER_DATA_DIR or ./repos)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", parents=[data_dir], help="run the HTTP server")
+    serve.add_argument("--bind", default="127.0.0.1:8080",
+                       help="HOST:PORT (default 127.0.0.1:8080)")
+    serve.add_argument("--workers", type=int, default=default_workers(),
+                       help="worker processes (default: cores + 1, at most 4)")
+
+    commands.add_parser("reindex", parents=[data_dir],
+                        help="rebuild the catalog index from the repositories")
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", parents=[data_dir],
+                                       help="create a token; its secret is printed last")
+    create.add_argument("name")
+    create.add_argument("--role", required=True, choices=["reader", "writer", "admin"])
+    create.add_argument("--namespace", help="limit the token to one namespace")
+    token_commands.add_parser("list", parents=[data_dir], help="list tokens (never secrets)")
+    revoke = token_commands.add_parser("revoke", parents=[data_dir], help="revoke a token")
+    revoke.add_argument("name")
+    image.add_commands(commands)
+    cleanup = commands.add_parser(
+        "cleanup", parents=[data_dir],
+        help="delete what interrupted pushes and uploads left behind")
+    cleanup.add_argument("--older-than", type=float, default=DEFAULT_GRACE_SECONDS,
+                         metavar="SECONDS",
+                         help=f"only entries untouched this long (default {DEFAULT_GRACE_SECONDS})")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "image":  # a client of a server: no data directory
+        return image.run(args)
+    data_dir = resolve_data_dir(args.data_dir)
+    try:
+        if args.command == "serve":
+            if args.workers < 1:
+                print("heater: --workers must be at least 1", file=sys.stderr)
+                return 2
+            from heater.cli.serve import serve
+
+            serve(data_dir, args.bind, args.workers)
+            return 0
+        registry = Registry(data_dir)
+        if args.command == "token":
+            return _token(registry, args)
+        if args.command == "cleanup":
+            removed = sweep(registry.layout, args.older_than).removed
+            print(f"removed {len(removed)} abandoned entries"
+                  f"{':' if removed else ''}", file=sys.stderr)
+            for path in removed:  # what they were: the names say (upload-, hook-, ...)
+                print(f"  {path.relative_to(registry.layout.root)}", file=sys.stderr)
+            return 0
+        if args.command == "reindex":
+            count = open_catalog(registry.repos).rebuild()
+            print(f"catalog index rebuilt from {count} repositories", file=sys.stderr)
+            return 0
+    except HeaterError as exc:
+        print(f"heater: {exc.message}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _token(registry: Registry, args: argparse.Namespace) -> int:
+    if args.token_command == "create":
+        secret = registry.tokens.create(args.name, Role.parse(args.role), args.namespace)
+        scope = args.namespace or "every namespace"
+        print(f"token {args.name!r} created: {args.role} on {scope}", file=sys.stderr)
+        print("the secret is shown once; use it as the HTTP Basic password or a Bearer token",
+              file=sys.stderr)
+        print(secret)
+    elif args.token_command == "list":
+        for record in registry.tokens.list():
+            print(f"{record.name}\t{record.role}\t{record.namespace or '*'}\t{record.created_at}")
+    elif args.token_command == "revoke":
+        registry.tokens.revoke(args.name)
+        print(f"token {args.name!r} revoked", file=sys.stderr)
+    return 0

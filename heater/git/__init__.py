@@ -1,0 +1,3 @@
+"""Running the stock git binary: commands, streamed processes, tree reads
+and the threads that feed git while a request is served.
+"""

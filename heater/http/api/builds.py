@@ -1,0 +1,109 @@
+"""REST endpoints for image builds (``/api/v1/builds/<uuid>``): state, the
+binary upload, the download with Range requests, and deletion.
+
+The upload reads ``wsgi.input`` itself, in bounded chunks, and never goes
+through Flask's body parsing, so the JSON size limit does not apply and a
+body of any size (with Content-Length or chunked) streams to the blob store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.wsgi import wrap_file
+
+from heater.blobs import CHUNK
+from heater.errors import UnsupportedMediaType
+from heater.http.context import caller, registry
+from heater.images.digests import UploadIncomplete
+from heater.images.service import Build, Images
+
+bp = Blueprint("builds_api", __name__, url_prefix="/api/v1/builds")
+
+BINARY = "application/octet-stream"
+
+
+def images() -> Images:
+    return Images(registry())
+
+
+@bp.get("/<build_id>")
+def get_build(build_id: str) -> Response:
+    return jsonify(images().get(caller(), build_id).as_json())
+
+
+@bp.delete("/<build_id>")
+def delete_build(build_id: str) -> Response:
+    return jsonify(images().delete(caller(), build_id))
+
+
+@bp.put("/<build_id>/file")
+def upload(build_id: str) -> Response:
+    if request.mimetype not in ("", BINARY):
+        raise UnsupportedMediaType(f"send the image as Content-Type: {BINARY}")
+    body: IO[bytes] = request.environ["wsgi.input"]
+    build = images().upload(caller(), build_id, _chunks(body), request.content_length)
+    return jsonify(build.as_json())
+
+
+def _chunks(body: IO[bytes]) -> Iterator[bytes]:
+    received = 0
+    while True:
+        try:
+            data = body.read(CHUNK)
+        except Exception as exc:  # the server's reader failed: a broken body
+            raise UploadIncomplete(received, None) from exc
+        if not data:
+            return
+        received += len(data)
+        yield data
+
+
+@bp.route("/<build_id>/file", methods=["GET", "HEAD"])
+def download(build_id: str) -> Response:
+    service = images()
+    build = service.uploaded(caller(), build_id)
+    size = build.size or 0
+    etag = build.sha256 or build.id
+    headers = {
+        "ETag": f'"{etag}"',
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-cache" if registry().repos.info(build.repo).private
+        else "public, no-cache",
+        "Content-Disposition": f'attachment; filename="{build.id}.{_extension(build)}"',
+    }
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+    start, stop, status = 0, size, 200
+    wanted = request.range
+    if wanted is not None and wanted.units == "bytes" and len(wanted.ranges) == 1 and (
+            request.if_range.etag is None or request.if_range.etag == etag):
+        bounds = wanted.range_for_length(size)
+        if bounds is None:
+            return _unsatisfiable(size, headers)
+        start, stop = bounds
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    headers["Content-Length"] = str(stop - start)
+    if request.method == "HEAD":
+        return Response(status=status, headers=headers, content_type=BINARY)
+    reader = service.read(build, start, stop)
+    # wrap_file hands the reader to the server's file wrapper, so gunicorn
+    # can sendfile() the range (it sends exactly Content-Length bytes).
+    return Response(wrap_file(request.environ, reader, CHUNK), status=status,  # type: ignore[arg-type]
+                    headers=headers, content_type=BINARY, direct_passthrough=True)
+
+
+def _unsatisfiable(size: int, headers: dict[str, str]) -> Response:
+    response = jsonify({"error": {"code": "range_not_satisfiable",
+                                  "message": f"the range is outside the {size} bytes"}})
+    response.status_code = 416
+    response.headers.update(headers)
+    response.headers["Content-Range"] = f"bytes */{size}"
+    return response
+
+
+def _extension(build: Build) -> str:
+    return str(build.manifest.get("disk_format", "img"))

@@ -1,0 +1,97 @@
+"""REST endpoints for image repositories (``/api/v1/images``): listing
+(from the catalog index, as templates), the current manifest, versions,
+diff, and queueing a build."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from heater.auth.tokens import Role
+from heater.http.api.builds import images
+from heater.http.api.listing import listing
+from heater.http.api.templates import repo_summary
+from heater.http.context import caller, format_arg, json_body, registry, required_args
+from heater.images import lookup
+from heater.images.diff import diff_manifests
+from heater.names import RepoId
+from heater.registry import require_role
+from heater.repos.store import Kind, parse_visibility
+
+PREFIX = "/api/v1/images"
+bp = Blueprint("images_api", __name__, url_prefix=PREFIX)
+
+
+@bp.post("/<namespace>/<name>/builds")
+def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, str]]:
+    repo = RepoId(namespace, name)
+    who = caller()
+    # Credentials before the body: anonymous is 401 whatever it sent.
+    require_role(who, namespace, Role.WRITER)
+    asked = request.args.get("visibility")
+    visibility = parse_visibility(asked) if asked is not None else None
+    record = images().create_build(who, repo, json_body(), visibility)
+    location = url_for("builds_api.get_build", build_id=record.id)
+    return jsonify({
+        "id": record.id,
+        "status": record.status.value,
+        "image": str(repo),
+        "upload_url": url_for("builds_api.upload", build_id=record.id, _external=True),
+    }), 201, {"Location": location}
+
+
+@bp.get("/<namespace>/<name>")
+def show(namespace: str, name: str) -> Response:
+    info = registry().readable(caller(), RepoId(namespace, name), Kind.IMAGE)
+    git = registry().repos.open(info.repo)
+    try:
+        now = lookup.current(git)
+        versions = lookup.versions(git)
+    finally:
+        git.free()
+    return jsonify({
+        **repo_summary(info),
+        "commit": now.commit if now else None,
+        "version": now.version if now else None,
+        "manifest": now.manifest if now else None,
+        "versions": versions,
+    })
+
+
+@bp.get("/<namespace>/<name>/versions")
+def list_versions(namespace: str, name: str) -> Response:
+    info = registry().readable(caller(), RepoId(namespace, name), Kind.IMAGE)
+    git = registry().repos.open(info.repo)
+    try:
+        return jsonify({"versions": lookup.versions(git)})
+    finally:
+        git.free()
+
+
+@bp.get("")
+def list_all() -> Response:
+    return listing(Kind.IMAGE, "images", PREFIX)
+
+
+# Only JSON: the template diff's `unified` is a text diff of files, and an
+# image's changes are packages, not lines.
+DIFF_FORMATS = ("json",)
+
+
+@bp.get("/<namespace>/<name>/diff")
+def diff(namespace: str, name: str) -> Response:
+    info = registry().readable(caller(), RepoId(namespace, name), Kind.IMAGE)
+    refs = required_args(("from", "to"), "a version, branch, 'latest', commit SHA or build id")
+    format_arg(DIFF_FORMATS)
+    git = registry().repos.open(info.repo)
+    try:
+        old = lookup.manifest_at(git, refs["from"])
+        new = lookup.manifest_at(git, refs["to"])
+    finally:
+        git.free()
+    return jsonify({"from": _side(old), "to": _side(new),
+                    **diff_manifests(old.manifest, new.manifest)})
+
+
+def _side(at: lookup.ManifestAt) -> dict[str, object]:
+    return {"ref": at.ref, "commit": at.commit, "version": at.version,
+            "image_id": at.manifest.get("image_id")}

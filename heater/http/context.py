@@ -1,0 +1,122 @@
+"""Per-request access to the registry and the caller, for blueprints."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pygit2
+from flask import current_app, g, request
+
+from heater.auth.tokens import Caller
+from heater.catalog.indexer import Catalog
+from heater.errors import InvalidInput, UnsupportedMediaType
+from heater.http.credentials import token_from_environ
+from heater.names import RepoId
+from heater.registry import Registry
+from heater.repos.store import Kind, RepoInfo
+
+
+def registry() -> Registry:
+    reg = current_app.extensions["heater"]
+    assert isinstance(reg, Registry)
+    return reg
+
+
+def catalog() -> Catalog:
+    cat = current_app.extensions["heater_catalog"]
+    assert isinstance(cat, Catalog)
+    return cat
+
+
+@contextmanager
+def open_git(repo: RepoId) -> Iterator[pygit2.Repository]:
+    """The repository opened for this block (and freed after it)."""
+    git = registry().repos.open(repo)
+    try:
+        yield git
+    finally:
+        git.free()
+
+
+@contextmanager
+def open_readable(repo: RepoId, kind: Kind | None = None) -> Iterator[
+        tuple[RepoInfo, pygit2.Repository]]:
+    """The repository's info and the repository, if the caller may read it
+    (404 otherwise), opened for this block."""
+    info, git = registry().open_readable(caller(), repo, kind)
+    try:
+        yield info, git
+    finally:
+        git.free()
+
+
+def caller() -> Caller:
+    """The authenticated caller (``None`` when anonymous); a bad token is 401."""
+    if "heater_caller" not in g:
+        token = token_from_environ(request.environ, x_auth_token=True)
+        g.heater_caller = registry().authenticate(token)
+    result: Caller = g.heater_caller
+    return result
+
+
+def visible(name: str) -> bool:
+    """Whether the caller may read the repository ``<namespace>/<name>``
+    (a deprecation's replacement is shown only then)."""
+    return registry().sees(caller(), name) is not None
+
+
+def repo_id(namespace: str, name: str) -> RepoId:
+    return RepoId(namespace, name)
+
+
+def json_body(fields: Collection[str] | None = None) -> dict[str, Any]:
+    """The request's JSON object, or a 4xx that says what is wrong with it;
+    with ``fields``, a field not among them is refused (a typo must not be
+    silently dropped)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as Content-Type: application/json")
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise InvalidInput("the body is nested too deeply", code="invalid_json") from None
+    if data is None:
+        raise InvalidInput("the body is not valid JSON", code="invalid_json")
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", code="invalid_json")
+    unknown = set(data) - set(fields) if fields is not None else set()
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}; expected "
+                           f"{', '.join(sorted(fields or ()))}", code="unknown_field")
+    return data
+
+
+def required_args(names: tuple[str, ...], forms: str) -> dict[str, str]:
+    """The query parameters ``names``, each required and non-empty, else 400
+    ``missing_parameter`` naming the first one missing; ``forms`` says
+    what a value may be."""
+    values = {name: request.args.get(name, "") for name in names}
+    for name, value in values.items():
+        if not value:
+            raise InvalidInput(f"the query parameter {name!r} is required ({forms})",
+                               code="missing_parameter")
+    return values
+
+
+def format_arg(formats: tuple[str, ...]) -> str:
+    """``?format=``: one of ``formats`` (the first by default), else 400
+    ``invalid_format``."""
+    fmt = request.args.get("format", formats[0])
+    if fmt not in formats:
+        raise InvalidInput(f"format must be one of {', '.join(formats)}, not {fmt!r}",
+                           code="invalid_format")
+    return fmt
+
+
+def base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+def clone_url(repo: RepoId) -> str:
+    return f"{base_url()}/{repo.namespace}/{repo.name}.git"

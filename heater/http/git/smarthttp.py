@@ -1,0 +1,361 @@
+"""Git smart HTTP, served by the stock git binary and streamed through WSGI.
+
+Routes (everything else below ``/<ns>/<name>.git/`` is 404, dumb HTTP included)::
+
+    GET  /<ns>/<name>.git/info/refs?service=git-upload-pack|git-receive-pack
+    POST /<ns>/<name>.git/git-upload-pack
+    POST /<ns>/<name>.git/git-receive-pack
+
+Bodies stream both ways in fixed-size chunks (:mod:`heater.git.stream`):
+neither side is ever held in memory whole, and the git process is killed
+when the client goes away.
+
+Errors are ``text/plain``: git shows such a body line by line as
+``remote: ...``. Git clients get 401 (never 403) when they may prompt for
+credentials that would help.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qs
+
+import pygit2
+
+from heater.auth.tokens import Caller, can_read, can_write, is_admin
+from heater.errors import HeaterError, Unauthenticated
+from heater.git.command import git_argv, git_env
+from heater.git.stream import STDERR_KEPT, GitStream, Gunzip, Limited
+from heater.http.credentials import token_from_environ
+from heater.names import InvalidName, RepoId
+from heater.push import relay as hook_relay
+from heater.registry import Registry
+from heater.repos.lifecycle import read_state
+from heater.repos.store import Kind, RepoInfo, RepositoryExists, read_info
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+# A fetch negotiation (wants, haves, filters) is small; even a client with
+# tens of thousands of refs stays far below this once decompressed.
+MAX_NEGOTIATION_BYTES = 64 * 1024 * 1024
+# The largest push accepted, after decompression; git's own counterpart is
+# receive.maxInputSize.
+MAX_PUSH_BYTES = 4 * 1024 * 1024 * 1024
+SERVICES = ("git-upload-pack", "git-receive-pack")
+_PATH_RE = re.compile(r"^/([^/]*)/([^/]*)\.git(/.*)?$")
+
+
+def is_git_path(path: str) -> bool:
+    """True for every path this module answers (so it can 404 dumb HTTP)."""
+    return _PATH_RE.match(path) is not None
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    suffix: str
+    handler: str
+
+
+ROUTES = (
+    Route("GET", "/info/refs", "info_refs"),
+    Route("POST", "/git-upload-pack", "rpc"),
+    Route("POST", "/git-receive-pack", "rpc"),
+)
+
+
+class GitHTTPError(Exception):
+    def __init__(self, status: str, message: str, headers: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+def _unauthorized(message: str) -> GitHTTPError:
+    return GitHTTPError("401 Unauthorized", message,
+                        [("WWW-Authenticate", 'Basic realm="Heater", charset="UTF-8"')])
+
+
+def _not_found(repo: RepoId | str) -> GitHTTPError:
+    return GitHTTPError("404 Not Found", f"repository {repo} not found")
+
+
+class SmartHTTP:
+    """The WSGI application for git's smart HTTP protocol."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._dispatch(environ, start_response)
+        except GitHTTPError as exc:
+            return _text_response(start_response, exc.status, exc.message, exc.headers)
+        except Unauthenticated as exc:
+            err = _unauthorized(exc.message)
+            return _text_response(start_response, err.status, err.message, err.headers)
+        except HeaterError as exc:
+            return _text_response(start_response, "400 Bad Request", exc.message)
+        except Exception:
+            # A bug, not the client's doing; git still shows a plain line
+            # (as "remote: ...") rather than the WSGI server's HTML page.
+            log.exception("git request failed")
+            return _text_response(start_response, "500 Internal Server Error",
+                                  "internal server error; the server log has details")
+
+    def _dispatch(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        match = _PATH_RE.match(environ.get("PATH_INFO", ""))
+        if match is None:
+            raise GitHTTPError("404 Not Found", "not a git URL")
+        namespace, name, rest = match.groups()
+        try:
+            repo = RepoId(namespace, name)
+        except InvalidName as exc:
+            raise GitHTTPError("400 Bad Request", exc.message) from None
+        method = environ.get("REQUEST_METHOD", "GET")
+        for route in ROUTES:
+            if rest == route.suffix:
+                if method != route.method and not (method == "HEAD" and route.method == "GET"):
+                    raise GitHTTPError("405 Method Not Allowed", f"use {route.method}",
+                                       [("Allow", route.method)])
+                handler = getattr(self, route.handler)
+                result: Iterable[bytes] = handler(environ, start_response, repo, rest)
+                return result
+        raise GitHTTPError("404 Not Found",
+                           "only git's smart HTTP protocol is served (dumb HTTP is not)")
+
+    # -- authorisation -----------------------------------------------------
+
+    def _caller(self, environ: dict[str, Any]) -> Caller:
+        return self.registry.authenticate(token_from_environ(environ))
+
+    def _describe(self, repo: RepoId) -> tuple[RepoInfo | None, dict[str, object] | None]:
+        """The repository's info and tombstone, read through one open
+        (every git request asks); (None, None) when there is no repository."""
+        try:
+            git = self.registry.repos.open(repo)
+        except HeaterError:
+            return None, None
+        try:
+            try:
+                info = read_info(repo, git)
+            except HeaterError:
+                return None, None
+            return info, read_state(git).deleted
+        finally:
+            git.free()
+
+    def _authorise(self, caller: Caller, repo: RepoId, service: str) -> RepoInfo | None:
+        """The repository's info if ``caller`` may use ``service`` on it;
+        ``None`` for a push that will create it. Raises otherwise."""
+        if service == "git-receive-pack":
+            # Who may push depends on the token alone, so it is decided
+            # before the repository is looked at: a refused push reads the
+            # same for a private repository as for one that does not exist.
+            if caller is None:
+                raise _unauthorized(f"pushing to {repo} needs a token with the writer role")
+            if not can_write(caller, repo.namespace):
+                raise _unauthorized(
+                    f"token {caller} may not push to {repo}: the writer role for "
+                    f"namespace {repo.namespace} is needed")
+        info, tombstone = self._describe(repo)
+        if info is not None and not can_read(caller, info):
+            # Anonymous callers are asked for credentials whether or not the
+            # repository exists, so the answer reveals nothing; a caller who
+            # is known but may not read it must not learn that it exists.
+            if caller is None:
+                raise _unauthorized(f"authentication required for {repo}")
+            raise _not_found(repo)
+        if tombstone is not None:
+            # Neither clones nor pushes: the name keeps its history (410).
+            raise GitHTTPError("410 Gone", f"{repo} was deleted by {tombstone.get('by')} at "
+                               f"{tombstone.get('at')}: {tombstone.get('reason')}")
+        if service == "git-upload-pack":
+            if info is None:
+                if caller is None:
+                    raise _unauthorized(f"authentication required for {repo}")
+                raise _not_found(repo)
+            return info
+        if info is not None and info.kind is not Kind.TEMPLATE:
+            raise GitHTTPError(
+                "403 Forbidden",
+                f"{repo} is an image repository; its history is written by builds "
+                "(POST /api/v1/images/.../builds), not by git push")
+        return info
+
+    # -- handlers ----------------------------------------------------------
+
+    def info_refs(self, environ: dict[str, Any], start_response: StartResponse,
+                  repo: RepoId, _rest: str) -> Iterable[bytes]:
+        service = _query_param(environ.get("QUERY_STRING", ""), "service")
+        if service is None:
+            raise GitHTTPError("404 Not Found",
+                               "only git's smart HTTP protocol is served (dumb HTTP is not)")
+        if service not in SERVICES:
+            raise GitHTTPError("403 Forbidden", f"unsupported service {service!r}")
+        caller = self._caller(environ)
+        info = self._authorise(caller, repo, service)
+        path = (self.registry.repos.path(repo) if info is not None
+                else self._empty_repository())
+        protocol = environ.get("HTTP_GIT_PROTOCOL")
+        argv = git_argv(path, [service[len("git-"):], "--stateless-rpc", "--advertise-refs",
+                               str(path)])
+        proc = subprocess.run(argv, env=git_env(git_protocol=protocol), capture_output=True,
+                              check=False, timeout=300)
+        if proc.returncode != 0:
+            log.error("advertise %s %s failed: %s", service, repo, proc.stderr[-STDERR_KEPT:])
+            raise GitHTTPError("500 Internal Server Error", "git failed to list references")
+        body = proc.stdout
+        # Protocol v2 advertises capabilities only; v0 wants the service line
+        # first (gitprotocol-http).
+        if not body.startswith(b"000eversion 2\n"):
+            body = _pkt_line(f"# service={service}\n") + b"0000" + body
+        start_response("200 OK", [
+            ("Content-Type", f"application/x-{service}-advertisement"),
+            ("Content-Length", str(len(body))),
+            *_NO_CACHE,
+        ])
+        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
+
+    def rpc(self, environ: dict[str, Any], start_response: StartResponse,
+            repo: RepoId, rest: str) -> Iterable[bytes]:
+        service = rest.lstrip("/")
+        expected_type = f"application/x-{service}-request"
+        content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if content_type != expected_type:
+            raise GitHTTPError("415 Unsupported Media Type",
+                               f"expected Content-Type {expected_type}")
+        encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            raise GitHTTPError("415 Unsupported Media Type",
+                               f"unsupported Content-Encoding {encoding!r}")
+        caller = self._caller(environ)
+        info = self._authorise(caller, repo, service)
+        created = False
+        if info is None:  # create-on-push by a writer
+            try:
+                self.registry.repos.create(repo, Kind.TEMPLATE)
+                created = True
+            except RepositoryExists:
+                pass
+        limit = MAX_NEGOTIATION_BYTES if service == "git-upload-pack" else MAX_PUSH_BYTES
+        body: IO[bytes] = environ["wsgi.input"]
+        source = Gunzip(body, limit) if encoding in ("gzip", "x-gzip") else Limited(body, limit)
+        path = self.registry.repos.path(repo)
+        argv = git_argv(path, [service[len("git-"):], "--stateless-rpc", str(path)],
+                        hooks_path=self.registry.layout.hooks)
+        extra = {
+            "HEATER_DATA_DIR": str(self.registry.layout.root),
+            "HEATER_REPO": str(repo),
+            "HEATER_USER": caller.name if caller else "",
+            "HEATER_ROLE": str(caller.role) if caller else "",
+            "HEATER_SCOPE": (caller.namespace or "*") if caller else "",
+        }
+        relay = None
+        if service == "git-receive-pack" and hook_relay.supported():
+            # The pre-receive hook hands its work to this process.
+            relay = hook_relay.HookRelay(path, self.registry.layout.push_lock(repo),
+                                        is_admin(caller, repo.namespace))
+            extra.update(relay.environment())
+        env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
+
+        pending = self.registry.begin_change(repo) if service == "git-receive-pack" else None
+
+        def finished(ok: bool) -> None:
+            if relay is not None:
+                relay.close()
+            if pending is None:
+                return
+            if created and not _has_refs(path):
+                # The push that was to create this repository failed: leave
+                # nothing behind.
+                self.registry.repos.remove(repo)
+            else:
+                self.registry.changed(repo, caller)
+            self.registry.end_change(pending)
+
+        try:
+            stream = GitStream(argv, env, path, source, finished,
+                               pass_fds=relay.hook_fds if relay is not None else ())
+            if relay is not None:
+                relay.spawned()
+        except BaseException:
+            if relay is not None:
+                relay.close()
+            if pending is not None:
+                self.registry.end_change(pending)
+            raise
+        if not stream.first_chunk():
+            returncode = stream.wait()
+            if stream.input_error is not None:
+                status, message = stream.input_error
+                raise GitHTTPError(status, message)
+            if returncode != 0:
+                # Nothing was sent, so git refused what the client said
+                # (a malformed pkt-line, an unknown object...): say why.
+                reason = stream.stderr_text().replace(str(path), str(repo))
+                raise GitHTTPError("400 Bad Request",
+                                   reason.splitlines()[-1] if reason else f"{service} failed")
+        start_response("200 OK", [("Content-Type", f"application/x-{service}-result"),
+                                  *_NO_CACHE])
+        return stream
+
+    def _empty_repository(self) -> Path:
+        path = self.registry.layout.empty_repository
+        if not (path / "HEAD").is_file():
+            scratch = self.registry.layout.tmp / f"empty-{os.getpid()}-{threading.get_ident()}"
+            pygit2.init_repository(str(scratch), bare=True, initial_head="main")
+            try:
+                os.rename(scratch, path)
+            except OSError:  # another worker made it first
+                shutil.rmtree(scratch, ignore_errors=True)
+        return path
+
+
+_NO_CACHE = [
+    ("Cache-Control", "no-cache, max-age=0, must-revalidate"),
+    ("Pragma", "no-cache"),
+    ("Expires", "Fri, 01 Jan 1980 00:00:00 GMT"),
+]
+
+
+def _has_refs(path: Path) -> bool:
+    try:
+        git = pygit2.Repository(str(path))
+    except pygit2.GitError:
+        return False
+    try:
+        return any(True for _ in git.references)
+    finally:
+        git.free()
+
+
+def _pkt_line(text: str) -> bytes:
+    data = text.encode()
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+def _query_param(query: str, key: str) -> str | None:
+    values = parse_qs(query, keep_blank_values=True, max_num_fields=20).get(key)
+    return values[0] if values else None
+
+
+def _text_response(start_response: StartResponse, status: str, message: str,
+                   headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = (message.rstrip("\n") + "\n").encode("utf-8", "replace")
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body))), *(headers or [])])
+    return [body]

@@ -1,0 +1,118 @@
+"""Raw files for Heat: ``GET /<ns>/<name>/raw/<ref>/<path>``.
+
+The ref and the path are both in the URL path, so that Heat's ``urljoin``
+of a relative ``get_file`` or nested template ``type:`` lands on the
+sibling file at the same ref. The ref is one path segment (a version, a
+branch without ``/``, ``latest`` or a SHA).
+
+Caching follows what can change: a file addressed by a full commit SHA
+never does (``immutable``); a version's tag never moves, but the version
+may be yanked or the repository made private, so it is cached for a day;
+branches, ``latest`` and abbreviated SHAs (which a later commit may make
+ambiguous) are cached briefly. Every answer names the full-SHA URL of the
+same file in ``Content-Location``, the address to cache for good. The ETag
+is the blob's SHA: strong, the same at every ref where the file is
+unchanged, and compared weakly (RFC 9110) for ``If-None-Match``, so
+``W/"<etag>"``, lists of ETags and ``*`` all give 304.
+
+A file read through a yanked version (``v1.2.0`` after a yank) still
+answers, with ``X-Heater-Yanked: <reason>`` so that tools can warn.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from urllib.parse import quote
+
+from flask import Blueprint, Response, request
+
+from heater.catalog.detail import check_not_deleted, yank_of
+from heater.git.trees import FileNotInTree, find_blob, is_directory
+from heater.http.context import open_readable
+from heater.names import RepoId
+from heater.repos.lifecycle import read_state
+from heater.repos.resolve import Resolved, resolve
+
+bp = Blueprint("raw", __name__)
+
+IMMUTABLE_MAX_AGE = 365 * 24 * 3600
+VERSION_MAX_AGE = 24 * 3600
+MOVING_MAX_AGE = 60
+
+# Templates and the files they pull in are shown as text, so that browsers
+# display them instead of downloading them; Heat does not look at the type.
+TEXT_SUFFIXES = frozenset({
+    ".yaml", ".yml", ".template", ".env", ".sh", ".bash", ".py", ".txt", ".cfg",
+    ".conf", ".ini", ".j2", ".pp", ".ps1", ".cloudinit", ".md", ".rst", ".csv",
+})
+# Nothing served here may run in the registry's origin, whatever it contains.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
+# A yank reason is a paragraph; a header needs a line.
+MAX_HEADER_TEXT = 512
+
+
+def header_text(text: str) -> str:
+    """``text`` as one header line: whitespace runs as one space, at most
+    MAX_HEADER_TEXT characters, non-ASCII and control characters
+    percent-encoded (UTF-8), since header values are Latin-1 at best."""
+    line = " ".join(text.split())[:MAX_HEADER_TEXT]
+    return quote(line, safe=" !\"#$&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def content_type(path: str) -> str:
+    suffix = posixpath.splitext(path)[1].lower()
+    if suffix in TEXT_SUFFIXES or not suffix:
+        return "text/plain; charset=utf-8"
+    if suffix == ".json":
+        return "application/json"
+    guessed, _ = mimetypes.guess_type(path)
+    if guessed is None:
+        return "application/octet-stream"
+    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
+
+
+def cache_control(resolved: Resolved, private: bool) -> str:
+    audience = "private" if private else "public"
+    if resolved.full_sha:
+        return f"{audience}, max-age={IMMUTABLE_MAX_AGE}, immutable"
+    if resolved.kind == "version":
+        return f"{audience}, max-age={VERSION_MAX_AGE}"
+    return f"{audience}, max-age={MOVING_MAX_AGE}"
+
+
+# merge_slashes=False: "a//b" is refused, not redirected to another file.
+@bp.get("/<namespace>/<name>/raw/<ref>/<path:path>", merge_slashes=False)
+def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
+    repo = RepoId(namespace, name)
+    with open_readable(repo) as (info, git):
+        state = read_state(git)
+        check_not_deleted(repo, state)
+        resolved = resolve(git, ref)
+        blob = find_blob(resolved.commit.tree, path)
+        if blob is None:
+            raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})",
+                                directory=is_directory(resolved.commit.tree, path))
+        etag = str(blob.id)
+        headers = {
+            "ETag": f'"{etag}"',
+            "Cache-Control": cache_control(resolved, info.private),
+            "Content-Location": f"/{namespace}/{name}/raw/{resolved.sha}/{quote(path)}",
+            "X-Heater-Commit": resolved.sha,
+            **SECURITY_HEADERS,
+        }
+        if info.private:
+            headers["Vary"] = "Authorization, X-Auth-Token"
+        yank = yank_of(resolved, state)
+        if yank is not None:
+            headers["X-Heater-Yanked"] = header_text(str(yank.get("reason") or "yanked"))
+        # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+        if request.if_none_match.contains_weak(etag):
+            return Response(status=304, headers=headers)
+        data: bytes = blob.data
+    return Response(data, status=200, headers=headers, content_type=content_type(path))

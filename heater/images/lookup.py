@@ -1,0 +1,94 @@
+"""Reading an image repository's manifests: at a ref, the current one, and
+the manifest of every version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from heater.errors import NotFound
+from heater.images import repository
+from heater.images.builds import Status
+from heater.names import is_uuid
+from heater.repos.resolve import UnknownRef, resolve
+from heater.repos.versions import latest, list_versions
+
+
+class NoManifest(NotFound):
+    code = "no_manifest"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no manifest.json at {ref!r}")
+        self.ref = ref
+
+
+@dataclass(frozen=True)
+class ManifestAt:
+    ref: str
+    commit: str
+    manifest: dict[str, Any]
+    version: str | None
+
+
+class UnknownBuild(NotFound):
+    code = "unknown_build"
+
+    def __init__(self, build_id: str) -> None:
+        super().__init__(f"no uploaded build {build_id} in this image")
+        self.build_id = build_id
+
+
+def manifest_at(git: pygit2.Repository, ref: str) -> ManifestAt:
+    """The manifest at ``ref`` (a version, ``latest``, a branch, a SHA, or a
+    build's id: the manifest it was uploaded with, also once deleted), with
+    the version whose tag is on that commit, however ``ref`` named it."""
+    if is_uuid(ref):
+        found = repository.find_build(git, ref)
+        if found is None:
+            raise UnknownBuild(ref)
+        commit, manifest = found.build.sha, found.build.manifest
+    else:
+        resolved = resolve(git, ref)
+        read = repository.manifest_of(resolved.commit)
+        if read is None:
+            raise NoManifest(ref)
+        commit, manifest = resolved.sha, read
+    tagged = next((v for v in list_versions(git) if v.commit == commit), None)
+    return ManifestAt(ref, commit, manifest, str(tagged.version) if tagged else None)
+
+
+def current(git: pygit2.Repository) -> ManifestAt | None:
+    """The manifest a reader wants by default: the latest release if there
+    is one, else the head of ``main``; ``None`` for an image without builds."""
+    if latest(list_versions(git)) is not None:
+        return manifest_at(git, "latest")
+    tip = repository.head(git)
+    if tip is None:
+        return None
+    try:
+        return manifest_at(git, str(tip.id))
+    except (NoManifest, UnknownRef):
+        return None
+
+
+def versions(git: pygit2.Repository) -> list[dict[str, object]]:
+    """Every version, newest first, with the build it names and that
+    build's status: ``active``, or ``deleted`` with ``deleted_at`` (the tag
+    still names the commit that recorded the build; the version is yanked,
+    see :meth:`heater.images.service.Images.delete`)."""
+    deleted = repository.deleted_builds(git)
+    result = []
+    for tagged in list_versions(git):
+        entry = tagged.as_json()
+        commit = git.get(tagged.commit)
+        manifest = repository.manifest_of(commit) if isinstance(commit, pygit2.Commit) else None
+        image_id = manifest.get("image_id") if manifest else None
+        tombstone = deleted.get(image_id) if isinstance(image_id, str) else None
+        entry["image_id"] = image_id
+        entry["status"] = (Status.DELETED.value if tombstone
+                           else manifest.get("status") if manifest else None)
+        entry["deleted_at"] = tombstone.manifest.get("deleted_at") if tombstone else None
+        result.append(entry)
+    return result

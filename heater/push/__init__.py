@@ -1,0 +1,3 @@
+"""Pushes: the pre-receive hook, its relay to the server process, the
+rules a ref update must follow, and the admission decision.
+"""

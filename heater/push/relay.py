@@ -1,0 +1,223 @@
+"""The server side of the pre-receive hook: validate a push in-process.
+
+Starting a Python process costs tens of milliseconds, and importing pygit2
+and PyYAML hundreds: more than the whole of a small push. So the server
+process that runs ``git receive-pack`` makes two anonymous pipes for that
+push and passes the hook's ends to git, which hands its open descriptors on
+to its hooks; their numbers reach the hook in its environment
+(:data:`heater.push.hook.REQUEST_ENV`, :data:`heater.push.hook.REPLY_ENV`).
+The hook, a shell script, writes its input into the request pipe and copies
+the reply back to git. Validation runs here, with everything already loaded.
+
+Git and its other children hold the request pipe's write end for their whole
+life, so the end of a request cannot be its end-of-file: the hook writes
+the quarantine path line, the ``<old> <new> <ref>`` lines, then
+:data:`REQUEST_END`, which no ref line can be. The reply is a header
+``<status> <lines>`` and that many lines for the git user. Only this process
+holds the reply's write end: when it dies, the hook reads end-of-file (and
+a write to the request fails), so a hook never outlives its server.
+
+The relay also holds the repository's push lock from the moment it
+validates until ``git receive-pack`` has finished, and refuses an update
+whose old value is no longer the ref's: of concurrent pushes to a branch
+the first lands and the others are refused *in the hook*, so that git
+discards their quarantine instead of keeping their objects dangling.
+
+It fails closed: whatever goes wrong, the hook exits non-zero and git
+refuses the push.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import select
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+
+import pygit2
+
+from heater.git import threads
+from heater.push.admission import problems_for
+from heater.push.hook import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
+from heater.push.refrules import check_current
+
+log = logging.getLogger(__name__)
+
+# A push names a few refs; its hook input is tiny.
+MAX_REQUEST_BYTES = 1024 * 1024
+# Longer than any validation takes; a hook that hangs must not hold a thread.
+TIMEOUT_SECONDS = 120.0
+# Pushes to one repository wait this long for the one before them.
+LOCK_WAIT_SECONDS = 60.0
+# How often a waiting relay thread looks whether close() was called. The
+# request's end-of-file normally wakes it as soon as git exits; this only
+# bounds close() if something git started still holds the pipe.
+POLL_SECONDS = 0.1
+
+_END = b"\n" + REQUEST_END.encode() + b"\n"
+
+
+def supported() -> bool:
+    """The hook opens its inherited pipes as ``/dev/fd/<n>`` (see
+    :mod:`heater.push.hook`); without that, it validates in a process of
+    its own."""
+    return os.name == "posix" and os.path.isdir("/dev/fd")
+
+
+class HookClosed(Exception):
+    """The hook went away, or the relay was closed, before the exchange ended."""
+
+
+class HookRelay:
+    """Answers the pre-receive hook of one push to ``repo_path``.
+
+    Pass :attr:`hook_fds` to the git process (``pass_fds``) with
+    :meth:`environment` in its environment, call :meth:`spawned` once it has
+    started, and :meth:`close` once it has exited.
+    """
+
+    def __init__(self, repo_path: Path, lock_path: Path, admin: bool) -> None:
+        self.repo_path = repo_path.resolve()
+        self.lock_path = lock_path
+        self.admin = admin
+        # os.pipe() descriptors are not inherited: only git gets the hook's
+        # ends (pass_fds), and nothing ever gets this process's ends.
+        self._requests, request_writer = os.pipe()
+        reply_reader, self._replies = os.pipe()
+        # A hook that stops reading must not block this thread past its timeout.
+        os.set_blocking(self._replies, False)
+        self.hook_fds: tuple[int, ...] = (request_writer, reply_reader)
+        self._lock_fd: int | None = None
+        self._closed = threading.Event()
+        self._task = threads.submit(self._serve, "hook-relay")
+
+    def environment(self) -> dict[str, str]:
+        """The variables that name the pipes to the hook."""
+        request_writer, reply_reader = self.hook_fds
+        return {REQUEST_ENV: str(request_writer), REPLY_ENV: str(reply_reader)}
+
+    def spawned(self) -> None:
+        """Close this process's copies of the hook's ends once git has
+        inherited them (idempotent): then the request pipe ends when git and
+        everything it started have exited."""
+        fds, self.hook_fds = self.hook_fds, ()
+        for fd in fds:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Release the push lock and the pipes (idempotent); call it once git
+        has finished, hook or no hook."""
+        self._closed.set()
+        self.spawned()
+        futures.wait([self._task], timeout=TIMEOUT_SECONDS)
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # releases the flock
+
+    @property
+    def finished(self) -> bool:
+        """Whether the relay's work has ended (its pipes are closed)."""
+        return self._task.done()
+
+    def _lock(self) -> bool:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline or self._closed.is_set():
+                    os.close(fd)
+                    return False
+                time.sleep(0.01)
+                continue
+            self._lock_fd = fd
+            return True
+
+    def _serve(self) -> None:
+        try:
+            try:
+                status, text = self._answer(self._receive())
+            except HookClosed:
+                raise
+            except Exception:
+                log.exception("validating a push failed")
+                status, text = 1, "internal error while validating the push; refused\n"
+            self._send(status, text)
+        except HookClosed:
+            pass  # no hook ran, or it went away: git refuses the push
+        finally:
+            # The hook reads the reply to its end-of-file at worst: close it
+            # on every path, or a hook would wait for close().
+            os.close(self._replies)
+            os.close(self._requests)
+
+    def _wait(self, fd: int, event: int, deadline: float | None) -> None:
+        """Return once ``fd`` is ready for ``event``; HookClosed if close()
+        was called or ``deadline`` passed first."""
+        poller = select.poll()
+        poller.register(fd, event)
+        while not self._closed.is_set():
+            if deadline is not None and time.monotonic() > deadline:
+                raise HookClosed("the hook took too long")
+            if poller.poll(POLL_SECONDS * 1000):
+                return
+        raise HookClosed("closed")
+
+    def _receive(self) -> bytes:
+        """The hook's whole request, up to and without its end line."""
+        request = bytearray()
+        deadline = None  # the push's pack may take long to arrive before the hook runs
+        while not request.endswith(_END):
+            self._wait(self._requests, select.POLLIN, deadline)
+            data = os.read(self._requests, 64 * 1024)
+            if not data:
+                raise HookClosed("end of file")  # git and the hook are gone
+            request += data
+            if len(request) > MAX_REQUEST_BYTES:
+                raise ValueError("hook request too large")
+            deadline = deadline or time.monotonic() + TIMEOUT_SECONDS
+        return bytes(request[: -len(_END) + 1])
+
+    def _send(self, status: int, text: str) -> None:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        lines = text.count("\n")
+        reply = f"{status} {lines}\n{text}".encode()
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while reply:
+            self._wait(self._replies, select.POLLOUT, deadline)
+            try:
+                reply = reply[os.write(self._replies, reply):]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError as exc:
+                raise HookClosed("the hook went away") from exc
+
+    def _answer(self, request: bytes) -> tuple[int, str]:
+        head, _, body = request.partition(b"\n")
+        quarantine = head.decode()
+        # Split on newlines only: a ref name may hold other line separators.
+        lines = body.decode().split("\n")[:-1]
+        updates = parse_updates(lines)
+        if len(updates) != len(lines):
+            # Only git writes these lines: anything else is not a push to pass.
+            return 1, "malformed hook input; push refused\n"
+        if not self._lock():
+            return 1, "another push to this repository is taking too long; try again\n"
+        git = pygit2.Repository(str(self.repo_path))
+        try:
+            if quarantine:
+                # Only ever a directory of this repository's object store.
+                path = Path(quarantine).resolve()
+                if path.parent != self.repo_path / "objects":
+                    return 1, "unexpected quarantine directory; push refused\n"
+                git.odb.add_disk_alternate(str(path))
+            problems = check_current(git, updates) or problems_for(git, updates, self.admin)
+        finally:
+            git.free()
+        return (1 if problems else 0), report(problems)

@@ -1,0 +1,125 @@
+"""Resolving what a user calls a ref (``latest``, ``v1.2.0``, ``main``, a SHA)
+to a commit.
+
+Resolution order: ``latest``; a semantic version (with or without ``v``);
+a branch; any other tag; a full or abbreviated commit SHA. A result knows
+whether it can change: versions and SHAs are immutable, branches and
+``latest`` move.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pygit2
+
+from heater.errors import InvalidInput, NotFound
+from heater.names import check_short_ref
+from heater.repos.versions import (
+    TaggedVersion,
+    Version,
+    find_version,
+    latest,
+    list_versions,
+    lookup_version,
+)
+
+LATEST = "latest"
+_HEX_RE = re.compile(r"^[0-9a-f]{4,64}$")
+
+
+
+class UnknownRef(NotFound):
+    code = "unknown_ref"
+
+    def __init__(self, ref: str, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"unknown ref {ref!r}{detail}")
+        self.ref = ref
+
+
+class AmbiguousRef(InvalidInput):
+    code = "ambiguous_ref"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"abbreviated SHA {ref!r} matches more than one object; use more digits")
+        self.ref = ref
+
+
+@dataclass(frozen=True)
+class Resolved:
+    ref: str            # what the user asked for
+    kind: str           # "latest" | "version" | "branch" | "tag" | "sha"
+    commit: pygit2.Commit
+    version: TaggedVersion | None = None
+
+    @property
+    def sha(self) -> str:
+        return str(self.commit.id)
+
+    @property
+    def full_sha(self) -> bool:
+        """True when the ref was the commit's (or its tag's) full SHA."""
+        return self.kind == "sha" and len(self.ref) == len(self.sha)
+
+    @property
+    def immutable(self) -> bool:
+        """True when the same URL can never show other content: a version,
+        or a full SHA. An abbreviated SHA is not: a later object may share
+        its prefix and make it ambiguous."""
+        return self.kind == "version" or self.full_sha
+
+
+def resolve(git: pygit2.Repository, ref: str,
+            versions: Sequence[TaggedVersion] | None = None) -> Resolved:
+    """Resolve ``ref`` in ``git`` or raise :class:`UnknownRef`.
+
+    ``versions``: the repository's versions with their yank state, for a
+    caller that has listed them already (otherwise read as needed).
+    """
+    check_short_ref(ref)
+    if ref == LATEST:
+        best = latest(versions if versions is not None else list_versions(git))
+        if best is None:
+            raise UnknownRef(ref, "the repository has no released version")
+        return Resolved(ref, "latest", _commit(git, best.commit, ref), best)
+    version = Version.try_parse(ref)
+    if version is not None:
+        tagged = (find_version(versions, version) if versions is not None
+                  else lookup_version(git, version))
+        if tagged is None:
+            raise UnknownRef(ref, "no such version")
+        return Resolved(ref, "version", _commit(git, tagged.commit, ref), tagged)
+    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+        reference = git.references.get(prefix + ref)
+        if reference is not None:
+            return Resolved(ref, kind, _peel(git, reference.target, ref))
+    if _HEX_RE.match(ref):
+        try:
+            obj = git.revparse_single(ref)
+        except KeyError:
+            raise UnknownRef(ref) from None
+        except ValueError:
+            raise AmbiguousRef(ref) from None
+        except pygit2.GitError:
+            raise UnknownRef(ref) from None
+        return Resolved(ref, "sha", _peel(git, obj.id, ref))
+    raise UnknownRef(ref)
+
+
+def _commit(git: pygit2.Repository, sha: str, ref: str) -> pygit2.Commit:
+    return _peel(git, pygit2.Oid(hex=sha), ref)
+
+
+def _peel(git: pygit2.Repository, oid: pygit2.Oid | str, ref: str) -> pygit2.Commit:
+    obj = git.get(oid)
+    if obj is None:
+        raise UnknownRef(ref)
+    try:
+        commit = obj.peel(pygit2.Commit)
+    except (pygit2.InvalidSpecError, ValueError):
+        raise UnknownRef(ref, "does not name a commit") from None
+    assert isinstance(commit, pygit2.Commit)
+    return commit

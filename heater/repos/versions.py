@@ -1,0 +1,203 @@
+"""Semantic versions: parsing, precedence, and the versions of a repository.
+
+A version is a tag ``vMAJOR.MINOR.PATCH[-pre][+build]`` or the same without
+the ``v``; both spellings name one version, so only one tag may carry it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import total_ordering
+from typing import Any
+
+import pygit2
+
+from heater.errors import InvalidInput
+from heater.repos.lifecycle import read_state
+
+# semver.org 2.0.0, with an optional leading "v".
+_SEMVER_RE = re.compile(
+    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+MAX_VERSION_LENGTH = 128
+
+
+class InvalidVersion(InvalidInput):
+    code = "invalid_version"
+
+    def __init__(self, value: str) -> None:
+        super().__init__(
+            f"{value!r} is not a semantic version (expected MAJOR.MINOR.PATCH, "
+            "optionally v-prefixed, with -prerelease and +build parts)"
+        )
+        self.value = value
+
+
+@total_ordering
+@dataclass(frozen=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+    prerelease: tuple[str, ...] = ()
+    build: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        if not isinstance(text, str) or len(text) > MAX_VERSION_LENGTH:
+            raise InvalidVersion(str(text)[:MAX_VERSION_LENGTH])
+        match = _SEMVER_RE.match(text)
+        if not match:
+            raise InvalidVersion(text)
+        major, minor, patch, pre, build = match.groups()
+        return cls(int(major), int(minor), int(patch),
+                   tuple(pre.split(".")) if pre else (), build or "")
+
+    @classmethod
+    def try_parse(cls, text: str) -> Version | None:
+        try:
+            return cls.parse(text)
+        except InvalidVersion:
+            return None
+
+    @property
+    def is_prerelease(self) -> bool:
+        return bool(self.prerelease)
+
+    def __str__(self) -> str:
+        text = f"{self.major}.{self.minor}.{self.patch}"
+        if self.prerelease:
+            text += "-" + ".".join(self.prerelease)
+        if self.build:
+            text += "+" + self.build
+        return text
+
+    def _key(self) -> tuple[object, ...]:
+        # A release sorts after its pre-releases; numeric identifiers sort
+        # numerically and before alphanumeric ones (semver 2.0.0 section 11).
+        # Build metadata does not take part in precedence.
+        pre: tuple[tuple[int, int, str], ...] = tuple(
+            (0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease
+        )
+        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __lt__(self, other: Version) -> bool:
+        return self._key() < other._key()
+
+
+@dataclass
+class TaggedVersion:
+    version: Version
+    tag: str
+    commit: str
+    tagger: str | None
+    created_at: str | None
+    message: str | None
+    yanked: bool = False
+    yank_reason: str | None = field(default=None)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "version": str(self.version),
+            "tag": self.tag,
+            "commit": self.commit,
+            "tagger": self.tagger,
+            "created_at": self.created_at,
+            "message": self.message,
+            "prerelease": self.version.is_prerelease,
+            "yanked": self.yanked,
+            "yank_reason": self.yank_reason,
+        }
+
+
+def list_versions(git: pygit2.Repository) -> list[TaggedVersion]:
+    """Every semver tag that points (maybe through a tag object) at a commit,
+    newest first by semver precedence, with its yank state."""
+    yanked = read_state(git).yanked
+    found: list[TaggedVersion] = []
+    for ref_name in git.references:
+        if not ref_name.startswith("refs/tags/"):
+            continue
+        tagged = _tagged(git, ref_name[len("refs/tags/"):], yanked)
+        if tagged is not None:
+            found.append(tagged)
+    found.sort(key=lambda v: (v.version, v.tag), reverse=True)
+    return found
+
+
+def lookup_version(git: pygit2.Repository, version: Version) -> TaggedVersion | None:
+    """``find_version(list_versions(git), version)``, reading only the tag
+    when it is spelled as asked (``v1.2.0`` or ``1.2.0``): raw files are
+    read by version far more often than tags are listed."""
+    yanked = None
+    for tag_name in (f"v{version}", str(version)):
+        if f"refs/tags/{tag_name}" in git.references:
+            if yanked is None:
+                yanked = read_state(git).yanked
+            tagged = _tagged(git, tag_name, yanked)
+            if tagged is not None:
+                return tagged
+    return find_version(list_versions(git), version)
+
+
+def _tagged(git: pygit2.Repository, tag_name: str,
+            yanked: Mapping[str, Mapping[str, Any]]) -> TaggedVersion | None:
+    """The version tag ``tag_name`` (None: not a version of a commit)."""
+    version = Version.try_parse(tag_name)
+    if version is None:
+        return None
+    target = git.get(git.references[f"refs/tags/{tag_name}"].target)
+    tagger = created = message = None
+    if isinstance(target, pygit2.Tag):
+        if target.tagger is not None:
+            tagger = f"{target.tagger.name} <{target.tagger.email}>"
+            created = _iso(target.tagger.time, target.tagger.offset)
+        message = target.message
+    try:
+        commit = target.peel(pygit2.Commit) if target is not None else None
+    except (pygit2.InvalidSpecError, ValueError):
+        commit = None
+    if commit is None:
+        return None
+    if created is None:
+        created = _iso(commit.committer.time, commit.committer.offset)
+    yank = yanked.get(str(version))
+    return TaggedVersion(version, tag_name, str(commit.id), tagger, created, message,
+                         yanked=yank is not None,
+                         yank_reason=str(yank.get("reason")) if yank else None)
+
+
+def find_version(versions: Sequence[TaggedVersion], version: Version) -> TaggedVersion | None:
+    for tagged in versions:
+        if tagged.version == version and tagged.version.build == version.build:
+            return tagged
+    for tagged in versions:
+        if tagged.version == version:
+            return tagged
+    return None
+
+
+def latest(versions: Sequence[TaggedVersion]) -> TaggedVersion | None:
+    """The highest version that is neither a pre-release nor yanked."""
+    for tagged in versions:  # already newest first
+        if not tagged.version.is_prerelease and not tagged.yanked:
+            return tagged
+    return None
+
+
+def _iso(timestamp: int, offset_minutes: int) -> str:
+    tz = dt.timezone(dt.timedelta(minutes=offset_minutes))
+    return dt.datetime.fromtimestamp(timestamp, tz).isoformat()

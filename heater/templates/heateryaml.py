@@ -1,0 +1,157 @@
+"""``heater.yaml``: a repository's own settings, versioned with it.
+
+The one place that names the file, its settings, the default entry point
+and how the ``entrypoint`` setting is read; validation, the catalog and the
+diff all read them from here. The settings::
+
+    description: text           shown in the catalog over the template's own
+    keywords: [text, ...]       for search
+    metadata: {key: value}      free key/value, shown in the catalog
+    icon: text                  a URL or path
+    maintainers: [name | {name, email, url}, ...]
+    entrypoint: path            the template callers deploy (template.yaml)
+    versioning: {enforce: bool} refuse version tags that bump too little
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from heater.errors import InvalidInput
+from heater.names import check_repo_path
+from heater.templates.yamlload import YamlError, load_yaml
+
+METADATA_FILE = "heater.yaml"
+DEFAULT_ENTRYPOINT = "template.yaml"
+
+
+def read_metadata(tree: pygit2.Tree) -> dict[str, Any]:
+    """``heater.yaml`` at ``tree`` as a mapping; empty when it is missing or
+    unreadable (validation reports that; the diff carries on without it)."""
+    try:
+        entry = tree[METADATA_FILE]
+    except KeyError:
+        return {}
+    if not isinstance(entry, pygit2.Blob):
+        return {}
+    try:
+        data = load_yaml(entry.data, METADATA_FILE).data
+    except YamlError:
+        return {}
+    return {str(k): v for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def parse_entrypoint(value: Any) -> str:
+    """The entry point named by an ``entrypoint`` setting, or InvalidInput
+    saying why it cannot be one."""
+    if not isinstance(value, str):
+        raise InvalidInput("entrypoint must be a file path", code="invalid_entrypoint")
+    return check_repo_path(value)
+
+
+def entrypoint(tree: pygit2.Tree) -> str:
+    """The path of the template callers deploy, per ``heater.yaml``."""
+    value = read_metadata(tree).get("entrypoint")
+    if value is None:
+        return DEFAULT_ENTRYPOINT
+    try:
+        return parse_entrypoint(value)
+    except InvalidInput:
+        return DEFAULT_ENTRYPOINT
+
+
+Keys = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """Something wrong in ``heater.yaml``; ``keys`` locate it in the file."""
+
+    keys: Keys
+    reason: str
+
+
+# A setting's check: None when the value is right, else where in it the
+# first wrong part is (() for the value itself).
+Check = Callable[[Any], Keys | None]
+
+
+def _of_type(kind: type) -> Check:
+    return lambda value: None if isinstance(value, kind) else ()
+
+
+def _list_of(item: Check) -> Check:
+    def check(value: Any) -> Keys | None:
+        if not isinstance(value, list):
+            return ()
+        for index, entry in enumerate(value):
+            inner = item(entry)
+            if inner is not None:
+                return (index, *inner)
+        return None
+    return check
+
+
+MAINTAINER_FIELDS = frozenset({"name", "email", "url"})
+
+
+def _maintainer(value: Any) -> Keys | None:
+    if isinstance(value, str):
+        return None
+    if not isinstance(value, dict):
+        return ()
+    extra = [str(k) for k in value if str(k) not in MAINTAINER_FIELDS]
+    return (extra[0],) if extra else None
+
+
+def _versioning(value: Any) -> Keys | None:
+    if not isinstance(value, dict):
+        return ()
+    for key, inner in value.items():
+        if str(key) != "enforce" or not isinstance(inner, bool):
+            return (str(key),)
+    return None
+
+
+# Each setting: its check, and what the message says it must be.
+SETTINGS: dict[str, tuple[Check, str]] = {
+    "description": (_of_type(str), "a string"),
+    "keywords": (_list_of(_of_type(str)), "a list of strings"),
+    "metadata": (_of_type(dict), "a mapping of keys to values"),
+    "icon": (_of_type(str), "a string (a URL or a path)"),
+    "maintainers": (_list_of(_maintainer),
+                    "a list of names or of mappings with name, email and url"),
+    # Its value is checked by parse_entrypoint, which says more.
+    "entrypoint": (lambda _value: None, "a file path"),
+    "versioning": (_versioning, "a mapping {enforce: true|false} (a YAML boolean, "
+                                "not a quoted string)"),
+}
+
+
+def check_settings(data: Any) -> list[SettingProblem]:
+    """Every problem with the loaded ``heater.yaml`` ``data``: only known
+    settings, each of the right type (an empty file has none)."""
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        return [SettingProblem((), f"{METADATA_FILE} must be a mapping of settings: "
+                                   + ", ".join(SETTINGS))]
+    problems: list[SettingProblem] = []
+    for key, value in data.items():
+        name = str(key)
+        known = SETTINGS.get(name)
+        if known is None:
+            close = difflib.get_close_matches(name, SETTINGS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else \
+                f"; known settings: {', '.join(SETTINGS)}"
+            problems.append(SettingProblem((name,), f"unknown setting {name!r}{hint}"))
+        else:
+            where = known[0](value)
+            if where is not None:
+                problems.append(SettingProblem((name, *where), f"{name} must be {known[1]}"))
+    return problems

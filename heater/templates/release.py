@@ -1,0 +1,98 @@
+"""Releasing a version: an annotated semver tag, made by pygit2 as the caller.
+
+A version has one tag whatever its spelling: ``1.2.0`` is refused while
+``v1.2.0`` exists (and so is ``1.2.0+build``, equal in precedence). Tags
+are made under an exclusive lock on the repository, so two concurrent
+requests for two spellings cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pygit2
+
+from heater.errors import Conflict, InvalidInput
+from heater.names import check_ref_name
+from heater.paths import push_lock_file
+from heater.push.admission import admit
+from heater.push.refrules import RefUpdate
+from heater.repos.lifecycle import ZERO_OID
+from heater.repos.resolve import UnknownRef, resolve
+from heater.repos.versions import TaggedVersion, Version, find_version, list_versions
+
+MAX_MESSAGE_LENGTH = 64 * 1024
+# Taggers are API tokens, which have names but no e-mail addresses; git
+# requires one, so a reserved domain (RFC 2606) makes it plain it is not real.
+TAGGER_EMAIL_DOMAIN = "heater.invalid"
+
+
+class VersionExists(Conflict):
+    code = "version_exists"
+
+    def __init__(self, version: str, tag: str) -> None:
+        super().__init__(f"version {version} already exists as tag {tag!r}; "
+                         "versions never move, release a new one")
+        self.version = version
+        self.tag = tag
+
+
+class UnknownTarget(InvalidInput):
+    """The ref a version should point at does not exist (a bad request,
+    not a missing resource: the resource is the repository)."""
+
+    code = "unknown_ref"
+
+    def __init__(self, ref: str, reason: str) -> None:
+        super().__init__(f"cannot tag {ref!r}: {reason}")
+        self.ref = ref
+
+
+@contextmanager
+def repository_lock(git: pygit2.Repository) -> Iterator[None]:
+    """Hold the repository's push lock, the one the pre-receive relay holds,
+    so that a tag made over the API and a pushed tag are decided one after
+    the other, across processes."""
+    fd = os.open(push_lock_file(Path(git.path)), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def create_version(git: pygit2.Repository, version_text: str, ref: str,
+                   message: str | None, tagger: str) -> TaggedVersion:
+    """Tag the commit ``ref`` names as ``version_text`` (spelling kept as
+    given), annotated with ``message``, tagged by ``tagger``; the new version."""
+    version = Version.parse(version_text)
+    tag_ref = check_ref_name(f"refs/tags/{version_text}")
+    if message is not None and len(message) > MAX_MESSAGE_LENGTH:
+        raise InvalidInput(f"message is longer than {MAX_MESSAGE_LENGTH} characters",
+                           code="invalid_message")
+    text = message if message and message.strip() else f"Release {version}"
+    with repository_lock(git):
+        existing = find_version(list_versions(git), version)
+        if existing is not None:
+            raise VersionExists(str(version), existing.tag)
+        if tag_ref in git.references:
+            raise VersionExists(str(version), version_text)
+        try:
+            target = resolve(git, ref)
+        except UnknownRef as exc:
+            raise UnknownTarget(ref, exc.message) from None
+        # The same decision a pushed tag gets: ref rules, the tagged tree's
+        # validity, and the repository's versioning policy.
+        admit(git, [RefUpdate(ZERO_OID, target.sha, tag_ref)], admin=False)
+        signature = pygit2.Signature(tagger, f"{tagger}@{TAGGER_EMAIL_DOMAIN}",
+                                     int(time.time()), 0)
+        git.create_tag(version_text, target.commit.id, pygit2.enums.ObjectType.COMMIT,
+                       signature, text if text.endswith("\n") else text + "\n")
+    created = find_version(list_versions(git), version)
+    assert created is not None
+    return created

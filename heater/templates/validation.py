@@ -1,0 +1,306 @@
+"""Validation of a template repository's content before any ref moves.
+
+One set of rules for every way content arrives: the git pre-receive hook
+checks the pushed trees in git's quarantine, the REST API checks files
+before it commits them, and tagging a version checks the tagged commit.
+
+Rules, for the files that changed (every file when there is nothing to
+compare with):
+
+- every YAML file (``.yaml``, ``.yml``, ``.template``) loads within the
+  limits of :mod:`heater.templates.yamlload` (size, depth, alias expansion);
+- ``heater.yaml`` holds only known settings, each of the right type
+  (:func:`heater.templates.heateryaml.check_settings`);
+- the entry point (``template.yaml``, or the ``entrypoint`` of
+  ``heater.yaml``) exists and is a template;
+- a template has a known ``heat_template_version`` and a ``resources`` or
+  ``outputs`` section whose entries are mappings;
+- every relative ``get_file`` target, nested template ``type:`` (anywhere
+  under ``resources``, as in a group's ``resource_def``) and
+  environment ``resource_registry`` file exists in the same tree. When
+  files were deleted, every file's references are checked again, since an
+  unchanged template may point at what is gone.
+
+Problems read ``<file>:<line>: <reason>``, the form compilers use, so that
+editors and terminals link them to the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pygit2
+
+from heater.errors import InvalidInput
+from heater.names import InvalidName
+from heater.templates.heateryaml import (
+    DEFAULT_ENTRYPOINT,
+    METADATA_FILE,
+    check_settings,
+    parse_entrypoint,
+)
+from heater.templates.hot import KNOWN_VERSIONS, YAML_SUFFIXES, FileKind, classify, references
+from heater.templates.yamlload import YamlDocument, YamlError, load_yaml
+
+# Enough for a user to fix several things in one go, few enough to read.
+MAX_PROBLEMS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}" if self.line else \
+            f"{self.path}: {self.reason}"
+
+
+class ValidationFailed(InvalidInput):
+    """Content that breaks the rules above; ``problems`` lists every finding."""
+
+    code = "validation_failed"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        shown = [str(p) for p in problems[:MAX_PROBLEMS_SHOWN]]
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+        super().__init__("\n".join(shown))
+        self.problems = problems
+
+
+class FileSource(Protocol):
+    """The files of one tree, read by path."""
+
+    def read(self, path: str) -> bytes | None:
+        """The file's content, or None if there is no file at ``path``."""
+
+    def paths(self) -> Iterable[str]:
+        """Every file path in the tree."""
+
+
+class GitTreeSource:
+    """A pygit2 tree (objects may live in git's quarantine)."""
+
+    def __init__(self, tree: pygit2.Tree) -> None:
+        self.tree = tree
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            entry = self.tree[path]
+        except (KeyError, ValueError):
+            return None
+        if not isinstance(entry, pygit2.Blob):
+            return None
+        data: bytes = entry.data
+        return data
+
+    def paths(self) -> Iterator[str]:
+        stack: list[tuple[pygit2.Tree, str]] = [(self.tree, "")]
+        while stack:
+            current, base = stack.pop()
+            for entry in current:
+                if isinstance(entry, pygit2.Tree):
+                    stack.append((entry, f"{base}{entry.name}/"))
+                elif isinstance(entry, pygit2.Blob):
+                    yield f"{base}{entry.name}"
+
+
+class MappingSource:
+    """Files given as a mapping of path to content (API writes)."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self.files = files
+
+    def read(self, path: str) -> bytes | None:
+        return self.files.get(path)
+
+    def paths(self) -> Iterable[str]:
+        return self.files.keys()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed between a validated tree and the new one; ``None`` for
+    ``changed`` means everything is new."""
+
+    changed: frozenset[str] | None
+    deleted: bool = False
+
+
+EVERYTHING = Changes(None)
+
+
+def changes_between(git: pygit2.Repository, old: pygit2.Tree | None,
+                    new: pygit2.Tree) -> Changes:
+    """The paths added or modified from ``old`` to ``new``, and whether any
+    path went away (renames count as both)."""
+    if old is None:
+        return EVERYTHING
+    diff = old.diff_to_tree(new)
+    changed: set[str] = set()
+    deleted = False
+    for delta in diff.deltas:
+        if delta.status == pygit2.enums.DeltaStatus.DELETED:
+            deleted = True
+        else:
+            changed.add(delta.new_file.path)
+            if delta.old_file.path != delta.new_file.path:
+                deleted = True
+    return Changes(frozenset(changed), deleted)
+
+
+def validate(source: FileSource, changes: Changes = EVERYTHING) -> list[Problem]:
+    """Every problem with the tree ``source`` given what ``changes``; empty
+    when it may be accepted."""
+    return _Validator(source, changes).run()
+
+
+def check(source: FileSource, changes: Changes = EVERYTHING) -> None:
+    """Raise :class:`ValidationFailed` unless ``source`` is acceptable."""
+    problems = validate(source, changes)
+    if problems:
+        raise ValidationFailed(problems)
+
+
+def check_commit(git: pygit2.Repository, commit: pygit2.Commit,
+                 base: pygit2.Commit | None = None) -> None:
+    """Raise :class:`ValidationFailed` unless ``commit``'s tree is acceptable;
+    with ``base`` (a commit already accepted), only what changed since is
+    checked. This is what tagging a version calls."""
+    tree = commit.tree
+    changes = changes_between(git, base.tree if base is not None else None, tree)
+    check(GitTreeSource(tree), changes)
+
+
+def is_yaml(path: str) -> bool:
+    return path.endswith(YAML_SUFFIXES)
+
+
+class _Validator:
+    def __init__(self, source: FileSource, changes: Changes) -> None:
+        self.source = source
+        self.changes = changes
+        self.problems: list[Problem] = []
+        self.loaded: dict[str, YamlDocument | None] = {}
+
+    def _changed(self, path: str) -> bool:
+        return self.changes.changed is None or path in self.changes.changed
+
+    def _problem(self, path: str, line: int | None, reason: str) -> None:
+        self.problems.append(Problem(path, line, reason))
+
+    def _load(self, path: str) -> YamlDocument | None:
+        """The parsed file (None when missing or broken, with the problem
+        recorded once)."""
+        if path not in self.loaded:
+            content = self.source.read(path)
+            doc = None
+            if content is not None:
+                try:
+                    doc = load_yaml(content, path)
+                except YamlError as exc:
+                    self._problem(path, exc.line, exc.reason)
+            self.loaded[path] = doc
+        return self.loaded[path]
+
+    def run(self) -> list[Problem]:
+        entry = self._entrypoint()
+        if entry is not None:
+            self._check_entrypoint(entry)
+        everything = self.changes.changed is None or self.changes.deleted
+        paths = self.source.paths() if everything else (self.changes.changed or ())
+        for path in sorted(paths):
+            if not is_yaml(path):
+                continue
+            doc = self._load(path)
+            if doc is None:
+                continue
+            if self._changed(path):
+                self._check_document(doc)
+            self._check_references(doc)
+        # In file and line order, as a compiler reports them.
+        return sorted(self.problems, key=lambda p: (p.path, p.line or 0))
+
+    def _entrypoint(self) -> str | None:
+        meta = self._load(METADATA_FILE) if self.source.read(METADATA_FILE) is not None \
+            else None
+        if meta is not None and self._changed(METADATA_FILE):
+            for setting in check_settings(meta.data):
+                self._problem(METADATA_FILE, meta.line_of(*setting.keys), setting.reason)
+        entry = DEFAULT_ENTRYPOINT
+        if meta is not None and isinstance(meta.data, dict) and "entrypoint" in meta.data:
+            try:
+                entry = parse_entrypoint(meta.data["entrypoint"])
+            except InvalidInput as exc:
+                reason = (f"entrypoint {exc.value!r} {exc.reason}" if isinstance(exc, InvalidName)
+                          else exc.message)
+                self._problem(METADATA_FILE, meta.line_of("entrypoint"), reason)
+                return None
+        return entry
+
+    def _check_entrypoint(self, entry: str) -> None:
+        if self.source.read(entry) is None:
+            self._problem(entry, None, "the entry point is missing: a template repository "
+                          f"needs {DEFAULT_ENTRYPOINT} (or the entrypoint named in "
+                          f"{METADATA_FILE})")
+            return
+        doc = self._load(entry)
+        if doc is not None and classify(doc.data) is not FileKind.TEMPLATE:
+            self._problem(entry, doc.line_of(),
+                          "the entry point is not a Heat template: heat_template_version "
+                          "is missing")
+
+    def _check_document(self, doc: YamlDocument) -> None:
+        if classify(doc.data) is not FileKind.TEMPLATE:
+            return  # environments and other YAML only need to parse
+        data: dict[Any, Any] = doc.data
+        version = data.get("heat_template_version")
+        if str(version) not in KNOWN_VERSIONS:
+            self._problem(doc.path, doc.line_of("heat_template_version"),
+                          f"unknown heat_template_version {version!r}; known: "
+                          + ", ".join(sorted(KNOWN_VERSIONS)))
+        present = [s for s in ("resources", "outputs") if data.get(s) is not None]
+        if not present:
+            self._problem(doc.path, doc.line_of(),
+                          "a template needs a resources or an outputs section")
+        for section in present:
+            self._check_section(doc, section, data[section])
+
+    def _check_section(self, doc: YamlDocument, section: str, value: Any) -> None:
+        if not isinstance(value, dict):
+            self._problem(doc.path, doc.line_of(section),
+                          f"{section} must be a mapping of names to definitions")
+            return
+        for name, definition in value.items():
+            if not isinstance(definition, dict):
+                self._problem(doc.path, doc.line_of(section, str(name)),
+                              f"{section}.{name} must be a mapping")
+            elif section == "resources" and not isinstance(definition.get("type"), str):
+                self._problem(doc.path, doc.line_of(section, str(name)),
+                              f"resource {name} needs a type")
+
+    def _check_references(self, doc: YamlDocument) -> None:
+        self.problems.extend(reference_problems(doc, self.source))
+
+
+def reference_problems(doc: YamlDocument, source: FileSource) -> list[Problem]:
+    """Every local file ``doc`` refers to that is not in ``source`` or lies
+    outside the repository (remote references are Heat's to fetch)."""
+    found: list[Problem] = []
+    for ref in references(doc.data, doc.path):
+        if ref.remote:
+            continue  # fetched by Heat at deploy time, not ours to check
+        line = doc.line_of(*ref.keys)
+        label = "get_file target" if ref.kind == "get_file" else (
+            "nested template" if ref.kind == "type" else "resource_registry file")
+        if ref.resolved is None:
+            found.append(Problem(doc.path, line,
+                                 f"{label} {ref.target!r} is outside the repository"))
+        elif source.read(ref.resolved) is None:
+            found.append(Problem(doc.path, line, f"{label} {ref.target!r} does not exist "
+                                 f"(no file {ref.resolved} in this tree)"))
+    return found

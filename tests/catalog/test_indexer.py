@@ -1,0 +1,128 @@
+"""Filling the index from repositories: rebuilds, races, per-kind extractors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from heater.catalog import indexer
+from heater.catalog.index import Entry, Query, ReadScope, listing_document
+from heater.catalog.indexer import Catalog, KindDocument
+from heater.catalog.sqlite import SqliteIndex
+from heater.names import RepoId
+from heater.paths import Layout
+from heater.repos.store import Kind, RepoInfo, RepositoryStore, Visibility
+from tests.conftest import HELLO_WORLD
+
+
+def commit(store: RepositoryStore, repo: RepoId, files: dict[str, str],
+           tag: str | None = None, when: int = 1_700_000_000) -> str:
+    git = pygit2.Repository(str(store.path(repo)))
+    builder = git.TreeBuilder()
+    for name, text in files.items():
+        builder.insert(name, git.create_blob(text.encode()), pygit2.GIT_FILEMODE_BLOB)
+    parents = [git.head.target] if not git.head_is_unborn else []
+    author = pygit2.Signature("A", "a@example.com", when, 0)
+    sha = git.create_commit("refs/heads/main", author, author, "c\n", builder.write(), parents)
+    if tag:
+        git.create_tag(tag, sha, pygit2.enums.ObjectType.COMMIT, author, "release\n")
+    return str(sha)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RepositoryStore:
+    return RepositoryStore(Layout(tmp_path / "data"))
+
+
+def catalog_of(store: RepositoryStore, name: str = "index.sqlite",
+               **kwargs: object) -> Catalog:
+    return Catalog(store, SqliteIndex(store.layout.root / name), **kwargs)  # type: ignore[arg-type]
+
+
+def everything(catalog: Catalog, kind: str = "template") -> list[Entry]:
+    """Every entry of ``kind`` in full, checking that listings show each as
+    :func:`listing_document` says."""
+    entries = []
+    for listed in catalog.index.query(Query(kind, ReadScope(all_private=True), limit=500)).entries:
+        entry = catalog.index.get(listed.namespace, listed.name)
+        assert entry is not None
+        assert json.loads(listed.shown) == listing_document(entry)
+        entries.append(entry)
+    return entries
+
+
+def test_parallel_rebuild_equals_sequential(store: RepositoryStore,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(12):
+        repo = RepoId(f"n{i % 3}", f"t{i}")
+        store.create(repo, Kind.TEMPLATE, Visibility.PRIVATE if i % 4 == 0 else Visibility.PUBLIC)
+        if i % 5:
+            commit(store, repo, {"template.yaml": HELLO_WORLD.replace("single", f"n{i}")},
+                   tag="v1.0.0" if i % 2 else None, when=1_700_000_000 + i)
+    monkeypatch.setattr(indexer, "PARALLEL_REBUILD_FROM", 0)
+    parallel = catalog_of(store, "a.sqlite")
+    assert parallel.rebuild(processes=2) == 12
+    sequential = catalog_of(store, "b.sqlite")
+    sequential.rebuild(processes=1)
+    assert everything(parallel) == everything(sequential)
+    assert len(everything(parallel)) == 12
+    assert parallel.index.is_built()
+
+
+def test_rebuild_forgets_what_is_gone(store: RepositoryStore) -> None:
+    catalog = catalog_of(store)
+    store.create(RepoId("a", "kept"))
+    catalog.index.upsert(Entry("a", "ghost", "template", False, False, "t", "t"))
+    catalog.rebuild()
+    assert [e.name for e in everything(catalog)] == ["kept"]
+
+
+def test_refresh_rereads_a_repository_that_moved_while_read(
+        store: RepositoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = RepoId("a", "racy")
+    store.create(repo)
+    commit(store, repo, {"template.yaml": HELLO_WORLD})
+    catalog = catalog_of(store)
+    original = Catalog._entry
+    calls: list[str] = []
+
+    def read_then_someone_pushes(self: Catalog, git: pygit2.Repository,
+                                 info: RepoInfo) -> Entry | None:
+        result = original(self, git, info)
+        if not calls:  # another worker's push lands after this read
+            commit(store, repo, {"template.yaml": HELLO_WORLD.replace("single", "newer")})
+        calls.append(info.repo.name)
+        return result
+
+    monkeypatch.setattr(Catalog, "_entry", read_then_someone_pushes)
+    catalog.refresh(repo)
+    assert len(calls) == 2
+    entry = catalog.index.get("a", "racy")
+    assert entry is not None and entry.description == "A newer server"
+
+
+def test_kinds_come_from_their_extractor(store: RepositoryStore) -> None:
+    store.create(RepoId("a", "tpl"), Kind.TEMPLATE)
+    image = RepoId("a", "img")
+    store.create(image, Kind.IMAGE)
+    commit(store, image, {"manifest.json": '{"os": {"distro": "ubuntu"}}'})
+    templates_only = catalog_of(store, "plain.sqlite",
+                                extractors={Kind.TEMPLATE: indexer.template_document})
+    assert [e.name for e in everything(templates_only, "image")] == []
+
+    def image_document(git: pygit2.Repository, head: pygit2.Commit | None) -> KindDocument:
+        assert head is not None
+        return KindDocument(description="An image", search_text=("ubuntu", "openssl"),
+                            summary={"os": "ubuntu"})
+
+    catalog = catalog_of(store, "images.sqlite",
+                         extractors={**indexer.EXTRACTORS, Kind.IMAGE: image_document})
+    catalog.rebuild()
+    [entry] = everything(catalog, "image")
+    assert entry.name == "img" and entry.summary == {"os": "ubuntu"}
+    found = catalog.index.query(Query("image", text="openssl")).entries
+    assert [e.name for e in found] == ["img"]
+    assert [e.name for e in everything(catalog)] == ["tpl"]

@@ -1,0 +1,81 @@
+"""The command line as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from heater.auth.tokens import Role, TokenStore
+from tests.conftest import Server
+
+
+def heater(*args: str, cwd: Path, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "HEATER_DATA_DIR"}
+    return subprocess.run([sys.executable, "-m", "heater", *args], cwd=cwd, env={
+        **environ, **(env or {})}, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_token_create_prints_secret_last(tmp_path: Path) -> None:
+    done = heater("token", "create", "ci", "--role", "writer", "--namespace", "acme",
+                  "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    secret = done.stdout.strip().splitlines()[-1]
+    principal = TokenStore(tmp_path / "d" / "auth.sqlite").authenticate(secret)
+    assert (principal.name, principal.role, principal.namespace) == ("ci", Role.WRITER, "acme")
+    # Only a digest is stored.
+    assert secret.encode() not in (tmp_path / "d" / "auth.sqlite").read_bytes()
+
+
+def test_data_dir_from_option_then_environment_then_default(tmp_path: Path) -> None:
+    heater("token", "create", "a", "--role", "reader", cwd=tmp_path,
+           env={"HEATER_DATA_DIR": str(tmp_path / "from-env")})
+    heater("token", "create", "b", "--role", "reader", cwd=tmp_path)
+    heater("token", "create", "c", "--role", "reader", "--data-dir", str(tmp_path / "opt"),
+           cwd=tmp_path, env={"HEATER_DATA_DIR": str(tmp_path / "from-env")})
+    assert (tmp_path / "from-env" / "auth.sqlite").is_file()
+    assert (tmp_path / "repos" / "auth.sqlite").is_file()
+    assert (tmp_path / "opt" / "auth.sqlite").is_file()
+    listed = heater("token", "list", "--data-dir", str(tmp_path / "opt"), cwd=tmp_path)
+    assert listed.stdout.startswith("c\treader\t*\t")
+
+
+def test_bad_token_requests_are_refused(tmp_path: Path) -> None:
+    bad_role = heater("token", "create", "x", "--role", "owner", cwd=tmp_path)
+    assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
+    bad_ns = heater("token", "create", "x", "--role", "reader", "--namespace", "../etc",
+                    cwd=tmp_path)
+    assert bad_ns.returncode == 1 and "invalid namespace" in bad_ns.stderr
+    heater("token", "create", "dup", "--role", "reader", cwd=tmp_path)
+    again = heater("token", "create", "dup", "--role", "reader", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_server_logs_one_line_per_request(server: Server) -> None:
+    marker = "/healthz?probe=logline"
+    requests.get(server.url + marker, timeout=10)
+    deadline = time.monotonic() + 10  # the line is written after the response is sent
+    lines: list[str] = []
+    while not lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+        lines = [line for line in server.log().splitlines() if marker in line]
+    assert len(lines) == 1 and '" 200 ' in lines[0]
+
+
+def test_cleanup_names_what_it_removed(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    heater("token", "create", "a", "--role", "reader", "--data-dir", str(data), cwd=tmp_path)
+    leftover = data / "tmp" / "create-0123.git"
+    leftover.mkdir(parents=True)
+    done = heater("cleanup", "--older-than", "0", "--data-dir", str(data), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["removed 1 abandoned entries:",
+                                        "  tmp/create-0123.git"]
+    assert not leftover.exists()
+    again = heater("cleanup", "--older-than", "0", "--data-dir", str(data), cwd=tmp_path)
+    assert again.stderr.splitlines() == ["removed 0 abandoned entries"]

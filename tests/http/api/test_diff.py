@@ -1,0 +1,258 @@
+"""The diff endpoint end to end: histories pushed with the real git client,
+the API's patch compared with ``git diff`` in a clone."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import CORPUS, HELLO_WORLD, Git, Server
+from tests.diff.test_getfile import FILES
+from tests.diff.test_policy import ENFORCE
+
+HISTORY = CORPUS / "heat-templates-history"
+REPLAYED = ("autoscaling", "lb_server", "servers_in_new_neutron_net", "F20_WordPress_Native")
+# Nested templates a history's template names, pushed beside it (a push
+# naming a missing one is refused).
+BESIDE = {"autoscaling": {"lb_server.yaml": (CORPUS / "heat-templates" / "hot" / "lb_server.yaml")}}
+
+
+def _api(server: Server, ns: str, name: str, **params: str) -> requests.Response:
+    return requests.get(f"{server.url}/api/v1/templates/{ns}/{name}/diff", params=params,
+                        timeout=60)
+
+
+def _replay(git: Git, work: Path, template: str) -> list[str]:
+    """Commit each corpus version of ``template`` as template.yaml, tagged
+    v1.0.0, v1.1.0, ...; in the middle of the history the file moves to
+    hot/ (heater.yaml names the new entry point) and a binary and an
+    environment file join it. Returns the SHAs."""
+    versions = sorted((HISTORY / template).glob("*.yaml"))
+    assert len(versions) >= 2, f"no corpus history in {HISTORY / template}"
+    shas: list[str] = []
+    current = "template.yaml"
+    for index, source in enumerate(versions):
+        if index == len(versions) // 2 and index > 0:
+            (work / "hot").mkdir()
+            git.run("mv", current, "hot/template.yaml", cwd=work)
+            current = "hot/template.yaml"
+            extra: dict[str, str | bytes] = {"files/logo.png": b"\x89PNG\x00" + bytes(range(256)),
+                                             "env.yaml": "parameter_defaults:\n  a: 1\n",
+                                             "heater.yaml": f"entrypoint: {current}\n"}
+        else:
+            extra = {}
+        files = {current: source.read_text(), **extra}
+        folder = current.rpartition("/")[0]
+        files |= {f"{folder}/{name}".lstrip("/"): path.read_text()
+                  for name, path in BESIDE.get(template, {}).items()}
+        if index == 0:
+            git.worktree(work, files, source.name)
+            shas.append(git.run("rev-parse", "HEAD", cwd=work).stdout.strip())
+        else:
+            shas.append(git.commit(work, files, source.name))
+        git.run("tag", f"v1.{index}.0", cwd=work)
+    return shas
+
+
+@pytest.mark.parametrize("template", REPLAYED)
+def test_unified_equals_git_diff_over_a_corpus_history(server: Server, git: Git, ns: str,
+                                                       tmp_path: Path, template: str) -> None:
+    token = server.token("writer", ns)
+    work = tmp_path / "work"
+    shas = _replay(git, work, template)
+    git.run("push", server.auth_url(f"{ns}/{template.lower()}.git", token), "main", "--tags",
+            cwd=work)
+    clone = tmp_path / "clone"
+    git.run("clone", "-q", f"{server.url}/{ns}/{template.lower()}.git", str(clone))
+    pairs = [*itertools.pairwise(shas), (shas[0], shas[-1]), (shas[-1], shas[0])]
+    assert len(pairs) >= 3
+    for old, new in pairs:
+        expected = git.run("diff", old, new, cwd=clone).stdout
+        response = _api(server, ns, template.lower(), **{"from": old, "to": new,
+                                                         "format": "unified"})
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"].startswith("text/x-diff")
+        if "Binary files" not in expected:
+            assert response.text == expected, (old, new)
+        else:  # git diff --binary is what applies; its zlib payload may differ
+            assert git.run("diff", "--stat", old, new, cwd=clone).stdout.strip()
+        if not expected:  # two versions with the same content
+            assert response.content == b""
+            continue
+        # The patch applies on a checkout of `from` and gives `to`.
+        git.run("checkout", "-q", "--detach", old, cwd=clone)
+        patch = tmp_path / "change.patch"
+        patch.write_bytes(response.content)
+        git.run("apply", "--check", "--binary", str(patch), cwd=clone)
+        git.run("apply", "--binary", str(patch), cwd=clone)
+        git.run("add", "-A", cwd=clone)
+        tree = git.run("write-tree", cwd=clone).stdout.strip()
+        assert tree == git.run("rev-parse", f"{new}^{{tree}}", cwd=clone).stdout.strip()
+        git.run("reset", "-q", "--hard", cwd=clone)
+
+        # The JSON lists the same files with the same patches and counts.
+        body = _api(server, ns, template.lower(), **{"from": old, "to": new}).json()
+        numstat = git.run("diff", "--numstat", old, new, cwd=clone).stdout.splitlines()
+        assert len(body["files"]) == len(numstat)
+        for item in body["files"]:
+            if not item["binary"]:
+                assert item["patch"] in expected
+        assert "".join(f["patch"] for f in body["files"]) == expected
+
+
+def _push_versions(server: Server, git: Git, ns: str, tmp_path: Path,
+                   contents: list[str], name: str = "app") -> list[str]:
+    token = server.token("writer", ns)
+    work = tmp_path / "work"
+    shas = []
+    for index, text in enumerate(contents):
+        if index == 0:
+            git.worktree(work, {"template.yaml": text})
+            shas.append(git.run("rev-parse", "HEAD", cwd=work).stdout.strip())
+        else:
+            shas.append(git.commit(work, {"template.yaml": text}, f"change {index}"))
+        git.run("tag", f"v1.{index}.0", cwd=work)
+    git.run("push", server.auth_url(f"{ns}/{name}.git", token), "main", "--tags", cwd=work)
+    return shas
+
+
+REQUIRED_FLAVOR = HELLO_WORLD.replace(
+    "resources:", "  flavor:\n    type: string\nresources:", 1)
+
+
+def test_json_carries_files_semantics_verdict_and_version_check(
+        server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    _push_versions(server, git, ns, tmp_path, [HELLO_WORLD, REQUIRED_FLAVOR])
+    response = _api(server, ns, "app", **{"from": "1.0.0", "to": "v1.1.0"})
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    assert body["from"]["version"] == "1.0.0" and body["to"]["kind"] == "version"
+    assert body["verdict"] == "major"
+    assert body["version_check"] == {"from": "1.0.0", "to": "1.1.0", "bump": "minor",
+                                     "required": "major", "sufficient": False}
+    [changed] = body["files"]
+    assert (changed["status"], changed["path"], changed["additions"],
+            changed["deletions"]) == ("modified", "template.yaml", 2, 0)
+    [summary] = body["semantic"]
+    assert summary["role"] == "entrypoint"
+    [entry] = summary["entries"]
+    assert entry["path"] == ["parameters", "flavor"] and entry["impact"] == "major"
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    again = requests.get(f"{server.url}/api/v1/templates/{ns}/app/diff", timeout=30,
+                         params={"from": "1.0.0", "to": "v1.1.0"},
+                         headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    unified = _api(server, ns, "app", **{"from": "1.0.0", "to": "v1.1.0", "format": "unified"})
+    assert unified.headers["X-Heater-Verdict"] == "major"
+    assert unified.headers["X-Heater-Diff-Truncated"] == "false"
+    # latest and a branch move: not cacheable forever.
+    moving = _api(server, ns, "app", **{"from": "1.0.0", "to": "main"})
+    assert moving.json()["version_check"] is None
+    assert "immutable" not in moving.headers.get("Cache-Control", "")
+
+
+def test_same_ref_gives_an_empty_diff(server: Server, git: Git, ns: str,
+                                      tmp_path: Path) -> None:
+    _push_versions(server, git, ns, tmp_path, [HELLO_WORLD])
+    body = _api(server, ns, "app", **{"from": "latest", "to": "v1.0.0"}).json()
+    assert body["files"] == [] and body["semantic"] == [] and body["verdict"] == "none"
+    unified = _api(server, ns, "app", **{"from": "main", "to": "1.0.0", "format": "unified"})
+    assert unified.status_code == 200 and unified.content == b""
+
+
+def test_unknown_ref_is_404_naming_it(server: Server, git: Git, ns: str,
+                                      tmp_path: Path) -> None:
+    _push_versions(server, git, ns, tmp_path, [HELLO_WORLD])
+    for params in ({"from": "v9.9.9", "to": "main"}, {"from": "main", "to": "no-such-branch"},
+                   {"from": "deadbeef", "to": "main"}):
+        response = _api(server, ns, "app", **params)
+        assert response.status_code == 404
+        error = response.json()["error"]
+        assert error["code"] == "unknown_ref"
+        bad = params["from"] if params["from"] != "main" else params["to"]
+        assert repr(bad) in error["message"]
+
+
+def test_bad_requests(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    _push_versions(server, git, ns, tmp_path, [HELLO_WORLD])
+    assert _api(server, ns, "app", **{"from": "main"}).json()["error"]["code"] == \
+        "missing_parameter"
+    response = _api(server, ns, "app", **{"from": "main", "to": "main", "format": "html"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_format"
+    assert _api(server, ns, "nothing", **{"from": "a", "to": "b"}).status_code == 404
+
+
+def test_private_repository_is_404_to_others(server: Server, git: Git, ns: str,
+                                             tmp_path: Path) -> None:
+    token = server.token("writer", ns)
+    created = requests.post(f"{server.url}/api/v1/templates", timeout=10,
+                            json={"namespace": ns, "name": "secret", "visibility": "private"},
+                            headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 201
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    git.run("push", server.auth_url(f"{ns}/secret.git", token), "main", cwd=work)
+    params = {"from": "main", "to": "main"}
+    assert _api(server, ns, "secret", **params).status_code == 404
+    sha = git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+    allowed = requests.get(f"{server.url}/api/v1/templates/{ns}/secret/diff",
+                           params={"from": sha, "to": sha},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert allowed.status_code == 200
+    # Fixed commits, but never in a shared cache.
+    assert allowed.headers["Cache-Control"].startswith("private,")
+
+
+def test_latest_skips_yanked_and_a_deleted_template_is_gone(
+        server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    _push_versions(server, git, ns, tmp_path, [HELLO_WORLD, REQUIRED_FLAVOR])
+    writer = {"Authorization": f"Bearer {server.token('writer', ns)}"}
+    base = f"{server.url}/api/v1/templates/{ns}/app"
+    assert requests.post(f"{base}/versions/1.1.0/yank", json={"reason": "breaks callers"},
+                         headers=writer, timeout=30).status_code == 200
+    body = _api(server, ns, "app", **{"from": "latest", "to": "v1.1.0"}).json()
+    assert body["from"]["version"] == "1.0.0" and body["verdict"] == "major"
+    admin = {"Authorization": f"Bearer {server.token('admin', ns)}"}
+    assert requests.delete(base, json={"reason": "gone"}, headers=admin,
+                           timeout=30).status_code == 200
+    gone = _api(server, ns, "app", **{"from": "v1.0.0", "to": "v1.1.0"})
+    assert gone.status_code == 410 and gone.json()["error"]["tombstone"]["reason"] == "gone"
+
+
+def test_a_changed_get_file_target_is_a_changed_property(server: Server, git: Git, ns: str,
+                                                         tmp_path: Path) -> None:
+    url = server.auth_url(f"{ns}/db.git", server.token("writer", ns))
+    work = git.worktree(tmp_path / "work", {**FILES, "heater.yaml": ENFORCE})
+    git.run("tag", "v1.0.0", cwd=work)
+    git.run("push", url, "main", "v1.0.0", cwd=work)
+    git.commit(work, {"scripts/db_init.sh": "#!/bin/sh\ncreatedb app --locale C\n"},
+               "only the script")
+    git.run("push", url, "main", cwd=work)
+
+    body = _api(server, ns, "db", **{"from": "v1.0.0", "to": "main"}).json()
+    assert [f["path"] for f in body["files"]] == ["scripts/db_init.sh"]
+    assert body["verdict"] == "major"
+    found = {(s["path"], s["role"], tuple(e["path"]), e["change"], e["impact"])
+             for s in body["semantic"] for e in s["entries"]}
+    assert found == {
+        ("template.yaml", "entrypoint", ("resources", "db", "properties", "user_data"),
+         "replaced", "major"),
+        ("nested/web.yaml", "nested", ("resources", "other", "properties", "config"),
+         "replaced", "major")}
+    assert all("via get_file scripts/db_init.sh" in e["reason"]
+               for s in body["semantic"] for e in s["entries"])
+
+    # The enforced policy refuses to release it as a patch.
+    git.run("tag", "v1.0.1", cwd=work)
+    proc = git.run("push", url, "v1.0.1", cwd=work, check=False)
+    assert proc.returncode != 0
+    assert ("remote: refs/tags/v1.0.1: version 1.0.1 is a patch bump over 1.0.0, but the "
+            "changes since 1.0.0 need a major bump") in proc.stderr
+    assert "resources/db/properties/user_data replaced: via get_file" in proc.stderr
+    git.run("tag", "v2.0.0", cwd=work)
+    git.run("push", url, "v2.0.0", cwd=work)
+    checked = _api(server, ns, "db", **{"from": "1.0.0", "to": "2.0.0"}).json()
+    assert checked["version_check"]["sufficient"] is True

@@ -1,0 +1,540 @@
+"""Who may do what: every endpoint and every git service, against public and
+private repositories of both kinds, as seen by every kind of caller.
+
+The expected status of each cell is the table below. Beyond the status,
+private content (names, file contents, manifests, object ids, build ids)
+must appear in no response to a caller who may not read it, and a private
+repository must answer such a caller exactly as a repository that does not
+exist, so that not even its existence shows.
+
+The endpoint list is derived from the application (Flask's url_map and the
+smart HTTP route table) and from the OpenAPI document: a new endpoint fails
+:func:`test_every_endpoint_is_in_the_matrix` until it has its rows here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from heater.http.app import create_app
+from heater.http.git.smarthttp import ROUTES, SERVICES
+from tests.access_world import PRINCIPALS, READERS, REPOS, World, world_for
+from tests.conftest import Git, Server
+from tests.images_helpers import UBUNTU_MANIFEST, push, queue_build
+
+# Columns: anonymous, an invalid token, then reader/writer/admin tokens of
+# the repositories' namespace (R W A), of another namespace (R' W' A') and
+# without a namespace (R* W* A*). Rows: an endpoint (Flask's rule syntax; git
+# services by URL) against pt/st (public/private template), pi/si
+# (public/private image, each with an uploaded build) or none (a name that
+# does not exist); "-" for endpoints about no repository. In endpoints, T is
+# /api/v1/templates/<namespace>/<name>, I /api/v1/images/<namespace>/<name>,
+# B /api/v1/builds/<build_id> and G /<ns>/<name>.git.
+#
+# Reading rules: a private repository answers 404 to those who may not read
+# it, exactly as "none" does; a token that is not valid is 401 everywhere it
+# is looked at; writing needs writer (deleting: admin) on the namespace, 401
+# without a token and 403 with one, except over git, where a refused push is
+# 401 so that git asks for other credentials (403 only when no credentials
+# could help: images are written by builds, not by push).
+EXPECTED = """
+method endpoint                                  repo anon bad R   W   A   R'  W'  A'  R*  W*  A*
+GET    /healthz                                  -    200 200 200 200 200 200 200 200 200 200 200
+GET    /api/v1/openapi.json                      -    200 200 200 200 200 200 200 200 200 200 200
+GET    /api/v1/templates                         pt   200 401 200 200 200 200 200 200 200 200 200
+GET    /api/v1/templates                         st   200 401 200 200 200 200 200 200 200 200 200
+GET    /api/v1/images                            pi   200 401 200 200 200 200 200 200 200 200 200
+GET    /api/v1/images                            si   200 401 200 200 200 200 200 200 200 200 200
+POST   /api/v1/templates                         none 401 401 403 201 201 403 403 403 403 201 201
+POST   /api/v1/templates                         pt   401 401 403 409 409 403 403 403 403 409 409
+POST   /api/v1/templates                         st   401 401 403 409 409 403 403 403 403 409 409
+POST   /api/v1/templates                         pi   401 401 403 409 409 403 403 403 403 409 409
+POST   /api/v1/templates                         si   401 401 403 409 409 403 403 403 403 409 409
+GET    T                                         pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T                                         st   404 401 200 200 200 404 404 404 200 200 200
+GET    T                                         pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T                                         si   404 401 404 404 404 404 404 404 404 404 404
+GET    T                                         none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/versions                                pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/versions                                st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/versions                                pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/versions                                none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/versions/<version>                      pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/versions/<version>                      st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/versions/<version>                      pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/versions/<version>                      none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/commits                                 pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/commits                                 st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/commits                                 pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/commits                                 none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/diff                                    pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/diff                                    st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/diff                                    pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/diff                                    none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/lifecycle                               pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/lifecycle                               st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/lifecycle                               pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/lifecycle                               none 404 401 404 404 404 404 404 404 404 404 404
+POST   T/versions                                pt   401 401 403 201 201 403 403 403 403 201 201
+POST   T/versions                                st   404 401 403 201 201 404 404 404 403 201 201
+POST   T/versions                                pi   404 401 404 404 404 404 404 404 404 404 404
+POST   T/versions                                none 404 401 404 404 404 404 404 404 404 404 404
+POST   T/versions/<version>/yank                 pt   401 401 403 200 200 403 403 403 403 200 200
+POST   T/versions/<version>/yank                 st   404 401 403 200 200 404 404 404 403 200 200
+POST   T/versions/<version>/yank                 none 404 401 404 404 404 404 404 404 404 404 404
+DELETE T/versions/<version>/yank                 pt   401 401 403 200 200 403 403 403 403 200 200
+DELETE T/versions/<version>/yank                 st   404 401 403 200 200 404 404 404 403 200 200
+DELETE T/versions/<version>/yank                 none 404 401 404 404 404 404 404 404 404 404 404
+PUT    T/deprecation                             pt   401 401 403 200 200 403 403 403 403 200 200
+PUT    T/deprecation                             st   404 401 403 200 200 404 404 404 403 200 200
+PUT    T/deprecation                             pi   404 401 404 404 404 404 404 404 404 404 404
+PUT    T/deprecation                             none 404 401 404 404 404 404 404 404 404 404 404
+DELETE T/deprecation                             pt   401 401 403 200 200 403 403 403 403 200 200
+DELETE T/deprecation                             st   404 401 403 200 200 404 404 404 403 200 200
+DELETE T/deprecation                             none 404 401 404 404 404 404 404 404 404 404 404
+DELETE T                                         pt   401 401 403 403 200 403 403 403 403 403 200
+DELETE T                                         st   404 401 403 403 200 404 404 404 403 403 200
+DELETE T                                         pi   404 401 404 404 404 404 404 404 404 404 404
+DELETE T                                         none 404 401 404 404 404 404 404 404 404 404 404
+POST   T/undelete                                pt   401 401 403 403 200 403 403 403 403 403 200
+POST   T/undelete                                st   404 401 403 403 200 404 404 404 403 403 200
+POST   T/undelete                                none 404 401 404 404 404 404 404 404 404 404 404
+GET    I                                         pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I                                         si   404 401 200 200 200 404 404 404 200 200 200
+GET    I                                         pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I                                         st   404 401 404 404 404 404 404 404 404 404 404
+GET    I                                         none 404 401 404 404 404 404 404 404 404 404 404
+GET    I/versions                                pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I/versions                                si   404 401 200 200 200 404 404 404 200 200 200
+GET    I/versions                                pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I/versions                                none 404 401 404 404 404 404 404 404 404 404 404
+GET    I/diff                                    pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I/diff                                    si   404 401 200 200 200 404 404 404 200 200 200
+GET    I/diff                                    pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I/diff                                    none 404 401 404 404 404 404 404 404 404 404 404
+POST   I/builds                                  pi   401 401 403 201 201 403 403 403 403 201 201
+POST   I/builds                                  si   401 401 403 201 201 403 403 403 403 201 201
+POST   I/builds                                  pt   401 401 403 400 400 403 403 403 403 400 400
+POST   I/builds                                  st   401 401 403 400 400 403 403 403 403 400 400
+POST   I/builds                                  none 401 401 403 201 201 403 403 403 403 201 201
+GET    B                                         pi   200 401 200 200 200 200 200 200 200 200 200
+GET    B                                         si   404 401 200 200 200 404 404 404 200 200 200
+GET    B                                         none 404 401 404 404 404 404 404 404 404 404 404
+GET    B/file                                    pi   200 401 200 200 200 200 200 200 200 200 200
+GET    B/file                                    si   404 401 200 200 200 404 404 404 200 200 200
+GET    B/file                                    none 404 401 404 404 404 404 404 404 404 404 404
+PUT    B/file                                    pi   401 401 403 200 200 403 403 403 403 200 200
+PUT    B/file                                    si   404 401 403 200 200 404 404 404 403 200 200
+PUT    B/file                                    none 404 401 404 404 404 404 404 404 404 404 404
+DELETE B                                         pi   401 401 403 200 200 403 403 403 403 200 200
+DELETE B                                         si   404 401 403 200 200 404 404 404 403 200 200
+DELETE B                                         none 404 401 404 404 404 404 404 404 404 404 404
+GET    /<namespace>/<name>/raw/<ref>/<path:path> pt   200 401 200 200 200 200 200 200 200 200 200
+GET    /<namespace>/<name>/raw/<ref>/<path:path> st   404 401 200 200 200 404 404 404 200 200 200
+GET    /<namespace>/<name>/raw/<ref>/<path:path> pi   200 401 200 200 200 200 200 200 200 200 200
+GET    /<namespace>/<name>/raw/<ref>/<path:path> si   404 401 200 200 200 404 404 404 200 200 200
+GET    /<namespace>/<name>/raw/<ref>/<path:path> none 404 401 404 404 404 404 404 404 404 404 404
+GET    G/info/refs?service=git-upload-pack       pt   200 401 200 200 200 200 200 200 200 200 200
+GET    G/info/refs?service=git-upload-pack       st   401 401 200 200 200 404 404 404 200 200 200
+GET    G/info/refs?service=git-upload-pack       pi   200 401 200 200 200 200 200 200 200 200 200
+GET    G/info/refs?service=git-upload-pack       si   401 401 200 200 200 404 404 404 200 200 200
+GET    G/info/refs?service=git-upload-pack       none 401 401 404 404 404 404 404 404 404 404 404
+POST   G/git-upload-pack                         pt   200 401 200 200 200 200 200 200 200 200 200
+POST   G/git-upload-pack                         st   401 401 200 200 200 404 404 404 200 200 200
+POST   G/git-upload-pack                         pi   200 401 200 200 200 200 200 200 200 200 200
+POST   G/git-upload-pack                         si   401 401 200 200 200 404 404 404 200 200 200
+POST   G/git-upload-pack                         none 401 401 404 404 404 404 404 404 404 404 404
+GET    G/info/refs?service=git-receive-pack      pt   401 401 401 200 200 401 401 401 401 200 200
+GET    G/info/refs?service=git-receive-pack      st   401 401 401 200 200 401 401 401 401 200 200
+GET    G/info/refs?service=git-receive-pack      pi   401 401 401 403 403 401 401 401 401 403 403
+GET    G/info/refs?service=git-receive-pack      si   401 401 401 403 403 401 401 401 401 403 403
+GET    G/info/refs?service=git-receive-pack      none 401 401 401 200 200 401 401 401 401 200 200
+POST   G/git-receive-pack                        pt   401 401 401 200 200 401 401 401 401 200 200
+POST   G/git-receive-pack                        st   401 401 401 200 200 401 401 401 401 200 200
+POST   G/git-receive-pack                        pi   401 401 401 403 403 401 401 401 401 403 403
+POST   G/git-receive-pack                        si   401 401 401 403 403 401 401 401 401 403 403
+POST   G/git-receive-pack                        none 401 401 401 200 200 401 401 401 401 200 200
+"""
+
+
+ABBREVIATIONS = {
+    "T": "/api/v1/templates/<namespace>/<name>",
+    "I": "/api/v1/images/<namespace>/<name>",
+    "B": "/api/v1/builds/<build_id>",
+    "G": "/<ns>/<name>.git",
+}
+
+
+def parse_expected(text: str) -> dict[tuple[str, str], dict[str, int]]:
+    """``{(endpoint, repo): {principal: status}}`` from the table."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    header = lines[0].split()
+    assert header[3:] == list(PRINCIPALS), header
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for line in lines[1:]:
+        method, short, repo, *statuses = line.split()
+        path = short
+        for abbreviation, full in ABBREVIATIONS.items():
+            if short.startswith(abbreviation):
+                path = full + short[len(abbreviation):]
+        assert repo in (*REPOS, "-") and len(statuses) == len(PRINCIPALS), line
+        key = (f"{method} {path}", repo)
+        assert key not in table, f"row given twice: {line}"
+        table[key] = dict(zip(PRINCIPALS, map(int, statuses), strict=True))
+    return table
+
+
+TABLE = parse_expected(EXPECTED)
+
+
+# -- how each endpoint is called ------------------------------------------------
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    target: str = ""            # the name or id the request names (for comparisons)
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    data: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    after: Callable[[], object] | None = None
+
+    def send(self, world: World, principal: str) -> requests.Response:
+        response = requests.request(
+            self.method, world.url(self.path), params=self.params, json=self.json,
+            data=self.data, headers={**world.headers(principal), **self.headers},
+            timeout=60, allow_redirects=False)
+        if self.after is not None:
+            self.after()
+        return response
+
+
+def _tpl(world: World, key: str, suffix: str = "") -> tuple[str, str]:
+    name = world.name(key)
+    return f"/api/v1/templates/{world.ns}/{name}{suffix}", name
+
+
+def _admin(world: World, method: str, path: str, **kwargs: Any) -> Callable[[], object]:
+    def run() -> object:
+        response = requests.request(method, world.url(path), headers=world.admin(),
+                                    timeout=60, **kwargs)
+        assert response.status_code < 500, response.text
+        return response
+    return run
+
+
+def _lifecycle(method: str, suffix: str, body: Any = None,
+               before: tuple[str, str] | None = None,
+               undo: tuple[str, str] | None = None) -> Callable[[World, str], Call]:
+    """A lifecycle action: ``before`` (as admin) puts the repository in the
+    state the action needs, ``undo`` (as admin) restores it afterwards."""
+    def make(world: World, key: str) -> Call:
+        path, name = _tpl(world, key)
+        if before is not None:
+            setup = {"message": "x"} if before[1] == "/deprecation" else {"reason": "setup"}
+            _admin(world, before[0], path + before[1], json=setup)()
+        after = (_admin(world, undo[0], path + undo[1], json={"reason": "undo"})
+                 if undo is not None else None)
+        return Call(method, path + suffix, name, json=body, after=after)
+    return make
+
+
+def _git(method: str, service: str) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        name = world.name(key)
+        base = f"/{world.ns}/{name}.git"
+        if method == "GET":
+            return Call("GET", f"{base}/info/refs", name, params={"service": service})
+        # A flush alone: a valid request that asks for nothing and changes nothing.
+        return Call("POST", f"{base}/{service}", name, data=b"0000",
+                    headers={"Content-Type": f"application/x-{service}-request"})
+    return make
+
+
+def _build_id(world: World, key: str) -> str:
+    return world.builds[key] if key != "none" else str(uuid.uuid4())
+
+
+def _fresh_build(world: World, key: str, uploaded: bool) -> str:
+    if key == "none":
+        return str(uuid.uuid4())
+    token = world.token("A")
+    assert token is not None
+    image = f"{world.ns}/{world.names[key]}"
+    if uploaded:
+        return push(world.server, token, image, b"more bytes")
+    return queue_build(world.server, token, image)
+
+
+def _listing(collection: str) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        # The namespace's listing, and a full-text search for the private word.
+        params = ({"namespace": world.ns} if key.startswith("p")
+                  else {"q": world.secret_word()})
+        return Call("GET", f"/api/v1/{collection}", params=params)
+    return make
+
+
+def _create_template(world: World, key: str) -> Call:
+    name = world.name(key)
+    return Call("POST", "/api/v1/templates", name, json={"namespace": world.ns, "name": name})
+
+
+def _create_version(world: World, key: str) -> Call:
+    path, name = _tpl(world, key, "/versions")
+    return Call("POST", path, name, json={"version": f"v2.0.{world.fresh('x').split('-')[1]}",
+                                          "ref": "main"})
+
+
+def _raw(world: World, key: str) -> Call:
+    name = world.name(key)
+    file = "manifest.json" if key.endswith("i") else "template.yaml"
+    return Call("GET", f"/{world.ns}/{name}/raw/main/{file}", name)
+
+
+def _image(suffix: str, params: dict[str, str] | None = None) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        name = world.name(key)
+        return Call("GET", f"/api/v1/images/{world.ns}/{name}{suffix}", name,
+                    params=params or {})
+    return make
+
+
+def _create_build(world: World, key: str) -> Call:
+    name = world.name(key)
+    return Call("POST", f"/api/v1/images/{world.ns}/{name}/builds", name,
+                json=UBUNTU_MANIFEST)
+
+
+def _build(method: str, suffix: str = "", fresh: bool | None = None,
+           data: bytes | None = None) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        build_id = (_build_id(world, key) if fresh is None
+                    else _fresh_build(world, key, uploaded=fresh))
+        headers = {"Content-Type": "application/octet-stream"} if data is not None else {}
+        return Call(method, f"/api/v1/builds/{build_id}{suffix}", build_id, data=data,
+                    headers=headers)
+    return make
+
+
+def _read(suffix: str, params: dict[str, str] | None = None) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        path, name = _tpl(world, key, suffix)
+        return Call("GET", path, name, params=params or {})
+    return make
+
+
+YANK = "/versions/v1.0.0/yank"
+CASES: dict[str, Callable[[World, str], Call]] = {
+    "GET /healthz": lambda world, key: Call("GET", "/healthz"),
+    "GET /api/v1/openapi.json": lambda world, key: Call("GET", "/api/v1/openapi.json"),
+    "GET /api/v1/templates": _listing("templates"),
+    "GET /api/v1/images": _listing("images"),
+    "POST /api/v1/templates": _create_template,
+    "GET /api/v1/templates/<namespace>/<name>": _read(""),
+    "GET /api/v1/templates/<namespace>/<name>/versions": _read("/versions"),
+    "GET /api/v1/templates/<namespace>/<name>/versions/<version>": _read("/versions/1.0.0"),
+    "GET /api/v1/templates/<namespace>/<name>/commits": _read("/commits"),
+    "GET /api/v1/templates/<namespace>/<name>/diff": _read("/diff", {"from": "v1.0.0",
+                                                                     "to": "main"}),
+    "GET /api/v1/templates/<namespace>/<name>/lifecycle": _read("/lifecycle"),
+    "POST /api/v1/templates/<namespace>/<name>/versions": _create_version,
+    "POST /api/v1/templates/<namespace>/<name>/versions/<version>/yank": _lifecycle(
+        "POST", YANK, {"reason": "matrix"}, undo=("DELETE", YANK)),
+    "DELETE /api/v1/templates/<namespace>/<name>/versions/<version>/yank": _lifecycle(
+        "DELETE", YANK, before=("POST", YANK), undo=("DELETE", YANK)),
+    "PUT /api/v1/templates/<namespace>/<name>/deprecation": _lifecycle(
+        "PUT", "/deprecation", {"message": "matrix"}, undo=("DELETE", "/deprecation")),
+    "DELETE /api/v1/templates/<namespace>/<name>/deprecation": _lifecycle(
+        "DELETE", "/deprecation", before=("PUT", "/deprecation"),
+        undo=("DELETE", "/deprecation")),
+    "DELETE /api/v1/templates/<namespace>/<name>": _lifecycle(
+        "DELETE", "", {"reason": "matrix"}, undo=("POST", "/undelete")),
+    "POST /api/v1/templates/<namespace>/<name>/undelete": _lifecycle(
+        "POST", "/undelete", before=("DELETE", ""), undo=("POST", "/undelete")),
+    "GET /api/v1/images/<namespace>/<name>": _image(""),
+    "GET /api/v1/images/<namespace>/<name>/versions": _image("/versions"),
+    "GET /api/v1/images/<namespace>/<name>/diff": _image("/diff", {"from": "1.0.0",
+                                                                   "to": "latest"}),
+    "POST /api/v1/images/<namespace>/<name>/builds": _create_build,
+    "GET /api/v1/builds/<build_id>": _build("GET"),
+    "GET /api/v1/builds/<build_id>/file": _build("GET", "/file"),
+    "PUT /api/v1/builds/<build_id>/file": _build("PUT", "/file", fresh=False,
+                                                 data=b"uploaded bytes"),
+    "DELETE /api/v1/builds/<build_id>": _build("DELETE", fresh=True),
+    "GET /<namespace>/<name>/raw/<ref>/<path:path>": _raw,
+    **{f"GET /<ns>/<name>.git/info/refs?service={s}": _git("GET", s) for s in SERVICES},
+    **{f"POST /<ns>/<name>.git/{s}": _git("POST", s) for s in SERVICES},
+}
+
+
+# -- the endpoint list comes from the application --------------------------------
+
+def _openapi_form(rule: str) -> str:
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.replace("<ns>", "<namespace>"))
+
+
+def application_endpoints(tmp_path: Path) -> set[str]:
+    """``METHOD rule`` of every Flask route and git service."""
+    app = create_app({"DATA_DIR": str(tmp_path / "data")})
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            found.add(f"{method} {rule.rule}")
+    for route in ROUTES:
+        if route.suffix == "/info/refs":
+            found |= {f"GET /<ns>/<name>.git/info/refs?service={s}" for s in SERVICES}
+        else:
+            found.add(f"{route.method} /<ns>/<name>.git{route.suffix}")
+    return found
+
+
+def test_every_endpoint_is_in_the_matrix(server: Server, tmp_path: Path) -> None:
+    endpoints = application_endpoints(tmp_path)
+    assert endpoints - set(CASES) == set(), "endpoints missing from the auth matrix"
+    assert set(CASES) - endpoints == set(), "matrix cases for endpoints that do not exist"
+    rows = {endpoint for endpoint, _repo in TABLE}
+    assert rows == set(CASES), "every case needs rows in EXPECTED, and every row a case"
+    in_matrix = {(_openapi_form(c.split()[1].split("?")[0]), c.split()[0].lower())
+                 for c in CASES}
+    served = requests.get(f"{server.url}/api/v1/openapi.json", timeout=30).json()
+    documented = {(path, method) for path, item in served["paths"].items()
+                  for method in item if method in ("get", "post", "put", "patch", "delete")}
+    assert documented - in_matrix == set(), "documented endpoints missing from the matrix"
+
+
+# -- the matrix itself ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def world(server: Server) -> World:
+    return world_for(server)
+
+
+@dataclass
+class Seen:
+    endpoint: str
+    repo: str
+    call: Call
+    response: requests.Response
+
+    def text(self) -> str:
+        headers = "\n".join(f"{k}: {v}" for k, v in self.response.headers.items())
+        return f"{headers}\n{self.response.content.decode('utf-8', 'replace')}"
+
+    def normalised(self) -> tuple[int, str, str, str]:
+        """What a caller learns, with the name or id it asked for taken out."""
+        body = self.response.content.decode("utf-8", "replace")
+        if self.call.target:
+            body = body.replace(self.call.target, "<target>")
+        return (self.response.status_code, self.response.headers.get("Content-Type", ""),
+                self.response.headers.get("WWW-Authenticate", ""), body)
+
+
+def run_principal(world: World, principal: str) -> Iterator[Seen]:
+    for endpoint, repo in TABLE:
+        call = CASES[endpoint](world, repo)
+        yield Seen(endpoint, repo, call, call.send(world, principal))
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_matrix(world: World, principal: str) -> None:
+    seen = list(run_principal(world, principal))
+    wrong = [f"{s.endpoint} [{s.repo}]: expected {TABLE[(s.endpoint, s.repo)][principal]}, "
+             f"got {s.response.status_code}: {s.response.text[:200]}"
+             for s in seen if s.response.status_code != TABLE[(s.endpoint, s.repo)][principal]]
+    assert wrong == [], f"{principal}:\n" + "\n".join(wrong)
+
+    for s in seen:
+        if s.response.status_code >= 400 and not s.endpoint.split()[1].startswith("/<ns>/"):
+            error = s.response.json()["error"]
+            assert isinstance(error["code"], str) and isinstance(error["message"], str)
+        if s.response.status_code == 401:
+            assert s.response.headers["WWW-Authenticate"].startswith("Basic"), s.endpoint
+    if principal in READERS:
+        # Those who may read see it all: the checks below are not vacuous.
+        secret = world.secret_word()
+        for endpoint, repo, shown in (
+                ("GET /api/v1/templates", "st", world.names["st"]),
+                ("GET /api/v1/images", "si", world.names["si"]),
+                ("GET /<namespace>/<name>/raw/<ref>/<path:path>", "st", secret),
+                ("GET /api/v1/images/<namespace>/<name>", "si", secret),
+                ("GET /api/v1/builds/<build_id>", "si", secret)):
+            cell = next(s for s in seen if (s.endpoint, s.repo) == (endpoint, repo))
+            assert shown in cell.text(), (endpoint, repo)
+        return
+    by_cell = {(s.endpoint, s.repo): s for s in seen}
+    for s in seen:
+        asked = f"{s.call.path} {s.call.params} {s.call.json}"
+        leaked = [m for m in world.private_markers if m in s.text() and m not in asked]
+        assert leaked == [], f"{principal} {s.endpoint} [{s.repo}] shows {leaked}:\n{s.text()}"
+        # A private repository or build looks exactly like one that does not exist.
+        if s.repo in ("st", "si") and (s.endpoint, "none") in by_cell:
+            missing = by_cell[(s.endpoint, "none")]
+            assert s.normalised() == missing.normalised(), (principal, s.endpoint, s.repo)
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_clone_of_private_template(world: World, git: Git, tmp_path: Path,
+                                   principal: str) -> None:
+    token = world.token(principal)
+    target = tmp_path / "clone"
+    clone = git.run("clone", world.server.auth_url(f"{world.ns}/{world.names['st']}.git", token),
+                    str(target), check=False)
+    secret = world.secret_word()
+    if principal in READERS:
+        assert clone.returncode == 0, clone.stderr
+        assert secret in (target / "template.yaml").read_text()
+        return
+    assert clone.returncode != 0
+    assert not target.exists()
+    shown = clone.stdout + clone.stderr
+    assert [m for m in world.private_markers if m in shown and m != world.names["st"]] == []
+    if principal in ("anon", "bad"):
+        assert "could not read Username" in shown or "Authentication failed" in shown
+    else:
+        assert "not found" in shown
+
+
+# Reads of a deleted private template: 410 with the tombstone for those who
+# may read it (its lifecycle stays readable), and for the others exactly
+# what a missing name answers, tombstone and all unseen.
+DELETED_READS = {
+    "GET /api/v1/templates/<namespace>/<name>": 410,
+    "GET /api/v1/templates/<namespace>/<name>/versions": 410,
+    "GET /api/v1/templates/<namespace>/<name>/commits": 410,
+    "GET /api/v1/templates/<namespace>/<name>/diff": 410,
+    "GET /api/v1/templates/<namespace>/<name>/lifecycle": 200,
+    "GET /<namespace>/<name>/raw/<ref>/<path:path>": 410,
+    "GET /<ns>/<name>.git/info/refs?service=git-upload-pack": 410,
+    "POST /<ns>/<name>.git/git-upload-pack": 410,
+}
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_deleted_private_template(world: World, principal: str) -> None:
+    for endpoint, status in DELETED_READS.items():
+        call = CASES[endpoint](world, "dt")
+        seen = Seen(endpoint, "dt", call, call.send(world, principal))
+        if principal == "bad":
+            assert seen.response.status_code == 401
+        elif principal in READERS:
+            assert seen.response.status_code == status, (endpoint, seen.response.text)
+            assert world.secret_word() in seen.text(), endpoint  # the tombstone's reason
+        else:
+            missing_call = CASES[endpoint](world, "none")
+            missing = Seen(endpoint, "none", missing_call, missing_call.send(world, principal))
+            assert seen.normalised() == missing.normalised(), (endpoint, seen.text())
+            shown = [m for m in world.private_markers
+                     if m in seen.text() and m != world.names["dt"]]
+            assert shown == [], (endpoint, shown)

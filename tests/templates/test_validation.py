@@ -1,0 +1,201 @@
+"""Content validation rules, on in-memory trees and on the corpus."""
+
+from __future__ import annotations
+
+import time
+
+import pygit2
+import pytest
+
+from heater.templates.validation import (
+    Changes,
+    GitTreeSource,
+    MappingSource,
+    ValidationFailed,
+    changes_between,
+    check,
+    validate,
+)
+from tests.conftest import CORPUS, HELLO_WORLD
+from tests.push.test_hook import BOMB
+
+NESTED = """heat_template_version: 2018-08-31
+resources:
+  server:
+    type: lib/server.yaml
+  config:
+    type: OS::Heat::SoftwareConfig
+    properties:
+      config: {get_file: files/init.sh}
+      remote: {get_file: "https://example.com/x.sh"}
+"""
+
+
+def problems(files: dict[str, str], changes: Changes | None = None) -> list[str]:
+    source = MappingSource({k: v.encode() for k, v in files.items()})
+    found = validate(source, changes) if changes is not None else validate(source)
+    return [str(p) for p in found]
+
+
+def test_the_whole_corpus_is_accepted() -> None:
+    hot = CORPUS / "heat-templates" / "hot"
+    files = {str(p.relative_to(hot)): p.read_bytes() for p in hot.rglob("*") if p.is_file()}
+    files["heater.yaml"] = b"entrypoint: hello_world.yaml\n"
+    assert validate(MappingSource(files)) == []
+
+
+def test_every_historic_version_is_accepted() -> None:
+    history = CORPUS / "heat-templates-history"
+    versions = sorted(history.glob("*/*.yaml"))
+    assert len(versions) > 20
+    # The autoscaling template's group nests lb_server.yaml: it goes beside it.
+    beside = {"lb_server.yaml": (CORPUS / "heat-templates" / "hot" / "lb_server.yaml").read_bytes()}
+    for path in versions:
+        files = {"template.yaml": path.read_bytes(), **beside}
+        assert validate(MappingSource(files)) == [], path
+
+
+def test_references_must_exist() -> None:
+    assert problems({"template.yaml": NESTED}) == [
+        "template.yaml:4: nested template 'lib/server.yaml' does not exist "
+        "(no file lib/server.yaml in this tree)",
+        "template.yaml:8: get_file target 'files/init.sh' does not exist "
+        "(no file files/init.sh in this tree)",
+    ]
+    assert problems({"template.yaml": NESTED, "files/init.sh": "echo",
+                     "lib/server.yaml": HELLO_WORLD}) == []
+
+
+def test_references_may_not_leave_the_repository() -> None:
+    template = HELLO_WORLD + "  x:\n    value: {get_file: ../../etc/passwd}\n"
+    assert problems({"template.yaml": template}) == [
+        "template.yaml:17: get_file target '../../etc/passwd' is outside the repository"]
+
+
+def test_environment_registry_targets_are_checked() -> None:
+    env = "resource_registry:\n  My::Server: lib/missing.yaml\n"
+    assert problems({"template.yaml": HELLO_WORLD, "env.yaml": env}) == [
+        "env.yaml:2: resource_registry file 'lib/missing.yaml' does not exist "
+        "(no file lib/missing.yaml in this tree)"]
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("heat_template_version: 2012-12-12\nresources: {}\n",
+     "template.yaml:1: unknown heat_template_version '2012-12-12'"),
+    ("heat_template_version: 2018-08-31\ndescription: nothing\n",
+     "template.yaml:1: a template needs a resources or an outputs section"),
+    ("heat_template_version: 2018-08-31\nresources: [a, b]\n",
+     "template.yaml:2: resources must be a mapping of names to definitions"),
+    ("heat_template_version: 2018-08-31\nresources:\n  a: {properties: {}}\n",
+     "template.yaml:3: resource a needs a type"),
+    ("heat_template_version: 2018-08-31\noutputs:\n  a: 1\n",
+     "template.yaml:3: outputs.a must be a mapping"),
+    ("description: no version\n",
+     "template.yaml:1: the entry point is not a Heat template"),
+    ("a: b: c\n", "template.yaml:1: invalid YAML: mapping values are not allowed"),
+])
+def test_template_rules(template: str, expected: str) -> None:
+    found = problems({"template.yaml": template})
+    assert found and found[0].startswith(expected), found
+
+
+def test_a_yaml_bomb_is_refused_quickly() -> None:
+    started = time.monotonic()
+    found = problems({"template.yaml": HELLO_WORLD, "bomb.yaml": BOMB})
+    assert time.monotonic() - started < 2
+    assert len(found) == 1 and "refusing a possible YAML bomb" in found[0]
+
+
+def test_size_limit() -> None:
+    huge = HELLO_WORLD + "#" * (512 * 1024)
+    assert problems({"template.yaml": huge})[0].startswith("template.yaml: larger than 512 KiB")
+
+
+def test_entrypoint_from_metadata() -> None:
+    assert problems({"stack.yaml": HELLO_WORLD, "heater.yaml": "entrypoint: stack.yaml\n"}) == []
+    assert problems({"heater.yaml": "entrypoint: ../x.yaml\n"}) == [
+        "heater.yaml:1: entrypoint '../x.yaml' has an empty, '.' or '..' component"]
+    assert problems({"README.md": "hi"})[0].startswith("template.yaml: the entry point is missing")
+
+
+def test_only_changed_files_are_checked_unless_something_was_deleted() -> None:
+    broken = {"template.yaml": HELLO_WORLD, "old.yaml": "a: [\n", "new.yaml": NESTED}
+    assert problems(broken, Changes(frozenset({"template.yaml"}))) == []
+    assert len(problems(broken, Changes(frozenset(), deleted=True))) == 3  # old.yaml, 2 refs
+
+
+def test_changes_between_git_trees(tmp_path: pytest.TempPathFactory) -> None:
+    git = pygit2.init_repository(str(tmp_path), bare=True)
+
+    def tree(files: dict[str, bytes]) -> pygit2.Tree:
+        builder = git.TreeBuilder()
+        for name, data in files.items():
+            builder.insert(name, git.create_blob(data), pygit2.enums.FileMode.BLOB)
+        result = git.get(builder.write())
+        assert isinstance(result, pygit2.Tree)
+        return result
+
+    old = tree({"template.yaml": HELLO_WORLD.encode(), "a.yaml": b"a: 1\n"})
+    new = tree({"template.yaml": HELLO_WORLD.encode(), "b.yaml": b"b: [\n"})
+    changes = changes_between(git, old, new)
+    assert changes == Changes(frozenset({"b.yaml"}), deleted=True)
+    with pytest.raises(ValidationFailed) as caught:
+        check(GitTreeSource(new), changes)
+    assert caught.value.message.startswith("b.yaml:2: invalid YAML")
+
+
+GROUPS = """heat_template_version: 2018-08-31
+resources:
+  asg:
+    type: OS::Heat::AutoScalingGroup
+    properties:
+      min_size: 1
+      max_size: 3
+      resource:
+        type: nested/lb-server.yaml
+  group:
+    type: OS::Heat::ResourceGroup
+    properties:
+      resource_def:
+        type: nested/member.template
+"""
+
+
+def test_nested_templates_of_groups_must_exist() -> None:
+    assert problems({"template.yaml": GROUPS}) == [
+        "template.yaml:9: nested template 'nested/lb-server.yaml' does not exist "
+        "(no file nested/lb-server.yaml in this tree)",
+        "template.yaml:14: nested template 'nested/member.template' does not exist "
+        "(no file nested/member.template in this tree)",
+    ]
+    assert problems({"template.yaml": GROUPS, "nested/lb-server.yaml": HELLO_WORLD,
+                     "nested/member.template": HELLO_WORLD}) == []
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ("versioning: {enforce: \"true\"}\n",
+     "heater.yaml:1: versioning must be a mapping {enforce: true|false}"),
+    ("keywords:\n  - web\n  - {a: b}\n", "heater.yaml:3: keywords must be a list of strings"),
+    ("description: x\nentrypiont: stack.yaml\n",
+     "heater.yaml:2: unknown setting 'entrypiont' (did you mean 'entrypoint'?)"),
+    ("colour: red\n", "heater.yaml:1: unknown setting 'colour'; known settings: description"),
+    ("keywords: web\n", "heater.yaml:1: keywords must be a list of strings"),
+    ("metadata: [a]\n", "heater.yaml:1: metadata must be a mapping"),
+    ("maintainers:\n  - {name: a, phone: 1}\n", "heater.yaml:2: maintainers must be a list"),
+    ("versioning:\n  enforce: true\n  strict: true\n", "heater.yaml:3: versioning must be"),
+    ("[a, b]\n", "heater.yaml:1: heater.yaml must be a mapping of settings"),
+])
+def test_settings_are_checked(settings: str, expected: str) -> None:
+    found = problems({"template.yaml": HELLO_WORLD, "heater.yaml": settings})
+    assert found and found[0].startswith(expected), found
+
+
+def test_good_settings_and_unchanged_settings_pass() -> None:
+    good = ("description: d\nkeywords: [a]\nmetadata: {k: 1}\nicon: https://x/i.png\n"
+            "maintainers: [alice, {name: bob, email: b@x}]\nentrypoint: template.yaml\n"
+            "versioning: {enforce: true}\n")
+    assert problems({"template.yaml": HELLO_WORLD, "heater.yaml": good}) == []
+    assert problems({"template.yaml": HELLO_WORLD, "heater.yaml": ""}) == []
+    # Repositories from before the rule may push other changes.
+    old = {"template.yaml": HELLO_WORLD, "heater.yaml": "colour: red\n"}
+    assert problems(old, Changes(frozenset({"template.yaml"}))) == []
