@@ -13,10 +13,17 @@ from pathlib import Path
 
 import pygit2
 
-from heater.auth.tokens import Caller, Principal, Role, TokenStore, can_read, can_write, is_admin
+from heater.auth import policy
+
+# Re-exported for callers that still import the policy from here.
+from heater.auth.policy import RepositoryGone as RepositoryGone
+from heater.auth.policy import WrongKind as WrongKind
+from heater.auth.policy import require_role as require_role
+from heater.auth.policy import require_token as require_token
+from heater.auth.tokens import Caller, Principal, Role, TokenStore
 from heater.blobs import BlobStore
 from heater.blobs.filesystem import FilesystemBlobStore
-from heater.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, Unauthenticated
+from heater.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from heater.images import sweep as _image_sweep  # noqa: F401 - registers its cleanup
 from heater.images.builds import BuildStore
 from heater.names import RepoId
@@ -27,24 +34,12 @@ from heater.repos.store import (
     DEFAULT_BRANCH,
     Kind,
     RepoInfo,
-    RepositoryNotFound,
     RepositoryStore,
     Visibility,
     read_info,
 )
 from heater.templates import validation
 from heater.templates.files import commit_initial
-
-
-class RepositoryGone(Gone):
-    """The repository was deleted; ``record`` is its tombstone."""
-
-    code = "repository_deleted"
-
-    def __init__(self, repo: RepoId, record: dict[str, object]) -> None:
-        super().__init__(f"{repo} was deleted by {record.get('by')} at {record.get('at')}: "
-                         f"{record.get('reason')}", record=record)
-        self.repo = repo
 
 
 class NameTombstoned(Conflict):
@@ -121,6 +116,8 @@ class Registry:
         return self.tokens.authenticate(secret)
 
     # -- access-checked operations shared by every interface ---------------
+    # The decisions are the access policy's (heater.auth.policy); these read
+    # the facts it decides on, through one open of the repository.
 
     def readable(self, caller: Caller, repo: RepoId, kind: Kind | None = None,
                  allow_deleted: bool = False) -> RepoInfo:
@@ -128,10 +125,8 @@ class Registry:
         not exist as far as the caller can tell (404, never 403). A deleted
         repository is :class:`RepositoryGone` (410 with its tombstone)
         unless ``allow_deleted``."""
-        info = self.repos.info(repo)
-        _check_readable(caller, info, kind)
-        if not allow_deleted:
-            self._refuse_deleted(repo)
+        info, git = self._open_authorised(caller, repo, kind, None, allow_deleted)
+        git.free()
         return info
 
     def sees(self, caller: Caller, name: str) -> RepoInfo | None:
@@ -147,29 +142,26 @@ class Registry:
                       kind: Kind | None = None) -> tuple[RepoInfo, pygit2.Repository]:
         """:meth:`readable`, with the repository it opened (the caller frees
         it): one open instead of two on hot read paths."""
-        git = self.repos.open(repo)
-        try:
-            info = read_info(repo, git)
-            _check_readable(caller, info, kind)
-            tombstone = read_state(git).deleted
-            if tombstone is not None:
-                raise RepositoryGone(repo, tombstone)
-        except BaseException:
-            git.free()
-            raise
-        return info, git
+        return self._open_authorised(caller, repo, kind, None, False)
 
     def writable(self, caller: Caller, repo: RepoId, kind: Kind | None = None,
                  role: Role = Role.WRITER, allow_deleted: bool = False) -> RepoInfo:
         """The repository's info if ``caller`` may change it."""
-        info = self.readable(caller, repo, kind, allow_deleted)
-        require_role(caller, repo.namespace, role)
+        info, git = self._open_authorised(caller, repo, kind, role, allow_deleted)
+        git.free()
         return info
 
-    def _refuse_deleted(self, repo: RepoId) -> None:
-        tombstone = self.tombstone(repo)
-        if tombstone is not None:
-            raise RepositoryGone(repo, tombstone)
+    def _open_authorised(self, caller: Caller, repo: RepoId, kind: Kind | None,
+                         role: Role | None, allow_deleted: bool
+                         ) -> tuple[RepoInfo, pygit2.Repository]:
+        git = self.repos.open(repo)
+        try:
+            info = policy.authorise(caller, repo, read_info(repo, git), read_state(git).deleted,
+                                    kind=kind, role=role, allow_deleted=allow_deleted)
+        except BaseException:
+            git.free()
+            raise
+        return info, git
 
     def tombstone(self, repo: RepoId) -> dict[str, object] | None:
         """How ``repo`` was deleted, or None if it was not."""
@@ -204,41 +196,3 @@ class Registry:
                 git.free()
         self.changed(repo, caller)
         return info
-
-
-def _check_readable(caller: Caller, info: RepoInfo, kind: Kind | None) -> None:
-    if not can_read(caller, info):
-        raise RepositoryNotFound(info.repo)
-    if kind is not None and info.kind is not kind:
-        raise WrongKind(info.repo, info.kind, kind)
-
-
-class WrongKind(RepositoryNotFound):
-    """Not found as the kind asked for; said only to those who may read it."""
-
-    def __init__(self, repo: RepoId, actual: Kind, asked: Kind) -> None:
-        NotFound.__init__(self, f"{repo} is {_a(actual)} repository, not {_a(asked)} one")
-        self.repo = repo
-
-
-def _a(kind: Kind) -> str:
-    return f"an {kind}" if kind is Kind.IMAGE else f"a {kind}"
-
-
-def require_token(caller: Caller, role: Role = Role.WRITER) -> Principal:
-    """The caller, unless anonymous (401): what a write checks before it
-    reads its request, when the namespace is not known yet."""
-    if caller is None:
-        raise Unauthenticated(f"this needs a token with the {role} role; send it as "
-                              "HTTP Basic password or Authorization: Bearer")
-    return caller
-
-
-def require_role(caller: Caller, namespace: str, role: Role) -> None:
-    """Raise unless ``caller`` holds ``role`` on ``namespace``."""
-    caller = require_token(caller, role)
-    allowed = is_admin(caller, namespace) if role is Role.ADMIN else (
-        can_write(caller, namespace) if role is Role.WRITER else caller.covers(namespace))
-    if not allowed:
-        raise Forbidden(f"token {caller} lacks the {role} role on namespace {namespace}",
-                        code="forbidden")

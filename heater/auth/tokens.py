@@ -5,14 +5,8 @@ namespace; without a namespace its role applies everywhere. Secrets are
 random, shown once, and stored only as SHA-256 digests: they carry 256 bits
 of entropy, so a slow password hash would add latency and no safety. Lookup
 is by a public token id embedded in the secret, then a constant-time
-comparison of digests.
-
-Rules:
-
-- anyone reads public repositories; a private one is readable by a token
-  of any role for its namespace, or by a token without a namespace;
-- writing (push, tags, builds) needs writer or admin for the namespace;
-- destructive administration (delete, undelete, deleting branches) needs admin.
+comparison of digests. What each role allows is the access policy's
+(:mod:`heater.auth.policy`).
 """
 
 from __future__ import annotations
@@ -30,7 +24,6 @@ from pathlib import Path
 
 from heater.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from heater.names import check_name
-from heater.repos.store import RepoInfo
 from heater.sqlitedb import transaction
 
 SECRET_PREFIX = "heater"
@@ -82,20 +75,6 @@ def is_token_shaped(secret: str) -> bool:
     """True when ``secret`` has the form of a Heater token secret (whether or
     not such a token exists): other services' tokens never do."""
     return _SECRET_RE.match(secret) is not None
-
-
-def can_read(caller: Caller, info: RepoInfo) -> bool:
-    if not info.private:
-        return True
-    return caller is not None and caller.covers(info.repo.namespace)
-
-
-def can_write(caller: Caller, namespace: str) -> bool:
-    return caller is not None and caller.has(Role.WRITER, namespace)
-
-
-def is_admin(caller: Caller, namespace: str) -> bool:
-    return caller is not None and caller.has(Role.ADMIN, namespace)
 
 
 class BadToken(Unauthenticated):

@@ -7,9 +7,9 @@ from typing import Any
 
 import pygit2
 
+from heater.auth.policy import RepositoryGone
 from heater.catalog.indexer import head_commit, shown_commit, to_utc, updated_at
 from heater.catalog.templates import read_metadata
-from heater.errors import Gone
 from heater.names import RepoId
 from heater.repos.lifecycle import LifecycleState, Visible, hide_replacement, read_state
 from heater.repos.resolve import Resolved, resolve
@@ -17,19 +17,11 @@ from heater.repos.store import RepoInfo
 from heater.repos.versions import latest, list_versions
 
 
-class RepositoryDeleted(Gone):
-    code = "repository_deleted"
-
-    def __init__(self, repo: RepoId, record: dict[str, object]) -> None:
-        super().__init__(f"{repo} was deleted", record=record)
-        self.repo = repo
-
-
 def check_not_deleted(repo: RepoId, state: LifecycleState) -> None:
-    """Raise :class:`RepositoryDeleted` (410, with the tombstone) if ``repo``
-    was deleted."""
+    """Raise :class:`~heater.auth.policy.RepositoryGone` (410, with the
+    tombstone) if ``repo`` was deleted."""
     if state.deleted is not None:
-        raise RepositoryDeleted(repo, dict(state.deleted))
+        raise RepositoryGone(repo, state.deleted)
 
 
 def yank_of(resolved: Resolved, state: LifecycleState) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ class InvalidListing(InvalidInput):
 
 def scope_for(caller: Caller) -> ReadScope:
     """The private repositories ``caller`` may see (the rules of
-    :func:`heater.auth.tokens.can_read`, as a filter)."""
+    :func:`heater.auth.policy.can_read`, as a filter)."""
     if caller is None:
         return ReadScope.public()
     if caller.namespace is None:

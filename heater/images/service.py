@@ -25,6 +25,7 @@ from typing import Any
 
 import pygit2
 
+from heater.auth.policy import require_role
 from heater.auth.tokens import Caller, Role
 from heater.blobs import BlobReader, BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
@@ -32,7 +33,7 @@ from heater.images import repository, schema
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
 from heater.images.digests import HashingStream
 from heater.names import RepoId, check_uuid
-from heater.registry import Registry, require_role
+from heater.registry import Registry
 from heater.repos import lifecycle_actions
 from heater.repos.lifecycle_actions import LifecycleConflict
 from heater.repos.store import Kind, RepositoryExists, RepositoryNotFound, Visibility

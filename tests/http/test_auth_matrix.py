@@ -195,6 +195,43 @@ def parse_expected(text: str) -> dict[tuple[str, str], dict[str, int]]:
 TABLE = parse_expected(EXPECTED)
 
 
+# -- the git endpoint and the API decide alike ----------------------------------
+# Both ask one access policy (heater.auth.policy); git only renders the answer
+# its own way: 401 to an anonymous caller where the API says 404 (a private
+# repository and a missing one read alike), 401 where the API says 403 (git
+# then asks for other credentials), 200 for any success. A clone is the
+# API's raw read (neither cares about the kind); a push, which may create
+# the repository, is what a build is to an image: each row pair below names
+# the API's row, then git's, with the repository keys that correspond.
+ALIKE = (
+    ("GET /<namespace>/<name>/raw/<ref>/<path:path>",
+     "GET /<ns>/<name>.git/info/refs?service=git-upload-pack", {k: k for k in REPOS}),
+    ("GET /<namespace>/<name>/raw/<ref>/<path:path>",
+     "POST /<ns>/<name>.git/git-upload-pack", {k: k for k in REPOS}),
+    ("POST /api/v1/images/<namespace>/<name>/builds",
+     "GET /<ns>/<name>.git/info/refs?service=git-receive-pack",
+     {"pi": "pt", "si": "st", "none": "none"}),
+    ("POST /api/v1/images/<namespace>/<name>/builds",
+     "POST /<ns>/<name>.git/git-receive-pack", {"pi": "pt", "si": "st", "none": "none"}),
+)
+
+
+def as_git(status: int, principal: str) -> int:
+    if (status == 404 and principal == "anon") or status == 403:
+        return 401
+    return 200 if status in (200, 201) else status
+
+
+def test_git_and_the_api_decide_alike() -> None:
+    differ = []
+    for api_row, git_row, keys in ALIKE:
+        for api_key, git_key in keys.items():
+            rendered = {p: as_git(s, p) for p, s in TABLE[(api_row, api_key)].items()}
+            if rendered != TABLE[(git_row, git_key)]:
+                differ.append(f"{api_row} [{api_key}] vs {git_row} [{git_key}]")
+    assert differ == []
+
+
 # -- how each endpoint is called ------------------------------------------------
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from heater.auth.policy import require_role
 from heater.auth.tokens import Role
 from heater.http.api.builds import images
 from heater.http.api.listing import listing
@@ -14,7 +15,6 @@ from heater.http.context import caller, format_arg, json_body, registry, require
 from heater.images import lookup
 from heater.images.diff import diff_manifests
 from heater.names import RepoId
-from heater.registry import require_role
 from heater.repos.store import Kind, parse_visibility
 
 PREFIX = "/api/v1/images"

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from heater.auth.policy import require_token
 from heater.catalog.detail import check_not_deleted, template_detail
 from heater.catalog.index import DEFAULT_LIMIT
 from heater.catalog.indexer import head_commit
@@ -23,7 +24,6 @@ from heater.http.context import (
     visible,
 )
 from heater.names import RepoId
-from heater.registry import require_token
 from heater.repos.commits import history
 from heater.repos.lifecycle import read_state
 from heater.repos.lifecycle_actions import VersionNotFound, check_text

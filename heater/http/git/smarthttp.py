@@ -11,8 +11,10 @@ neither side is ever held in memory whole, and the git process is killed
 when the client goes away.
 
 Errors are ``text/plain``: git shows such a body line by line as
-``remote: ...``. Git clients get 401 (never 403) when they may prompt for
-credentials that would help.
+``remote: ...``. The access policy's refusals are told to git as 401 wherever other
+credentials could help (git then prompts for them; 403 only prints a
+message), 404 to a token that may not read the repository, 410 for a
+deleted one, and 403 only when no credentials could help.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from urllib.parse import parse_qs
 
 import pygit2
 
-from heater.auth.tokens import Caller, can_read, can_write, is_admin
+from heater.auth import policy
+from heater.auth.tokens import Caller
 from heater.errors import HeaterError, Unauthenticated
 from heater.git.command import git_argv, git_env
 from heater.git.stream import STDERR_KEPT, GitStream, Gunzip, Limited
@@ -40,7 +43,7 @@ from heater.names import InvalidName, RepoId
 from heater.push import relay as hook_relay
 from heater.registry import Registry
 from heater.repos.lifecycle import read_state
-from heater.repos.store import Kind, RepoInfo, RepositoryExists, read_info
+from heater.repos.store import Kind, RepoInfo, RepositoryExists, RepositoryNotFound, read_info
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,27 @@ def _unauthorized(message: str) -> GitHTTPError:
 
 def _not_found(repo: RepoId | str) -> GitHTTPError:
     return GitHTTPError("404 Not Found", f"repository {repo} not found")
+
+
+def refusal(error: HeaterError, caller: Caller, repo: RepoId) -> GitHTTPError:
+    """The access policy's refusal ``error``, as git is told it."""
+    if isinstance(error, RepositoryNotFound):
+        # Anonymous callers are asked for credentials whether or not the
+        # repository exists, so the answer reveals nothing; a caller who is
+        # known but may not read it must not learn that it exists.
+        return (_unauthorized(f"authentication required for {repo}") if caller is None
+                else _not_found(repo))
+    if isinstance(error, (Unauthenticated, policy.LacksRole)):
+        # Only pushes need a role. 401, so that git asks for other credentials.
+        if caller is None:
+            return _unauthorized(f"pushing to {repo} needs a token with the writer role")
+        return _unauthorized(f"token {caller} may not push to {repo}: the writer role for "
+                             f"namespace {repo.namespace} is needed")
+    if isinstance(error, policy.RepositoryGone):
+        return GitHTTPError("410 Gone", error.message)
+    if isinstance(error, policy.NotPushable):
+        return GitHTTPError("403 Forbidden", error.message)
+    raise error
 
 
 class SmartHTTP:
@@ -161,40 +185,13 @@ class SmartHTTP:
     def _authorise(self, caller: Caller, repo: RepoId, service: str) -> RepoInfo | None:
         """The repository's info if ``caller`` may use ``service`` on it;
         ``None`` for a push that will create it. Raises otherwise."""
-        if service == "git-receive-pack":
-            # Who may push depends on the token alone, so it is decided
-            # before the repository is looked at: a refused push reads the
-            # same for a private repository as for one that does not exist.
-            if caller is None:
-                raise _unauthorized(f"pushing to {repo} needs a token with the writer role")
-            if not can_write(caller, repo.namespace):
-                raise _unauthorized(
-                    f"token {caller} may not push to {repo}: the writer role for "
-                    f"namespace {repo.namespace} is needed")
         info, tombstone = self._describe(repo)
-        if info is not None and not can_read(caller, info):
-            # Anonymous callers are asked for credentials whether or not the
-            # repository exists, so the answer reveals nothing; a caller who
-            # is known but may not read it must not learn that it exists.
-            if caller is None:
-                raise _unauthorized(f"authentication required for {repo}")
-            raise _not_found(repo)
-        if tombstone is not None:
-            # Neither clones nor pushes: the name keeps its history (410).
-            raise GitHTTPError("410 Gone", f"{repo} was deleted by {tombstone.get('by')} at "
-                               f"{tombstone.get('at')}: {tombstone.get('reason')}")
-        if service == "git-upload-pack":
-            if info is None:
-                if caller is None:
-                    raise _unauthorized(f"authentication required for {repo}")
-                raise _not_found(repo)
-            return info
-        if info is not None and info.kind is not Kind.TEMPLATE:
-            raise GitHTTPError(
-                "403 Forbidden",
-                f"{repo} is an image repository; its history is written by builds "
-                "(POST /api/v1/images/.../builds), not by git push")
-        return info
+        try:
+            if service == "git-receive-pack":
+                return policy.authorise_push(caller, repo, info, tombstone)
+            return policy.authorise(caller, repo, info, tombstone)
+        except HeaterError as exc:
+            raise refusal(exc, caller, repo) from None
 
     # -- handlers ----------------------------------------------------------
 
@@ -268,7 +265,7 @@ class SmartHTTP:
         if service == "git-receive-pack" and hook_relay.supported():
             # The pre-receive hook hands its work to this process.
             relay = hook_relay.HookRelay(path, self.registry.layout.push_lock(repo),
-                                        is_admin(caller, repo.namespace))
+                                        policy.is_admin(caller, repo.namespace))
             extra.update(relay.environment())
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
