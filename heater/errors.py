@@ -1,9 +1,11 @@
-"""Domain error categories.
+"""Domain error categories, and the one table of error codes.
 
 Modules define their own exceptions next to the code that raises them, as
 subclasses of one of these categories, and carry the data that explains them.
-The HTTP layer maps categories to status codes in one table
-(:mod:`heater.http.errors`); the domain never speaks HTTP.
+Every code a client can see is listed once in :data:`CODES` with its
+category, which gives its HTTP status (:data:`STATUS`); each front end (the
+JSON API, the git endpoint) renders errors from these two tables, so a code
+means one thing and has one status everywhere.
 """
 
 from __future__ import annotations
@@ -69,3 +71,121 @@ class Unavailable(HeaterError):
     operator does about it. Nothing was changed."""
 
     code = "unavailable"
+
+
+class InvalidMarker(InvalidInput):
+    """A paging marker this server did not make, or made for another listing;
+    every paged listing (catalog, commit history) refuses it alike."""
+
+    code = "invalid_marker"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"invalid marker: {reason}; use the 'next' URL of a previous page")
+        self.reason = reason
+
+
+# The HTTP status of each category.
+STATUS: dict[type[HeaterError], int] = {
+    HeaterError: 400,
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Gone: 410,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
+    Unavailable: 503,
+}
+
+# Every error code, once, with its category. A code is raised only as an
+# instance of its category (tests check every definition and use of one).
+CODES: dict[str, type[HeaterError]] = {
+    "error": HeaterError,
+    # 400: the request cannot be right as sent
+    "invalid": InvalidInput,
+    "ambiguous_ref": InvalidInput,
+    "empty_upload": InvalidInput,
+    "invalid_entrypoint": InvalidInput,
+    "invalid_field": InvalidInput,
+    "invalid_format": InvalidInput,
+    "invalid_json": InvalidInput,
+    "invalid_manifest": InvalidInput,
+    "invalid_marker": InvalidInput,
+    "invalid_message": InvalidInput,
+    "invalid_name": InvalidInput,
+    "invalid_parameter": InvalidInput,
+    "invalid_path": InvalidInput,
+    "invalid_query": InvalidInput,
+    "invalid_replacement": InvalidInput,
+    "invalid_role": InvalidInput,
+    "invalid_version": InvalidInput,
+    "invalid_yaml": InvalidInput,
+    "missing_field": InvalidInput,
+    "missing_parameter": InvalidInput,
+    "not_an_image": InvalidInput,
+    "too_long": InvalidInput,
+    "too_many_files": InvalidInput,
+    "unknown_field": InvalidInput,
+    "unknown_target": InvalidInput,
+    "upload_incomplete": InvalidInput,
+    "validation_failed": InvalidInput,
+    # 401, 403
+    "unauthenticated": Unauthenticated,
+    "invalid_token": Unauthenticated,
+    "forbidden": Forbidden,
+    "not_pushable": Forbidden,
+    # 404: what the URL names does not exist (or may not be seen)
+    "not_found": NotFound,
+    "blob_not_found": NotFound,
+    "build_not_found": NotFound,
+    "build_not_uploaded": NotFound,
+    "file_not_found": NotFound,
+    "no_manifest": NotFound,
+    "repository_not_found": NotFound,
+    "token_not_found": NotFound,
+    "unknown_build": NotFound,
+    "unknown_ref": NotFound,
+    "version_not_found": NotFound,
+    # 409: the state of the registry does not allow it
+    "conflict": Conflict,
+    "blob_exists": Conflict,
+    "build_not_queued": Conflict,
+    "concurrent_update": Conflict,
+    "lifecycle_busy": Conflict,
+    "lifecycle_conflict": Conflict,
+    "name_tombstoned": Conflict,
+    "ref_refused": Conflict,
+    "repository_exists": Conflict,
+    "token_exists": Conflict,
+    "upload_in_progress": Conflict,
+    "version_bump_too_small": Conflict,
+    "version_exists": Conflict,
+    "visibility_mismatch": Conflict,
+    # 410: deleted on purpose
+    "gone": Gone,
+    "build_deleted": Gone,
+    "repository_deleted": Gone,
+    # 413, 415, 503
+    "too_large": TooLarge,
+    "upload_too_long": TooLarge,
+    "unsupported_media_type": UnsupportedMediaType,
+    "unavailable": Unavailable,
+    "index_unavailable": Unavailable,
+}
+
+
+def category_of(error: HeaterError) -> type[HeaterError]:
+    """The category ``error``'s code is listed under (for a code missing
+    from the table, the nearest category the error belongs to)."""
+    listed = CODES.get(error.code)
+    if listed is not None:
+        return listed
+    # The categories are siblings: an error belongs to one of them at most.
+    return next((category for category in STATUS
+                 if category is not HeaterError and isinstance(error, category)), HeaterError)
+
+
+def status_of(error: HeaterError) -> int:
+    """The HTTP status every front end answers ``error`` with."""
+    return STATUS[category_of(error)]

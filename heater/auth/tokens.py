@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from heater.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from heater.names import check_name
+from heater.names import InvalidName, check_name
 from heater.sqlitedb import transaction
 
 SECRET_PREFIX = "heater"
@@ -85,13 +85,17 @@ class BadToken(Unauthenticated):
 
 
 class TokenExists(Conflict):
+    code = "token_exists"
+
     def __init__(self, name: str) -> None:
-        super().__init__(f"a token named {name!r} already exists", code="token_exists")
+        super().__init__(f"a token named {name!r} already exists")
 
 
 class TokenNotFound(NotFound):
+    code = "token_not_found"
+
     def __init__(self, name: str) -> None:
-        super().__init__(f"no token named {name!r}", code="token_not_found")
+        super().__init__(f"no token named {name!r}")
 
 
 @dataclass(frozen=True)
@@ -127,10 +131,8 @@ class TokenStore:
     def create(self, name: str, role: Role, namespace: str | None = None) -> str:
         """Create a token and return its secret (the only time it is shown)."""
         if not _TOKEN_NAME_RE.match(name):
-            raise InvalidInput(
-                f"token name {name!r} must be 1 to 100 letters, digits, '.', '_', '@' or '-'",
-                code="invalid_name",
-            )
+            raise InvalidName("token name", name,
+                              "must be 1 to 100 letters, digits, '.', '_', '@' or '-'")
         if namespace is not None:
             check_name(namespace, "namespace")
         token_id = secrets.token_hex(8)

@@ -27,7 +27,7 @@ Contract of a backend (:class:`CatalogIndex`):
   :func:`listing_document` as JSON text, which a backend may store ready
   made (a listing page is then spliced together, never decoded and
   encoded again). A malformed marker, or one made for another sort,
-  raises :class:`InvalidMarker`.
+  raises :class:`~heater.errors.InvalidMarker`.
 - ``keys()`` lists the (namespace, name) of every stored entry.
 - ``is_built()`` / ``set_built()`` record that a full rebuild completed, so
   that a missing or reset index is rebuilt on start.
@@ -49,7 +49,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from heater.errors import InvalidInput, Unavailable
+from heater.errors import InvalidMarker, Unavailable
 
 SORT_KEYS = ("name", "updated", "created")
 # The default direction when a sort key is given without one: names read
@@ -57,14 +57,6 @@ SORT_KEYS = ("name", "updated", "created")
 DEFAULT_DIRECTION = {"name": "asc", "updated": "desc", "created": "desc"}
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-
-
-class InvalidMarker(InvalidInput):
-    code = "invalid_marker"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"invalid marker: {reason}; use the 'next' URL of a previous page")
-        self.reason = reason
 
 
 class IndexUnavailable(Unavailable):

@@ -1,4 +1,5 @@
-"""The one table from domain errors to HTTP, and the JSON error shape.
+"""Domain errors as JSON responses, with the status the error table gives
+(:mod:`heater.errors`), and the JSON error shape.
 
 Every error leaves the API as ``{"error": {"code": "...", "message": "..."}}``
 (plus the data a domain error carries, such as a tombstone for 410).
@@ -11,43 +12,12 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from heater.errors import (
-    Conflict,
-    Forbidden,
-    Gone,
-    HeaterError,
-    InvalidInput,
-    NotFound,
-    TooLarge,
-    Unauthenticated,
-    Unavailable,
-    UnsupportedMediaType,
-)
+from heater.errors import Gone, HeaterError, status_of
 
 log = logging.getLogger(__name__)
 
-# Most specific first: the first category an error belongs to decides.
-STATUS_BY_ERROR: tuple[tuple[type[HeaterError], int], ...] = (
-    (Unauthenticated, 401),
-    (Forbidden, 403),
-    (Gone, 410),
-    (NotFound, 404),
-    (Conflict, 409),
-    (TooLarge, 413),
-    (UnsupportedMediaType, 415),
-    (InvalidInput, 400),
-    (Unavailable, 503),
-)
-
 # So that curl and browsers offer to send credentials.
 _CHALLENGE = 'Basic realm="Heater", charset="UTF-8"'
-
-
-def status_for(error: HeaterError) -> int:
-    for category, status in STATUS_BY_ERROR:
-        if isinstance(error, category):
-            return status
-    return 400
 
 
 def error_response(status: int, code: str, message: str,
@@ -66,7 +36,7 @@ def _domain_error(error: HeaterError) -> Response:
     extra: dict[str, object] = {}
     if isinstance(error, Gone) and error.record:
         extra["tombstone"] = error.record
-    return error_response(status_for(error), error.code, error.message, extra)
+    return error_response(status_of(error), error.code, error.message, extra)
 
 
 def _http_error(error: HTTPException) -> Response:

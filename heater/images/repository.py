@@ -23,7 +23,7 @@ from heater.errors import Conflict
 from heater.git.command import GitFailed, run_git
 from heater.images.builds import Status
 from heater.repos.store import DEFAULT_BRANCH
-from heater.repos.versions import Version, find_version, list_versions
+from heater.repos.versions import Version, VersionExists, find_version, list_versions
 
 MANIFEST = "manifest.json"
 BRANCH_REF = f"refs/heads/{DEFAULT_BRANCH}"
@@ -34,14 +34,6 @@ MAX_ATTEMPTS = 20
 COMMITTER = pygit2.Signature("Heater", "heater@localhost")
 # Every commit about a build names it in this trailer of its message.
 TRAILER = "Heater-Build"
-
-
-class VersionExists(Conflict):
-    code = "version_exists"
-
-    def __init__(self, version: str) -> None:
-        super().__init__(f"version {version} already exists in this image")
-        self.version = version
 
 
 class ConcurrentUpdate(Conflict):
@@ -65,7 +57,7 @@ def tag_name(version: str) -> str:
 
 def check_version_free(git: pygit2.Repository, version: str) -> None:
     if find_version(list_versions(git), Version.parse(version)) is not None:
-        raise VersionExists(version)
+        raise VersionExists(version, "in this image")
 
 
 def head(git: pygit2.Repository) -> pygit2.Commit | None:
@@ -186,7 +178,7 @@ def commit_manifest(path: Path, manifest: dict[str, Any], message: str,
             return str(sha)
         except GitFailed as exc:
             if version is not None and "refs/tags/" in exc.stderr and "exists" in exc.stderr:
-                raise VersionExists(version) from None
+                raise VersionExists(version, "in this image") from None
             time.sleep(0.01)  # main moved under us: rebuild on the new head
     raise ConcurrentUpdate()
 

@@ -16,16 +16,9 @@ from typing import Any
 
 import pygit2
 
-from heater.errors import InvalidInput
+from heater.errors import InvalidMarker
 
 _MARKER_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}):(\d{1,9})$")
-
-
-class InvalidHistoryMarker(InvalidInput):
-    code = "invalid_marker"
-
-    def __init__(self) -> None:
-        super().__init__("invalid marker; use the 'next' URL of a previous page")
 
 
 @dataclass(frozen=True)
@@ -58,10 +51,10 @@ def _decode(marker: str) -> tuple[str, int]:
     try:
         text = base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidHistoryMarker() from None
+        raise InvalidMarker("not a marker this server made") from None
     match = _MARKER_RE.match(text)
     if match is None:
-        raise InvalidHistoryMarker()
+        raise InvalidMarker("not a marker this server made")
     return match.group(1), int(match.group(2))
 
 
@@ -73,7 +66,7 @@ def history(git: pygit2.Repository, start: pygit2.Commit, limit: int,
     if marker:
         found = git.get(head)
         if not isinstance(found, pygit2.Commit):
-            raise InvalidHistoryMarker()
+            raise InvalidMarker("its commit is not in this repository")
         start = found
     walker = git.walk(start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
     commits: list[dict[str, Any]] = []

@@ -15,7 +15,7 @@ from typing import Any
 
 import pygit2
 
-from heater.errors import InvalidInput
+from heater.errors import Conflict, InvalidInput
 from heater.repos.lifecycle import read_state
 
 # semver.org 2.0.0, with an optional leading "v".
@@ -36,6 +36,17 @@ class InvalidVersion(InvalidInput):
             "optionally v-prefixed, with -prerelease and +build parts)"
         )
         self.value = value
+
+
+class VersionExists(Conflict):
+    """A version that is taken, by a tag or an image build: versions never
+    move."""
+
+    code = "version_exists"
+
+    def __init__(self, version: str, where: str) -> None:
+        super().__init__(f"version {version} already exists {where}")
+        self.version = version
 
 
 @total_ordering

@@ -17,14 +17,20 @@ from pathlib import Path
 
 import pygit2
 
-from heater.errors import Conflict, InvalidInput
+from heater.errors import InvalidInput
 from heater.names import check_ref_name
 from heater.paths import push_lock_file
 from heater.push.admission import admit
 from heater.push.refrules import RefUpdate
 from heater.repos.lifecycle import ZERO_OID
 from heater.repos.resolve import UnknownRef, resolve
-from heater.repos.versions import TaggedVersion, Version, find_version, list_versions
+from heater.repos.versions import (
+    TaggedVersion,
+    Version,
+    VersionExists,
+    find_version,
+    list_versions,
+)
 
 MAX_MESSAGE_LENGTH = 64 * 1024
 # Taggers are API tokens, which have names but no e-mail addresses; git
@@ -32,25 +38,19 @@ MAX_MESSAGE_LENGTH = 64 * 1024
 TAGGER_EMAIL_DOMAIN = "heater.invalid"
 
 
-class VersionExists(Conflict):
-    code = "version_exists"
-
-    def __init__(self, version: str, tag: str) -> None:
-        super().__init__(f"version {version} already exists as tag {tag!r}; "
-                         "versions never move, release a new one")
-        self.version = version
-        self.tag = tag
-
-
 class UnknownTarget(InvalidInput):
     """The ref a version should point at does not exist (a bad request,
     not a missing resource: the resource is the repository)."""
 
-    code = "unknown_ref"
+    code = "unknown_target"
 
     def __init__(self, ref: str, reason: str) -> None:
         super().__init__(f"cannot tag {ref!r}: {reason}")
         self.ref = ref
+
+
+def _taken(version: Version, tag: str) -> VersionExists:
+    return VersionExists(str(version), f"as tag {tag!r}; versions never move, release a new one")
 
 
 @contextmanager
@@ -79,9 +79,9 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
     with repository_lock(git):
         existing = find_version(list_versions(git), version)
         if existing is not None:
-            raise VersionExists(str(version), existing.tag)
+            raise _taken(version, existing.tag)
         if tag_ref in git.references:
-            raise VersionExists(str(version), version_text)
+            raise _taken(version, version_text)
         try:
             target = resolve(git, ref)
         except UnknownRef as exc:

@@ -11,8 +11,7 @@ import pytest
 
 from heater.auth import policy
 from heater.auth.tokens import Caller, Principal, Role
-from heater.errors import HeaterError
-from heater.http.errors import status_for as status_of
+from heater.errors import HeaterError, status_of
 from heater.http.git.smarthttp import refusal
 from heater.names import RepoId
 from heater.repos.store import Kind, RepoInfo, Visibility

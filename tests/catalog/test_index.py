@@ -14,13 +14,13 @@ import pytest
 from heater.catalog.index import (
     CatalogIndex,
     Entry,
-    InvalidMarker,
     Query,
     ReadScope,
     Sort,
     encode_marker,
 )
 from heater.catalog.sqlite import SqliteIndex
+from heater.errors import InvalidMarker
 
 BACKENDS: dict[str, Callable[[Path], CatalogIndex]] = {
     "sqlite": lambda tmp: SqliteIndex(tmp / "index.sqlite"),

@@ -13,6 +13,7 @@ from heater.images import repository
 from heater.names import RepoId
 from heater.paths import Layout
 from heater.repos.store import Kind, RepositoryStore
+from heater.repos.versions import VersionExists
 
 AUTHOR = pygit2.Signature("ci", "ci@example.com")
 
@@ -57,7 +58,7 @@ def test_a_taken_tag_publishes_nothing(repo_path: Path,
                                     version="1.0.0")
     # Skip the early check, as a concurrent writer between check and publish would.
     monkeypatch.setattr(repository, "check_version_free", lambda git, version: None)
-    with pytest.raises(repository.VersionExists):
+    with pytest.raises(VersionExists):
         repository.commit_manifest(repo_path, manifest(str(uuid.uuid4())), "two", AUTHOR,
                                 version="1.0.0")
     git = pygit2.Repository(str(repo_path))

@@ -11,7 +11,8 @@ neither side is ever held in memory whole, and the git process is killed
 when the client goes away.
 
 Errors are ``text/plain``: git shows such a body line by line as
-``remote: ...``. The access policy's refusals are told to git as 401 wherever other
+``remote: ...``; domain errors get the status the error table gives them.
+The access policy's refusals are told to git as 401 wherever other
 credentials could help (git then prompts for them; 403 only prints a
 message), 404 to a token that may not read the repository, 410 for a
 deleted one, and 403 only when no credentials could help.
@@ -27,6 +28,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs
@@ -35,11 +37,11 @@ import pygit2
 
 from heater.auth import policy
 from heater.auth.tokens import Caller
-from heater.errors import HeaterError, Unauthenticated
+from heater.errors import HeaterError, Unauthenticated, status_of
 from heater.git.command import git_argv, git_env
 from heater.git.stream import STDERR_KEPT, GitStream, Gunzip, Limited
 from heater.http.credentials import token_from_environ
-from heater.names import InvalidName, RepoId
+from heater.names import RepoId
 from heater.push import relay as hook_relay
 from heater.registry import Registry
 from heater.repos.lifecycle import read_state
@@ -110,11 +112,15 @@ def refusal(error: HeaterError, caller: Caller, repo: RepoId) -> GitHTTPError:
             return _unauthorized(f"pushing to {repo} needs a token with the writer role")
         return _unauthorized(f"token {caller} may not push to {repo}: the writer role for "
                              f"namespace {repo.namespace} is needed")
-    if isinstance(error, policy.RepositoryGone):
-        return GitHTTPError("410 Gone", error.message)
-    if isinstance(error, policy.NotPushable):
-        return GitHTTPError("403 Forbidden", error.message)
-    raise error
+    return _domain_error(error)
+
+
+def _domain_error(error: HeaterError) -> GitHTTPError:
+    """``error`` with the status the error table gives it."""
+    status = status_of(error)
+    if status == 401:
+        return _unauthorized(error.message)
+    return GitHTTPError(f"{status} {HTTPStatus(status).phrase}", error.message)
 
 
 class SmartHTTP:
@@ -128,11 +134,9 @@ class SmartHTTP:
             return self._dispatch(environ, start_response)
         except GitHTTPError as exc:
             return _text_response(start_response, exc.status, exc.message, exc.headers)
-        except Unauthenticated as exc:
-            err = _unauthorized(exc.message)
-            return _text_response(start_response, err.status, err.message, err.headers)
         except HeaterError as exc:
-            return _text_response(start_response, "400 Bad Request", exc.message)
+            err = _domain_error(exc)
+            return _text_response(start_response, err.status, err.message, err.headers)
         except Exception:
             # A bug, not the client's doing; git still shows a plain line
             # (as "remote: ...") rather than the WSGI server's HTML page.
@@ -145,10 +149,7 @@ class SmartHTTP:
         if match is None:
             raise GitHTTPError("404 Not Found", "not a git URL")
         namespace, name, rest = match.groups()
-        try:
-            repo = RepoId(namespace, name)
-        except InvalidName as exc:
-            raise GitHTTPError("400 Bad Request", exc.message) from None
+        repo = RepoId(namespace, name)
         method = environ.get("REQUEST_METHOD", "GET")
         for route in ROUTES:
             if rest == route.suffix:

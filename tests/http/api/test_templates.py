@@ -280,6 +280,19 @@ def test_commits(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
         assert "code" in answer.json()["error"]
 
 
+def test_an_unknown_ref_is_404_to_a_read_and_400_as_what_to_tag(
+        server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    token = server.token("writer", ns)
+    push(server, git, tmp_path / "w", f"{ns}/r", token, {"template.yaml": HELLO_WORLD})
+    base = f"/api/v1/templates/{ns}/r"
+    for path, params in ((base, {"ref": "nope"}), (f"{base}/commits", {"ref": "nope"}),
+                         (f"{base}/diff", {"from": "main", "to": "nope"})):
+        read = api(server, "GET", path, params=params)
+        assert (read.status_code, read.json()["error"]["code"]) == (404, "unknown_ref"), path
+    tag = api(server, "POST", f"{base}/versions", token, json={"version": "1.0.0", "ref": "nope"})
+    assert (tag.status_code, tag.json()["error"]["code"]) == (400, "unknown_target")
+
+
 @pytest.mark.parametrize("params", [
     {"sort": "stars"}, {"sort": "name:up"}, {"sort": ""}, {"limit": "-1"}, {"limit": "0"},
     {"limit": "501"}, {"limit": "ten"}, {"limit": "1e3"}, {"marker": "garbage"},
