@@ -11,7 +11,6 @@ import datetime as dt
 import enum
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import pygit2
 
 from heater.errors import Conflict, InvalidInput, NotFound
 from heater.names import InvalidName, RepoId, check_name
-from heater.paths import Layout
+from heater.paths import Layout, config_file, head_file
 
 DEFAULT_BRANCH = "main"
 
@@ -95,7 +94,7 @@ class RepositoryStore:
         return self.layout.repository(repo)
 
     def exists(self, repo: RepoId) -> bool:
-        return (self.path(repo) / "HEAD").is_file()
+        return head_file(self.path(repo)).is_file()
 
     def create(self, repo: RepoId, kind: Kind = Kind.TEMPLATE,
                visibility: Visibility = Visibility.PUBLIC) -> RepoInfo:
@@ -109,7 +108,7 @@ class RepositoryStore:
         if self.exists(repo):
             raise RepositoryExists(repo, self.info(repo).kind.value)
         self.layout.ensure()
-        scratch = self.layout.tmp / f"create-{uuid.uuid4().hex}.git"
+        scratch = self.layout.scratch("create", ".git")
         created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         try:
             git = pygit2.init_repository(str(scratch), bare=True,
@@ -148,7 +147,7 @@ class RepositoryStore:
     def remove(self, repo: RepoId) -> None:
         """Erase a repository (only for undoing a failed create-on-push)."""
         final = self.path(repo)
-        doomed = self.layout.tmp / f"remove-{uuid.uuid4().hex}"
+        doomed = self.layout.scratch("remove")
         try:
             os.rename(final, doomed)
         except FileNotFoundError:
@@ -186,7 +185,7 @@ _INFO_CACHE_SIZE = 4096
 
 def read_info(repo: RepoId, git: pygit2.Repository) -> RepoInfo:
     """The info of ``repo`` from its already opened repository."""
-    config_path = os.path.join(git.path, "config")
+    config_path = str(config_file(Path(git.path)))
     try:
         st = os.stat(config_path)
         identity: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
