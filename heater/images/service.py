@@ -14,11 +14,9 @@ SQLite cache alone.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ import pygit2
 from heater.auth.tokens import Caller, Role
 from heater.blobs import BlobReader, BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
+from heater.git import locks
 from heater.images import repository, schema
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
 from heater.images.digests import HashingStream
@@ -39,6 +38,10 @@ from heater.repos.store import Kind, RepositoryExists, RepositoryNotFound, Visib
 from heater.repos.versions import Version, list_versions
 
 log = logging.getLogger(__name__)
+
+# A second upload of the same build is refused at once, not queued: the
+# first one may take as long as its bytes take to arrive.
+UPLOAD_LOCK_WAIT_SECONDS = 0.0
 
 
 class BuildNotQueued(Conflict):
@@ -59,22 +62,15 @@ class UploadInProgress(Conflict):
         self.build_id = build_id
 
 
-@contextlib.contextmanager
-def upload_lock(path: Path, build_id: str) -> Iterator[None]:
-    """Hold the upload lock of a build, or raise :class:`UploadInProgress`.
-    The kernel releases it when its process dies, so a crashed upload never
-    blocks the retry. The file stays: removing a lock file others may have
-    open would let two holders in."""
+def upload_lock(path: Path, build_id: str) -> locks.FileLock:
+    """Hold the upload lock of a build, or raise :class:`UploadInProgress`
+    at once (a crashed upload's lock dies with its process, so the retry
+    is never blocked)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UploadInProgress(build_id) from None
-        yield
-    finally:
-        os.close(fd)
+        return locks.acquire(path, UPLOAD_LOCK_WAIT_SECONDS)
+    except locks.LockTimeout:
+        raise UploadInProgress(build_id) from None
 
 
 class BuildDeleted(Gone):

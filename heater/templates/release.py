@@ -8,16 +8,13 @@ requests for two spellings cannot both succeed.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pygit2
 
 from heater.errors import Conflict, InvalidInput
+from heater.git import locks
 from heater.names import check_ref_name
 from heater.paths import push_lock_file
 from heater.push.admission import admit
@@ -53,17 +50,11 @@ class UnknownTarget(InvalidInput):
         self.ref = ref
 
 
-@contextmanager
-def repository_lock(git: pygit2.Repository) -> Iterator[None]:
+def repository_lock(git: pygit2.Repository) -> locks.FileLock:
     """Hold the repository's push lock, the one the pre-receive relay holds,
     so that a tag made over the API and a pushed tag are decided one after
     the other, across processes."""
-    fd = os.open(push_lock_file(Path(git.path)), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+    return locks.acquire(push_lock_file(Path(git.path)), locks.PUSH_LOCK_WAIT_SECONDS)
 
 
 def create_version(git: pygit2.Repository, version_text: str, ref: str,
