@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pygit2
-
 from heater.auth.tokens import Caller, Role
 from heater.blobs import BlobReader, BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
+from heater.git.identity import signature
 from heater.images import repository, schema
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
 from heater.images.digests import HashingStream
@@ -158,11 +157,6 @@ class Build:
             "created_at": self.created_at,
             "manifest": self.manifest,
         }
-
-
-def _signature(caller: Caller) -> pygit2.Signature:
-    name = caller.name if caller is not None else "anonymous"
-    return pygit2.Signature(name, f"{name}@heater.invalid")
 
 
 def _version(manifest: dict[str, Any]) -> str | None:
@@ -312,7 +306,7 @@ class Images:
             version = record.manifest.get("version")
             title = f"Build {record.id}" + (f" ({version})" if version else "")
             sha = repository.commit_manifest(self.registry.repos.path(record.repo), body, title,
-                                          _signature(caller), version)
+                                          signature(_who(caller)), version)
         except BaseException:
             self.blobs.delete(record.id)
             self.registry.end_change(pending)
@@ -338,7 +332,7 @@ class Images:
         tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
                                      "deleted_at": now(), "deleted_by": _who(caller)}
         sha = repository.commit_manifest(self.registry.repos.path(record.repo), tombstone,
-                                      f"Delete build {record.id}", _signature(caller))
+                                      f"Delete build {record.id}", signature(_who(caller)))
         self.blobs.delete(record.id)
         self.builds.set_status(record.id, Status.DELETED)
         self.registry.changed(record.repo, caller)

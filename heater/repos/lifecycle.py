@@ -29,6 +29,7 @@ import pygit2
 
 from heater.errors import Conflict
 from heater.git.command import GitFailed, run_git
+from heater.git.identity import signature
 
 LIFECYCLE_REF = "refs/heater/lifecycle"
 STATE_FILE = "state.json"
@@ -107,11 +108,6 @@ class LifecycleBusy(Conflict):
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
-def signature(who: str) -> pygit2.Signature:
-    """The git identity recorded for a token named ``who``."""
-    return pygit2.Signature(who, f"{who}@tokens.heater.invalid")
 
 
 # Given the current state, change it in place and return the commit message,

@@ -8,13 +8,13 @@ requests for two spellings cannot both succeed.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pygit2
 
 from heater.errors import Conflict, InvalidInput
 from heater.git import locks
+from heater.git.identity import signature
 from heater.names import check_ref_name
 from heater.paths import push_lock_file
 from heater.push.admission import admit
@@ -24,9 +24,6 @@ from heater.repos.resolve import UnknownRef, resolve
 from heater.repos.versions import TaggedVersion, Version, find_version, list_versions
 
 MAX_MESSAGE_LENGTH = 64 * 1024
-# Taggers are API tokens, which have names but no e-mail addresses; git
-# requires one, so a reserved domain (RFC 2606) makes it plain it is not real.
-TAGGER_EMAIL_DOMAIN = "heater.invalid"
 
 
 class VersionExists(Conflict):
@@ -80,10 +77,8 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
         # The same decision a pushed tag gets: ref rules, the tagged tree's
         # validity, and the repository's versioning policy.
         admit(git, [RefUpdate(ZERO_OID, target.sha, tag_ref)], admin=False)
-        signature = pygit2.Signature(tagger, f"{tagger}@{TAGGER_EMAIL_DOMAIN}",
-                                     int(time.time()), 0)
         git.create_tag(version_text, target.commit.id, pygit2.enums.ObjectType.COMMIT,
-                       signature, text if text.endswith("\n") else text + "\n")
+                       signature(tagger), text if text.endswith("\n") else text + "\n")
     created = find_version(list_versions(git), version)
     assert created is not None
     return created
