@@ -30,13 +30,13 @@ import pygit2
 from heater.errors import Conflict
 from heater.git.command import GitFailed, run_git
 from heater.git.identity import signature
+from heater.git.objects import ZERO_OID
 
 LIFECYCLE_REF = "refs/heater/lifecycle"
 STATE_FILE = "state.json"
 # Concurrent writers retry on a lost compare-and-swap; a handful of rounds
 # is plenty for people clicking buttons.
 MAX_ATTEMPTS = 8
-ZERO_OID = "0" * 40
 
 
 @dataclass

@@ -15,11 +15,11 @@ import pygit2
 from heater.errors import Conflict, InvalidInput
 from heater.git import locks
 from heater.git.identity import signature
+from heater.git.objects import ZERO_OID
 from heater.names import check_ref_name
 from heater.paths import push_lock_file
 from heater.push.admission import admit
 from heater.push.refrules import RefUpdate
-from heater.repos.lifecycle import ZERO_OID
 from heater.repos.resolve import UnknownRef, resolve
 from heater.repos.versions import TaggedVersion, Version, find_version, list_versions
 
