@@ -29,6 +29,7 @@ import pygit2
 from heater.auth.tokens import Caller
 from heater.catalog.index import CatalogIndex, Entry, IndexUnavailable, Page, Query
 from heater.catalog.templates import read_metadata
+from heater.clock import utc_iso
 from heater.git.objects import head_commit, peel_commit
 from heater.names import RepoId
 from heater.repos.lifecycle import read_state
@@ -87,10 +88,6 @@ def shown_commit(git: pygit2.Repository,
         if isinstance(commit, pygit2.Commit):
             return commit
     return head_commit(git)
-
-
-def utc_iso(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
 
 
 def to_utc(iso: str) -> str:

@@ -23,11 +23,12 @@ from typing import Any
 
 from heater.auth.tokens import Caller, Role
 from heater.blobs import BlobReader, BlobStore
+from heater.clock import now
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
 from heater.git.identity import signature
 from heater.images import repository, schema
-from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
+from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
 from heater.images.digests import HashingStream
 from heater.names import RepoId, check_uuid
 from heater.registry import Registry, require_role

@@ -7,7 +7,6 @@ enough to rebuild everything else.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import os
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pygit2
 
+from heater.clock import now
 from heater.errors import Conflict, InvalidInput, NotFound
 from heater.names import InvalidName, RepoId, check_name
 from heater.paths import Layout, config_file, head_file
@@ -109,7 +109,7 @@ class RepositoryStore:
             raise RepositoryExists(repo, self.info(repo).kind.value)
         self.layout.ensure()
         scratch = self.layout.scratch("create", ".git")
-        created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        created = now()
         try:
             git = pygit2.init_repository(str(scratch), bare=True,
                                          initial_head=DEFAULT_BRANCH)
