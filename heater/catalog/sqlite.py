@@ -108,7 +108,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
     tokenize = 'unicode61 remove_diacritics 2'
 );
 """
-_TABLES = ("meta", "entries", "keywords", "search")
 # What a user's words are matched against; ``tags`` holds filter tokens.
 _TEXT_COLUMNS = "{name description keywords body}"
 
@@ -145,6 +144,17 @@ def fts_query(text: str) -> str | None:
         raise SearchTooLong()
     phrases = ['"' + term.replace('"', '""') + '"' for term in terms if _WORD.search(term)]
     return " AND ".join(phrases) if phrases else None
+
+
+def _drop_tables(conn: sqlite3.Connection) -> None:
+    """Empty a file written by another schema version, whatever tables that
+    version had. Virtual tables go first: their shadow tables go with them."""
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite%' "
+                        "ORDER BY sql NOT LIKE 'CREATE VIRTUAL TABLE%'").fetchall()
+    for (name,) in rows:
+        quoted = name.replace('"', '""')
+        conn.execute(f'DROP TABLE IF EXISTS "{quoted}"')
 
 
 class SqliteIndex:
@@ -262,8 +272,7 @@ class SqliteIndex:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
-                for table in _TABLES:
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+                _drop_tables(conn)
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)

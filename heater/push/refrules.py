@@ -78,13 +78,6 @@ def check_updates(git: pygit2.Repository, updates: Iterable[RefUpdate],
     return problems
 
 
-def require(git: pygit2.Repository, updates: Iterable[RefUpdate], admin: bool) -> None:
-    """Raise :class:`RefRefused` unless every update may proceed."""
-    problems = check_updates(git, updates, admin)
-    if problems:
-        raise RefRefused(problems)
-
-
 def check_current(git: pygit2.Repository, updates: Iterable[RefUpdate]) -> list[str]:
     """A refusal for each update whose ``old`` is no longer the ref's value
     (another push moved it first); meaningful under the push lock."""

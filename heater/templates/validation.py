@@ -160,16 +160,6 @@ def check(source: FileSource, changes: Changes = EVERYTHING) -> None:
         raise ValidationFailed(problems)
 
 
-def check_commit(git: pygit2.Repository, commit: pygit2.Commit,
-                 base: pygit2.Commit | None = None) -> None:
-    """Raise :class:`ValidationFailed` unless ``commit``'s tree is acceptable;
-    with ``base`` (a commit already accepted), only what changed since is
-    checked. This is what tagging a version calls."""
-    tree = commit.tree
-    changes = changes_between(git, base.tree if base is not None else None, tree)
-    check(GitTreeSource(tree), changes)
-
-
 def is_yaml(path: str) -> bool:
     return path.endswith(YAML_SUFFIXES)
 
