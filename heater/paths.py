@@ -56,6 +56,7 @@ def resolve_data_dir(option: str | None) -> Path:
 
 
 UPLOAD_LOCK_PREFIX = "upload-"
+REPOSITORY_SUFFIX = ".git"
 
 
 def push_lock_file(repo_path: Path) -> Path:
@@ -131,7 +132,7 @@ class Layout:
         return self._inside(self.git_root / namespace)
 
     def repository(self, repo: RepoId) -> Path:
-        return self._inside(self.git_root / repo.namespace / f"{repo.name}.git")
+        return self._inside(self.git_root / repo.namespace / f"{repo.name}{REPOSITORY_SUFFIX}")
 
     def push_lock(self, repo: RepoId) -> Path:
         """Held from a push's validation until its refs have moved."""

@@ -19,7 +19,7 @@ import pygit2
 from heater.clock import now
 from heater.errors import Conflict, InvalidInput, NotFound
 from heater.names import InvalidName, RepoId, check_name
-from heater.paths import Layout, config_file, head_file
+from heater.paths import REPOSITORY_SUFFIX, Layout, config_file, head_file
 
 DEFAULT_BRANCH = "main"
 
@@ -165,10 +165,10 @@ class RepositoryStore:
             except InvalidName:
                 continue
             for entry in sorted(ns_dir.iterdir()):
-                if not entry.name.endswith(".git"):
+                if not entry.name.endswith(REPOSITORY_SUFFIX):
                     continue
                 try:
-                    repo = RepoId(ns_dir.name, entry.name[: -len(".git")])
+                    repo = RepoId(ns_dir.name, entry.name.removesuffix(REPOSITORY_SUFFIX))
                 except InvalidName:
                     continue
                 if self.exists(repo):
