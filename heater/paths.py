@@ -4,12 +4,19 @@
 
     <data-dir>/
       git/<namespace>/<name>.git/   one bare repository per template or image
-        heater-push.lock            serialises pushes from validation to ref update
-      tmp/                          scratch space (repositories being created,
-                                    uploads in flight); same filesystem as the
-                                    rest, so that a finished item is renamed
-                                    into place atomically
+        HEAD, config, objects/pack/ git's own files (read by Heater for
+                                    existence, settings and cleanup)
+        heater-push.lock            serialises pushes (and API tags) from
+                                    validation to ref update
+      tmp/                          scratch space, same filesystem as the rest,
+                                    so that a finished item is renamed into
+                                    place atomically:
+        create-<uuid>.git/            a repository being created
+        remove-<uuid>/                a repository being erased
+        empty-<uuid>/                 the empty repository being made
+        blob-<uuid>.part              an image's bytes being uploaded
       hooks/                        git hooks shared by every repository
+        pre-receive                   (replaced through .pre-receive.<pid>.tmp)
       empty.git/                    an empty repository whose advertisement
                                     answers a push that will create a new one
       blobs/<aa>/<uuid>             image binaries, fanned out by UUID prefix
@@ -19,15 +26,20 @@
       auth.sqlite                   API tokens (secrets stored hashed)
       builds.sqlite                 image builds still waiting for their bytes
       index.sqlite                  catalog index, a cache rebuilt from git/
+        index.sqlite.lock             serialises its repairs and rebuilds
+        index.sqlite-wal, -shm, -journal  SQLite's own side files
 
 Every method takes names that :mod:`heater.names` has already validated and
 checks again that the result stays below the data directory, so that a
-missed validation fails closed instead of escaping.
+missed validation fails closed instead of escaping. The module functions
+build paths inside a directory the caller already holds (an open
+repository, a SQLite file).
 """
-
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +55,51 @@ def resolve_data_dir(option: str | None) -> Path:
     return Path(raw).expanduser().resolve()
 
 
+UPLOAD_LOCK_PREFIX = "upload-"
+REPOSITORY_SUFFIX = ".git"
+
+
 def push_lock_file(repo_path: Path) -> Path:
     """The push lock of the repository at ``repo_path`` (for code that holds
     an open repository rather than its name)."""
     return repo_path / "heater-push.lock"
+
+
+def head_file(repo_path: Path) -> Path:
+    """git's ``HEAD``: a directory is a repository once it has one."""
+    return repo_path / "HEAD"
+
+
+def config_file(repo_path: Path) -> Path:
+    return repo_path / "config"
+
+
+def objects_dir(repo_path: Path) -> Path:
+    return repo_path / "objects"
+
+
+def pack_dir(repo_path: Path) -> Path:
+    return objects_dir(repo_path) / "pack"
+
+
+def hook_file(hooks_dir: Path, name: str) -> Path:
+    return hooks_dir / name
+
+
+def sqlite_lock(db: Path) -> Path:
+    """The lock file that serialises repairs of the SQLite file ``db``."""
+    return db.with_name(db.name + ".lock")
+
+
+def sqlite_side_files(db: Path) -> tuple[Path, ...]:
+    """The files SQLite keeps beside ``db`` and finds by name."""
+    return tuple(db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+
+
+def replacement(path: Path) -> Path:
+    """A scratch file beside ``path``, written and then renamed over it
+    (one per process, so that concurrent writers never share one)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 class PathEscape(RuntimeError):
@@ -79,7 +132,7 @@ class Layout:
         return self._inside(self.git_root / namespace)
 
     def repository(self, repo: RepoId) -> Path:
-        return self._inside(self.git_root / repo.namespace / f"{repo.name}.git")
+        return self._inside(self.git_root / repo.namespace / f"{repo.name}{REPOSITORY_SUFFIX}")
 
     def push_lock(self, repo: RepoId) -> Path:
         """Held from a push's validation until its refs have moved."""
@@ -88,6 +141,10 @@ class Layout:
     @property
     def tmp(self) -> Path:
         return self.root / "tmp"
+
+    def scratch(self, purpose: str, suffix: str = "") -> Path:
+        """A fresh, unique name in tmp/ (nothing is created)."""
+        return self._inside(self.tmp / f"{purpose}-{uuid.uuid4().hex}{suffix}")
 
     @property
     def hooks(self) -> Path:
@@ -116,7 +173,13 @@ class Layout:
     def upload_lock(self, build_id: str) -> Path:
         """Held by the one upload of a build in progress (never in tmp/: an
         upload may outlast the cleanup's grace period)."""
-        return self._inside(self.locks / f"upload-{build_id}")
+        return self._inside(self.locks / f"{UPLOAD_LOCK_PREFIX}{build_id}")
+
+    def upload_locks(self) -> Iterator[tuple[str, Path]]:
+        """Every upload lock file there is, with its build id."""
+        if self.locks.is_dir():
+            for path in self.locks.glob(f"{UPLOAD_LOCK_PREFIX}*"):
+                yield path.name.removeprefix(UPLOAD_LOCK_PREFIX), path
 
     def blob(self, blob_id: str) -> Path:
         return self._inside(self.blobs / blob_id[:2] / blob_id)

@@ -11,7 +11,6 @@ comparison of digests. What each role allows is the access policy's
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import hashlib
 import hmac
@@ -22,6 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from heater.clock import now
 from heater.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from heater.names import InvalidName, check_name
 from heater.sqlitedb import transaction
@@ -137,7 +137,7 @@ class TokenStore:
             check_name(namespace, "namespace")
         token_id = secrets.token_hex(8)
         secret = f"{SECRET_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
-        created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        created = now()
         try:
             with self._db() as conn:
                 conn.execute(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -60,7 +59,8 @@ class FilesystemBlobStore:
         if final.exists():
             raise BlobExists(blob_id)
         self.layout.tmp.mkdir(parents=True, exist_ok=True)
-        fd, scratch = tempfile.mkstemp(prefix="blob-", suffix=".part", dir=self.layout.tmp)
+        scratch = self.layout.scratch("blob", ".part")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:

@@ -8,8 +8,9 @@ from typing import Any
 import pygit2
 
 from heater.auth.policy import RepositoryGone
-from heater.catalog.indexer import head_commit, shown_commit, to_utc, updated_at
+from heater.catalog.indexer import shown_commit, to_utc, updated_at
 from heater.catalog.templates import read_metadata
+from heater.git.objects import head_commit
 from heater.names import RepoId
 from heater.repos.lifecycle import LifecycleState, Visible, hide_replacement, read_state
 from heater.repos.resolve import Resolved, resolve

@@ -125,13 +125,6 @@ class Entry:
         )
         return entry
 
-    def sort_key(self, key: str) -> tuple[str, ...]:
-        """The total order of ``key`` (ties broken by namespace and name)."""
-        if key == "name":
-            return (self.name, self.namespace)
-        value = self.updated_at if key == "updated" else self.created_at
-        return (value, self.namespace, self.name)
-
 
 def listing_document(entry: Entry) -> dict[str, Any]:
     """What a listing shows of ``entry`` (the web layer adds its URLs).

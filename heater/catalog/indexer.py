@@ -29,6 +29,8 @@ import pygit2
 from heater.auth.tokens import Caller
 from heater.catalog.index import CatalogIndex, Entry, IndexUnavailable, Page, Query
 from heater.catalog.templates import read_metadata
+from heater.clock import utc_iso
+from heater.git.objects import head_commit, peel_commit
 from heater.names import RepoId
 from heater.repos.lifecycle import read_state
 from heater.repos.store import (
@@ -88,19 +90,6 @@ def shown_commit(git: pygit2.Repository,
     return head_commit(git)
 
 
-def head_commit(git: pygit2.Repository) -> pygit2.Commit | None:
-    """The default branch's head commit, None when the branch has none."""
-    try:
-        target = git.head.peel(pygit2.Commit)
-    except (pygit2.GitError, KeyError, ValueError):
-        return None
-    return target if isinstance(target, pygit2.Commit) else None
-
-
-def utc_iso(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat()
-
-
 def to_utc(iso: str) -> str:
     """An ISO 8601 time in UTC, so that times compare as text."""
     return dt.datetime.fromisoformat(iso).astimezone(dt.UTC).isoformat()
@@ -112,9 +101,8 @@ def updated_at(git: pygit2.Repository, versions: list[TaggedVersion], created: s
     new repository is older than the repository)."""
     times = [created, *(to_utc(v.created_at) for v in versions if v.created_at)]
     for name in git.branches.local:
-        try:
-            commit = git.branches.local[name].peel(pygit2.Commit)
-        except (pygit2.GitError, ValueError):
+        commit = peel_commit(git, git.branches.local[name].target)
+        if commit is None:
             continue
         times.append(utc_iso(commit.committer.time))
     return max((t for t in times if t), default=created)

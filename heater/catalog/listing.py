@@ -27,7 +27,6 @@ from heater.errors import InvalidInput
 from heater.names import check_name
 
 MAX_FILTER_KEYWORDS = 16
-PARAMETERS = ("q", "keyword", "namespace", "sort", "limit", "marker", "deprecated")
 
 
 class InvalidListing(InvalidInput):

@@ -42,7 +42,6 @@ checkpoint and delete the ``-wal`` that they still use.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -64,6 +63,8 @@ from heater.catalog.index import (
     listing_document,
 )
 from heater.errors import InvalidInput
+from heater.git import locks
+from heater.paths import sqlite_lock, sqlite_side_files
 
 # Raised whenever what the index holds changes, so that an old file is
 # rebuilt on start (3: image repositories are indexed too; 4: ids in name
@@ -71,6 +72,10 @@ from heater.errors import InvalidInput
 # templates' resource types are searched).
 SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 30_000
+# A server starting while another process rebuilds the index waits for that
+# rebuild rather than repeating it; a rebuild of a large data directory takes
+# minutes, so this is generous.
+REBUILD_WAIT_SECONDS = 30 * 60.0
 # Entries written per transaction by upsert_many(): short enough that other
 # writers (pushes during a reindex) wait milliseconds, not seconds.
 UPSERT_BATCH = 200
@@ -103,9 +108,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
     tokenize = 'unicode61 remove_diacritics 2'
 );
 """
-_TABLES = ("meta", "entries", "keywords", "search")
-# The files SQLite keeps beside the database, found by name.
-_SIDE_FILES = ("-wal", "-shm", "-journal")
 # What a user's words are matched against; ``tags`` holds filter tokens.
 _TEXT_COLUMNS = "{name description keywords body}"
 
@@ -142,6 +144,17 @@ def fts_query(text: str) -> str | None:
         raise SearchTooLong()
     phrases = ['"' + term.replace('"', '""') + '"' for term in terms if _WORD.search(term)]
     return " AND ".join(phrases) if phrases else None
+
+
+def _drop_tables(conn: sqlite3.Connection) -> None:
+    """Empty a file written by another schema version, whatever tables that
+    version had. Virtual tables go first: their shadow tables go with them."""
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite%' "
+                        "ORDER BY sql NOT LIKE 'CREATE VIRTUAL TABLE%'").fetchall()
+    for (name,) in rows:
+        quoted = name.replace('"', '""')
+        conn.execute(f'DROP TABLE IF EXISTS "{quoted}"')
 
 
 class SqliteIndex:
@@ -223,18 +236,11 @@ class SqliteIndex:
             self._drop()
             raise _unavailable(exc) from exc
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> locks.FileLock:
         """Hold the lock that serialises repairs and rebuilds of this index
         across processes."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT,
-                     0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return locks.acquire(sqlite_lock(self.path), REBUILD_WAIT_SECONDS)
 
     def repair(self) -> str | None:
         """Make the file usable: a missing or damaged one is discarded with
@@ -245,11 +251,11 @@ class SqliteIndex:
         if _healthy(self.path):
             return None
         problem = "missing" if _identity(self.path) is None else "damaged"
-        for suffix in ("", *_SIDE_FILES):
+        for path in (self.path, *sqlite_side_files(self.path)):
             # Unlinked, never truncated: a process still using the old files
             # keeps its own copy and cannot write into the new database.
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{self.path}{suffix}")
+                os.unlink(path)
         create, self.create = self.create, True
         try:
             self._connection()
@@ -266,8 +272,7 @@ class SqliteIndex:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
-                for table in _TABLES:
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+                _drop_tables(conn)
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)

@@ -9,9 +9,7 @@ the index nor hides the repository.
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +20,7 @@ from heater.git.trees import find_blob
 from heater.templates.heateryaml import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
 from heater.templates.hot import Template, references
 from heater.templates.validation import GitTreeSource, reference_problems
-from heater.templates.yamlload import YamlDocument, load_yaml
+from heater.templates.yamlload import YamlDocument, jsonable, load_yaml
 
 MANIFEST = METADATA_FILE
 # Bounds on what heater.yaml may put into the index, so that one repository
@@ -239,20 +237,3 @@ def json_text(value: Any) -> str:
     return json.dumps(jsonable(value), sort_keys=True)
 
 
-def jsonable(value: Any) -> Any:
-    """``value`` (as YAML's safe loader builds it) made JSON-serialisable:
-    bytes (``!!binary``) as base64 text, sets as sorted lists, non-finite
-    floats and other scalars as text, mapping keys as text."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted((jsonable(v) for v in value), key=str)
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return str(value)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from heater.paths import Layout
+from heater.paths import Layout, objects_dir, pack_dir
 from heater.repos.store import RepositoryStore
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,11 @@ def _stale(entries: Iterator[Path], cutoff: float) -> list[Path]:
 
 def stale_git_scratch(repo_path: Path, cutoff: float) -> list[Path]:
     """Interrupted pushes' leftovers in one repository, older than ``cutoff``."""
-    objects = repo_path / "objects"
+    objects = objects_dir(repo_path)
     candidates: list[Path] = []
     if objects.is_dir():
         candidates += [p for p in objects.iterdir() if p.name.startswith(_GIT_SCRATCH_PREFIXES)]
-        pack = objects / "pack"
+        pack = pack_dir(repo_path)
         if pack.is_dir():
             candidates += [p for p in pack.iterdir()
                            if p.name.startswith(_PACK_SCRATCH_PREFIXES)]

@@ -14,6 +14,7 @@ from heater.diff.similarity import looks_binary
 from heater.diff.structural import MISSING
 from heater.diff.text import FileDiff, TextDiff, text_diff
 from heater.diff.verdict import Impact, VersionCheck
+from heater.git.trees import walk_files
 from heater.repos.resolve import Resolved, resolve
 from heater.templates.heateryaml import entrypoint
 from heater.templates.hot import YAML_SUFFIXES, FileKind, classify
@@ -96,15 +97,7 @@ def _includers(tree: pygit2.Tree, text: TextDiff) -> list[FileDiff]:
 
 
 def _yaml_blobs(tree: pygit2.Tree) -> Iterator[tuple[str, pygit2.Blob]]:
-    stack = [("", tree)]
-    while stack:
-        prefix, node = stack.pop()
-        for entry in node:
-            path = f"{prefix}{entry.name}"
-            if isinstance(entry, pygit2.Tree):
-                stack.append((f"{path}/", entry))
-            elif isinstance(entry, pygit2.Blob) and path.endswith(YAML_SUFFIXES):
-                yield path, entry
+    return ((path, blob) for path, blob in walk_files(tree) if path.endswith(YAML_SUFFIXES))
 
 
 def _moved_entry_point(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,

@@ -21,6 +21,7 @@ import pygit2
 from heater.diff.compare import compare_commits
 from heater.diff.verdict import VersionCheck
 from heater.errors import Conflict
+from heater.git.objects import peel_commit
 from heater.repos.versions import Version, list_versions
 from heater.templates.heateryaml import METADATA_FILE, read_metadata
 
@@ -87,8 +88,7 @@ def check_version_bump(git: pygit2.Repository, new_version: Version | str,
 
 
 def _commit(git: pygit2.Repository, sha: str) -> pygit2.Commit:
-    obj = git.get(sha)
-    commit = obj.peel(pygit2.Commit) if obj is not None else None
-    if not isinstance(commit, pygit2.Commit):
+    commit = peel_commit(git, sha)
+    if commit is None:
         raise ValueError(f"{sha} does not name a commit")
     return commit

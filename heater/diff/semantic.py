@@ -39,9 +39,10 @@ from typing import Any
 
 from heater.diff.getfile import FileRef, included_file
 from heater.diff.replacement import replacement
-from heater.diff.structural import MISSING, Change, KeyedList, Op, Path, diff, jsonable, same
+from heater.diff.structural import MISSING, Change, KeyedList, Op, Path, diff, same
 from heater.diff.verdict import Impact
 from heater.templates.hot import KNOWN_VERSIONS, FileKind, Template, classify
+from heater.templates.yamlload import jsonable
 
 # Release names Heat accepts for heat_template_version, as the dates they stand for.
 _RELEASE_DATES = {"newton": "2016-10-14", "ocata": "2017-02-24", "pike": "2017-09-01",

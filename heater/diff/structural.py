@@ -33,6 +33,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from heater.templates.yamlload import jsonable
+
 Path = tuple[Any, ...]
 
 
@@ -74,25 +76,6 @@ class Change:
         if self.after is not MISSING:
             out["after"] = jsonable(self.after)
         return out
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with what JSON cannot hold made plain: YAML's binary as
-    text, sets as sorted lists, values that know their JSON form (an
-    ``as_json()`` method) as that, other odd scalars as their string."""
-    if isinstance(value, Mapping):
-        return {k if isinstance(k, (str, int, float, bool)) or k is None else str(k):
-                jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((jsonable(v) for v in value), key=str)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    as_json = getattr(value, "as_json", None)
-    return jsonable(as_json()) if callable(as_json) else str(value)
 
 
 @dataclass(frozen=True)

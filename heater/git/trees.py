@@ -37,18 +37,10 @@ def find_blob(tree: pygit2.Tree, path: str) -> pygit2.Blob | None:
     return entry if isinstance(entry, pygit2.Blob) else None
 
 
-def read_file(tree: pygit2.Tree, path: str, where: str = "this commit") -> bytes:
-    blob = find_blob(tree, path)
-    if blob is None:
-        raise FileNotInTree(path, where)
-    data: bytes = blob.data
-    return data
-
-
-def walk_files(tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, pygit2.Blob]]:
+def walk_files(tree: pygit2.Tree) -> Iterator[tuple[str, pygit2.Blob]]:
     """Every blob below ``tree`` with its path, depth first, in tree order.
     Submodule entries (commits) are skipped: they have no content here."""
-    stack: list[tuple[pygit2.Tree, str]] = [(tree, prefix)]
+    stack: list[tuple[pygit2.Tree, str]] = [(tree, "")]
     while stack:
         current, base = stack.pop()
         subtrees = []

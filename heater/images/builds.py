@@ -9,7 +9,6 @@ it that readers check against git.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import json
 import sqlite3
@@ -58,10 +57,6 @@ CREATE TABLE IF NOT EXISTS builds (
     created_by TEXT NOT NULL
 )
 """
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 class BuildStore:

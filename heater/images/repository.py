@@ -21,13 +21,13 @@ import pygit2
 
 from heater.errors import Conflict
 from heater.git.command import GitFailed, run_git
+from heater.git.objects import ZERO_OID, peel_commit
 from heater.images.builds import Status
 from heater.repos.store import DEFAULT_BRANCH
 from heater.repos.versions import Version, VersionExists, find_version, list_versions
 
 MANIFEST = "manifest.json"
 BRANCH_REF = f"refs/heads/{DEFAULT_BRANCH}"
-_ZERO = "0" * 40
 # Another writer moved main between our read and our update: rebuild on the
 # new head. Contention is between a few uploads finishing at once.
 MAX_ATTEMPTS = 20
@@ -61,12 +61,9 @@ def check_version_free(git: pygit2.Repository, version: str) -> None:
 
 
 def head(git: pygit2.Repository) -> pygit2.Commit | None:
+    """The tip of ``main``, the branch :func:`commit_manifest` moves."""
     ref = git.references.get(BRANCH_REF)
-    if ref is None:
-        return None
-    commit = git.get(ref.target)
-    assert isinstance(commit, pygit2.Commit)
-    return commit
+    return peel_commit(git, ref.target) if ref is not None else None
 
 
 def manifest_of(commit: pygit2.Commit) -> dict[str, Any] | None:
@@ -165,7 +162,7 @@ def commit_manifest(path: Path, manifest: dict[str, Any], message: str,
             tree = builder.write()
             parents = [tip.id] if tip is not None else []
             sha = git.create_commit(None, author, COMMITTER, commit_message, tree, parents)
-            commands = f"update {BRANCH_REF} {sha} {tip.id if tip else _ZERO}\n"
+            commands = f"update {BRANCH_REF} {sha} {tip.id if tip else ZERO_OID}\n"
             if version is not None:
                 tag = tag_name(version)
                 tag_oid = git.odb.write(pygit2.enums.ObjectType.TAG,

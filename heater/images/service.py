@@ -14,23 +14,22 @@ SQLite cache alone.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pygit2
-
 from heater.auth.policy import require_role
 from heater.auth.tokens import Caller, Role
 from heater.blobs import BlobReader, BlobStore
+from heater.clock import now
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
+from heater.git import locks
+from heater.git.identity import signature
 from heater.images import repository, schema
-from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status, now
+from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
 from heater.images.digests import HashingStream
 from heater.names import RepoId, check_uuid
 from heater.registry import Registry
@@ -40,6 +39,10 @@ from heater.repos.store import Kind, RepositoryExists, RepositoryNotFound, Visib
 from heater.repos.versions import Version, list_versions
 
 log = logging.getLogger(__name__)
+
+# A second upload of the same build is refused at once, not queued: the
+# first one may take as long as its bytes take to arrive.
+UPLOAD_LOCK_WAIT_SECONDS = 0.0
 
 
 class BuildNotQueued(Conflict):
@@ -60,22 +63,15 @@ class UploadInProgress(Conflict):
         self.build_id = build_id
 
 
-@contextlib.contextmanager
-def upload_lock(path: Path, build_id: str) -> Iterator[None]:
-    """Hold the upload lock of a build, or raise :class:`UploadInProgress`.
-    The kernel releases it when its process dies, so a crashed upload never
-    blocks the retry. The file stays: removing a lock file others may have
-    open would let two holders in."""
+def upload_lock(path: Path, build_id: str) -> locks.FileLock:
+    """Hold the upload lock of a build, or raise :class:`UploadInProgress`
+    at once (a crashed upload's lock dies with its process, so the retry
+    is never blocked)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UploadInProgress(build_id) from None
-        yield
-    finally:
-        os.close(fd)
+        return locks.acquire(path, UPLOAD_LOCK_WAIT_SECONDS)
+    except locks.LockTimeout:
+        raise UploadInProgress(build_id) from None
 
 
 class BuildDeleted(Gone):
@@ -163,11 +159,6 @@ class Build:
             "created_at": self.created_at,
             "manifest": self.manifest,
         }
-
-
-def _signature(caller: Caller) -> pygit2.Signature:
-    name = caller.name if caller is not None else "anonymous"
-    return pygit2.Signature(name, f"{name}@heater.invalid")
 
 
 def _version(manifest: dict[str, Any]) -> str | None:
@@ -317,7 +308,7 @@ class Images:
             version = record.manifest.get("version")
             title = f"Build {record.id}" + (f" ({version})" if version else "")
             sha = repository.commit_manifest(self.registry.repos.path(record.repo), body, title,
-                                          _signature(caller), version)
+                                          signature(_who(caller)), version)
         except BaseException:
             self.blobs.delete(record.id)
             self.registry.end_change(pending)
@@ -343,7 +334,7 @@ class Images:
         tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
                                      "deleted_at": now(), "deleted_by": _who(caller)}
         sha = repository.commit_manifest(self.registry.repos.path(record.repo), tombstone,
-                                      f"Delete build {record.id}", _signature(caller))
+                                      f"Delete build {record.id}", signature(_who(caller)))
         self.blobs.delete(record.id)
         self.builds.set_status(record.id, Status.DELETED)
         self.registry.changed(record.repo, caller)

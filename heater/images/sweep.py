@@ -52,8 +52,8 @@ def finished_upload_locks(layout: Layout, _cutoff: float) -> list[Path]:
         return []
     queued = {record.id for record in BuildStore(layout.builds_db).queued()}
     removed = []
-    for path in layout.locks.glob("upload-*"):
-        if path.name.removeprefix("upload-") not in queued:
+    for build_id, path in layout.upload_locks():
+        if build_id not in queued:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

@@ -18,15 +18,14 @@ from __future__ import annotations
 import pygit2
 
 from heater.diff.policy import VersionBumpTooSmall, check_version_bump
+from heater.git.objects import head_commit, peel_commit
 from heater.push.refrules import (
     BRANCH_PREFIX,
     TAG_PREFIX,
     RefRefused,
     RefUpdate,
     check_updates,
-    peel_commit,
 )
-from heater.repos.lifecycle import ZERO_OID  # noqa: F401  (callers build tag updates with it)
 from heater.repos.versions import Version
 from heater.templates.validation import (
     GitTreeSource,
@@ -48,7 +47,7 @@ def problems_for(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) 
 
 def _content_problems(git: pygit2.Repository, updates: list[RefUpdate]) -> list[Problem]:
     problems: list[Problem] = []
-    default = _default_tip(git)
+    default = head_commit(git)
     seen: set[tuple[str | None, str]] = set()
     for update in updates:
         if update.deleted or not update.ref.startswith((BRANCH_PREFIX, TAG_PREFIX)):
@@ -66,14 +65,6 @@ def _content_problems(git: pygit2.Repository, updates: list[RefUpdate]) -> list[
         changes = changes_between(git, base.tree if base is not None else None, new.tree)
         problems.extend(validate(GitTreeSource(new.tree), changes))
     return problems
-
-
-def _default_tip(git: pygit2.Repository) -> pygit2.Commit | None:
-    try:
-        commit = git.head.peel(pygit2.Commit)
-    except (pygit2.GitError, KeyError, ValueError):
-        return None
-    return commit if isinstance(commit, pygit2.Commit) else None
 
 
 

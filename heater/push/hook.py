@@ -26,6 +26,7 @@ from typing import TextIO
 
 import pygit2
 
+from heater.paths import hook_file, replacement
 from heater.push.admission import problems_for
 from heater.push.refrules import RefUpdate
 
@@ -73,14 +74,14 @@ def install(hooks_dir: Path) -> Path:
     """Write the hook into ``hooks_dir`` unless it is already there, atomically
     (several workers may start at once)."""
     hooks_dir.mkdir(parents=True, exist_ok=True)
-    path = hooks_dir / HOOK_NAME
+    path = hook_file(hooks_dir, HOOK_NAME)
     text = hook_script()
     try:
         if path.read_text() == text and os.access(path, os.X_OK):
             return path
     except OSError:
         pass
-    scratch = hooks_dir / f".{HOOK_NAME}.{os.getpid()}.tmp"
+    scratch = replacement(path)
     scratch.write_text(text)
     scratch.chmod(0o755)
     os.replace(scratch, path)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pygit2
 
 from heater.errors import Conflict
+from heater.git.objects import peel_commit
 from heater.names import InvalidName, check_ref_name
 from heater.repos.versions import Version
 
@@ -75,13 +76,6 @@ def check_updates(git: pygit2.Repository, updates: Iterable[RefUpdate],
         if reason:
             problems.append(f"{update.ref}: {reason}")
     return problems
-
-
-def require(git: pygit2.Repository, updates: Iterable[RefUpdate], admin: bool) -> None:
-    """Raise :class:`RefRefused` unless every update may proceed."""
-    problems = check_updates(git, updates, admin)
-    if problems:
-        raise RefRefused(problems)
 
 
 def check_current(git: pygit2.Repository, updates: Iterable[RefUpdate]) -> list[str]:
@@ -159,17 +153,3 @@ def _existing_versions(git: pygit2.Repository, pushed: set[str]) -> dict[Version
             if version is not None:
                 found.setdefault(version, ref[len(TAG_PREFIX):])
     return found
-
-
-def peel_commit(git: pygit2.Repository, oid: str) -> pygit2.Commit | None:
-    try:
-        obj = git.get(oid)
-    except ValueError:
-        return None
-    if obj is None:
-        return None
-    try:
-        commit = obj.peel(pygit2.Commit)
-    except (pygit2.InvalidSpecError, ValueError):
-        return None
-    return commit if isinstance(commit, pygit2.Commit) else None

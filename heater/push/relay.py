@@ -29,7 +29,6 @@ refuses the push.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import select
@@ -40,7 +39,8 @@ from pathlib import Path
 
 import pygit2
 
-from heater.git import threads
+from heater.git import locks, threads
+from heater.paths import objects_dir
 from heater.push.admission import problems_for
 from heater.push.hook import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
 from heater.push.refrules import check_current
@@ -52,7 +52,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 # Longer than any validation takes; a hook that hangs must not hold a thread.
 TIMEOUT_SECONDS = 120.0
 # Pushes to one repository wait this long for the one before them.
-LOCK_WAIT_SECONDS = 60.0
+LOCK_WAIT_SECONDS = locks.PUSH_LOCK_WAIT_SECONDS
 # How often a waiting relay thread looks whether close() was called. The
 # request's end-of-file normally wakes it as soon as git exits; this only
 # bounds close() if something git started still holds the pipe.
@@ -91,7 +91,7 @@ class HookRelay:
         # A hook that stops reading must not block this thread past its timeout.
         os.set_blocking(self._replies, False)
         self.hook_fds: tuple[int, ...] = (request_writer, reply_reader)
-        self._lock_fd: int | None = None
+        self._held: locks.FileLock | None = None
         self._closed = threading.Event()
         self._task = threads.submit(self._serve, "hook-relay")
 
@@ -114,9 +114,9 @@ class HookRelay:
         self._closed.set()
         self.spawned()
         futures.wait([self._task], timeout=TIMEOUT_SECONDS)
-        fd, self._lock_fd = self._lock_fd, None
-        if fd is not None:
-            os.close(fd)  # releases the flock
+        held, self._held = self._held, None
+        if held is not None:
+            held.release()
 
     @property
     def finished(self) -> bool:
@@ -124,19 +124,11 @@ class HookRelay:
         return self._task.done()
 
     def _lock(self) -> bool:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() > deadline or self._closed.is_set():
-                    os.close(fd)
-                    return False
-                time.sleep(0.01)
-                continue
-            self._lock_fd = fd
-            return True
+        try:
+            self._held = locks.acquire(self.lock_path, LOCK_WAIT_SECONDS, self._closed)
+        except locks.LockTimeout:
+            return False
+        return True
 
     def _serve(self) -> None:
         try:
@@ -214,7 +206,7 @@ class HookRelay:
             if quarantine:
                 # Only ever a directory of this repository's object store.
                 path = Path(quarantine).resolve()
-                if path.parent != self.repo_path / "objects":
+                if path.parent != objects_dir(self.repo_path):
                     return 1, "unexpected quarantine directory; push refused\n"
                 git.odb.add_disk_alternate(str(path))
             problems = check_current(git, updates) or problems_for(git, updates, self.admin)

@@ -18,7 +18,6 @@ Keys of ``yanked`` are versions in canonical form (``str(Version)``, no ``v``).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,15 +26,17 @@ from typing import Any
 
 import pygit2
 
+from heater.clock import utc_iso
 from heater.errors import Conflict
 from heater.git.command import GitFailed, run_git
+from heater.git.identity import signature
+from heater.git.objects import ZERO_OID
 
 LIFECYCLE_REF = "refs/heater/lifecycle"
 STATE_FILE = "state.json"
 # Concurrent writers retry on a lost compare-and-swap; a handful of rounds
 # is plenty for people clicking buttons.
 MAX_ATTEMPTS = 8
-ZERO_OID = "0" * 40
 
 
 @dataclass
@@ -105,15 +106,6 @@ class LifecycleBusy(Conflict):
     code = "lifecycle_busy"
 
 
-def now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
-def signature(who: str) -> pygit2.Signature:
-    """The git identity recorded for a token named ``who``."""
-    return pygit2.Signature(who, f"{who}@tokens.heater.invalid")
-
-
 # Given the current state, change it in place and return the commit message,
 # or raise (a domain error) to record nothing.
 Change = Callable[[LifecycleState], str]
@@ -159,7 +151,7 @@ def history(git: pygit2.Repository, visible: Visible,
     for commit in git.walk(reference.target, pygit2.enums.SortMode.TOPOLOGICAL):
         if len(found) >= limit:
             break
-        when = dt.datetime.fromtimestamp(commit.author.time, dt.UTC).isoformat()
+        when = utc_iso(commit.author.time)
         lines = [line for line in commit.message.strip().splitlines()
                  if not (line.startswith(REPLACED_BY) and not visible(line[len(REPLACED_BY):]))]
         found.append({"commit": str(commit.id), "by": commit.author.name, "at": when,

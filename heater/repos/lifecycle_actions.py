@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 import pygit2
 
+from heater.clock import now
 from heater.errors import Conflict, InvalidInput, NotFound
 from heater.names import RepoId
-from heater.repos.lifecycle import REPLACED_BY, LifecycleState, now, write_state
+from heater.repos.lifecycle import REPLACED_BY, LifecycleState, write_state
 from heater.repos.store import RepoInfo
 from heater.repos.versions import Version, find_version, list_versions
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pygit2
 
 from heater.errors import InvalidInput, NotFound
+from heater.git.objects import peel_commit
 from heater.names import check_short_ref
 from heater.repos.versions import (
     TaggedVersion,
@@ -117,9 +118,7 @@ def _peel(git: pygit2.Repository, oid: pygit2.Oid | str, ref: str) -> pygit2.Com
     obj = git.get(oid)
     if obj is None:
         raise UnknownRef(ref)
-    try:
-        commit = obj.peel(pygit2.Commit)
-    except (pygit2.InvalidSpecError, ValueError):
-        raise UnknownRef(ref, "does not name a commit") from None
-    assert isinstance(commit, pygit2.Commit)
+    commit = peel_commit(git, obj)
+    if commit is None:
+        raise UnknownRef(ref, "does not name a commit")
     return commit

@@ -7,20 +7,19 @@ enough to rebuild everything else.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
+from heater.clock import now
 from heater.errors import Conflict, InvalidInput, NotFound
 from heater.names import InvalidName, RepoId, check_name
-from heater.paths import Layout
+from heater.paths import REPOSITORY_SUFFIX, Layout, config_file, head_file
 
 DEFAULT_BRANCH = "main"
 
@@ -95,7 +94,7 @@ class RepositoryStore:
         return self.layout.repository(repo)
 
     def exists(self, repo: RepoId) -> bool:
-        return (self.path(repo) / "HEAD").is_file()
+        return head_file(self.path(repo)).is_file()
 
     def create(self, repo: RepoId, kind: Kind = Kind.TEMPLATE,
                visibility: Visibility = Visibility.PUBLIC) -> RepoInfo:
@@ -109,8 +108,8 @@ class RepositoryStore:
         if self.exists(repo):
             raise RepositoryExists(repo, self.info(repo).kind.value)
         self.layout.ensure()
-        scratch = self.layout.tmp / f"create-{uuid.uuid4().hex}.git"
-        created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        scratch = self.layout.scratch("create", ".git")
+        created = now()
         try:
             git = pygit2.init_repository(str(scratch), bare=True,
                                          initial_head=DEFAULT_BRANCH)
@@ -148,7 +147,7 @@ class RepositoryStore:
     def remove(self, repo: RepoId) -> None:
         """Erase a repository (only for undoing a failed create-on-push)."""
         final = self.path(repo)
-        doomed = self.layout.tmp / f"remove-{uuid.uuid4().hex}"
+        doomed = self.layout.scratch("remove")
         try:
             os.rename(final, doomed)
         except FileNotFoundError:
@@ -166,10 +165,10 @@ class RepositoryStore:
             except InvalidName:
                 continue
             for entry in sorted(ns_dir.iterdir()):
-                if not entry.name.endswith(".git"):
+                if not entry.name.endswith(REPOSITORY_SUFFIX):
                     continue
                 try:
-                    repo = RepoId(ns_dir.name, entry.name[: -len(".git")])
+                    repo = RepoId(ns_dir.name, entry.name.removesuffix(REPOSITORY_SUFFIX))
                 except InvalidName:
                     continue
                 if self.exists(repo):
@@ -186,7 +185,7 @@ _INFO_CACHE_SIZE = 4096
 
 def read_info(repo: RepoId, git: pygit2.Repository) -> RepoInfo:
     """The info of ``repo`` from its already opened repository."""
-    config_path = os.path.join(git.path, "config")
+    config_path = str(config_file(Path(git.path)))
     try:
         st = os.stat(config_path)
         identity: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -16,6 +16,7 @@ from typing import Any
 import pygit2
 
 from heater.errors import Conflict, InvalidInput
+from heater.git.objects import peel_commit
 from heater.repos.lifecycle import read_state
 
 # semver.org 2.0.0, with an optional leading "v".
@@ -177,10 +178,7 @@ def _tagged(git: pygit2.Repository, tag_name: str,
             tagger = f"{target.tagger.name} <{target.tagger.email}>"
             created = _iso(target.tagger.time, target.tagger.offset)
         message = target.message
-    try:
-        commit = target.peel(pygit2.Commit) if target is not None else None
-    except (pygit2.InvalidSpecError, ValueError):
-        commit = None
+    commit = peel_commit(git, target)
     if commit is None:
         return None
     if created is None:

@@ -16,8 +16,9 @@ import pygit2
 
 from heater.errors import InvalidInput
 from heater.git.command import run_git
+from heater.git.identity import signature
+from heater.git.objects import ZERO_OID
 from heater.names import check_repo_path
-from heater.repos.lifecycle import ZERO_OID, signature
 from heater.templates.validation import MappingSource, check
 
 # The JSON body is limited to 1 MiB anyway; this bounds the tree we build.

@@ -23,8 +23,6 @@ KNOWN_VERSIONS = frozenset({
     "newton", "ocata", "pike", "queens", "rocky", "wallaby",
 })
 
-TEMPLATE_SECTIONS = ("heat_template_version", "description", "parameter_groups",
-                     "parameters", "resources", "outputs", "conditions")
 ENVIRONMENT_SECTIONS = frozenset({
     "parameters", "parameter_defaults", "resource_registry", "encrypted_param_names",
     "event_sinks", "parameter_merge_strategies",

@@ -8,21 +8,18 @@ requests for two spellings cannot both succeed.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pygit2
 
 from heater.errors import InvalidInput
+from heater.git import locks
+from heater.git.identity import signature
+from heater.git.objects import ZERO_OID
 from heater.names import check_ref_name
 from heater.paths import push_lock_file
 from heater.push.admission import admit
 from heater.push.refrules import RefUpdate
-from heater.repos.lifecycle import ZERO_OID
 from heater.repos.resolve import UnknownRef, resolve
 from heater.repos.versions import (
     TaggedVersion,
@@ -33,9 +30,6 @@ from heater.repos.versions import (
 )
 
 MAX_MESSAGE_LENGTH = 64 * 1024
-# Taggers are API tokens, which have names but no e-mail addresses; git
-# requires one, so a reserved domain (RFC 2606) makes it plain it is not real.
-TAGGER_EMAIL_DOMAIN = "heater.invalid"
 
 
 class UnknownTarget(InvalidInput):
@@ -53,17 +47,11 @@ def _taken(version: Version, tag: str) -> VersionExists:
     return VersionExists(str(version), f"as tag {tag!r}; versions never move, release a new one")
 
 
-@contextmanager
-def repository_lock(git: pygit2.Repository) -> Iterator[None]:
+def repository_lock(git: pygit2.Repository) -> locks.FileLock:
     """Hold the repository's push lock, the one the pre-receive relay holds,
     so that a tag made over the API and a pushed tag are decided one after
     the other, across processes."""
-    fd = os.open(push_lock_file(Path(git.path)), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+    return locks.acquire(push_lock_file(Path(git.path)), locks.PUSH_LOCK_WAIT_SECONDS)
 
 
 def create_version(git: pygit2.Repository, version_text: str, ref: str,
@@ -89,10 +77,8 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
         # The same decision a pushed tag gets: ref rules, the tagged tree's
         # validity, and the repository's versioning policy.
         admit(git, [RefUpdate(ZERO_OID, target.sha, tag_ref)], admin=False)
-        signature = pygit2.Signature(tagger, f"{tagger}@{TAGGER_EMAIL_DOMAIN}",
-                                     int(time.time()), 0)
         git.create_tag(version_text, target.commit.id, pygit2.enums.ObjectType.COMMIT,
-                       signature, text if text.endswith("\n") else text + "\n")
+                       signature(tagger), text if text.endswith("\n") else text + "\n")
     created = find_version(list_versions(git), version)
     assert created is not None
     return created

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import pygit2
 
 from heater.errors import InvalidInput
+from heater.git.trees import walk_files
 from heater.names import InvalidName
 from heater.templates.heateryaml import (
     DEFAULT_ENTRYPOINT,
@@ -99,14 +100,7 @@ class GitTreeSource:
         return data
 
     def paths(self) -> Iterator[str]:
-        stack: list[tuple[pygit2.Tree, str]] = [(self.tree, "")]
-        while stack:
-            current, base = stack.pop()
-            for entry in current:
-                if isinstance(entry, pygit2.Tree):
-                    stack.append((entry, f"{base}{entry.name}/"))
-                elif isinstance(entry, pygit2.Blob):
-                    yield f"{base}{entry.name}"
+        return (path for path, _blob in walk_files(self.tree))
 
 
 class MappingSource:
@@ -164,16 +158,6 @@ def check(source: FileSource, changes: Changes = EVERYTHING) -> None:
     problems = validate(source, changes)
     if problems:
         raise ValidationFailed(problems)
-
-
-def check_commit(git: pygit2.Repository, commit: pygit2.Commit,
-                 base: pygit2.Commit | None = None) -> None:
-    """Raise :class:`ValidationFailed` unless ``commit``'s tree is acceptable;
-    with ``base`` (a commit already accepted), only what changed since is
-    checked. This is what tagging a version calls."""
-    tree = commit.tree
-    changes = changes_between(git, base.tree if base is not None else None, tree)
-    check(GitTreeSource(tree), changes)
 
 
 def is_yaml(path: str) -> bool:

@@ -16,6 +16,10 @@ so parsing is bounded before anything is built:
 
 from __future__ import annotations
 
+import base64
+import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,3 +169,30 @@ def _as_yaml_error(exc: yaml.YAMLError, path: str) -> YamlError:
 def _line(event: yaml.Event | None) -> int | None:
     mark = event.start_mark if event is not None else None
     return mark.line + 1 if mark is not None else None
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` (as the safe loader builds it) made JSON-serialisable:
+    ``!!binary`` bytes as base64 text (their YAML spelling), sets as sorted
+    lists, non-finite floats and other odd scalars as text, mapping keys as
+    text (``true``, ``null`` spelt as JSON would), and values that know their
+    JSON form (an ``as_json()`` method) as that."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Mapping):
+        return {_key(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((jsonable(v) for v in value), key=str)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    as_json = getattr(value, "as_json", None)
+    return jsonable(as_json()) if callable(as_json) else str(value)
+
+
+def _key(key: Any) -> str:
+    # Text always: JSON allows nothing else, and sorting mixed keys fails.
+    return json.dumps(key) if key is None or isinstance(key, bool) else str(key)

@@ -215,3 +215,32 @@ def test_a_restarted_worker_rebuilds_a_lost_index(two_workers: Server, git: Git,
     assert wait_until(lambda: serving(server), 60)
     assert _right_or_unavailable(_answers(server, admin, ns), before["templates"]) == 0
     assert full_listing(server, admin, ns) == before
+
+
+def test_a_file_of_an_older_schema_is_emptied_whatever_it_held(tmp_path: Path) -> None:
+    """Files written by earlier versions (one had a ``keywords`` table) open,
+    lose every old table and must be rebuilt."""
+    path = tmp_path / "index.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        PRAGMA journal_mode = WAL;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('built', '1');
+        CREATE TABLE entries (id INTEGER PRIMARY KEY, document TEXT);
+        CREATE TABLE keywords (entry INTEGER, keyword TEXT);
+        CREATE VIRTUAL TABLE search USING fts5(name, body);
+        INSERT INTO search VALUES ('web', 'old');
+        PRAGMA user_version = 2;
+    """)
+    old.close()
+    index = SqliteIndex(path, create=False)
+    assert not index.is_built()
+    index.upsert(_entry("web"))
+    assert _names(index) == ["web"]
+    check = sqlite3.connect(path)
+    try:
+        tables = {row[0] for row in check.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        check.close()
+    assert "keywords" not in tables and {"meta", "entries", "search"} <= tables

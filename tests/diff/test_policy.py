@@ -10,9 +10,9 @@ import pytest
 from heater.diff import VersionBumpTooSmall, check_version_bump, compare_commits
 from heater.diff.verdict import Impact, VersionCheck, allows, bump_between
 from heater.errors import Conflict
+from heater.git.objects import ZERO_OID
 from heater.push.admission import admit, problems_for
 from heater.push.refrules import RefUpdate
-from heater.repos.lifecycle import ZERO_OID
 from heater.repos.versions import InvalidVersion, Version
 from tests.conftest import HELLO_WORLD, Git, Server
 

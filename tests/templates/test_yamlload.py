@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
-from heater.templates.yamlload import MAX_YAML_BYTES, YamlError, load_yaml
+from heater.templates.yamlload import MAX_YAML_BYTES, YamlError, jsonable, load_yaml
 
 
 def _laughs(levels: int) -> bytes:
@@ -71,3 +72,12 @@ def test_timestamps_stay_strings_and_lines_are_known() -> None:
     assert doc.data["heat_template_version"] == "2018-08-31"
     assert doc.line_of("resources", "server", "type") == 4
     assert doc.line_of("resources", "missing") == 2
+
+
+def test_any_loaded_value_becomes_strict_json() -> None:
+    doc = load_yaml(b"on: 1\n~: 2\n3: [!!binary aGk=, .nan, -.inf, 2018-08-31]\n"
+                    b"s: !!set {b, a}\n", "t.yaml").data
+    value = jsonable(doc)
+    assert value == {"true": 1, "null": 2, "3": ["aGk=", "nan", "-inf", "2018-08-31"],
+                     "s": ["a", "b"]}
+    json.dumps(value, sort_keys=True, allow_nan=False)  # mixed keys and NaN would fail

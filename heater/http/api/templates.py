@@ -9,9 +9,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from heater.auth.policy import require_token
 from heater.catalog.detail import check_not_deleted, template_detail
 from heater.catalog.index import DEFAULT_LIMIT
-from heater.catalog.indexer import head_commit
 from heater.catalog.listing import parse_limit
 from heater.errors import InvalidInput
+from heater.git.objects import head_commit
 from heater.http.api.listing import listing
 from heater.http.context import (
     base_url,

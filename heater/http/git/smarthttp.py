@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -42,6 +41,7 @@ from heater.git.command import git_argv, git_env
 from heater.git.stream import STDERR_KEPT, GitStream, Gunzip, Limited
 from heater.http.credentials import token_from_environ
 from heater.names import RepoId
+from heater.paths import head_file
 from heater.push import relay as hook_relay
 from heater.registry import Registry
 from heater.repos.lifecycle import read_state
@@ -313,8 +313,8 @@ class SmartHTTP:
 
     def _empty_repository(self) -> Path:
         path = self.registry.layout.empty_repository
-        if not (path / "HEAD").is_file():
-            scratch = self.registry.layout.tmp / f"empty-{os.getpid()}-{threading.get_ident()}"
+        if not head_file(path).is_file():
+            scratch = self.registry.layout.scratch("empty")
             pygit2.init_repository(str(scratch), bare=True, initial_head="main")
             try:
                 os.rename(scratch, path)

@@ -249,3 +249,27 @@ def test_credentials_come_before_the_body(server: Server, ns: str, released: Pat
                                   timeout=10, data=data,
                                   headers={"Content-Type": kind, **reader_token})
         assert reader.status_code == 403, (path, reader.text)
+
+
+def test_one_token_has_one_git_identity(server: Server, ns: str) -> None:
+    """Files committed through the API, a version tagged through it and a
+    lifecycle change, all by one token, name the same person in git."""
+    writer = server.token("writer", ns)
+    created = api(server, "POST", "", writer, json={
+        "namespace": ns, "name": "app", "files": {"template.yaml": HELLO_WORLD}})
+    assert created.status_code == 201, created.text
+    tagged = api(server, "POST", f"{ns}/app/versions", writer,
+                 json={"version": "1.0.0", "ref": "main"})
+    assert tagged.status_code == 201, tagged.text
+    yanked = api(server, "POST", f"{ns}/app/versions/1.0.0/yank", writer,
+                 json={"reason": "broken"})
+    assert yanked.status_code == 200, yanked.text
+    git = repository(server, ns)
+    commit = git.head.peel(pygit2.Commit)
+    tag = git.get(git.references["refs/tags/1.0.0"].target)
+    assert isinstance(tag, pygit2.Tag) and tag.tagger is not None
+    lifecycle = git.get(git.references[LIFECYCLE_REF].target)
+    assert isinstance(lifecycle, pygit2.Commit)
+    people = {(who.name, who.email) for who in (commit.author, tag.tagger, lifecycle.author)}
+    [(name, email)] = people
+    assert name.startswith(f"writer-{ns}-") and email == f"{name}@tokens.heater.invalid"

@@ -1,0 +1,17 @@
+"""The one git identity of an API token, for every commit and tag Heater
+writes on a caller's behalf (API files, tags, lifecycle changes, builds)."""
+
+from __future__ import annotations
+
+import time
+
+import pygit2
+
+# Tokens have names but no e-mail addresses; git requires one, so a reserved
+# domain (RFC 2606) makes it plain that it is not real.
+TOKEN_EMAIL_DOMAIN = "tokens.heater.invalid"
+
+
+def signature(who: str) -> pygit2.Signature:
+    """The author (or tagger) recorded for the token named ``who``, now, in UTC."""
+    return pygit2.Signature(who, f"{who}@{TOKEN_EMAIL_DOMAIN}", int(time.time()), 0)
