@@ -24,7 +24,14 @@ from heater.push.admission import admit
 from heater.push.refrules import RefUpdate
 from heater.repos.lifecycle import ZERO_OID
 from heater.repos.resolve import UnknownRef, resolve
-from heater.repos.versions import TaggedVersion, Version, find_version, list_versions
+from heater.repos.versions import (
+    TaggedVersion,
+    Version,
+    Yanked,
+    find_version,
+    list_versions,
+    lookup_version,
+)
 
 MAX_MESSAGE_LENGTH = 64 * 1024
 # Taggers are API tokens, which have names but no e-mail addresses; git
@@ -67,9 +74,11 @@ def repository_lock(git: pygit2.Repository) -> Iterator[None]:
 
 
 def create_version(git: pygit2.Repository, version_text: str, ref: str,
-                   message: str | None, tagger: str) -> TaggedVersion:
+                   message: str | None, tagger: str,
+                   yanked: Yanked | None = None) -> TaggedVersion:
     """Tag the commit ``ref`` names as ``version_text`` (spelling kept as
-    given), annotated with ``message``, tagged by ``tagger``; the new version."""
+    given), annotated with ``message``, tagged by ``tagger``; the new version.
+    ``yanked``: the yanks of the lifecycle state, if the caller has read it."""
     version = Version.parse(version_text)
     tag_ref = check_ref_name(f"refs/tags/{version_text}")
     if message is not None and len(message) > MAX_MESSAGE_LENGTH:
@@ -77,13 +86,15 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
                            code="invalid_message")
     text = message if message and message.strip() else f"Release {version}"
     with repository_lock(git):
-        existing = find_version(list_versions(git), version)
+        # Listed under the lock: a version tagged meanwhile is seen here.
+        versions = list_versions(git, yanked)
+        existing = find_version(versions, version)
         if existing is not None:
             raise VersionExists(str(version), existing.tag)
         if tag_ref in git.references:
             raise VersionExists(str(version), version_text)
         try:
-            target = resolve(git, ref)
+            target = resolve(git, ref, versions)
         except UnknownRef as exc:
             raise UnknownTarget(ref, exc.message) from None
         # The same decision a pushed tag gets: ref rules, the tagged tree's
@@ -93,6 +104,6 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
                                      int(time.time()), 0)
         git.create_tag(version_text, target.commit.id, pygit2.enums.ObjectType.COMMIT,
                        signature, text if text.endswith("\n") else text + "\n")
-    created = find_version(list_versions(git), version)
+    created = lookup_version(git, version, yanked)
     assert created is not None
     return created
