@@ -7,19 +7,16 @@ configuration is chosen in one place.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import TracebackType
 
 import pygit2
 
 from heater.auth import policy
-
-# Re-exported for callers that still import the policy from here.
-from heater.auth.policy import RepositoryGone as RepositoryGone
-from heater.auth.policy import WrongKind as WrongKind
-from heater.auth.policy import require_role as require_role
-from heater.auth.policy import require_token as require_token
+from heater.auth.policy import require_role
 from heater.auth.tokens import Caller, Principal, Role, TokenStore
 from heater.blobs import BlobStore
 from heater.blobs.filesystem import FilesystemBlobStore
@@ -36,8 +33,8 @@ from heater.repos.store import (
     RepoInfo,
     RepositoryStore,
     Visibility,
-    read_info,
 )
+from heater.repos.view import RepoView
 from heater.templates import validation
 from heater.templates.files import commit_initial
 
@@ -91,6 +88,12 @@ class Registry:
     def end_change(self, marker: Path) -> None:
         marker.unlink(missing_ok=True)
 
+    def change(self, repo: RepoId, caller: Caller) -> PendingChange:
+        """The one way to write to ``repo``: ``with registry.change(repo,
+        caller):`` around the write leaves the marker before it, tells the
+        listeners and clears the marker after it."""
+        return PendingChange(self, repo, caller)
+
     def replay_pending_changes(self) -> list[RepoId]:
         """Tell the listeners about every change whose process died before
         it could (safe while others are in flight: a listener only re-reads
@@ -125,9 +128,8 @@ class Registry:
         not exist as far as the caller can tell (404, never 403). A deleted
         repository is :class:`RepositoryGone` (410 with its tombstone)
         unless ``allow_deleted``."""
-        info, git = self._open_authorised(caller, repo, kind, None, allow_deleted)
-        git.free()
-        return info
+        with self.view(caller, repo, kind, allow_deleted=allow_deleted) as view:
+            return view.info
 
     def sees(self, caller: Caller, name: str) -> RepoInfo | None:
         """The info of the repository named ``name`` (``<namespace>/<name>``)
@@ -142,26 +144,28 @@ class Registry:
                       kind: Kind | None = None) -> tuple[RepoInfo, pygit2.Repository]:
         """:meth:`readable`, with the repository it opened (the caller frees
         it): one open instead of two on hot read paths."""
-        return self._open_authorised(caller, repo, kind, None, False)
+        view = self.view(caller, repo, kind)
+        return view.info, view.git
+
+    def view(self, caller: Caller, repo: RepoId, kind: Kind | None = None,
+             role: Role | None = None, allow_deleted: bool = False) -> RepoView:
+        """:meth:`readable` (with ``role``, :meth:`writable`) through one
+        open: the view it read, for the rest of the request (the caller
+        closes it). The decision is the access policy's."""
+        view = RepoView.open(self.repos, repo)
+        try:
+            policy.authorise(caller, repo, view.info, view.state.deleted,
+                             kind=kind, role=role, allow_deleted=allow_deleted)
+        except BaseException:
+            view.close()
+            raise
+        return view
 
     def writable(self, caller: Caller, repo: RepoId, kind: Kind | None = None,
                  role: Role = Role.WRITER, allow_deleted: bool = False) -> RepoInfo:
         """The repository's info if ``caller`` may change it."""
-        info, git = self._open_authorised(caller, repo, kind, role, allow_deleted)
-        git.free()
-        return info
-
-    def _open_authorised(self, caller: Caller, repo: RepoId, kind: Kind | None,
-                         role: Role | None, allow_deleted: bool
-                         ) -> tuple[RepoInfo, pygit2.Repository]:
-        git = self.repos.open(repo)
-        try:
-            info = policy.authorise(caller, repo, read_info(repo, git), read_state(git).deleted,
-                                    kind=kind, role=role, allow_deleted=allow_deleted)
-        except BaseException:
-            git.free()
-            raise
-        return info, git
+        with self.view(caller, repo, kind, role, allow_deleted) as view:
+            return view.info
 
     def tombstone(self, repo: RepoId) -> dict[str, object] | None:
         """How ``repo`` was deleted, or None if it was not."""
@@ -183,16 +187,57 @@ class Registry:
             raise NameTombstoned(repo)
         if files:
             validation.check(validation.MappingSource(files))
-        info = self.repos.create(repo, kind, visibility)
-        if files:
-            git = self.repos.open(repo)
-            try:
-                commit_initial(git, DEFAULT_BRANCH, files, message,
-                               caller.name if caller else "anonymous")
-            except BaseException:
-                self.repos.remove(repo)
-                raise
-            finally:
-                git.free()
-        self.changed(repo, caller)
+        with self.change(repo, caller):
+            info = self.repos.create(repo, kind, visibility)
+            if files:
+                git = self.repos.open(repo)
+                try:
+                    commit_initial(git, DEFAULT_BRANCH, files, message,
+                                   caller.name if caller else "anonymous")
+                except BaseException:
+                    self.repos.remove(repo)
+                    raise
+                finally:
+                    git.free()
         return info
+
+
+class PendingChange:
+    """A write to a repository in progress (see :meth:`Registry.change`).
+
+    Its marker is on disk from the start until the listeners have heard of
+    the write, so a process that dies in between, or a listener that fails,
+    leaves it for the next start to replay. As a context manager it
+    finishes when the block ends, whether or not the block raised: a block
+    that fails half-way may have written part of its change, and telling
+    the listeners of nothing costs only a re-read. Code whose write ends
+    elsewhere (a push streams on after its handler returns) calls
+    :meth:`finish` itself.
+    """
+
+    def __init__(self, registry: Registry, repo: RepoId, caller: Caller) -> None:
+        self.registry = registry
+        self.repo = repo
+        self.caller = caller
+        self.marker = registry.begin_change(repo)
+
+    def finish(self, notify: bool = True) -> None:
+        """Tell the listeners (unless ``notify`` is false: nothing was
+        written), then clear the marker; a listener that raises leaves it."""
+        if notify:
+            self.registry.changed(self.repo, self.caller)
+        self.registry.end_change(self.marker)
+
+    def __enter__(self) -> PendingChange:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            self.finish()
+            return
+        # The block's own error is the one to report; a listener failing
+        # now only leaves the marker behind.
+        with contextlib.suppress(Exception):
+            self.finish()
+

@@ -12,10 +12,10 @@ from heater.catalog.indexer import shown_commit, to_utc, updated_at
 from heater.catalog.templates import read_metadata
 from heater.git.objects import head_commit
 from heater.names import RepoId
-from heater.repos.lifecycle import LifecycleState, Visible, hide_replacement, read_state
-from heater.repos.resolve import Resolved, resolve
-from heater.repos.store import RepoInfo
-from heater.repos.versions import latest, list_versions
+from heater.repos.lifecycle import LifecycleState, Visible, hide_replacement
+from heater.repos.resolve import Resolved
+from heater.repos.versions import latest
+from heater.repos.view import RepoView
 
 
 def check_not_deleted(repo: RepoId, state: LifecycleState) -> None:
@@ -35,17 +35,16 @@ def yank_of(resolved: Resolved, state: LifecycleState) -> dict[str, Any] | None:
     return {"version": version, **record} if record is not None else None
 
 
-def template_detail(git: pygit2.Repository, info: RepoInfo, ref: str | None,
-                    visible: Visible) -> dict[str, Any]:
+def template_detail(view: RepoView, ref: str | None, visible: Visible) -> dict[str, Any]:
     """The catalog metadata of a template at ``ref`` (default: ``latest``,
     else the default branch), with what describes the repository as a whole,
     as shown to a caller who can read the repositories ``visible`` says."""
-    state = read_state(git)
+    git, info, state = view.git, view.info, view.state
     check_not_deleted(info.repo, state)
-    versions = list_versions(git)
+    versions = view.versions
     yanked: dict[str, Any] | None = None
     if ref is not None:
-        resolved = resolve(git, ref, versions=versions)
+        resolved = view.resolve(ref)
         commit: pygit2.Commit | None = resolved.commit
         shown: dict[str, str | None] = {"requested": ref, "kind": resolved.kind,
                                         "commit": resolved.sha}

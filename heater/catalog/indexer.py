@@ -151,7 +151,7 @@ class Catalog:
         state = read_state(git)
         if extractor is None or state.deleted is not None:
             return None
-        versions = list_versions(git)
+        versions = list_versions(git, state.yanked)
         document = extractor(git, shown_commit(git, versions))
         best = latest(versions)
         created = to_utc(info.created_at) if info.created_at else ""

@@ -52,7 +52,8 @@ class VersionBumpTooSmall(Conflict):
 def previous_release(git: pygit2.Repository, version: Version) -> tuple[Version, str] | None:
     """The highest released (not pre-release) version below ``version``,
     yanked or not, with its commit SHA."""
-    for tagged in list_versions(git):  # newest first
+    # Yanked or not, so the yank state is not read ({}).
+    for tagged in list_versions(git, {}):  # newest first
         if not tagged.version.is_prerelease and tagged.version < version:
             return tagged.version, tagged.commit
     return None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from typing import Any
 
-import pygit2
 from flask import current_app, g, request
 
 from heater.auth.tokens import Caller
@@ -15,7 +13,6 @@ from heater.errors import InvalidInput, UnsupportedMediaType
 from heater.http.credentials import token_from_environ
 from heater.names import RepoId
 from heater.registry import Registry
-from heater.repos.store import Kind, RepoInfo
 
 
 def registry() -> Registry:
@@ -30,28 +27,6 @@ def catalog() -> Catalog:
     return cat
 
 
-@contextmanager
-def open_git(repo: RepoId) -> Iterator[pygit2.Repository]:
-    """The repository opened for this block (and freed after it)."""
-    git = registry().repos.open(repo)
-    try:
-        yield git
-    finally:
-        git.free()
-
-
-@contextmanager
-def open_readable(repo: RepoId, kind: Kind | None = None) -> Iterator[
-        tuple[RepoInfo, pygit2.Repository]]:
-    """The repository's info and the repository, if the caller may read it
-    (404 otherwise), opened for this block."""
-    info, git = registry().open_readable(caller(), repo, kind)
-    try:
-        yield info, git
-    finally:
-        git.free()
-
-
 def caller() -> Caller:
     """The authenticated caller (``None`` when anonymous); a bad token is 401."""
     if "heater_caller" not in g:
@@ -59,12 +34,6 @@ def caller() -> Caller:
         g.heater_caller = registry().authenticate(token)
     result: Caller = g.heater_caller
     return result
-
-
-def visible(name: str) -> bool:
-    """Whether the caller may read the repository ``<namespace>/<name>``
-    (a deprecation's replacement is shown only then)."""
-    return registry().sees(caller(), name) is not None
 
 
 def repo_id(namespace: str, name: str) -> RepoId:

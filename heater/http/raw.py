@@ -27,12 +27,10 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 
-from heater.catalog.detail import check_not_deleted, yank_of
-from heater.git.trees import FileNotInTree, find_blob, is_directory
-from heater.http.context import open_readable
+from heater.http.api.templates import templates
+from heater.http.context import caller
 from heater.names import RepoId
-from heater.repos.lifecycle import read_state
-from heater.repos.resolve import Resolved, resolve
+from heater.repos.resolve import Resolved
 
 bp = Blueprint("raw", __name__)
 
@@ -89,30 +87,22 @@ def cache_control(resolved: Resolved, private: bool) -> str:
 # merge_slashes=False: "a//b" is refused, not redirected to another file.
 @bp.get("/<namespace>/<name>/raw/<ref>/<path:path>", merge_slashes=False)
 def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
-    repo = RepoId(namespace, name)
-    with open_readable(repo) as (info, git):
-        state = read_state(git)
-        check_not_deleted(repo, state)
-        resolved = resolve(git, ref)
-        blob = find_blob(resolved.commit.tree, path)
-        if blob is None:
-            raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})",
-                                directory=is_directory(resolved.commit.tree, path))
-        etag = str(blob.id)
-        headers = {
-            "ETag": f'"{etag}"',
-            "Cache-Control": cache_control(resolved, info.private),
-            "Content-Location": f"/{namespace}/{name}/raw/{resolved.sha}/{quote(path)}",
-            "X-Heater-Commit": resolved.sha,
-            **SECURITY_HEADERS,
-        }
-        if info.private:
-            headers["Vary"] = "Authorization, X-Auth-Token"
-        yank = yank_of(resolved, state)
-        if yank is not None:
-            headers["X-Heater-Yanked"] = header_text(str(yank.get("reason") or "yanked"))
-        # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
-        if request.if_none_match.contains_weak(etag):
-            return Response(status=304, headers=headers)
-        data: bytes = blob.data
-    return Response(data, status=200, headers=headers, content_type=content_type(path))
+    found = templates().raw_file(caller(), RepoId(namespace, name), ref, path)
+    resolved, private = found.resolved, found.info.private
+    etag = str(found.blob.id)
+    headers = {
+        "ETag": f'"{etag}"',
+        "Cache-Control": cache_control(resolved, private),
+        "Content-Location": f"/{namespace}/{name}/raw/{resolved.sha}/{quote(path)}",
+        "X-Heater-Commit": resolved.sha,
+        **SECURITY_HEADERS,
+    }
+    if private:
+        headers["Vary"] = "Authorization, X-Auth-Token"
+    if found.yank is not None:
+        headers["X-Heater-Yanked"] = header_text(str(found.yank.get("reason") or "yanked"))
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers=headers)
+    return Response(found.blob.data, status=200, headers=headers,
+                    content_type=content_type(path))

@@ -28,15 +28,17 @@ from heater.clock import now
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
 from heater.git.identity import signature
-from heater.images import repository, schema
+from heater.images import lookup, repository, schema
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
 from heater.images.digests import HashingStream
+from heater.images.lookup import ManifestAt
 from heater.names import RepoId, check_uuid
 from heater.registry import Registry
 from heater.repos import lifecycle_actions
 from heater.repos.lifecycle_actions import LifecycleConflict
-from heater.repos.store import Kind, RepositoryExists, RepositoryNotFound, Visibility
-from heater.repos.versions import Version, list_versions
+from heater.repos.store import Kind, RepoInfo, RepositoryExists, RepositoryNotFound, Visibility
+from heater.repos.versions import Version
+from heater.repos.view import RepoView
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,8 @@ class Build:
     commit: str | None
     version: str | None
     created_at: str | None
+    # Whether its image is private (downloads are then cached privately).
+    private: bool = False
 
     @property
     def size(self) -> int | None:
@@ -191,7 +195,7 @@ class Images:
         # the answer shows nothing of a private one.
         require_role(caller, repo.namespace, Role.WRITER)
         try:
-            self.registry.writable(caller, repo)
+            view = self.registry.view(caller, repo, role=Role.WRITER)
         except RepositoryNotFound:
             if self.registry.repos.exists(repo):
                 raise  # exists but the caller may not see it
@@ -199,17 +203,15 @@ class Images:
             with contextlib.suppress(RepositoryExists):
                 self.registry.create_repository(caller, repo, Kind.IMAGE,
                                                 visibility or Visibility.PUBLIC)
-        info = self.registry.repos.info(repo)
-        if info.kind is not Kind.IMAGE:
-            raise NotAnImage(repo)
-        if visibility is not None and visibility is not info.visibility:
-            raise VisibilityMismatch(repo, visibility, info.visibility)
-        if "version" in checked:
-            git = self.registry.repos.open(repo)
-            try:
-                repository.check_version_free(git, checked["version"])
-            finally:
-                git.free()
+            view = RepoView.open(self.registry.repos, repo)
+        with view:
+            info = view.info
+            if info.kind is not Kind.IMAGE:
+                raise NotAnImage(repo)
+            if visibility is not None and visibility is not info.visibility:
+                raise VisibilityMismatch(repo, visibility, info.visibility)
+            if "version" in checked:
+                repository.check_version_free(view.git, checked["version"])
         record = BuildRecord(str(uuid.uuid4()), repo, checked, Status.QUEUED, now(),
                              _who(caller))
         self.builds.add(record)
@@ -217,44 +219,58 @@ class Images:
 
     # -- read --------------------------------------------------------------
 
+    def show(self, caller: Caller, repo: RepoId) -> tuple[RepoInfo, ManifestAt | None,
+                                                          list[dict[str, object]]]:
+        """The image's info, its current manifest and its versions."""
+        with self.registry.view(caller, repo, Kind.IMAGE) as view:
+            return view.info, lookup.current(view.git), lookup.versions(view.git)
+
+    def versions(self, caller: Caller, repo: RepoId) -> list[dict[str, object]]:
+        with self.registry.view(caller, repo, Kind.IMAGE) as view:
+            return lookup.versions(view.git)
+
+    def manifests(self, caller: Caller, repo: RepoId, old: str,
+                  new: str) -> tuple[ManifestAt, ManifestAt]:
+        """The manifests at two refs (see :func:`heater.images.lookup.manifest_at`)."""
+        with self.registry.view(caller, repo, Kind.IMAGE) as view:
+            return lookup.manifest_at(view.git, old), lookup.manifest_at(view.git, new)
+
     def get(self, caller: Caller, build_id: str) -> Build:
         """The build as it is now; :class:`BuildDeleted` (410) once deleted."""
-        record = self._record(caller, build_id, write=False)
-        return self._state(record)
+        record, view = self._open(caller, build_id, write=False)
+        with view:
+            return self._state(record, view)
 
-    def _record(self, caller: Caller, build_id: str, *, write: bool) -> BuildRecord:
-        """The build's record if ``caller`` may read (or write) its image. A
-        build in an image the caller cannot see does not exist for them, and
-        the answer does not name the image."""
+    def _open(self, caller: Caller, build_id: str, *,
+              write: bool) -> tuple[BuildRecord, RepoView]:
+        """The build's record and a view of its image, if ``caller`` may
+        read (or write) it. A build in an image the caller cannot see does
+        not exist for them, and the answer does not name the image."""
         record = self.builds.get(check_uuid(build_id))
         try:
-            if write:
-                self.registry.writable(caller, record.repo, Kind.IMAGE)
-            else:
-                self.registry.readable(caller, record.repo, Kind.IMAGE)
+            view = self.registry.view(caller, record.repo, Kind.IMAGE,
+                                      Role.WRITER if write else None)
         except RepositoryNotFound:
             raise BuildNotFound(record.id) from None
-        return record
+        return record, view
 
-    def _state(self, record: BuildRecord) -> Build:
-        git = self.registry.repos.open(record.repo)
-        try:
-            found = repository.find_build(git, record.id)
-            versions = {v.commit: str(v.version) for v in list_versions(git)}
-        finally:
-            git.free()
+    def _state(self, record: BuildRecord, view: RepoView) -> Build:
+        found = repository.find_build(view.git, record.id)
+        private = view.info.private
         if found is None:
             if record.status is Status.DELETED:  # cancelled before any upload
                 raise BuildDeleted(record.id, {"image_id": record.id, "status": "deleted",
                                                "uploaded": False})
             return Build(record.id, record.repo, Status.QUEUED, record.manifest, None,
-                         _version(record.manifest), record.created_at)
+                         _version(record.manifest), record.created_at, private)
         latest = found.latest.manifest
         if latest.get("status") == Status.DELETED.value:
             raise BuildDeleted(record.id, {**latest, "commit": found.latest.sha,
                                            "build_commit": found.build.sha})
+        version = next((str(v.version) for v in view.versions
+                        if v.commit == found.build.sha), None)
         return Build(record.id, record.repo, Status.ACTIVE, latest, found.build.sha,
-                     versions.get(found.build.sha), record.created_at)
+                     version, record.created_at, private)
 
     def uploaded(self, caller: Caller, build_id: str) -> Build:
         """The build if its bytes can be read (active); 404 while queued."""
@@ -279,9 +295,10 @@ class Images:
         that an earlier upload stored but never committed (its process died
         in between) are replaced, so the retry after a crash works at once.
         """
-        record = self._record(caller, build_id, write=True)
+        record, view = self._open(caller, build_id, write=True)
         with upload_lock(self.registry.layout.upload_lock(record.id), record.id):
-            current = self._state(record)
+            with view:  # closed before the bytes stream in, however long that takes
+                current = self._state(record, view)
             if current.status is not Status.QUEUED:
                 raise BuildNotQueued(record.id, current.status.value)
             if length == 0:
@@ -291,69 +308,64 @@ class Images:
             if self.blobs.delete(record.id):
                 log.warning("build %s: removed bytes of an upload that died before "
                             "committing", record.id)
-            return self._store(caller, record, chunks, length)
+            return self._store(caller, record, chunks, length, current.private)
 
     def _store(self, caller: Caller, record: BuildRecord, chunks: Iterable[bytes],
-               length: int | None) -> Build:
+               length: int | None, private: bool) -> Build:
         stream = HashingStream(chunks, length)
         size = self.blobs.put(record.id, stream)
-        pending = self.registry.begin_change(record.repo)
-        try:
-            if size == 0:  # chunked, without a length to refuse it by
-                raise EmptyUpload(record.id)
-            if self.builds.get(record.id).status is not Status.QUEUED:
-                raise BuildNotQueued(record.id, "cancelled")
-            body = {"image_id": record.id, "status": Status.ACTIVE.value,
-                    **record.manifest, "size": size, "hashes": stream.hexdigests()}
-            version = record.manifest.get("version")
-            title = f"Build {record.id}" + (f" ({version})" if version else "")
-            sha = repository.commit_manifest(self.registry.repos.path(record.repo), body, title,
-                                          signature(_who(caller)), version)
-        except BaseException:
-            self.blobs.delete(record.id)
-            self.registry.end_change(pending)
-            raise
-        self.builds.set_status(record.id, Status.ACTIVE)
-        self.registry.changed(record.repo, caller)
-        self.registry.end_change(pending)
+        with self.registry.change(record.repo, caller):
+            try:
+                if size == 0:  # chunked, without a length to refuse it by
+                    raise EmptyUpload(record.id)
+                if self.builds.get(record.id).status is not Status.QUEUED:
+                    raise BuildNotQueued(record.id, "cancelled")
+                body = {"image_id": record.id, "status": Status.ACTIVE.value,
+                        **record.manifest, "size": size, "hashes": stream.hexdigests()}
+                version = record.manifest.get("version")
+                title = f"Build {record.id}" + (f" ({version})" if version else "")
+                sha = repository.commit_manifest(self.registry.repos.path(record.repo), body,
+                                                 title, signature(_who(caller)), version)
+            except BaseException:
+                self.blobs.delete(record.id)
+                raise
+            self.builds.set_status(record.id, Status.ACTIVE)
         return Build(record.id, record.repo, Status.ACTIVE, body, sha,
-                     _version(record.manifest), record.created_at)
+                     _version(record.manifest), record.created_at, private)
 
     # -- delete ------------------------------------------------------------
 
     def delete(self, caller: Caller, build_id: str) -> dict[str, object]:
         """Commit a tombstone, then remove the bytes; the tombstone record."""
-        record = self._record(caller, build_id, write=True)
-        current = self._state(record)  # raises BuildDeleted a second time
-        if current.status is Status.QUEUED:
-            self.builds.set_status(record.id, Status.DELETED)
-            return {"image_id": record.id, "status": "deleted", "uploaded": False,
-                    "deleted_at": now(), "deleted_by": _who(caller)}
-        if current.version is not None:
-            self._yank(record, current.version, caller)
-        tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
-                                     "deleted_at": now(), "deleted_by": _who(caller)}
-        sha = repository.commit_manifest(self.registry.repos.path(record.repo), tombstone,
-                                      f"Delete build {record.id}", signature(_who(caller)))
-        self.blobs.delete(record.id)
-        self.builds.set_status(record.id, Status.DELETED)
-        self.registry.changed(record.repo, caller)
+        record, view = self._open(caller, build_id, write=True)
+        with view:
+            current = self._state(record, view)  # raises BuildDeleted a second time
+            if current.status is Status.QUEUED:
+                self.builds.set_status(record.id, Status.DELETED)
+                return {"image_id": record.id, "status": "deleted", "uploaded": False,
+                        "deleted_at": now(), "deleted_by": _who(caller)}
+            with self.registry.change(record.repo, caller):
+                if current.version is not None:
+                    self._yank(view, record, current.version, caller)
+                tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
+                                             "deleted_at": now(), "deleted_by": _who(caller)}
+                sha = repository.commit_manifest(self.registry.repos.path(record.repo),
+                                                 tombstone, f"Delete build {record.id}",
+                                                 signature(_who(caller)))
+                self.blobs.delete(record.id)
+                self.builds.set_status(record.id, Status.DELETED)
         return {**tombstone, "commit": sha, "build_commit": current.commit}
 
-    def _yank(self, record: BuildRecord, version: str, caller: Caller) -> None:
+    def _yank(self, view: RepoView, record: BuildRecord, version: str, caller: Caller) -> None:
         """Yank the version a deleted build carries, so that it is never
         ``latest`` again for any reader (detail, listing, diff, raw URLs);
         its tag does not move. Done before the tombstone: a delete that
         fails half-way leaves a yanked but intact build, and a retry
         finishes it."""
-        git = self.registry.repos.open(record.repo)
-        try:
-            # Yanked already: by an earlier attempt of this delete.
-            with contextlib.suppress(LifecycleConflict):
-                lifecycle_actions.yank(git, version, f"build {record.id} was deleted",
-                                       _who(caller))
-        finally:
-            git.free()
+        # Yanked already: by an earlier attempt of this delete.
+        with contextlib.suppress(LifecycleConflict):
+            lifecycle_actions.yank(view.git, version, f"build {record.id} was deleted",
+                                   _who(caller))
 
 
 __all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "EmptyUpload", "Images",

@@ -1,3 +1,3 @@
 """Bare repositories on disk: the store, ref resolution, versions, commit
-history and lifecycle state (yank, deprecate, delete).
+history, lifecycle state (yank, deprecate, delete), one request's view.
 """

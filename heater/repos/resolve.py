@@ -21,6 +21,7 @@ from heater.names import check_short_ref
 from heater.repos.versions import (
     TaggedVersion,
     Version,
+    Yanked,
     find_version,
     latest,
     list_versions,
@@ -74,22 +75,24 @@ class Resolved:
 
 
 def resolve(git: pygit2.Repository, ref: str,
-            versions: Sequence[TaggedVersion] | None = None) -> Resolved:
+            versions: Sequence[TaggedVersion] | None = None,
+            yanked: Yanked | None = None) -> Resolved:
     """Resolve ``ref`` in ``git`` or raise :class:`UnknownRef`.
 
     ``versions``: the repository's versions with their yank state, for a
-    caller that has listed them already (otherwise read as needed).
+    caller that has listed them already (otherwise read as needed);
+    ``yanked``: the yanks of its lifecycle state, for one that has read it.
     """
     check_short_ref(ref)
     if ref == LATEST:
-        best = latest(versions if versions is not None else list_versions(git))
+        best = latest(versions if versions is not None else list_versions(git, yanked))
         if best is None:
             raise UnknownRef(ref, "the repository has no released version")
         return Resolved(ref, "latest", _commit(git, best.commit, ref), best)
     version = Version.try_parse(ref)
     if version is not None:
         tagged = (find_version(versions, version) if versions is not None
-                  else lookup_version(git, version))
+                  else lookup_version(git, version, yanked))
         if tagged is None:
             raise UnknownRef(ref, "no such version")
         return Resolved(ref, "version", _commit(git, tagged.commit, ref), tagged)

@@ -135,10 +135,16 @@ class TaggedVersion:
         }
 
 
-def list_versions(git: pygit2.Repository) -> list[TaggedVersion]:
+# The ``yanked`` map of a repository's lifecycle state, for callers that
+# have read the state already (None: read it here).
+Yanked = Mapping[str, Mapping[str, Any]]
+
+
+def list_versions(git: pygit2.Repository, yanked: Yanked | None = None) -> list[TaggedVersion]:
     """Every semver tag that points (maybe through a tag object) at a commit,
     newest first by semver precedence, with its yank state."""
-    yanked = read_state(git).yanked
+    if yanked is None:
+        yanked = read_state(git).yanked
     found: list[TaggedVersion] = []
     for ref_name in git.references:
         if not ref_name.startswith("refs/tags/"):
@@ -150,11 +156,11 @@ def list_versions(git: pygit2.Repository) -> list[TaggedVersion]:
     return found
 
 
-def lookup_version(git: pygit2.Repository, version: Version) -> TaggedVersion | None:
+def lookup_version(git: pygit2.Repository, version: Version,
+                   yanked: Yanked | None = None) -> TaggedVersion | None:
     """``find_version(list_versions(git), version)``, reading only the tag
     when it is spelled as asked (``v1.2.0`` or ``1.2.0``): raw files are
     read by version far more often than tags are listed."""
-    yanked = None
     for tag_name in (f"v{version}", str(version)):
         if f"refs/tags/{tag_name}" in git.references:
             if yanked is None:
@@ -162,11 +168,11 @@ def lookup_version(git: pygit2.Repository, version: Version) -> TaggedVersion | 
             tagged = _tagged(git, tag_name, yanked)
             if tagged is not None:
                 return tagged
-    return find_version(list_versions(git), version)
+    return find_version(list_versions(git, yanked), version)
 
 
 def _tagged(git: pygit2.Repository, tag_name: str,
-            yanked: Mapping[str, Mapping[str, Any]]) -> TaggedVersion | None:
+            yanked: Yanked) -> TaggedVersion | None:
     """The version tag ``tag_name`` (None: not a version of a commit)."""
     version = Version.try_parse(tag_name)
     if version is None:

@@ -25,8 +25,10 @@ from heater.repos.versions import (
     TaggedVersion,
     Version,
     VersionExists,
+    Yanked,
     find_version,
     list_versions,
+    lookup_version,
 )
 
 MAX_MESSAGE_LENGTH = 64 * 1024
@@ -55,9 +57,11 @@ def repository_lock(git: pygit2.Repository) -> locks.FileLock:
 
 
 def create_version(git: pygit2.Repository, version_text: str, ref: str,
-                   message: str | None, tagger: str) -> TaggedVersion:
+                   message: str | None, tagger: str,
+                   yanked: Yanked | None = None) -> TaggedVersion:
     """Tag the commit ``ref`` names as ``version_text`` (spelling kept as
-    given), annotated with ``message``, tagged by ``tagger``; the new version."""
+    given), annotated with ``message``, tagged by ``tagger``; the new version.
+    ``yanked``: the yanks of the lifecycle state, if the caller has read it."""
     version = Version.parse(version_text)
     tag_ref = check_ref_name(f"refs/tags/{version_text}")
     if message is not None and len(message) > MAX_MESSAGE_LENGTH:
@@ -65,13 +69,15 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
                            code="invalid_message")
     text = message if message and message.strip() else f"Release {version}"
     with repository_lock(git):
-        existing = find_version(list_versions(git), version)
+        # Listed under the lock: a version tagged meanwhile is seen here.
+        versions = list_versions(git, yanked)
+        existing = find_version(versions, version)
         if existing is not None:
             raise _taken(version, existing.tag)
         if tag_ref in git.references:
             raise _taken(version, version_text)
         try:
-            target = resolve(git, ref)
+            target = resolve(git, ref, versions)
         except UnknownRef as exc:
             raise UnknownTarget(ref, exc.message) from None
         # The same decision a pushed tag gets: ref rules, the tagged tree's
@@ -79,6 +85,6 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
         admit(git, [RefUpdate(ZERO_OID, target.sha, tag_ref)], admin=False)
         git.create_tag(version_text, target.commit.id, pygit2.enums.ObjectType.COMMIT,
                        signature(tagger), text if text.endswith("\n") else text + "\n")
-    created = find_version(list_versions(git), version)
+    created = lookup_version(git, version, yanked)
     assert created is not None
     return created

@@ -70,8 +70,7 @@ def download(build_id: str) -> Response:
     headers = {
         "ETag": f'"{etag}"',
         "Accept-Ranges": "bytes",
-        "Cache-Control": "private, no-cache" if registry().repos.info(build.repo).private
-        else "public, no-cache",
+        "Cache-Control": "private, no-cache" if build.private else "public, no-cache",
         "Content-Disposition": f'attachment; filename="{build.id}.{_extension(build)}"',
     }
     if request.if_none_match.contains(etag):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from heater.diff import compare_refs
-from heater.http.context import format_arg, open_readable, repo_id, required_args
-from heater.repos.store import Kind
+from heater.http.api.templates import templates
+from heater.http.context import caller, format_arg, repo_id, required_args
 
 bp = Blueprint("diff_api", __name__, url_prefix="/api/v1/templates")
 
@@ -18,21 +17,20 @@ def template_diff(namespace: str, name: str) -> Response:
     repo = repo_id(namespace, name)
     params = required_args(("from", "to"), "a version, branch, 'latest' or commit SHA")
     fmt = format_arg(FORMATS)
-    with open_readable(repo, Kind.TEMPLATE) as (info, git):
-        result = compare_refs(git, params["from"], params["to"],
-                              binary_patches=fmt == "unified")
-        if fmt == "unified":
-            text = result.comparison.text
-            response = Response(text.unified(), mimetype="text/x-diff")
-            response.headers["X-Heater-Diff-Truncated"] = str(text.truncated).lower()
-            response.headers["X-Heater-Verdict"] = str(result.comparison.verdict)
-        else:
-            response = jsonify(result.as_json())
-        if result.old.immutable and result.new.immutable:
-            # A diff of two fixed commits never changes; a private one is
-            # for the caller's own cache only.
-            scope = "private" if info.private else "public"
-            response.headers["Cache-Control"] = f"{scope}, max-age=31536000, immutable"
-            response.set_etag(f"diff-{result.old.sha}-{result.new.sha}-{fmt}")
-            response.make_conditional(request)
+    info, result = templates().diff(caller(), repo, params["from"], params["to"],
+                                    binary_patches=fmt == "unified")
+    if fmt == "unified":
+        text = result.comparison.text
+        response = Response(text.unified(), mimetype="text/x-diff")
+        response.headers["X-Heater-Diff-Truncated"] = str(text.truncated).lower()
+        response.headers["X-Heater-Verdict"] = str(result.comparison.verdict)
+    else:
+        response = jsonify(result.as_json())
+    if result.old.immutable and result.new.immutable:
+        # A diff of two fixed commits never changes; a private one is
+        # for the caller's own cache only.
+        scope = "private" if info.private else "public"
+        response.headers["Cache-Control"] = f"{scope}, max-age=31536000, immutable"
+        response.set_etag(f"diff-{result.old.sha}-{result.new.sha}-{fmt}")
+        response.make_conditional(request)
     return response

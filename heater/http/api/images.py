@@ -11,7 +11,7 @@ from heater.auth.tokens import Role
 from heater.http.api.builds import images
 from heater.http.api.listing import listing
 from heater.http.api.templates import repo_summary
-from heater.http.context import caller, format_arg, json_body, registry, required_args
+from heater.http.context import caller, format_arg, json_body, required_args
 from heater.images import lookup
 from heater.images.diff import diff_manifests
 from heater.names import RepoId
@@ -41,13 +41,7 @@ def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, st
 
 @bp.get("/<namespace>/<name>")
 def show(namespace: str, name: str) -> Response:
-    info = registry().readable(caller(), RepoId(namespace, name), Kind.IMAGE)
-    git = registry().repos.open(info.repo)
-    try:
-        now = lookup.current(git)
-        versions = lookup.versions(git)
-    finally:
-        git.free()
+    info, now, versions = images().show(caller(), RepoId(namespace, name))
     return jsonify({
         **repo_summary(info),
         "commit": now.commit if now else None,
@@ -59,12 +53,7 @@ def show(namespace: str, name: str) -> Response:
 
 @bp.get("/<namespace>/<name>/versions")
 def list_versions(namespace: str, name: str) -> Response:
-    info = registry().readable(caller(), RepoId(namespace, name), Kind.IMAGE)
-    git = registry().repos.open(info.repo)
-    try:
-        return jsonify({"versions": lookup.versions(git)})
-    finally:
-        git.free()
+    return jsonify({"versions": images().versions(caller(), RepoId(namespace, name))})
 
 
 @bp.get("")
@@ -79,15 +68,9 @@ DIFF_FORMATS = ("json",)
 
 @bp.get("/<namespace>/<name>/diff")
 def diff(namespace: str, name: str) -> Response:
-    info = registry().readable(caller(), RepoId(namespace, name), Kind.IMAGE)
     refs = required_args(("from", "to"), "a version, branch, 'latest', commit SHA or build id")
     format_arg(DIFF_FORMATS)
-    git = registry().repos.open(info.repo)
-    try:
-        old = lookup.manifest_at(git, refs["from"])
-        new = lookup.manifest_at(git, refs["to"])
-    finally:
-        git.free()
+    old, new = images().manifests(caller(), RepoId(namespace, name), refs["from"], refs["to"])
     return jsonify({"from": _side(old), "to": _side(new),
                     **diff_manifests(old.manifest, new.manifest)})
 

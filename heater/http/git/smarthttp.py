@@ -270,7 +270,8 @@ class SmartHTTP:
             extra.update(relay.environment())
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
-        pending = self.registry.begin_change(repo) if service == "git-receive-pack" else None
+        # The write ends when git does, after this handler has returned.
+        pending = self.registry.change(repo, caller) if service == "git-receive-pack" else None
 
         def finished(ok: bool) -> None:
             if relay is not None:
@@ -281,9 +282,9 @@ class SmartHTTP:
                 # The push that was to create this repository failed: leave
                 # nothing behind.
                 self.registry.repos.remove(repo)
+                pending.finish(notify=False)
             else:
-                self.registry.changed(repo, caller)
-            self.registry.end_change(pending)
+                pending.finish()
 
         try:
             stream = GitStream(argv, env, path, source, finished,
@@ -294,7 +295,7 @@ class SmartHTTP:
             if relay is not None:
                 relay.close()
             if pending is not None:
-                self.registry.end_change(pending)
+                pending.finish(notify=False)
             raise
         if not stream.first_chunk():
             returncode = stream.wait()

@@ -1,0 +1,223 @@
+"""Template repositories as the API offers them: create, show, versions,
+commits, raw files, diffs, releases and lifecycle actions.
+
+Every method checks access through the registry and reads the repository
+through one :class:`~heater.repos.view.RepoView`, opened once. Every write
+runs inside :meth:`~heater.registry.Registry.change`, so the catalog index
+hears of it, and a crash before it did leaves a marker that the next start
+replays.
+
+A write takes its request body as a function (:data:`Body`) and calls it
+only once the caller has been let in, so an anonymous or unauthorised
+caller hears 401, 403 or 404 whatever its body says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pygit2
+
+from heater.auth.policy import require_token
+from heater.auth.tokens import Caller, Role
+from heater.catalog.detail import template_detail, yank_of
+from heater.diff import RefComparison, compare_refs
+from heater.errors import InvalidInput
+from heater.git.objects import head_commit
+from heater.git.trees import FileNotInTree, find_blob, is_directory
+from heater.names import RepoId
+from heater.registry import Registry
+from heater.repos import lifecycle, lifecycle_actions
+from heater.repos.commits import HistoryPage, history
+from heater.repos.lifecycle import Visible, hide_replacement
+from heater.repos.lifecycle_actions import VersionNotFound, check_text
+from heater.repos.resolve import Resolved
+from heater.repos.store import Kind, RepoInfo, parse_visibility
+from heater.repos.versions import TaggedVersion, Version
+from heater.repos.view import RepoView
+from heater.templates.files import parse_files
+from heater.templates.release import create_version
+
+# The request's JSON object, read when the method is ready for it.
+Body = Callable[[], Mapping[str, Any]]
+
+
+def string_field(body: Mapping[str, Any], field: str, *, required: bool) -> str | None:
+    """``body[field]``, a string (or None when absent and not ``required``)."""
+    value = body.get(field)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        qualifier = "is required and " if required else ""
+        raise InvalidInput(f"{field!r} {qualifier}must be a string", code="missing_field")
+    return value
+
+
+def _required(body: Mapping[str, Any], field: str) -> str:
+    value = string_field(body, field, required=True)
+    assert value is not None
+    return value
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A file of a repository at a ref, with what its cache headers need."""
+
+    info: RepoInfo
+    resolved: Resolved
+    blob: pygit2.Blob
+    # How the version the ref names was yanked, if it was.
+    yank: dict[str, Any] | None
+
+
+class Templates:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def _visible(self, caller: Caller) -> Visible:
+        """Whether ``caller`` may read a repository named ``<ns>/<name>``."""
+        return lambda name: self.registry.sees(caller, name) is not None
+
+    # -- reads -------------------------------------------------------------
+
+    def show(self, caller: Caller, repo: RepoId, ref: str | None) -> dict[str, Any]:
+        """The template at ``ref`` (default: ``latest``, else the default
+        branch) as the catalog describes it."""
+        with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
+            return template_detail(view, ref, self._visible(caller))
+
+    def versions(self, caller: Caller, repo: RepoId) -> list[TaggedVersion]:
+        with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
+            return view.versions
+
+    def version(self, caller: Caller, repo: RepoId, version: str) -> TaggedVersion:
+        wanted = Version.parse(version)  # 400 before anything is read
+        with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
+            tagged = view.version(wanted)
+        if tagged is None:
+            raise VersionNotFound(version)
+        return tagged
+
+    def commits(self, caller: Caller, repo: RepoId, ref: str | None, limit: int,
+                marker: str | None) -> HistoryPage:
+        """A page of the history of ``ref`` (default: the default branch)."""
+        with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
+            start = view.resolve(ref).commit if ref is not None else head_commit(view.git)
+            if start is None:
+                return HistoryPage([], None)
+            return history(view.git, start, limit, marker)
+
+    def raw_file(self, caller: Caller, repo: RepoId, ref: str, path: str) -> RawFile:
+        """The file at ``path`` at ``ref`` in any repository (template or
+        image) that ``caller`` may read."""
+        with self.registry.view(caller, repo) as view:
+            resolved = view.resolve(ref)
+            blob = find_blob(resolved.commit.tree, path)
+            if blob is None:
+                raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})",
+                                    directory=is_directory(resolved.commit.tree, path))
+            return RawFile(view.info, resolved, blob, yank_of(resolved, view.state))
+
+    def diff(self, caller: Caller, repo: RepoId, old: str, new: str,
+             binary_patches: bool = False) -> tuple[RepoInfo, RefComparison]:
+        """The comparison of two refs, with the info of the repository."""
+        with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
+            return view.info, compare_refs(view.git, old, new, binary_patches=binary_patches)
+
+    def lifecycle(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
+        """The lifecycle state and its history; readable once deleted too."""
+        with self.registry.view(caller, repo, Kind.TEMPLATE, allow_deleted=True) as view:
+            visible = self._visible(caller)
+            return {**self._state(view, visible),
+                    "history": lifecycle.history(view.git, visible)}
+
+    # -- writes ------------------------------------------------------------
+
+    def create(self, caller: Caller, body: Body) -> RepoInfo:
+        """A new template repository, with initial ``files`` if given."""
+        # The namespace (for the role) is only known from the body, so an
+        # anonymous caller is refused before it is read.
+        who = require_token(caller)
+        fields = body()
+        repo = RepoId(_required(fields, "namespace"), _required(fields, "name"))
+        visibility = parse_visibility(fields.get("visibility", "public"))
+        files = parse_files(fields["files"]) if fields.get("files") is not None else None
+        message = check_text(fields.get("message") or "Initial commit", "message")
+        return self.registry.create_repository(who, repo, Kind.TEMPLATE, visibility,
+                                               files, message)
+
+    def tag(self, caller: Caller, repo: RepoId, body: Body) -> TaggedVersion:
+        """Release a version: ``version``, ``ref`` and an optional ``message``."""
+        with self._writable(caller, repo) as (view, who):
+            fields = body()
+            version, ref = _required(fields, "version"), _required(fields, "ref")
+            message = string_field(fields, "message", required=False)
+            with self.registry.change(repo, caller):
+                return create_version(view.git, version, ref, message, who,
+                                      view.state.yanked)
+
+    def yank(self, caller: Caller, repo: RepoId, version: str,
+             reason: Callable[[], object]) -> dict[str, Any]:
+        with self._writable(caller, repo) as (view, who):
+            text = reason()
+            return self._act(view, caller, lambda: lifecycle_actions.yank(
+                view.git, version, text, who))
+
+    def unyank(self, caller: Caller, repo: RepoId, version: str) -> dict[str, Any]:
+        with self._writable(caller, repo) as (view, who):
+            return self._act(view, caller, lambda: lifecycle_actions.unyank(
+                view.git, version, who))
+
+    def deprecate(self, caller: Caller, repo: RepoId, body: Body) -> dict[str, Any]:
+        """Deprecate, with a ``message`` and maybe a ``replacement``."""
+        with self._writable(caller, repo) as (view, who):
+            fields = body()
+            return self._act(view, caller, lambda: lifecycle_actions.deprecate(
+                view.git, view.info, fields.get("message"), fields.get("replacement"), who,
+                lambda other: self.registry.sees(caller, other)))
+
+    def undeprecate(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
+        with self._writable(caller, repo) as (view, who):
+            return self._act(view, caller, lambda: lifecycle_actions.undeprecate(
+                view.git, who))
+
+    def delete(self, caller: Caller, repo: RepoId,
+               reason: Callable[[], object]) -> dict[str, Any]:
+        """Leave a tombstone (admins only)."""
+        with self._writable(caller, repo, Role.ADMIN) as (view, who):
+            text = reason()
+            return self._act(view, caller, lambda: lifecycle_actions.delete(
+                view.git, text, who))
+
+    def undelete(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
+        with self._writable(caller, repo, Role.ADMIN, allow_deleted=True) as (view, who):
+            return self._act(view, caller, lambda: lifecycle_actions.undelete(view.git, who))
+
+    @contextmanager
+    def _writable(self, caller: Caller, repo: RepoId, role: Role = Role.WRITER,
+                  allow_deleted: bool = False) -> Iterator[tuple[RepoView, str]]:
+        """The view of ``repo`` if ``caller`` holds ``role`` on it, and the
+        caller's name (what the git history records)."""
+        with self.registry.view(caller, repo, Kind.TEMPLATE, role, allow_deleted) as view:
+            assert caller is not None  # a role was checked: never anonymous
+            yield view, caller.name
+
+    def _act(self, view: RepoView, caller: Caller, action: Callable[[], object]) -> dict[str, Any]:
+        """Run a lifecycle ``action`` as a change of the repository; the
+        state it left, as ``caller`` may see it."""
+        with self.registry.change(view.repo, caller):
+            action()
+        view.forget()
+        return self._state(view, self._visible(caller))
+
+    @staticmethod
+    def _state(view: RepoView, visible: Visible) -> dict[str, Any]:
+        state = view.state
+        return {**state.as_json(),
+                "deprecated": hide_replacement(state.deprecated, visible)}
+
+
+__all__ = ["Body", "RawFile", "Templates"]
