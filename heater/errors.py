@@ -116,6 +116,7 @@ CODES: dict[str, type[HeaterError]] = {
     "invalid_name": InvalidInput,
     "invalid_parameter": InvalidInput,
     "invalid_path": InvalidInput,
+    "invalid_range": InvalidInput,
     "invalid_query": InvalidInput,
     "invalid_replacement": InvalidInput,
     "invalid_role": InvalidInput,

@@ -1,24 +1,36 @@
 """The blob store: where image binaries live, behind one narrow interface.
 
 Every backend implements :class:`BlobStore`, and every backend runs the one
-contract suite in ``tests/test_blobs.py``. A blob is named by an id the
-caller chooses (a build's UUID); its bytes never change once written.
+contract suite in ``tests/blobs/test_contract.py``. A blob is named by an id
+the caller chooses (a build's UUID); its bytes never change once written.
+Backends: :mod:`heater.blobs.filesystem` (the default; configuration
+``blobs = "filesystem"``) and :mod:`heater.blobs.memory` (tests only).
 
 Contract of each method:
 
+``writer(blob_id)``
+    A :class:`BlobWriter` for a new blob: bytes go in with ``write``, and
+    become the blob only on ``commit()``; ``cancel()`` (or leaving its
+    ``with`` block without committing, exception or not) discards them
+    and leaves nothing anywhere in the store. :class:`BlobExists` if
+    ``blob_id`` is already stored, now or at commit (write-once: the
+    stored bytes are untouched, and the losing writer's are discarded).
+    A blob is visible to ``open``/``stat`` only once committed.
 ``put(blob_id, chunks)``
-    Store the bytes ``chunks`` yields under ``blob_id`` and return their
-    count. Write-once: :class:`BlobExists` if ``blob_id`` is already
-    stored, in which case the stored bytes are untouched. If iterating
-    ``chunks`` raises, the exception propagates and nothing is stored under
-    ``blob_id`` and no partial bytes remain anywhere in the store. A blob
-    is visible to ``open``/``stat`` only once complete.
+    ``writer`` fed with every chunk and committed; the byte count. If
+    iterating ``chunks`` raises, the exception propagates and nothing is
+    stored. Backends inherit it from :class:`BlobStore`.
 ``open(blob_id, start=0, end=None)``
     A reader of bytes ``[start, end)`` (``end=None``: to the end). The
     caller must ``close()`` it. :class:`BlobNotFound` if absent;
-    ``ValueError`` if the range is not inside the blob.
+    :class:`RangeNotSatisfiable` if the range is not inside the blob.
 ``stat(blob_id)``
     :class:`BlobStat` (the size), or :class:`BlobNotFound`.
+``url_for(blob_id, expires_in)``
+    A URL from which a client may download the whole blob for at least
+    ``expires_in`` seconds without going through Heater (an object
+    store's signed URL), or None when the backend has none and Heater
+    streams the bytes itself (filesystem). It does not check existence.
 ``delete(blob_id)``
     Remove the bytes for real; ``True`` if something was removed, ``False``
     if there was nothing. Readers already open may finish.
@@ -26,11 +38,13 @@ Contract of each method:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Protocol
 
-from heater.errors import Conflict, NotFound
+from heater.errors import Conflict, InvalidInput, NotFound
 
 # Bytes moved per read or write: large enough that per-call overhead is
 # noise next to hashing and I/O, small enough to bound memory per request.
@@ -53,6 +67,20 @@ class BlobExists(Conflict):
         self.blob_id = blob_id
 
 
+class RangeNotSatisfiable(InvalidInput):
+    """Bytes ``[start, end)`` asked of a blob of ``size`` bytes that does not
+    hold them (``end`` None: to the end)."""
+
+    code = "invalid_range"
+
+    def __init__(self, size: int, start: int, end: int | None) -> None:
+        super().__init__(f"range [{start}, {'end' if end is None else end}) is not inside "
+                         f"{size} bytes")
+        self.size = size
+        self.start = start
+        self.end = end
+
+
 @dataclass(frozen=True)
 class BlobStat:
     size: int
@@ -67,19 +95,63 @@ class BlobReader(Protocol):
     def close(self) -> None: ...
 
 
-class BlobStore(Protocol):
-    def put(self, blob_id: str, chunks: Iterable[bytes]) -> int: ...
+class BlobWriter(abc.ABC):
+    """The bytes of one new blob on their way in (see ``writer`` above).
+    A writer is used by one thread; ``size`` is the count written so far."""
 
+    size: int = 0
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Append ``data``; nothing is visible before :meth:`commit`."""
+
+    @abc.abstractmethod
+    def commit(self) -> int:
+        """Make the bytes the blob, durably, and return their count;
+        :class:`BlobExists` (and the bytes discarded) if another writer
+        committed the id first. The writer is finished either way."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Discard the bytes; harmless after :meth:`commit` or a cancel."""
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.cancel()
+
+
+class BlobStore(abc.ABC):
+    """See the module's docstring for the contract of each method."""
+
+    @abc.abstractmethod
+    def writer(self, blob_id: str) -> BlobWriter: ...
+
+    @abc.abstractmethod
     def open(self, blob_id: str, start: int = 0, end: int | None = None) -> BlobReader: ...
 
+    @abc.abstractmethod
     def stat(self, blob_id: str) -> BlobStat: ...
 
+    @abc.abstractmethod
+    def url_for(self, blob_id: str, expires_in: int) -> str | None: ...
+
+    @abc.abstractmethod
     def delete(self, blob_id: str) -> bool: ...
+
+    def put(self, blob_id: str, chunks: Iterable[bytes]) -> int:
+        with self.writer(blob_id) as writer:
+            for chunk in chunks:
+                writer.write(chunk)
+            return writer.commit()
 
 
 def check_range(size: int, start: int, end: int | None) -> int:
-    """The end of ``[start, end)`` inside a blob of ``size`` bytes, or ValueError."""
+    """The end of ``[start, end)`` inside a blob of ``size`` bytes, or
+    :class:`RangeNotSatisfiable`."""
     stop = size if end is None else end
     if start < 0 or stop < start or stop > size:
-        raise ValueError(f"range [{start}, {end}) is not inside {size} bytes")
+        raise RangeNotSatisfiable(size, start, end)
     return stop

@@ -2,20 +2,20 @@
 directory, placed by :class:`heater.paths.Layout`.
 
 A blob is written to a temporary file in the data directory's scratch space
-(same filesystem), fsynced, then linked into place: ``link(2)`` fails if the
-name exists, which gives write-once without a lock, and a reader never sees
-a partial file. The temporary name is removed whatever happens.
+(same filesystem), fsynced, then linked into place on commit: ``link(2)``
+fails if the name exists, which gives write-once without a lock, and a
+reader never sees a partial file. The temporary name is removed on commit
+and on cancel, and ``heater cleanup`` removes one whose process died.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from heater.blobs import BlobExists, BlobNotFound, BlobStat, check_range
+from heater.blobs import BlobExists, BlobNotFound, BlobStat, BlobStore, BlobWriter, check_range
 from heater.names import check_blob_id
 from heater.paths import Layout
 
@@ -47,38 +47,61 @@ class FileRange:
         self._file.close()
 
 
-class FilesystemBlobStore:
+class FileWriter(BlobWriter):
+    """A blob on its way in: a scratch file in the data directory's ``tmp/``,
+    linked into place on commit."""
+
+    def __init__(self, layout: Layout, final: Path, blob_id: str) -> None:
+        layout.tmp.mkdir(parents=True, exist_ok=True)
+        self._scratch = layout.scratch("blob", ".part")
+        fd = os.open(self._scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file: BinaryIO = os.fdopen(fd, "wb")
+        self._final = final
+        self._blob_id = blob_id
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self.size += len(data)
+
+    def commit(self) -> int:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(self._scratch, self._final)
+            except FileExistsError:
+                raise BlobExists(self._blob_id) from None
+            _fsync_dir(self._final.parent)
+        finally:
+            self.cancel()
+        return self.size
+
+    def cancel(self) -> None:
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._scratch)
+
+
+class FilesystemBlobStore(BlobStore):
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
 
     def _path(self, blob_id: str) -> Path:
         return self.layout.blob(check_blob_id(blob_id))
 
-    def put(self, blob_id: str, chunks: Iterable[bytes]) -> int:
+    def writer(self, blob_id: str) -> FileWriter:
         final = self._path(blob_id)
         if final.exists():
             raise BlobExists(blob_id)
-        self.layout.tmp.mkdir(parents=True, exist_ok=True)
-        scratch = self.layout.scratch("blob", ".part")
-        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            final.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(scratch, final)
-            except FileExistsError:
-                raise BlobExists(blob_id) from None
-            _fsync_dir(final.parent)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(scratch)
-        return size
+        return FileWriter(self.layout, final, blob_id)
+
+    def url_for(self, blob_id: str, expires_in: int) -> None:
+        """None: the files are reachable only through Heater, which can
+        sendfile() them."""
+        return None
 
     def open(self, blob_id: str, start: int = 0, end: int | None = None) -> FileRange:
         try:

@@ -1,5 +1,5 @@
 """An in-memory blob store. FOR TESTS ONLY: it holds every blob in RAM and
-loses them all when the process ends.
+loses them all when the process ends; configuration cannot select it.
 
 It exists so that the contract suite runs against two implementations and
 cannot come to describe one backend's accidents.
@@ -9,27 +9,48 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterable
 
-from heater.blobs import BlobExists, BlobNotFound, BlobStat, check_range
+from heater.blobs import BlobExists, BlobNotFound, BlobStat, BlobStore, BlobWriter, check_range
 from heater.names import check_blob_id
 
 
-class MemoryBlobStore:
+class MemoryWriter(BlobWriter):
+    def __init__(self, store: MemoryBlobStore, blob_id: str) -> None:
+        self._store = store
+        self._blob_id = blob_id
+        self._parts: list[bytes] | None = []
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        assert self._parts is not None, "write after commit or cancel"
+        self._parts.append(bytes(data))
+        self.size += len(data)
+
+    def commit(self) -> int:
+        assert self._parts is not None, "commit after commit or cancel"
+        data, self._parts = b"".join(self._parts), None
+        self._store._add(self._blob_id, data)
+        return len(data)
+
+    def cancel(self) -> None:
+        self._parts = None
+
+
+class MemoryBlobStore(BlobStore):
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
-    def put(self, blob_id: str, chunks: Iterable[bytes]) -> int:
-        check_blob_id(blob_id)
-        if blob_id in self._blobs:
+    def writer(self, blob_id: str) -> MemoryWriter:
+        if check_blob_id(blob_id) in self._blobs:
             raise BlobExists(blob_id)
-        data = b"".join(chunks)  # nothing is visible until the stream ends
+        return MemoryWriter(self, blob_id)
+
+    def _add(self, blob_id: str, data: bytes) -> None:
         with self._lock:
             if blob_id in self._blobs:
                 raise BlobExists(blob_id)
             self._blobs[blob_id] = data
-        return len(data)
 
     def open(self, blob_id: str, start: int = 0, end: int | None = None) -> io.BytesIO:
         data = self._get(blob_id)
@@ -39,9 +60,14 @@ class MemoryBlobStore:
     def stat(self, blob_id: str) -> BlobStat:
         return BlobStat(len(self._get(blob_id)))
 
+    def url_for(self, blob_id: str, expires_in: int) -> str:
+        """A URL no client can fetch, so that the suite covers backends
+        that hand out URLs."""
+        return f"memory://blobs/{check_blob_id(blob_id)}?expires_in={expires_in}"
+
     def delete(self, blob_id: str) -> bool:
         with self._lock:
-            return self._blobs.pop(blob_id, None) is not None
+            return self._blobs.pop(check_blob_id(blob_id), None) is not None
 
     def _get(self, blob_id: str) -> bytes:
         try:

@@ -313,13 +313,17 @@ class Images:
     def _store(self, caller: Caller, record: BuildRecord, chunks: Iterable[bytes],
                length: int | None, private: bool) -> Build:
         stream = HashingStream(chunks, length)
-        size = self.blobs.put(record.id, stream)
+        # Refusals come before the commit, so that refused bytes are never stored.
+        with self.blobs.writer(record.id) as writer:
+            for chunk in stream:
+                writer.write(chunk)
+            if writer.size == 0:  # chunked, without a length to refuse it by
+                raise EmptyUpload(record.id)
+            if self.builds.get(record.id).status is not Status.QUEUED:
+                raise BuildNotQueued(record.id, "cancelled")
+            size = writer.commit()
         with self.registry.change(record.repo, caller):
             try:
-                if size == 0:  # chunked, without a length to refuse it by
-                    raise EmptyUpload(record.id)
-                if self.builds.get(record.id).status is not Status.QUEUED:
-                    raise BuildNotQueued(record.id, "cancelled")
                 body = {"image_id": record.id, "status": Status.ACTIVE.value,
                         **record.manifest, "size": size, "hashes": stream.hexdigests()}
                 version = record.manifest.get("version")
