@@ -5,7 +5,7 @@ The index is a cache derived from the repositories (see
 :mod:`heater.catalog.indexer`); a backend never reads git. It holds one
 :class:`Entry` per repository, whatever its kind, and answers
 :class:`Query` with a :class:`Page`. Every backend must pass the shared
-suite in ``tests/test_catalog_index.py``.
+suite in ``tests/catalog/test_index.py``.
 
 Contract of a backend (:class:`CatalogIndex`):
 
@@ -31,9 +31,14 @@ Contract of a backend (:class:`CatalogIndex`):
 - ``keys()`` lists the (namespace, name) of every stored entry.
 - ``is_built()`` / ``set_built()`` record that a full rebuild completed, so
   that a missing or reset index is rebuilt on start.
+- ``exclusive()`` is a context manager that holds the backend's lock
+  against concurrent rebuilds, across every process and node that uses
+  this store: while one caller holds it, another waits. A rebuild, and
+  ``repair()``, run only inside it; upserts and queries never take it.
 - ``repair()`` makes the store usable for a rebuild: a missing or damaged
   store is discarded and created empty (not built); it returns what was
-  wrong ("missing", "damaged") or None. Only rebuilds call it.
+  wrong ("missing", "damaged") or None. Only rebuilds call it, inside
+  ``exclusive()``.
 - A store that is missing, damaged or replaced under a running server makes
   every method raise :class:`IndexUnavailable`; it never answers from a
   copy that other processes no longer see, and never creates itself again
@@ -46,6 +51,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -212,6 +218,8 @@ class CatalogIndex(Protocol):
     def is_built(self) -> bool: ...
 
     def set_built(self) -> None: ...
+
+    def exclusive(self) -> AbstractContextManager[object]: ...
 
     def repair(self) -> str | None: ...
 

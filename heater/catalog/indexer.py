@@ -20,7 +20,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -231,7 +231,7 @@ class Catalog:
         core) and written in batches; any that changed meanwhile are then
         refreshed one by one, as after a push.
         """
-        with self._exclusive():
+        with self.index.exclusive():
             return self._rebuild(processes)
 
     def _rebuild(self, processes: int | None) -> int:
@@ -259,11 +259,6 @@ class Catalog:
         self.index.set_built()
         return len(repos)
 
-    def _exclusive(self) -> AbstractContextManager[object]:
-        """The backend's lock against concurrent rebuilds, if it has one."""
-        lock = getattr(self.index, "exclusive", None)
-        return lock() if lock is not None else nullcontext()
-
     def _built(self) -> bool:
         try:
             return self.index.is_built()
@@ -276,7 +271,7 @@ class Catalog:
         it once."""
         if self._built():
             return False
-        with self._exclusive():
+        with self.index.exclusive():
             if self._built():  # another process rebuilt it while this one waited
                 return False
             count = self._rebuild(None)

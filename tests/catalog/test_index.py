@@ -6,6 +6,7 @@ A new backend adds its factory to BACKENDS; nothing else here changes.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -239,3 +240,21 @@ def test_markers_with_several_filters(index: CatalogIndex, sort: Sort) -> None:
             break
     assert seen == expected
     assert len(seen) == 15
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_exclusive_admits_one_holder_at_a_time(tmp_path: Path, backend: str) -> None:
+    # Two stores on the same data, as two processes have.
+    first, second = BACKENDS[backend](tmp_path), BACKENDS[backend](tmp_path)
+    entered = threading.Event()
+    with first.exclusive():
+        waiter = threading.Thread(target=lambda: _enter(second, entered))
+        waiter.start()
+        assert not entered.wait(0.3)  # waits while the first holds it
+    assert entered.wait(10)
+    waiter.join()
+
+
+def _enter(index: CatalogIndex, entered: threading.Event) -> None:
+    with index.exclusive():
+        entered.set()
