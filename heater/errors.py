@@ -106,6 +106,7 @@ CODES: dict[str, type[HeaterError]] = {
     "invalid": InvalidInput,
     "ambiguous_ref": InvalidInput,
     "empty_upload": InvalidInput,
+    "invalid_config": InvalidInput,
     "invalid_entrypoint": InvalidInput,
     "invalid_field": InvalidInput,
     "invalid_format": InvalidInput,
@@ -151,6 +152,7 @@ CODES: dict[str, type[HeaterError]] = {
     # 409: the state of the registry does not allow it
     "conflict": Conflict,
     "blob_exists": Conflict,
+    "build_exists": Conflict,
     "build_not_queued": Conflict,
     "concurrent_update": Conflict,
     "lifecycle_busy": Conflict,

@@ -45,16 +45,6 @@ from pathlib import Path
 
 from heater.names import RepoId
 
-ENV_DATA_DIR = "HEATER_DATA_DIR"
-DEFAULT_DATA_DIR = "./repos"
-
-
-def resolve_data_dir(option: str | None) -> Path:
-    """The data directory: ``--data-dir``, else ``$HEATER_DATA_DIR``, else ``./repos``."""
-    raw = option or os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR
-    return Path(raw).expanduser().resolve()
-
-
 UPLOAD_LOCK_PREFIX = "upload-"
 REPOSITORY_SUFFIX = ".git"
 
@@ -197,6 +187,7 @@ class Layout:
         return self.root / "index.sqlite"
 
     def ensure(self) -> None:
-        """Create the top-level directories (idempotent)."""
+        """Create the top-level directories (idempotent). Only serving needs
+        them all; other commands create what their stores use, when used."""
         for directory in (self.root, self.git_root, self.tmp, self.hooks, self.blobs):
             directory.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """The registry: one object that holds a data directory's stores.
 
-Built once per process from a data directory; the HTTP layer, the CLI and
-the git hooks all reach storage through it, so a backend chosen by
-configuration is chosen in one place.
+Built once per process by the composition root (:mod:`heater.wiring`) from
+configuration; the HTTP layer, the CLI and the git hooks all reach storage
+through it, so a backend chosen by configuration is chosen in one place.
 """
 
 from __future__ import annotations
@@ -19,13 +19,10 @@ from heater.auth import policy
 from heater.auth.policy import require_role
 from heater.auth.tokens import Caller, Principal, Role, TokenStore
 from heater.blobs import BlobStore
-from heater.blobs.filesystem import FilesystemBlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
-from heater.images import sweep as _image_sweep  # noqa: F401 - registers its cleanup
 from heater.images.builds import BuildStore
 from heater.names import RepoId
 from heater.paths import Layout
-from heater.push.hook import install as install_hook
 from heater.repos.lifecycle import read_state
 from heater.repos.store import (
     DEFAULT_BRANCH,
@@ -55,14 +52,17 @@ ChangeListener = Callable[[RepoId, Caller], None]
 
 
 class Registry:
-    def __init__(self, data_dir: Path) -> None:
-        self.layout = Layout(data_dir)
-        self.layout.ensure()
-        self.repos = RepositoryStore(self.layout)
-        self.tokens = TokenStore(self.layout.auth_db)
-        self.blobs: BlobStore = FilesystemBlobStore(self.layout)
-        self.builds = BuildStore(self.layout.builds_db)
-        install_hook(self.layout.hooks)
+    """The stores of one data directory, and the change listeners. Built by
+    :func:`heater.wiring.build_registry` from configuration; it makes
+    nothing on disk itself (each store creates what it uses, when used)."""
+
+    def __init__(self, layout: Layout, *, repos: RepositoryStore, tokens: TokenStore,
+                 blobs: BlobStore, builds: BuildStore) -> None:
+        self.layout = layout
+        self.repos = repos
+        self.tokens = tokens
+        self.blobs = blobs
+        self.builds = builds
         self._listeners: list[ChangeListener] = []
 
     def on_change(self, listener: ChangeListener) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 
 @contextmanager
@@ -18,3 +19,15 @@ def transaction(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
         conn.execute(schema)
         with conn:
             yield conn
+
+
+class SqliteFile:
+    """Base of a store kept in one such file: ``SCHEMA`` creates its table."""
+
+    SCHEMA: ClassVar[str]
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, self.SCHEMA)

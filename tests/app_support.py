@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from heater.auth.tokens import Role, TokenStore
+from heater.auth.tokens import Role
 from heater.http.app import create_app
 from heater.paths import Layout
 from heater.registry import Registry
@@ -42,7 +42,7 @@ class App:
         return Layout(self.data_dir)
 
     def token(self, role: Role, namespace: str | None = None) -> str:
-        return TokenStore(self.layout.auth_db).create(
+        return self.registry.tokens.create(
             f"{role}-{uuid.uuid4().hex[:8]}", role, namespace)
 
     def call(self, method: str, path: str, token: str | None = None,

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from heater.auth.tokens import Role, TokenStore
+from heater.auth.sqlite import SqliteTokenStore
+from heater.auth.tokens import Role
 from heater.cli.serve import WORKER_READY
 from heater.paths import Layout
 
@@ -51,7 +52,7 @@ class Server:
         key = (role, namespace)
         if key not in self._tokens:
             name = f"{role}-{namespace or 'all'}-{next(self._count)}-{uuid.uuid4().hex[:6]}"
-            self._tokens[key] = TokenStore(self.layout.auth_db).create(
+            self._tokens[key] = SqliteTokenStore(self.layout.auth_db).create(
                 name, Role.parse(role), namespace)
         return self._tokens[key]
 

@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 import re
 import secrets
-import sqlite3
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Protocol
 
-from heater.clock import now
 from heater.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from heater.names import InvalidName, check_name
-from heater.sqlitedb import transaction
+from heater.names import InvalidName
 
 SECRET_PREFIX = "heater"
 _SECRET_RE = re.compile(r"^heater_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -106,73 +101,58 @@ class TokenRecord:
     created_at: str
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tokens (
-    token_id   TEXT PRIMARY KEY,
-    name       TEXT NOT NULL UNIQUE,
-    role       TEXT NOT NULL,
-    namespace  TEXT,
-    digest     BLOB NOT NULL,
-    created_at TEXT NOT NULL
-)
-"""
+def check_token_name(name: str) -> None:
+    """Refuse a token name that is not 1 to 100 safe characters."""
+    if not _TOKEN_NAME_RE.match(name):
+        raise InvalidName("token name", name,
+                          "must be 1 to 100 letters, digits, '.', '_', '@' or '-'")
 
 
-class TokenStore:
-    """Tokens in an SQLite file; one short connection per call, so that it is
-    safe from any thread or process."""
+def new_secret() -> tuple[str, str]:
+    """A fresh token's public id and its secret (which embeds the id)."""
+    token_id = secrets.token_hex(8)
+    return token_id, f"{SECRET_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
 
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.path, _SCHEMA)
+def token_id_of(secret: str) -> str:
+    """The public id inside ``secret``; :class:`BadToken` if it is not token-shaped."""
+    match = _SECRET_RE.match(secret)
+    if not match:
+        raise BadToken()
+    return match.group(1)
+
+
+def digest(secret: str) -> bytes:
+    """What a backend stores of a secret (see the module docstring for why
+    SHA-256); compare digests with :func:`hmac.compare_digest`."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class TokenStore(Protocol):
+    """Where tokens are kept (configuration ``identity = "tokens"``:
+    :class:`heater.auth.sqlite.SqliteTokenStore`). Every implementation
+    passes ``tests/auth/test_contract.py`` and is safe to call from any
+    thread and process at once."""
 
     def create(self, name: str, role: Role, namespace: str | None = None) -> str:
-        """Create a token and return its secret (the only time it is shown)."""
-        if not _TOKEN_NAME_RE.match(name):
-            raise InvalidName("token name", name,
-                              "must be 1 to 100 letters, digits, '.', '_', '@' or '-'")
-        if namespace is not None:
-            check_name(namespace, "namespace")
-        token_id = secrets.token_hex(8)
-        secret = f"{SECRET_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
-        created = now()
-        try:
-            with self._db() as conn:
-                conn.execute(
-                    "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?)",
-                    (token_id, name, str(role), namespace, _digest(secret), created),
-                )
-        except sqlite3.IntegrityError:
-            raise TokenExists(name) from None
-        return secret
+        """Store a new token and return its secret, made by :func:`new_secret`;
+        the store keeps only its :func:`digest`, so this is the only time the
+        secret exists. :class:`InvalidInput` for a bad name
+        (:func:`check_token_name`) or namespace; :class:`TokenExists` when
+        the name is taken (names are unique, whatever the role)."""
+        ...
 
     def authenticate(self, secret: str) -> Principal:
-        match = _SECRET_RE.match(secret)
-        if not match:
-            raise BadToken()
-        with self._db() as conn:
-            row = conn.execute(
-                "SELECT name, role, namespace, digest FROM tokens WHERE token_id = ?",
-                (match.group(1),),
-            ).fetchone()
-        if row is None or not hmac.compare_digest(bytes(row[3]), _digest(secret)):
-            raise BadToken()
-        return Principal(row[0], Role.parse(row[1]), row[2])
+        """The principal whose secret this is; :class:`BadToken` for a secret
+        that is malformed, unknown, revoked or differs in any character (the
+        comparison takes the same time wherever it differs)."""
+        ...
 
     def list(self) -> list[TokenRecord]:
-        with self._db() as conn:
-            rows = conn.execute(
-                "SELECT name, role, namespace, created_at FROM tokens ORDER BY name"
-            ).fetchall()
-        return [TokenRecord(r[0], Role.parse(r[1]), r[2], r[3]) for r in rows]
+        """Every token, ordered by name; never a secret or a digest."""
+        ...
 
     def revoke(self, name: str) -> None:
-        with self._db() as conn:
-            if conn.execute("DELETE FROM tokens WHERE name = ?", (name,)).rowcount == 0:
-                raise TokenNotFound(name)
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
+        """Delete the token named ``name`` at once (its secret stops working
+        for every later call); :class:`TokenNotFound` if there is none."""
+        ...

@@ -8,24 +8,22 @@
 - :mod:`heater.catalog.images`: the metadata of an image repository;
 - :mod:`heater.catalog.listing`: listing parameters as users send them;
 - :mod:`heater.catalog.detail`: one template described in full at a ref.
+
+The composition root (:mod:`heater.wiring`) builds the catalog on the
+configured backend with :data:`EXTRACTORS`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from heater.catalog.images import image_document
-from heater.catalog.indexer import EXTRACTORS, Catalog
-from heater.catalog.sqlite import SqliteIndex
-from heater.repos.store import Kind, RepositoryStore
+from heater.catalog.indexer import Extractor, template_document
+from heater.repos.store import Kind
 
 # Here rather than beside template_document in the indexer: the image
-# extractor builds on the indexer's KindDocument. Importing any module of
-# this package runs this first, so every Catalog sees both kinds.
-EXTRACTORS[Kind.IMAGE] = image_document
-
-
-def open_catalog(repos: RepositoryStore) -> Catalog:
-    """The catalog of a data directory, on the backend its configuration
-    names (SQLite in the data directory is the only one so far). The index
-    is created only by a rebuild (:meth:`Catalog.rebuild`,
-    :meth:`Catalog.ensure_built`), never by a read or a write."""
-    return Catalog(repos, SqliteIndex(repos.layout.index_db, create=False))
+# extractor builds on the indexer's KindDocument.
+EXTRACTORS: Mapping[Kind, Extractor] = {
+    Kind.TEMPLATE: template_document,
+    Kind.IMAGE: image_document,
+}

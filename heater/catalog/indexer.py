@@ -3,11 +3,9 @@
 :class:`Catalog` turns a repository into an :class:`~heater.catalog.index.Entry`
 and stores it. The fields every kind shares (visibility, deprecation,
 times, latest version) are read here; the kind-specific ones come from that
-kind's *extractor*, looked up in the table given to the catalog
-(:data:`EXTRACTORS` by default). Image repositories plug in by adding their
-extractor there (:mod:`heater.catalog` does)::
-
-    EXTRACTORS[Kind.IMAGE] = image_document   # (git, commit) -> KindDocument
+kind's *extractor* (``(git, commit) -> KindDocument``), looked up in the
+table given to the catalog (templates only by default; the application
+passes :data:`heater.catalog.EXTRACTORS`, which adds images).
 
 Everything is derived from git alone, so :meth:`Catalog.rebuild` gives the
 same listing as the updates made after each change.
@@ -75,7 +73,7 @@ def template_document(_git: pygit2.Repository, commit: pygit2.Commit | None) -> 
     )
 
 
-EXTRACTORS: dict[Kind, Extractor] = {Kind.TEMPLATE: template_document}
+TEMPLATES_ONLY: Mapping[Kind, Extractor] = {Kind.TEMPLATE: template_document}
 
 
 def shown_commit(git: pygit2.Repository,
@@ -127,7 +125,7 @@ class Catalog:
                  extractors: Mapping[Kind, Extractor] | None = None) -> None:
         self.repos = repos
         self.index = index
-        self.extractors = EXTRACTORS if extractors is None else extractors
+        self.extractors = TEMPLATES_ONLY if extractors is None else extractors
 
     def read(self, repo: RepoId) -> tuple[Entry | None, Fingerprint]:
         """The entry ``repo`` should have now (None: it must not be listed:

@@ -19,11 +19,11 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from heater.paths import Layout, objects_dir, pack_dir
+from heater.paths import objects_dir, pack_dir
 from heater.repos.store import RepositoryStore
 
 log = logging.getLogger(__name__)
@@ -35,15 +35,10 @@ DEFAULT_GRACE_SECONDS = 15 * 60
 _GIT_SCRATCH_PREFIXES = ("tmp_objdir-", "incoming-")
 _PACK_SCRATCH_PREFIXES = ("tmp_pack_", "tmp_idx_", "tmp_rev_", ".tmp-")
 
-# Other stores (image uploads, for example) register sweeps of their own:
-# called with the layout and the cutoff time, they delete what is abandoned
-# and return what they removed.
-Sweeper = Callable[[Layout, float], list[Path]]
-_extra_sweepers: list[Sweeper] = []
-
-
-def register_sweeper(sweeper: Sweeper) -> None:
-    _extra_sweepers.append(sweeper)
+# Other stores (image uploads, for example) sweep what is theirs: called
+# with the cutoff time, a sweeper deletes what is abandoned and returns what
+# it removed. The composition root (heater.wiring) passes them in.
+Sweeper = Callable[[float], list[Path]]
 
 
 @dataclass
@@ -91,19 +86,21 @@ def stale_git_scratch(repo_path: Path, cutoff: float) -> list[Path]:
     return _stale(iter(candidates), cutoff)
 
 
-def sweep(layout: Layout, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> Report:
-    """Delete every abandoned scratch entry older than ``grace_seconds``."""
+def sweep(store: RepositoryStore, grace_seconds: float = DEFAULT_GRACE_SECONDS,
+          sweepers: Sequence[Sweeper] = ()) -> Report:
+    """Delete every abandoned scratch entry of ``store``'s data directory
+    older than ``grace_seconds``, then run ``sweepers`` with the same cutoff."""
     cutoff = time.time() - grace_seconds
     report = Report()
-    store = RepositoryStore(layout)
+    layout = store.layout
     for repo in store:
         report.removed += stale_git_scratch(store.path(repo), cutoff)
     if layout.tmp.is_dir():
         report.removed += _stale(layout.tmp.iterdir(), cutoff)
     for path in report.removed:
         _remove(path)
-    for sweeper in _extra_sweepers:
-        report.removed += sweeper(layout, cutoff)
+    for sweeper in sweepers:
+        report.removed += sweeper(cutoff)
     for path in report.removed:
         log.info("cleanup removed %s", path)
     return report

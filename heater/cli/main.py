@@ -7,20 +7,23 @@ import sys
 from collections.abc import Sequence
 
 from heater.auth.tokens import Role
-from heater.catalog import open_catalog
 from heater.cli import image
-from heater.cli.cleanup import DEFAULT_GRACE_SECONDS, sweep
+from heater.cli.cleanup import DEFAULT_GRACE_SECONDS
 from heater.cli.serve import default_workers
+from heater.config import Config
 from heater.errors import HeaterError
-from heater.paths import resolve_data_dir
 from heater.registry import Registry
+from heater.wiring import build_catalog, build_registry, clean_up
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heater", description=__doc__)
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument("--data-dir",
-                          help="data directory (default: $HEATER_DATA_DIR or ./repos)")
+                          help="data directory (default: $HEATER_DATA_DIR, the config "
+                               "file's data_dir, or ./repos)")
+    data_dir.add_argument("--config", metavar="FILE",
+                          help="TOML config file (default: $HEATER_CONFIG, or none)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", parents=[data_dir], help="run the HTTP server")
@@ -56,28 +59,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "image":  # a client of a server: no data directory
         return image.run(args)
-    data_dir = resolve_data_dir(args.data_dir)
     try:
+        config = Config.load(args.data_dir, args.config)
         if args.command == "serve":
             if args.workers < 1:
                 print("heater: --workers must be at least 1", file=sys.stderr)
                 return 2
             from heater.cli.serve import serve
 
-            serve(data_dir, args.bind, args.workers)
+            serve(config, args.bind, args.workers)
             return 0
-        registry = Registry(data_dir)
+        registry = build_registry(config)  # creates nothing until a store is used
         if args.command == "token":
             return _token(registry, args)
         if args.command == "cleanup":
-            removed = sweep(registry.layout, args.older_than).removed
+            removed = clean_up(registry, args.older_than).removed
             print(f"removed {len(removed)} abandoned entries"
                   f"{':' if removed else ''}", file=sys.stderr)
             for path in removed:  # what they were: the names say (upload-, hook-, ...)
                 print(f"  {path.relative_to(registry.layout.root)}", file=sys.stderr)
             return 0
         if args.command == "reindex":
-            count = open_catalog(registry.repos).rebuild()
+            count = build_catalog(registry, config).rebuild()
             print(f"catalog index rebuilt from {count} repositories", file=sys.stderr)
             return 0
     except HeaterError as exc:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from heater.catalog import open_catalog
-from heater.cli.cleanup import sweep
-from heater.registry import Registry
+from heater.config import Config
+from heater.wiring import build_catalog, build_registry, clean_up, prepare_to_serve
 
 # Requests a worker runs at once; git does the heavy work in its own
 # processes, so threads mostly wait on pipes and sockets.
@@ -40,9 +38,9 @@ def worker_ready(worker: Any) -> None:
 
 
 class HeaterServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, data_dir: Path, bind: str, workers: int,
+    def __init__(self, config: Config, bind: str, workers: int,
                  threads: int = THREADS_PER_WORKER) -> None:
-        self.data_dir = data_dir
+        self.config = config
         self.options: dict[str, Any] = {
             "bind": bind,
             "workers": workers,
@@ -75,14 +73,15 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from heater.http.app import create_app
 
-        return create_app({"DATA_DIR": str(self.data_dir)})
+        return create_app({"HEATER_SETTINGS": self.config})
 
 
-def serve(data_dir: Path, bind: str, workers: int) -> None:
+def serve(config: Config, bind: str, workers: int) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    registry = Registry(data_dir)  # create the layout once, before workers race to
-    sweep(registry.layout)  # what a previous run's crash left behind
+    registry = build_registry(config)
+    prepare_to_serve(registry)  # once, before workers race to
+    clean_up(registry)  # what a previous run's crash left behind
     # A missing index is rebuilt once here rather than by every worker.
-    open_catalog(registry.repos).ensure_built()
-    HeaterServer(data_dir, bind, workers).run()
+    build_catalog(registry, config).ensure_built()
+    HeaterServer(config, bind, workers).run()

@@ -4,28 +4,27 @@ An upload stores its bytes, then commits the manifest. If the process dies
 between the two, the build is still queued, git knows nothing of it, and
 the orphaned bytes would make every retry a 409. Once such bytes are older
 than the cleanup grace period (no live upload is that slow to commit), they
-are removed and the build can be uploaded again. Registered with
-:mod:`heater.cli.cleanup`, so ``heater serve`` start-up and ``heater cleanup``
-run it.
+are removed and the build can be uploaded again. The composition root
+(:mod:`heater.wiring`) hands these to :func:`heater.cli.cleanup.sweep`, so
+``heater serve`` start-up and ``heater cleanup`` run them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from heater.cli.cleanup import register_sweeper
 from heater.images.builds import BuildStore
 from heater.images.repository import find_build
 from heater.paths import Layout
 from heater.repos.store import RepositoryNotFound, RepositoryStore
 
 
-def orphan_blobs(layout: Layout, cutoff: float) -> list[Path]:
+def orphan_blobs(layout: Layout, repos: RepositoryStore, builds: BuildStore,
+                 cutoff: float) -> list[Path]:
     """Delete the bytes of queued builds that git has no commit for and that
     nothing has written since ``cutoff``; the paths removed."""
-    repos = RepositoryStore(layout)
     removed: list[Path] = []
-    for record in BuildStore(layout.builds_db).queued():
+    for record in builds.queued():
         path = layout.blob(record.id)
         try:
             if path.stat().st_mtime >= cutoff:
@@ -43,14 +42,14 @@ def orphan_blobs(layout: Layout, cutoff: float) -> list[Path]:
     return removed
 
 
-def finished_upload_locks(layout: Layout, _cutoff: float) -> list[Path]:
+def finished_upload_locks(layout: Layout, builds: BuildStore, _cutoff: float) -> list[Path]:
     """Delete the upload locks of builds that no upload will touch again
     (active, deleted or unknown); the paths removed. A queued build's lock
     stays: removing a lock file that an upload may be opening would let two
     uploads hold it."""
     if not layout.locks.is_dir():
         return []
-    queued = {record.id for record in BuildStore(layout.builds_db).queued()}
+    queued = {record.id for record in builds.queued()}
     removed = []
     for build_id, path in layout.upload_locks():
         if build_id not in queued:
@@ -58,6 +57,3 @@ def finished_upload_locks(layout: Layout, _cutoff: float) -> list[Path]:
             removed.append(path)
     return removed
 
-
-register_sweeper(orphan_blobs)
-register_sweeper(finished_upload_locks)

@@ -107,7 +107,7 @@ class RepositoryStore:
         final = self.path(repo)
         if self.exists(repo):
             raise RepositoryExists(repo, self.info(repo).kind.value)
-        self.layout.ensure()
+        self.layout.tmp.mkdir(parents=True, exist_ok=True)
         scratch = self.layout.scratch("create", ".git")
         created = now()
         try:

@@ -204,6 +204,7 @@ def run_floor(body_file: Path, workers: int) -> None:
     from flask import Flask, jsonify
 
     from heater.cli.serve import HeaterServer
+    from heater.config import Config
 
     body = json.loads(body_file.read_text())
     app = Flask("floor")
@@ -220,7 +221,7 @@ def run_floor(body_file: Path, workers: int) -> None:
         def load(self) -> Any:
             return app
 
-    Floor(Path(tempfile.gettempdir()), "127.0.0.1:0", workers).run()
+    Floor(Config(Path(tempfile.gettempdir())), "127.0.0.1:0", workers).run()
 
 
 RATIO_TARGET = 1.5

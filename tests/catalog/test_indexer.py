@@ -119,7 +119,7 @@ def test_kinds_come_from_their_extractor(store: RepositoryStore) -> None:
                             summary={"os": "ubuntu"})
 
     catalog = catalog_of(store, "images.sqlite",
-                         extractors={**indexer.EXTRACTORS, Kind.IMAGE: image_document})
+                         extractors={**indexer.TEMPLATES_ONLY, Kind.IMAGE: image_document})
     catalog.rebuild()
     [entry] = everything(catalog, "image")
     assert entry.name == "img" and entry.summary == {"os": "ubuntu"}

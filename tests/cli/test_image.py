@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from heater.images.builds import BuildStore
+from heater.images.sqlite import SqliteBuildStore
 from tests.conftest import Server
 from tests.images_helpers import UBUNTU_MANIFEST
 
@@ -90,7 +90,7 @@ def test_a_missing_file_queues_no_build(server: Server, ns: str, tmp_path: Path)
                      str(tmp_path / "nofile.qcow2"), "--manifest", str(manifest))
     assert missing.returncode == 1
     assert "nofile.qcow2" in missing.stderr
-    queued = BuildStore(server.layout.builds_db).queued()
+    queued = SqliteBuildStore(server.layout.builds_db).queued()
     assert [b.id for b in queued if b.repo.namespace == ns] == []
 
 

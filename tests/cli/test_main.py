@@ -8,9 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from heater.auth.tokens import Role, TokenStore
+from heater.auth.sqlite import SqliteTokenStore
+from heater.auth.tokens import Role
+from heater.cli.main import main
 from tests.conftest import Server
 
 
@@ -26,7 +29,7 @@ def test_token_create_prints_secret_last(tmp_path: Path) -> None:
                   "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     secret = done.stdout.strip().splitlines()[-1]
-    principal = TokenStore(tmp_path / "d" / "auth.sqlite").authenticate(secret)
+    principal = SqliteTokenStore(tmp_path / "d" / "auth.sqlite").authenticate(secret)
     assert (principal.name, principal.role, principal.namespace) == ("ci", Role.WRITER, "acme")
     # Only a digest is stored.
     assert secret.encode() not in (tmp_path / "d" / "auth.sqlite").read_bytes()
@@ -79,3 +82,35 @@ def test_cleanup_names_what_it_removed(tmp_path: Path) -> None:
     assert not leftover.exists()
     again = heater("cleanup", "--older-than", "0", "--data-dir", str(data), cwd=tmp_path)
     assert again.stderr.splitlines() == ["removed 0 abandoned entries"]
+
+
+def test_token_commands_create_only_the_token_store(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "d"
+    assert main(["token", "list", "--data-dir", str(data)]) == 0
+    assert main(["token", "create", "ci", "--role", "reader", "--data-dir", str(data)]) == 0
+    assert main(["token", "revoke", "ci", "--data-dir", str(data)]) == 0
+    assert main(["token", "list", "--data-dir", str(data)]) == 0
+    assert sorted(p.name for p in data.iterdir()) == ["auth.sqlite"]
+    capsys.readouterr()
+
+
+def test_unknown_backend_stops_a_command(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEATER_BLOBS", "swift")
+    assert main(["token", "list", "--data-dir", str(tmp_path / "d")]) == 1
+    assert capsys.readouterr().err == (
+        "heater: $HEATER_BLOBS: unknown blobs backend 'swift'; allowed: filesystem\n")
+    assert not (tmp_path / "d").exists()
+
+
+def test_config_file_names_the_data_directory(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HEATER_DATA_DIR", raising=False)
+    (tmp_path / "heater.toml").write_text('data_dir = "from-file"\n')
+    assert main(["token", "create", "ci", "--role", "reader",
+                 "--config", str(tmp_path / "heater.toml")]) == 0
+    assert (tmp_path / "from-file" / "auth.sqlite").is_file()
+    capsys.readouterr()

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from heater.config import Config
 from heater.names import RepoId
-from heater.registry import Registry
+from heater.wiring import build_registry
 from tests.agreement import assert_index_agrees_with_git, full_listing
 from tests.conftest import HELLO_WORLD, Git, Server, git_env, start_server, stop_server
 from tests.images_helpers import auth, queue_build, raw_upload, upload
@@ -156,7 +157,7 @@ def test_a_change_a_dead_worker_left_unindexed_is_caught_up(
     # A worker that dies after git moved a ref and before the index heard of
     # it leaves the marker it wrote before the push; the ref moves here
     # behind the server's back to make that window last.
-    Registry(own_server.data_dir).begin_change(RepoId(ns, "web"))
+    build_registry(Config(own_server.data_dir)).begin_change(RepoId(ns, "web"))
     git.run("tag", "v1.1.0", cwd=work)
     git.run("push", str(own_server.layout.git_root / ns / "web.git"), "v1.1.0", cwd=work)
     admin = own_server.token("admin")

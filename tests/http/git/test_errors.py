@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from heater.config import Config
 from heater.errors import Conflict, HeaterError, InvalidInput, Unauthenticated, Unavailable
 from heater.http.git.smarthttp import SmartHTTP
-from heater.registry import Registry
+from heater.wiring import build_registry
 
 
 @pytest.mark.parametrize(("error", "status"), [
@@ -21,7 +22,7 @@ from heater.registry import Registry
 ])
 def test_a_domain_error_gets_its_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         error: HeaterError, status: str) -> None:
-    registry = Registry(tmp_path / "data")
+    registry = build_registry(Config(tmp_path / "data"))
 
     def fail(_secret: str | None) -> None:
         raise error

@@ -1,0 +1,116 @@
+"""Settings: where the data lives and which backend holds each store.
+
+Each setting is read, first found wins, from the command line (only
+``--data-dir`` and ``--config``), an environment variable, the config file
+(TOML, named by ``--config`` or ``$HEATER_CONFIG``) and its default. The
+README's "Configuration" table lists them; :data:`SETTINGS` is that table.
+Backend names are checked here, before anything is built, so that a typo
+stops the process with the allowed names instead of failing on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from heater.errors import InvalidInput
+
+ENV_CONFIG = "HEATER_CONFIG"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # the field of Config and the key in the config file
+    env: str
+    default: str
+    choices: tuple[str, ...] = ()  # backend names; empty for free values
+
+
+# The backends that exist; the composition root (heater.wiring) has one
+# factory per name, and a test checks that the two agree.
+SETTINGS = (
+    Setting("data_dir", "HEATER_DATA_DIR", "./repos"),
+    Setting("index", "HEATER_INDEX", "sqlite", ("sqlite",)),
+    Setting("blobs", "HEATER_BLOBS", "filesystem", ("filesystem",)),
+    Setting("identity", "HEATER_IDENTITY", "tokens", ("tokens",)),
+)
+
+
+class ConfigError(InvalidInput):
+    """A setting the process cannot start with; says where it came from."""
+
+    code = "invalid_config"
+
+    def __init__(self, message: str, source: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting, checked. Build it with :meth:`load` (or directly in tests)."""
+
+    data_dir: Path
+    index: str = "sqlite"
+    blobs: str = "filesystem"
+    identity: str = "tokens"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
+        for setting in SETTINGS:
+            if setting.choices:
+                _check_choice(setting, getattr(self, setting.key), f"setting {setting.key}")
+
+    @classmethod
+    def load(cls, data_dir: str | None = None, config_file: str | None = None,
+             environ: Mapping[str, str] | None = None) -> Config:
+        """The settings of this process: ``data_dir`` and ``config_file`` are
+        the command-line options (None when not given)."""
+        env = os.environ if environ is None else environ
+        path = config_file or env.get(ENV_CONFIG)
+        from_file = _read_file(Path(path)) if path else {}
+        values: dict[str, str] = {}
+        for setting in SETTINGS:
+            if env.get(setting.env):
+                value, source = env[setting.env], f"${setting.env}"
+            elif setting.key in from_file:
+                value, source = from_file[setting.key], f"{path}: {setting.key}"
+                if setting.key == "data_dir":  # so that a file and its data move together
+                    value = str(Path(str(path)).expanduser().parent / value)
+            else:
+                value, source = setting.default, "default"
+            if setting.choices:
+                _check_choice(setting, value, source)
+            values[setting.key] = value
+        if data_dir:
+            values["data_dir"] = data_dir
+        return cls(data_dir=Path(values.pop("data_dir")), **values)
+
+
+def _check_choice(setting: Setting, value: str, source: str) -> None:
+    if value not in setting.choices:
+        raise ConfigError(f"unknown {setting.key} backend {value!r}; allowed: "
+                          f"{', '.join(setting.choices)}", source)
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    """The settings a TOML config file holds; unknown keys are refused, so a
+    misspelt setting is not silently ignored."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file: {exc.strerror}", str(path)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not a TOML file: {exc}", str(path)) from None
+    known = {setting.key for setting in SETTINGS}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown settings {', '.join(unknown)}; known: "
+                          f"{', '.join(sorted(known))}", str(path))
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string", str(path))
+    return data

@@ -1,0 +1,113 @@
+"""The composition root: the one place where configuration becomes objects.
+
+Every store, listener and sweeper is built here, explicitly; no module
+registers anything with another as a side effect of being imported. The
+HTTP application, ``heater serve`` and the other commands each call the
+function that builds what they use, and nothing more: ``heater token``
+opens the token store alone, so it creates no repositories, hooks or blob
+directories.
+
+Kept apart from :mod:`heater.registry` so that code which only uses a
+registry (services, handlers) does not import every backend, and so that
+adding a backend (PostgreSQL, Swift, S3, Keystone) means adding one entry
+to a table below and a name to :data:`heater.config.SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial
+
+from heater.auth.sqlite import SqliteTokenStore
+from heater.auth.tokens import TokenStore
+from heater.blobs import BlobStore
+from heater.blobs.filesystem import FilesystemBlobStore
+from heater.catalog import EXTRACTORS
+from heater.catalog.index import CatalogIndex, IndexUnavailable
+from heater.catalog.indexer import Catalog
+from heater.catalog.sqlite import SqliteIndex
+from heater.cli.cleanup import DEFAULT_GRACE_SECONDS, Report, Sweeper, sweep
+from heater.config import Config
+from heater.images.builds import BuildStore
+from heater.images.sqlite import SqliteBuildStore
+from heater.images.sweep import finished_upload_locks, orphan_blobs
+from heater.paths import Layout
+from heater.push.hook import install as install_hook
+from heater.registry import Registry
+from heater.repos.store import RepositoryStore
+
+log = logging.getLogger(__name__)
+
+# One factory per backend name that heater.config allows. The index is
+# created only by a rebuild (Catalog.rebuild, Catalog.ensure_built), never
+# by a read or a write.
+INDEX_BACKENDS: Mapping[str, Callable[[Layout], CatalogIndex]] = {
+    "sqlite": lambda layout: SqliteIndex(layout.index_db, create=False),
+}
+# Queued builds live in the database the index setting names (a file of
+# their own for SQLite: the index is a cache that a rebuild may discard).
+BUILD_BACKENDS: Mapping[str, Callable[[Layout], BuildStore]] = {
+    "sqlite": lambda layout: SqliteBuildStore(layout.builds_db),
+}
+BLOB_BACKENDS: Mapping[str, Callable[[Layout], BlobStore]] = {
+    "filesystem": FilesystemBlobStore,
+}
+IDENTITY_BACKENDS: Mapping[str, Callable[[Layout], TokenStore]] = {
+    "tokens": lambda layout: SqliteTokenStore(layout.auth_db),
+}
+
+
+def build_registry(config: Config) -> Registry:
+    """The stores of ``config``'s data directory on its backends. Nothing
+    is created on disk until a store is used."""
+    layout = Layout(config.data_dir)
+    return Registry(
+        layout,
+        repos=RepositoryStore(layout),
+        tokens=IDENTITY_BACKENDS[config.identity](layout),
+        blobs=BLOB_BACKENDS[config.blobs](layout),
+        builds=BUILD_BACKENDS[config.index](layout),
+    )
+
+
+def build_catalog(registry: Registry, config: Config) -> Catalog:
+    """The catalog of ``registry``'s repositories on the configured index."""
+    return Catalog(registry.repos, INDEX_BACKENDS[config.index](registry.layout), EXTRACTORS)
+
+
+def prepare_to_serve(registry: Registry) -> None:
+    """Make what serving git needs: the data directory's layout and the
+    pre-receive hook every repository runs (both idempotent)."""
+    registry.layout.ensure()
+    install_hook(registry.layout.hooks)
+
+
+def sweepers(registry: Registry) -> list[Sweeper]:
+    """The stores' own clean-ups, beside the scratch that git leaves."""
+    return [
+        partial(orphan_blobs, registry.layout, registry.repos, registry.builds),
+        partial(finished_upload_locks, registry.layout, registry.builds),
+    ]
+
+
+def clean_up(registry: Registry, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> Report:
+    """Remove what interrupted pushes, creations and uploads left behind."""
+    return sweep(registry.repos, grace_seconds, sweepers(registry))
+
+
+def start_application(config: Config) -> tuple[Registry, Catalog]:
+    """The registry and catalog an application process serves from, wired:
+    every change is told to the catalog before its request answers, a
+    missing or lost index is rebuilt, and what a crashed process could
+    not tell the index is replayed."""
+    registry = build_registry(config)
+    prepare_to_serve(registry)
+    catalog = build_catalog(registry, config)
+    try:
+        catalog.ensure_built()  # also heals a lost index when a crashed worker restarts
+    except IndexUnavailable as exc:  # git and reads by name still serve; listings say 503
+        log.error("%s", exc.message)
+    registry.on_change(catalog.on_change)
+    registry.replay_pending_changes()
+    return registry, catalog

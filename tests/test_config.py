@@ -1,0 +1,83 @@
+"""Settings: where each comes from, and refusals that name what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heater import wiring
+from heater.config import SETTINGS, Config, ConfigError
+
+
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = Config.load(environ={})
+    assert config == Config(tmp_path / "repos", index="sqlite", blobs="filesystem",
+                            identity="tokens")
+
+
+def test_option_then_environment_then_file_then_default(tmp_path: Path) -> None:
+    file = tmp_path / "etc" / "heater.toml"
+    file.parent.mkdir()
+    file.write_text('data_dir = "data"\nindex = "sqlite"\n')
+    # The file's data_dir is relative to the file.
+    assert Config.load(config_file=str(file), environ={}).data_dir == tmp_path / "etc" / "data"
+    env = {"HEATER_CONFIG": str(file), "HEATER_DATA_DIR": str(tmp_path / "env")}
+    assert Config.load(environ=env).data_dir == tmp_path / "env"
+    assert Config.load(str(tmp_path / "opt"), environ=env).data_dir == tmp_path / "opt"
+
+
+@pytest.mark.parametrize(("environ", "source"), [
+    ({"HEATER_BLOBS": "swift"}, "$HEATER_BLOBS"),
+    ({"HEATER_INDEX": "postgresql"}, "$HEATER_INDEX"),
+    ({"HEATER_IDENTITY": "keystone"}, "$HEATER_IDENTITY"),
+])
+def test_unknown_backend_is_refused_with_the_allowed_ones(
+        tmp_path: Path, environ: dict[str, str], source: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Config.load(str(tmp_path), environ=environ)
+    [(key, value)] = environ.items()
+    setting = next(s for s in SETTINGS if s.env == key)
+    assert refused.value.message == (
+        f"{source}: unknown {setting.key} backend {value!r}; allowed: {setting.choices[0]}")
+    assert refused.value.code == "invalid_config"
+
+
+def test_unknown_backend_in_the_file_names_the_file(tmp_path: Path) -> None:
+    file = tmp_path / "heater.toml"
+    file.write_text('blobs = "s3"\n')
+    with pytest.raises(ConfigError, match=r"heater.toml: blobs: unknown blobs backend 's3'; "
+                                          r"allowed: filesystem"):
+        Config.load(config_file=str(file), environ={})
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('blob = "filesystem"\n', "unknown settings blob; known: blobs, data_dir, identity, index"),
+    ("index = 1\n", "index must be a string"),
+    ("index = \n", "not a TOML file"),
+])
+def test_bad_config_file_is_refused(tmp_path: Path, content: str, message: str) -> None:
+    file = tmp_path / "heater.toml"
+    file.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        Config.load(config_file=str(file), environ={})
+
+
+def test_missing_config_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        Config.load(environ={"HEATER_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_direct_construction_checks_too(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="allowed: sqlite"):
+        Config(tmp_path, index="mysql")
+
+
+def test_every_allowed_backend_can_be_built() -> None:
+    tables = {"index": wiring.INDEX_BACKENDS, "blobs": wiring.BLOB_BACKENDS,
+              "identity": wiring.IDENTITY_BACKENDS}
+    for setting in SETTINGS:
+        if setting.choices:
+            assert sorted(tables[setting.key]) == sorted(setting.choices), setting.key
+    assert sorted(wiring.BUILD_BACKENDS) == sorted(wiring.INDEX_BACKENDS)
