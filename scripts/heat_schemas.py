@@ -113,7 +113,7 @@ def _replacement(status: dict[str, Any], known: set[str], own: str) -> str | Non
     return None
 
 
-def resource_types(env: Any, base_attributes: dict[str, Any]) -> dict[str, Any]:
+def resource_types(env: Any, resource_class: Any) -> dict[str, Any]:
     registry = env.registry._registry
     names = sorted(name for name, info in registry.items() if not isinstance(info, dict))
     known = set(names)
@@ -127,13 +127,17 @@ def resource_types(env: Any, base_attributes: dict[str, Any]) -> dict[str, Any]:
             entry["replaced_by"] = replacement
         entry["properties"] = {prop: _property(schema)
                                for prop, schema in sorted(cls.properties_schema.items())}
-        attributes = {**base_attributes, **cls.attributes_schema}
+        attributes = {**resource_class.base_attributes_schema, **cls.attributes_schema}
         entry["attributes"] = {
             attr: {"type": (schema.type or "any").lower() if isinstance(schema.type, str)
                    else "any",
                    **({"support_status": _status(schema.support_status)}
                       if schema.support_status.status != "SUPPORTED" else {})}
             for attr, schema in sorted(attributes.items())}
+        # Types that compute attribute names at run time (a group's
+        # "resource.0.name", a deployment's config outputs) override this.
+        if cls.get_attribute is not resource_class.get_attribute:
+            entry["dynamic_attributes"] = True
         policies = getattr(cls, "update_policy_schema", {}) or {}
         if policies:
             entry["update_policies"] = {policy: _property(schema)
@@ -203,7 +207,7 @@ def main() -> int:
     document = {
         "generated_by": "scripts/heat-schemas",
         "heat_version": metadata.version("openstack-heat"),
-        "resource_types": resource_types(env, resource.Resource.base_attributes_schema),
+        "resource_types": resource_types(env, resource.Resource),
         "template_versions": template_versions(template._get_template_extension_manager()),
     }
     with open(args.output, "w", encoding="utf-8") as out:

@@ -19,7 +19,7 @@ from heater.errors import HeaterError
 from heater.git.trees import find_blob
 from heater.templates.heateryaml import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
 from heater.templates.hot import Template, references
-from heater.templates.validation import GitTreeSource, reference_problems
+from heater.templates.validation import GitTreeSource, heat_findings, reference_problems
 from heater.templates.yamlload import YamlDocument, jsonable, load_yaml
 
 MANIFEST = METADATA_FILE
@@ -93,6 +93,9 @@ def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
         # A nested template or get_file target that is missing fails the
         # deployment; say so beside the template rather than at Heat's fetch.
         meta.problems += [str(p) for p in reference_problems(entry, GitTreeSource(tree))]
+        # What Heat would warn about (or what was pushed before the checks
+        # existed), beside the template as the push showed it.
+        meta.problems += heat_findings(entry)
         meta.nested_resource_types = _nested_resource_types(tree, meta.entrypoint, entry.data)
     _merge_manifest(meta, manifest)
     return meta

@@ -15,6 +15,8 @@ calls :func:`admit` before it moves a ref (a new version tag is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pygit2
 
 from heater.diff.policy import VersionBumpTooSmall, check_version_bump
@@ -32,20 +34,41 @@ from heater.templates.validation import (
     Problem,
     ValidationFailed,
     changes_between,
-    validate,
+    findings,
 )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a push is told: every reason to refuse it (empty: it lands), and
+    the warnings about what it brings, one line each."""
+
+    problems: list[str]
+    warnings: list[str]
+
+
+def review(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) -> Verdict:
+    """The verdict on these updates."""
+    problems = check_updates(git, updates, admin)
+    if problems:
+        return Verdict(problems, [])
+    found = _content_findings(git, updates)
+    problems = [str(p) for p in found if not p.warning]
+    warnings = [str(p) for p in found if p.warning]
+    problems = problems or [f"{ref}: {exc.message}" for ref, exc in _small_bumps(git, updates)]
+    return Verdict(problems, warnings)
 
 
 def problems_for(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) -> list[str]:
     """Every reason to refuse these updates, one line each; empty to accept them."""
-    problems = check_updates(git, updates, admin)
-    if problems:
-        return problems
-    problems = [str(p) for p in _content_problems(git, updates)]
-    return problems or [f"{ref}: {exc.message}" for ref, exc in _small_bumps(git, updates)]
+    return review(git, updates, admin).problems
 
 
 def _content_problems(git: pygit2.Repository, updates: list[RefUpdate]) -> list[Problem]:
+    return [p for p in _content_findings(git, updates) if not p.warning]
+
+
+def _content_findings(git: pygit2.Repository, updates: list[RefUpdate]) -> list[Problem]:
     problems: list[Problem] = []
     default = head_commit(git)
     seen: set[tuple[str | None, str]] = set()
@@ -63,7 +86,7 @@ def _content_problems(git: pygit2.Repository, updates: list[RefUpdate]) -> list[
             continue
         seen.add(key)
         changes = changes_between(git, base.tree if base is not None else None, new.tree)
-        problems.extend(validate(GitTreeSource(new.tree), changes))
+        problems.extend(findings(GitTreeSource(new.tree), changes))
     return problems
 
 

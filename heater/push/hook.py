@@ -27,7 +27,7 @@ from typing import TextIO
 import pygit2
 
 from heater.paths import hook_file, replacement
-from heater.push.admission import problems_for
+from heater.push.admission import review
 from heater.push.refrules import RefUpdate
 
 HOOK_NAME = "pre-receive"
@@ -106,11 +106,13 @@ def open_repository(environ: Mapping[str, str]) -> pygit2.Repository:
     return git
 
 
-def report(problems: list[str]) -> str:
-    """What the git user sees (as ``remote:`` lines) for these problems."""
+def report(problems: Sequence[str], warnings: Sequence[str] = ()) -> str:
+    """What the git user sees (as ``remote:`` lines) for these problems, or,
+    for a push that lands, for these warnings."""
     if not problems:
-        return ""
-    lines = dict.fromkeys(problems)  # the same problem via two refs: say it once
+        # The same finding via two refs: say it once.
+        return "".join(f"{line}\n" for line in dict.fromkeys(warnings))
+    lines = dict.fromkeys(problems)
     return "".join(f"{line}\n" for line in lines) + "push refused: nothing was changed\n"
 
 
@@ -119,11 +121,11 @@ def run(stdin: TextIO, stderr: TextIO, environ: Mapping[str, str]) -> int:
     updates = parse_updates(stdin.readlines())
     git = open_repository(environ)
     try:
-        problems = problems_for(git, updates, environ.get("HEATER_ROLE") == "admin")
+        verdict = review(git, updates, environ.get("HEATER_ROLE") == "admin")
     finally:
         git.free()
-    stderr.write(report(problems))
-    return 1 if problems else 0
+    stderr.write(report(verdict.problems, verdict.warnings))
+    return 1 if verdict.problems else 0
 
 
 def main() -> int:

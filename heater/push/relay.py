@@ -41,7 +41,7 @@ import pygit2
 
 from heater.git import locks, threads
 from heater.paths import objects_dir
-from heater.push.admission import problems_for
+from heater.push.admission import Verdict, review
 from heater.push.hook import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
 from heater.push.refrules import check_current
 
@@ -209,7 +209,8 @@ class HookRelay:
                 if path.parent != objects_dir(self.repo_path):
                     return 1, "unexpected quarantine directory; push refused\n"
                 git.odb.add_disk_alternate(str(path))
-            problems = check_current(git, updates) or problems_for(git, updates, self.admin)
+            current = check_current(git, updates)
+            verdict = Verdict(current, []) if current else review(git, updates, self.admin)
         finally:
             git.free()
-        return (1 if problems else 0), report(problems)
+        return (1 if verdict.problems else 0), report(verdict.problems, verdict.warnings)

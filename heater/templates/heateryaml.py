@@ -11,6 +11,8 @@ diff all read them from here. The settings::
     maintainers: [name | {name, email, url}, ...]
     entrypoint: path            the template callers deploy (template.yaml)
     versioning: {enforce: bool} refuse version tags that bump too little
+    validation: {warn: [rule, ...]}  Heat checks that only warn here (a type
+                                a plugin provides on the operator's cloud)
 """
 
 from __future__ import annotations
@@ -118,6 +120,30 @@ def _versioning(value: Any) -> Keys | None:
     return None
 
 
+def _validation(value: Any) -> Keys | None:
+    # Imported here: the rule names belong to the checker, which imports
+    # this module's neighbours.
+    from heater.templates.heatcheck import Rule
+
+    if not isinstance(value, dict):
+        return ()
+    for key, inner in value.items():
+        if str(key) != "warn" or not isinstance(inner, list):
+            return (str(key),)
+        known = {rule.value for rule in Rule}
+        for index, rule in enumerate(inner):
+            if rule not in known:
+                return (str(key), index)
+    return None
+
+
+def lowered_rules(settings: dict[str, Any]) -> frozenset[str]:
+    """The Heat checks ``heater.yaml`` lowers to warnings (already checked)."""
+    value = settings.get("validation")
+    warn = value.get("warn") if isinstance(value, dict) else None
+    return frozenset(str(rule) for rule in warn) if isinstance(warn, list) else frozenset()
+
+
 # Each setting: its check, and what the message says it must be.
 SETTINGS: dict[str, tuple[Check, str]] = {
     "description": (_of_type(str), "a string"),
@@ -130,6 +156,8 @@ SETTINGS: dict[str, tuple[Check, str]] = {
     "entrypoint": (lambda _value: None, "a file path"),
     "versioning": (_versioning, "a mapping {enforce: true|false} (a YAML boolean, "
                                 "not a quoted string)"),
+    "validation": (_validation, "a mapping {warn: [rule, ...]} naming rules of the "
+                                "Heat checks (see the README), such as unknown-resource-type"),
 }
 
 

@@ -86,6 +86,9 @@ class ResourceType:
     attributes: dict[str, str]
     update_policies: dict[str, PropertySchema]
     replaced_by: str | None = None
+    # Attribute names computed at run time ("resource.0.name", a software
+    # deployment's outputs): only the names above are known in advance.
+    dynamic_attributes: bool = False
 
     @classmethod
     def parse(cls, name: str, raw: dict[str, Any]) -> ResourceType:
@@ -94,7 +97,8 @@ class ResourceType:
                    attributes={a: s["type"] for a, s in raw["attributes"].items()},
                    update_policies={p: PropertySchema.parse(s)
                                     for p, s in raw.get("update_policies", {}).items()},
-                   replaced_by=raw.get("replaced_by"))
+                   replaced_by=raw.get("replaced_by"),
+                   dynamic_attributes=raw.get("dynamic_attributes", False))
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,10 @@ class HeatSchemas:
         """Every ``heat_template_version`` value Heat accepts."""
         return frozenset(v for v, t in self.template_versions.items()
                          if t.key == "heat_template_version")
+
+    def namespaces(self) -> frozenset[str]:
+        """``OS::Nova``, ``AWS::EC2``...: the prefixes of Heat's types."""
+        return frozenset(name.rpartition("::")[0] for name in self.resource_types)
 
     def public_types(self) -> frozenset[str]:
         """Resource types Heat lists (every one but the hidden)."""

@@ -15,6 +15,10 @@ compare with):
   ``heater.yaml``) exists and is a template;
 - a template has a known ``heat_template_version`` and a ``resources`` or
   ``outputs`` section whose entries are mappings;
+- every template passes the checks Heat makes without a cloud
+  (:mod:`heater.templates.heatcheck`): its errors refuse, its warnings are
+  reported beside an accepted push; ``heater.yaml`` may lower a rule to a
+  warning (``validation: {warn: [...]}``);
 - every relative ``get_file`` target, nested template ``type:`` (anywhere
   under ``resources``, as in a group's ``resource_def``) and
   environment ``resource_registry`` file exists in the same tree. When
@@ -36,13 +40,22 @@ import pygit2
 from heater.errors import InvalidInput
 from heater.git.trees import walk_files
 from heater.names import InvalidName
+from heater.templates.heatcheck import Context, Finding, Rule, check_template
 from heater.templates.heateryaml import (
     DEFAULT_ENTRYPOINT,
     METADATA_FILE,
     check_settings,
+    lowered_rules,
     parse_entrypoint,
 )
-from heater.templates.hot import KNOWN_VERSIONS, YAML_SUFFIXES, FileKind, classify, references
+from heater.templates.hot import (
+    KNOWN_VERSIONS,
+    YAML_SUFFIXES,
+    FileKind,
+    classify,
+    references,
+    resolve_relative,
+)
 from heater.templates.yamlload import YamlDocument, YamlError, load_yaml
 
 # Enough for a user to fix several things in one go, few enough to read.
@@ -54,10 +67,13 @@ class Problem:
     path: str
     line: int | None
     reason: str
+    # A warning is reported but does not refuse the content.
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}" if self.line else \
-            f"{self.path}: {self.reason}"
+        reason = f"warning: {self.reason}" if self.warning else self.reason
+        return f"{self.path}:{self.line}: {reason}" if self.line else \
+            f"{self.path}: {reason}"
 
 
 class ValidationFailed(InvalidInput):
@@ -149,7 +165,12 @@ def changes_between(git: pygit2.Repository, old: pygit2.Tree | None,
 
 def validate(source: FileSource, changes: Changes = EVERYTHING) -> list[Problem]:
     """Every problem with the tree ``source`` given what ``changes``; empty
-    when it may be accepted."""
+    when it may be accepted. Warnings are left out: see :func:`findings`."""
+    return [p for p in findings(source, changes) if not p.warning]
+
+
+def findings(source: FileSource, changes: Changes = EVERYTHING) -> list[Problem]:
+    """Every problem and warning with the tree ``source``, in file order."""
     return _Validator(source, changes).run()
 
 
@@ -170,6 +191,8 @@ class _Validator:
         self.changes = changes
         self.problems: list[Problem] = []
         self.loaded: dict[str, YamlDocument | None] = {}
+        self.lowered: frozenset[str] = frozenset()
+        self._registry: dict[str, str] | None = None
 
     def _changed(self, path: str) -> bool:
         return self.changes.changed is None or path in self.changes.changed
@@ -216,6 +239,8 @@ class _Validator:
             for setting in check_settings(meta.data):
                 self._problem(METADATA_FILE, meta.line_of(*setting.keys), setting.reason)
         entry = DEFAULT_ENTRYPOINT
+        if meta is not None and isinstance(meta.data, dict):
+            self.lowered = lowered_rules({str(k): v for k, v in meta.data.items()})
         if meta is not None and isinstance(meta.data, dict) and "entrypoint" in meta.data:
             try:
                 entry = parse_entrypoint(meta.data["entrypoint"])
@@ -253,6 +278,52 @@ class _Validator:
                           "a template needs a resources or an outputs section")
         for section in present:
             self._check_section(doc, section, data[section])
+        self._check_as_heat(doc)
+
+    def _check_as_heat(self, doc: YamlDocument) -> None:
+        def nested(target: str) -> str | None:
+            return resolve_relative(doc.path, target)
+
+        context = Context(nested_parameters=self._nested_parameters(doc),
+                          lowered=self.lowered)
+        found = check_template(doc.data, nested, context)
+        if any(f.rule in _MAPPABLE for f in found):
+            # Only now read the environments: most templates need none.
+            context = Context(self._environment_registry(), context.nested_parameters,
+                              self.lowered)
+            found = check_template(doc.data, nested, context)
+        for finding in found:
+            self.problems.append(_as_problem(doc, finding))
+
+    def _nested_parameters(self, doc: YamlDocument) -> dict[str, dict[str, Any]]:
+        parameters: dict[str, dict[str, Any]] = {}
+        for ref in references(doc.data, doc.path):
+            if ref.kind != "type" or ref.resolved is None or ref.resolved in parameters:
+                continue
+            nested = self._load(ref.resolved) if self.source.read(ref.resolved) else None
+            if nested is not None and classify(nested.data) is FileKind.TEMPLATE:
+                found = nested.data.get("parameters")
+                parameters[ref.resolved] = found if isinstance(found, dict) else {}
+        return parameters
+
+    def _environment_registry(self) -> dict[str, str]:
+        """Every type an environment of the tree maps, to what it maps it to."""
+        if self._registry is None:
+            self._registry = {}
+            for path in sorted(self.source.paths()):
+                doc = self._load(path) if is_yaml(path) else None
+                if doc is None or classify(doc.data) is not FileKind.ENVIRONMENT:
+                    continue
+                registry = doc.data.get("resource_registry")
+                for name, target in (registry.items() if isinstance(registry, dict) else ()):
+                    if isinstance(target, str):
+                        self._registry[str(name)] = target
+                    elif name == "resources" and isinstance(target, dict):
+                        for resource, mapping in target.items():
+                            for rtype, to in (mapping.items() if isinstance(mapping, dict)
+                                              else ()):
+                                self._registry[f"resources.{resource}.{rtype}"] = str(to)
+        return self._registry
 
     def _check_section(self, doc: YamlDocument, section: str, value: Any) -> None:
         if not isinstance(value, dict):
@@ -269,6 +340,24 @@ class _Validator:
 
     def _check_references(self, doc: YamlDocument) -> None:
         self.problems.extend(reference_problems(doc, self.source))
+
+
+# Findings that an environment's resource_registry may answer.
+_MAPPABLE = frozenset({Rule.UNKNOWN_RESOURCE_TYPE, Rule.UNKNOWN_PLUGIN_TYPE})
+
+
+def _as_problem(doc: YamlDocument, finding: Finding) -> Problem:
+    return Problem(doc.path, doc.line_of(*finding.keys), finding.message,
+                   warning=finding.severity == "warning")
+
+
+def heat_findings(doc: YamlDocument) -> list[str]:
+    """What the checks Heat makes say about the template ``doc`` alone (no
+    environments, nested templates or heater.yaml read): for the catalog."""
+    if classify(doc.data) is not FileKind.TEMPLATE:
+        return []
+    return [str(_as_problem(doc, finding)) for finding in check_template(doc.data)
+            if finding.rule not in _MAPPABLE]
 
 
 def reference_problems(doc: YamlDocument, source: FileSource) -> list[Problem]:

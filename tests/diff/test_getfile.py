@@ -51,6 +51,7 @@ resources:
   lb:
     type: OS::Octavia::LoadBalancer
     properties:
+      vip_subnet: private
       description: {get_file: ../scripts/motd.txt}
 """
 FILES: dict[str, str | bytes] = {

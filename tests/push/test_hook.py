@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import HELLO_WORLD, Git, Server
 
@@ -88,6 +89,14 @@ def refused(git: Git, work: Path, *args: str) -> str:
      "remote: heater.yaml:3: versioning must be a mapping {enforce: true|false}"),
     ({"stack.yaml": HELLO_WORLD, "heater.yaml": "entrypiont: stack.yaml\n"},
      "remote: heater.yaml:1: unknown setting 'entrypiont' (did you mean 'entrypoint'?)"),
+    # Checked as Heat checks a template, from Heat's own schemas.
+    ({"template.yaml": HELLO_WORLD.replace("OS::Nova::Server", "OS::Nova::Sever")},
+     "remote: template.yaml:9: resource server: type 'OS::Nova::Sever' is neither a Heat "
+     "resource type, a nested template, nor mapped in an environment's resource_registry "
+     "(did you mean 'OS::Nova::Server'?)"),
+    ({"template.yaml": HELLO_WORLD.replace("{get_param: image}", "{get_param: imag}")},
+     "remote: template.yaml:11: get_param: 'imag' is not a parameter of this template "
+     "(did you mean 'image'?)"),
 ])
 def test_invalid_content_is_refused(server: Server, git: Git, ns: str, tmp_path: Path,
                                     files: dict[str, str], expected: str) -> None:
@@ -124,6 +133,22 @@ def test_valid_push_with_get_file_and_follow_up(server: Server, git: Git, ns: st
     stderr = refused(git, work, url, "main")
     assert "remote: template.yaml:6: get_file target 'files/init.sh' does not exist" in stderr
     assert_clean(server, f"{ns}/app")
+
+
+def test_warnings_are_shown_to_the_pusher_and_kept_beside_the_template(
+        server: Server, git: Git, ns: str, tmp_path: Path) -> None:
+    template = HELLO_WORLD.replace("      flavor: m1.small\n",
+                                   "      flavor: m1.small\n      flavour: m1.large\n")
+    work = git.worktree(tmp_path / "work", {"template.yaml": template})
+    url = server.auth_url(f"{ns}/warned.git", server.token("writer", ns))
+    pushed = git.run("push", url, "main", cwd=work)
+    warning = ("template.yaml:13: warning: resource server: unknown property 'flavour' "
+               "(did you mean 'flavor'?)")
+    assert f"remote: {warning}" in pushed.stderr
+    assert "push refused" not in pushed.stderr
+    detail = requests.get(f"{server.url}/api/v1/templates/{ns}/warned", timeout=30)
+    assert detail.status_code == 200
+    assert detail.json()["problems"] == [warning]
 
 
 def test_refused_push_leaves_refs_and_no_quarantine(server: Server, git: Git, ns: str,

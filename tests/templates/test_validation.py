@@ -44,15 +44,27 @@ def test_the_whole_corpus_is_accepted() -> None:
     assert validate(MappingSource(files)) == []
 
 
-def test_every_historic_version_is_accepted() -> None:
+def test_every_historic_version_is_accepted_but_those_heat_refuses() -> None:
     history = CORPUS / "heat-templates-history"
     versions = sorted(history.glob("*/*.yaml"))
     assert len(versions) > 20
     # The autoscaling template's group nests lb_server.yaml: it goes beside it.
     beside = {"lb_server.yaml": (CORPUS / "heat-templates" / "hot" / "lb_server.yaml").read_bytes()}
+    refused = {}
     for path in versions:
         files = {"template.yaml": path.read_bytes(), **beside}
-        assert validate(MappingSource(files)) == [], path
+        found = [str(p) for p in validate(MappingSource(files))]
+        if found:
+            refused[path.name] = found
+    # Three upstream versions of 2017 read an attribute of a resource that is
+    # not there (fixed upstream in the next one); Heat refuses them too.
+    broken = ["template.yaml:131: get_attr: 'scaleup_policy' is not a resource of this "
+              "template (did you mean 'web_server_scaleup_policy'?)",
+              "template.yaml:151: get_attr: 'scaleup_policy' is not a resource of this "
+              "template (did you mean 'web_server_scaleup_policy'?)"]
+    assert refused == {"08-2017-05-18-de99077.yaml": broken,
+                       "09-2017-06-06-9ac17bf.yaml": broken,
+                       "10-2017-07-10-c03afdf.yaml": broken}
 
 
 def test_references_must_exist() -> None:

@@ -200,13 +200,24 @@ def test_one_version(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
 def test_listing_filters_sort_and_paging(server: Server, git: Git, ns: str,
                                          tmp_path: Path) -> None:
     token = server.token("writer", ns)
+    # Each resource as Heat accepts it: its required properties, a real attribute.
     specs = {
         "alpha": ("Blog engine", ["web", "php"], "OS::Nova::Server"),
         "beta": ("Load balancer", ["web", "lb"], "OS::Octavia::LoadBalancer"),
         "gamma": ("Database cluster", ["db"], "OS::Trove::Instance"),
     }
+    properties = {
+        "OS::Octavia::LoadBalancer": ("      vip_subnet: {get_param: image}\n", "vip_address"),
+        "OS::Trove::Instance": ("      flavor: m1.small\n      size: 1\n", "hostname"),
+    }
     for name, (description, keywords, rtype) in specs.items():
-        template = HELLO_WORLD.replace("OS::Nova::Server", rtype)
+        template = HELLO_WORLD
+        if rtype in properties:
+            given, attribute = properties[rtype]
+            template = (template.replace("OS::Nova::Server", rtype)
+                        .replace("      image: {get_param: image}\n      flavor: m1.small\n",
+                                 given)
+                        .replace("first_address", attribute))
         manifest = f"description: {description}\nkeywords: {keywords}\n"
         push(server, git, tmp_path / name, f"{ns}/{name}", token,
              {"template.yaml": template, "heater.yaml": manifest})

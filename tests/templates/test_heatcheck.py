@@ -1,0 +1,139 @@
+"""Templates checked as Heat would check them, without a cloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heater.templates.heatcheck import Context, Rule, Severity, check_template
+from heater.templates.validation import MappingSource, findings, validate
+from heater.templates.yamlload import load_yaml
+from tests.conftest import CORPUS, HELLO_WORLD
+
+
+def found(text: str, context: Context | None = None) -> list[str]:
+    doc = load_yaml(text.encode(), "t.yaml")
+    return [f"{doc.line_of(*f.keys)}: {f.severity}: {f.rule}: {f.message}"
+            for f in check_template(doc.data, context=context)]
+
+
+def template(resources: str, extra: str = "", version: str = "2018-08-31") -> str:
+    return f"heat_template_version: {version}\n{extra}resources:\n{resources}"
+
+
+SERVER = "  server:\n    type: OS::Nova::Server\n    properties:\n      flavor: m1.small\n"
+
+
+def test_a_valid_template_has_no_findings() -> None:
+    assert found(HELLO_WORLD) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # The four mistakes a new user made, each accepted before.
+    (template(SERVER, "parameters:\n  size:\n    type: strin\n"),
+     "4: error: parameter-definition: parameter size: type 'strin' is not one of boolean, "
+     "comma_delimited_list, json, number, string (did you mean 'string'?)"),
+    (template("  server:\n    type: OS::Nova::Sever\n"),
+     "4: error: unknown-resource-type: resource server: type 'OS::Nova::Sever' is neither a "
+     "Heat resource type, a nested template, nor mapped in an environment's "
+     "resource_registry (did you mean 'OS::Nova::Server'?)"),
+    (template(SERVER) + "ouputs:\n  a: {value: 1}\n",
+     "7: error: unknown-section: unknown section 'ouputs' for heat_template_version "
+     "2018-08-31 (did you mean 'outputs'?)"),
+    (template(SERVER + "      name: {get_param: nonexistent}\n"),
+     "7: error: undefined-parameter: get_param: 'nonexistent' is not a parameter of this "
+     "template"),
+    (template(SERVER + "    depends_on: [sever]\n"),
+     "7: error: undefined-resource: resource server depends on 'sever', which is not a "
+     "resource of this template (did you mean 'server'?)"),
+    (template(SERVER) + "outputs:\n  ip: {value: {get_attr: [server, first_adress]}}\n",
+     "8: error: unknown-attribute: get_attr: OS::Nova::Server has no attribute "
+     "'first_adress' (did you mean 'first_address'?)"),
+    (template("  server:\n    type: OS::Nova::Server\n    properties: {image: cirros}\n"),
+     "5: error: missing-property: resource server: missing required property 'flavor'"),
+    (template(SERVER + "      flavour: m1.small\n"),
+     "7: warning: unknown-property: resource server: unknown property 'flavour' "
+     "(did you mean 'flavor'?)"),
+    (template(SERVER + "      config_drive: maybe\n"),
+     "7: warning: property-type: resource server: property config_drive: 'maybe' is not a "
+     "boolean (true or false)"),
+    (template(SERVER + "      name: {if: [c, a, b]}\n", version="2015-04-30"),
+     "7: error: unknown-function: if is not a function of heat_template_version 2015-04-30 "
+     "(available from 2016-10-14)"),
+    (template(SERVER + "      name: {'Fn::Join': ['', [a, b]]}\n"),
+     "7: error: unknown-function: Fn::Join is not a function of heat_template_version "
+     "2018-08-31 (removed from HOT)"),
+    (template(SERVER, "parameters:\n  n:\n    type: number\n    default: 12\n"
+                      "    constraints:\n      - range: {min: 1, max: 10}\n"),
+     "5: error: parameter-definition: parameter n: default 12 is out of range [1..10]"),
+    (template("  ip:\n    type: OS::Nova::FloatingIP\n"),
+     "4: warning: deprecated-type: resource ip: OS::Nova::FloatingIP is hidden; use "
+     "OS::Neutron::FloatingIP (Please use OS::Neutron::FloatingIP instead.)"),
+    (template("  alarm:\n    type: OS::Ceilometer::Alarm\n"),
+     "4: warning: unknown-plugin-type: resource alarm: type 'OS::Ceilometer::Alarm' is "
+     "neither a Heat resource type, a nested template, nor mapped in an environment's "
+     "resource_registry (did you mean 'OS::Aodh::Alarm'?)"),
+])
+def test_each_check(text: str, expected: str) -> None:
+    assert found(text) == [expected]
+
+
+def test_older_property_names_heat_translates_still_count() -> None:
+    port = template("  port:\n    type: OS::Neutron::Port\n    properties:\n"
+                    "      network_id: private\n")
+    assert found(port) == []
+
+
+def test_functions_and_external_resources_are_not_judged_literally() -> None:
+    assert found(template(SERVER + "      config_drive: {get_param: drive}\n",
+                          "parameters:\n  drive: {type: boolean}\n")) == []
+    assert found(template("  s:\n    type: OS::Nova::Server\n    external_id: abc\n")) == []
+
+
+def test_an_environment_maps_a_type_and_a_repository_lowers_a_rule() -> None:
+    text = template("  thing:\n    type: OS::Acme::Widget\n    properties: {size: 1}\n"
+                    "  other:\n    type: OS::Nova::Widget\n")
+    assert [f.split(":")[2].strip() for f in found(text)] == [
+        "unknown-plugin-type", "unknown-resource-type"]
+    mapped = Context(registry={"OS::Acme::*": "widgets/*.yaml", "OS::Nova::Widget":
+                               "OS::Nova::Server"})
+    assert found(text, mapped) == [
+        "6: error: missing-property: resource other: missing required property 'flavor'"]
+    lowered = Context(lowered=frozenset({Rule.UNKNOWN_RESOURCE_TYPE}))
+    assert {f.split(": ")[1] for f in found(text, lowered)} == {str(Severity.WARNING)}
+
+
+def test_push_validation_reads_environments_nested_templates_and_heater_yaml() -> None:
+    nested = "heat_template_version: 2018-08-31\nparameters:\n  size: {type: number}\n" \
+             "resources: {}\n"
+    entry = template("  a:\n    type: OS::Acme::Widget\n  b:\n    type: lib/b.yaml\n"
+                     "    properties: {size: 1, colour: red}\n")
+    files = {"template.yaml": entry.encode(), "lib/b.yaml": nested.encode(),
+             "env.yaml": b"resource_registry:\n  OS::Acme::Widget: lib/b.yaml\n"}
+    assert [str(p) for p in findings(MappingSource(files))] == [
+        "template.yaml:7: warning: resource b: lib/b.yaml has no parameter 'colour'"]
+    broken = {**files, "template.yaml": entry.replace("OS::Acme", "OS::Nova").encode()}
+    assert [str(p) for p in validate(MappingSource(broken))] == [
+        "template.yaml:4: resource a: type 'OS::Nova::Widget' is neither a Heat resource "
+        "type, a nested template, nor mapped in an environment's resource_registry "
+        "(did you mean 'OS::Nova::Quota'?)"]
+    lowered = {**broken, "heater.yaml": b"validation:\n  warn: [unknown-resource-type]\n"}
+    assert validate(MappingSource(lowered)) == []
+    wrong = {**broken, "heater.yaml": b"validation:\n  warn: [no-such-rule]\n"}
+    assert [str(p) for p in validate(MappingSource(wrong))] == [
+        "heater.yaml:2: validation must be a mapping {warn: [rule, ...]} naming rules of the "
+        "Heat checks (see the README), such as unknown-resource-type",
+        "template.yaml:4: resource a: type 'OS::Nova::Widget' is neither a Heat resource "
+        "type, a nested template, nor mapped in an environment's resource_registry "
+        "(did you mean 'OS::Nova::Quota'?)"]
+
+
+def test_the_corpus_has_warnings_but_no_error() -> None:
+    hot = CORPUS / "heat-templates" / "hot"
+    files = {str(p.relative_to(hot)): p.read_bytes() for p in hot.rglob("*") if p.is_file()}
+    files["heater.yaml"] = b"entrypoint: hello_world.yaml\n"
+    everything = findings(MappingSource(files))
+    assert [p for p in everything if not p.warning] == []
+    assert len(everything) == 12
+    assert all(isinstance(p.path, str) and Path(p.path).suffix == ".yaml" for p in everything)
