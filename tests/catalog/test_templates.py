@@ -46,10 +46,13 @@ parameters:
 resources:
   server:
     type: OS::Nova::Server
+    properties: {flavor: m1.small}
   port:
     type: OS::Neutron::Port
+    properties: {network: private}
   other:
     type: OS::Nova::Server
+    properties: {flavor: m1.small}
 outputs:
   ip:
     description: The address
@@ -152,17 +155,21 @@ def test_every_corpus_template(tmp_path: Path) -> None:
         source = repo.get(index.write_tree(repo))
         assert isinstance(source, pygit2.Tree)
         meta = read_metadata(source)
-        assert meta.problems == [], (path, meta.problems)
+        # Only what Heat's checks warn about (hidden and plugin types...).
+        errors = [p for p in meta.problems if ": warning: " not in p]
+        assert errors == [], (path, meta.problems)
         assert meta.heat_template_version and meta.resource_types, path
         json.dumps(meta.as_json(), allow_nan=False)
 
 
 def nesting(group_type: str, prop: str, target: str) -> str:
     """HELLO_WORLD with a group resource nesting the template ``target``."""
+    # An autoscaling group's sizes are required (Heat refuses it without).
+    sizes = "\n      min_size: 1\n      max_size: 2" if "AutoScaling" in group_type else ""
     return HELLO_WORLD.replace("resources:\n", f"""resources:
   group:
     type: {group_type}
-    properties:
+    properties:{sizes}
       {prop}:
         type: {target}
 """, 1)
@@ -171,7 +178,7 @@ def nesting(group_type: str, prop: str, target: str) -> str:
 def test_missing_nested_templates_are_problems(git: Git, tmp_path: Path) -> None:
     template = nesting("OS::Heat::AutoScalingGroup", "resource", "nested/lb-server.yaml")
     meta = read_metadata(tree(git, tmp_path / "w", {"template.yaml": template}))
-    assert meta.problems == ["template.yaml:12: nested template 'nested/lb-server.yaml' "
+    assert meta.problems == ["template.yaml:14: nested template 'nested/lb-server.yaml' "
                              "does not exist (no file nested/lb-server.yaml in this tree)"]
 
 
