@@ -27,6 +27,13 @@ _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # git check-ref-format forbids these anywhere in a ref.
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+# A full SHA-1 or SHA-256 object id: a ref component spelled like one would
+# let a branch or tag stand in for the commit a URL names by SHA.
+_FULL_SHA_RE = re.compile(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")
+# Names git refuses for a branch (check-ref-format --branch) and a tag:
+# both read as the current commit.
+_RESERVED_SHORT_REFS = frozenset({"HEAD", "@"})
+_CREATABLE_PREFIXES = ("refs/heads/", "refs/tags/")
 
 
 class InvalidName(InvalidInput):
@@ -98,6 +105,30 @@ def check_ref_name(ref: str) -> str:
             raise InvalidName("ref", ref, "a component starts with '.' or ends with '.lock'")
         if component.startswith("-"):
             raise InvalidName("ref", ref, "a component starts with '-'")
+    return ref
+
+
+def is_full_sha(value: str) -> bool:
+    """Whether ``value`` is spelled like a full SHA-1 or SHA-256 object id."""
+    return bool(_FULL_SHA_RE.match(value))
+
+
+def check_new_ref_name(ref: str) -> str:
+    """Validate the full name of a branch or tag about to be created or moved.
+
+    :func:`check_ref_name`, and what ``git check-ref-format --branch`` adds
+    (no ``HEAD``, no ``@``), and no component spelled like a full SHA: a
+    SHA in a URL or an API call must always mean that object, never a ref
+    someone pushed under its name.
+    """
+    check_ref_name(ref)
+    prefix = next((p for p in _CREATABLE_PREFIXES if ref.startswith(p)), None)
+    short = ref[len(prefix):] if prefix else ref
+    if short in _RESERVED_SHORT_REFS:
+        raise InvalidName("ref", ref, f"{short!r} is reserved: git reads it as the current commit")
+    if any(is_full_sha(component) for component in short.split("/")):
+        raise InvalidName("ref", ref, "a component of 40 or 64 hex digits would read as a "
+                          "commit SHA")
     return ref
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from heater.names import (
     InvalidName,
     RepoId,
     check_name,
+    check_new_ref_name,
     check_ref_name,
     check_repo_path,
     check_short_ref,
@@ -65,3 +69,42 @@ def test_a_short_ref_is_named_as_given() -> None:
         check_short_ref("HEAD~1")
     with pytest.raises(InvalidName, match=r"^invalid ref 'refs/heads/-x': a component"):
         check_short_ref("refs/heads/-x")
+
+
+SHA1 = "0123456789abcdef0123456789abcdef01234567"
+SHA256 = SHA1 + "89abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize("ref", [
+    f"refs/heads/{SHA1}", f"refs/tags/{SHA1}", f"refs/heads/{SHA256}",
+    f"refs/heads/{SHA1.upper()}", f"refs/heads/feature/{SHA1}", f"refs/tags/{SHA1}/x",
+    "refs/heads/HEAD", "refs/tags/HEAD", "refs/heads/@",
+])
+def test_a_new_ref_may_not_read_as_a_sha_or_the_current_commit(ref: str) -> None:
+    with pytest.raises(InvalidName):
+        check_new_ref_name(ref)
+
+
+@pytest.mark.parametrize("ref", [
+    "refs/heads/main", f"refs/heads/{SHA1[:39]}", f"refs/heads/{SHA1}0", "refs/tags/v1.0.0",
+    f"refs/heads/x{SHA1}", "refs/heads/HEADS", "refs/heads/head",
+])
+def test_a_new_ref_may_be_hex_that_is_not_a_full_sha(ref: str) -> None:
+    assert check_new_ref_name(ref) == ref
+
+
+@pytest.mark.parametrize("branch", [
+    "main", "feature/x", "HEAD", "-x", "a..b", "x.lock", "a@{1}", "@{-1}", "a b",
+    ".x", "x/", "a~1", "a^", "a:b", "a?b", "a*b", "a[b", "a\\b", "x.", "a//b", "a/.b",
+    "v1.0.0", "deadbeef",
+])
+def test_new_branch_names_refused_as_git_refuses_them(branch: str, tmp_path: Path) -> None:
+    """Whatever ``git check-ref-format --branch`` refuses is refused too."""
+    git = subprocess.run(["git", "check-ref-format", "--branch", branch], cwd=tmp_path,
+                         capture_output=True, check=False)
+    try:
+        check_new_ref_name(f"refs/heads/{branch}")
+        ours = True
+    except InvalidName:
+        ours = False
+    assert ours == (git.returncode == 0)

@@ -2,7 +2,10 @@
 
 - only branches (``refs/heads/``) and tags (``refs/tags/``) may be written;
   every name passes :func:`heater.names.check_ref_name` (no component
-  starting with ``-``, no control characters);
+  starting with ``-``, no control characters), and a new or moved one
+  :func:`heater.names.check_new_ref_name` too (not ``HEAD``, no component
+  spelled like a full SHA; deleting a ref created before that rule stays
+  possible);
 - a branch moves only forward (the new commit descends from the old one),
   and only an admin may delete one;
 - a version tag is created once: it never moves and is never deleted, and
@@ -24,7 +27,7 @@ import pygit2
 
 from heater.errors import Conflict
 from heater.git.objects import peel_commit
-from heater.names import InvalidName, check_ref_name
+from heater.names import InvalidName, check_new_ref_name, check_ref_name
 from heater.repos.versions import Version
 
 BRANCH_PREFIX = "refs/heads/"
@@ -94,7 +97,10 @@ def check_current(git: pygit2.Repository, updates: Iterable[RefUpdate]) -> list[
 def _check_one(git: pygit2.Repository, update: RefUpdate, admin: bool,
                versions: dict[Version, str]) -> str | None:
     try:
-        check_ref_name(update.ref)
+        if update.deleted:
+            check_ref_name(update.ref)
+        else:
+            check_new_ref_name(update.ref)
     except InvalidName as exc:
         return f"refused ref name: {exc.reason}"
     if update.ref.startswith(BRANCH_PREFIX):
