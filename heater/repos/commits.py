@@ -17,6 +17,7 @@ from typing import Any
 import pygit2
 
 from heater.errors import InvalidMarker
+from heater.repos.reachability import reachable
 
 _MARKER_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}):(\d{1,9})$")
 
@@ -65,7 +66,9 @@ def history(git: pygit2.Repository, start: pygit2.Commit, limit: int,
     head, offset = _decode(marker) if marker else (str(start.id), 0)
     if marker:
         found = git.get(head)
-        if not isinstance(found, pygit2.Commit):
+        # A marker is the client's to forge: it may not start a walk where
+        # no visible ref leads (saying so would tell that the commit exists).
+        if not isinstance(found, pygit2.Commit) or not reachable(git, found.id):
             raise InvalidMarker("its commit is not in this repository")
         start = found
     walker = git.walk(start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)

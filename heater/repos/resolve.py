@@ -2,9 +2,15 @@
 to a commit.
 
 Resolution order: ``latest``; a semantic version (with or without ``v``);
-a branch; any other tag; a full or abbreviated commit SHA. A result knows
-whether it can change: versions and SHAs are immutable, branches and
-``latest`` move.
+a full commit SHA; a branch; any other tag; an abbreviated commit SHA. A
+full SHA always means that object, whatever refs are named (no branch or
+tag may be named like one, but one pushed before that rule must not take
+over); an abbreviated SHA that is also a branch or tag name is ambiguous.
+A SHA reaches only objects reachable from the refs a reader may see
+(:mod:`heater.repos.reachability`): an unreachable one is unknown.
+
+A result knows whether it can change: versions and full SHAs are
+immutable, branches and ``latest`` move.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import pygit2
 
 from heater.errors import InvalidInput, NotFound
 from heater.git.objects import peel_commit
-from heater.names import check_short_ref
+from heater.names import check_short_ref, is_full_sha
+from heater.repos.reachability import Reachability
 from heater.repos.versions import (
     TaggedVersion,
     Version,
@@ -30,7 +37,7 @@ from heater.repos.versions import (
 
 LATEST = "latest"
 _HEX_RE = re.compile(r"^[0-9a-f]{4,64}$")
-
+_REF_KINDS = (("refs/heads/", "branch"), ("refs/tags/", "tag"))
 
 
 class UnknownRef(NotFound):
@@ -45,9 +52,16 @@ class UnknownRef(NotFound):
 class AmbiguousRef(InvalidInput):
     code = "ambiguous_ref"
 
-    def __init__(self, ref: str) -> None:
-        super().__init__(f"abbreviated SHA {ref!r} matches more than one object; use more digits")
+    def __init__(self, ref: str, ref_name: str | None = None, sha: str | None = None) -> None:
+        if ref_name is not None and sha is not None:
+            message = (f"{ref!r} is both {ref_name} and the abbreviated SHA of commit {sha}; "
+                       f"use the full SHA {sha} for the commit")
+        else:
+            message = f"abbreviated SHA {ref!r} matches more than one object; use more digits"
+        super().__init__(message)
         self.ref = ref
+        self.ref_name = ref_name
+        self.sha = sha
 
 
 @dataclass(frozen=True)
@@ -96,21 +110,46 @@ def resolve(git: pygit2.Repository, ref: str,
         if tagged is None:
             raise UnknownRef(ref, "no such version")
         return Resolved(ref, "version", _commit(git, tagged.commit, ref), tagged)
-    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+    if is_full_sha(ref):
+        found = _by_sha(git, ref)
+        if found is None:
+            raise UnknownRef(ref)
+        return found
+    named = _named(git, ref)
+    short = _by_sha(git, ref) if _HEX_RE.match(ref) else None
+    if named is not None and short is not None:
+        raise AmbiguousRef(ref, named[0], short.sha)
+    if named is not None:
+        return named[1]
+    if short is not None:
+        return short
+    raise UnknownRef(ref)
+
+
+def _named(git: pygit2.Repository, ref: str) -> tuple[str, Resolved] | None:
+    """The branch, else the tag, called ``ref`` (its full name and target)."""
+    for prefix, kind in _REF_KINDS:
         reference = git.references.get(prefix + ref)
         if reference is not None:
-            return Resolved(ref, kind, _peel(git, reference.target, ref))
-    if _HEX_RE.match(ref):
-        try:
-            obj = git.revparse_single(ref)
-        except KeyError:
-            raise UnknownRef(ref) from None
-        except ValueError:
-            raise AmbiguousRef(ref) from None
-        except pygit2.GitError:
-            raise UnknownRef(ref) from None
-        return Resolved(ref, "sha", _peel(git, obj.id, ref))
-    raise UnknownRef(ref)
+            return prefix + ref, Resolved(ref, kind, _peel(git, reference.target, ref))
+    return None
+
+
+def _by_sha(git: pygit2.Repository, ref: str) -> Resolved | None:
+    """The commit a full or abbreviated SHA names, if a reader may reach it."""
+    # By object id alone: rev-parse would try refs of that name first.
+    try:
+        obj = git.get(ref)
+    except ValueError:
+        raise AmbiguousRef(ref) from None
+    except (KeyError, pygit2.GitError):
+        obj = None
+    # A tree or blob is not what a ref can mean; saying so of an
+    # unreachable one would tell that it exists.
+    if (not isinstance(obj, pygit2.Commit | pygit2.Tag)
+            or not Reachability(git).reachable(obj.id)):
+        return None
+    return Resolved(ref, "sha", _peel(git, obj.id, ref))
 
 
 def _commit(git: pygit2.Repository, sha: str, ref: str) -> pygit2.Commit:
