@@ -27,6 +27,11 @@ HARDENED_CONFIG: tuple[tuple[str, str], ...] = (
     ("uploadpack.allowFilter", "true"),
     ("uploadpack.allowAnySHA1InWant", "false"),
     ("uploadpack.allowReachableSHA1InWant", "true"),
+    # Protocol v2 ignores the two above; heater.git.wants checks its wants.
+    # Newer gits advertise object-info only on request; 2.39 always does,
+    # and the same module refuses it.
+    ("uploadpack.allowRefInWant", "false"),
+    ("transfer.advertiseObjectInfo", "false"),
     # Housekeeping is scheduled by the operator, never run inside a request.
     ("gc.auto", "0"),
     ("receive.autogc", "false"),

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from heater.git import threads
 
@@ -32,6 +32,13 @@ class InputRejected(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class Source(Protocol):
+    """What feeds git's stdin: chunks, empty at the end; may raise
+    :class:`InputRejected`."""
+
+    def read(self) -> bytes: ...
 
 
 class Limited:
@@ -98,7 +105,7 @@ class GitStream:
     """
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path,
-                 source: Limited, finished: Callable[[bool], None],
+                 source: Source, finished: Callable[[bool], None],
                  pass_fds: tuple[int, ...] = ()) -> None:
         self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -106,6 +113,7 @@ class GitStream:
         self.source = source
         self.finished = finished
         self.input_error: tuple[str, str] | None = None
+        self.rejection: InputRejected | None = None
         self._stderr = bytearray()
         self._first = b""
         self._returncode: int | None = None
@@ -123,6 +131,7 @@ class GitStream:
                 stdin.write(data)
         except InputRejected as exc:
             self.input_error = (exc.status, exc.message)
+            self.rejection = exc
             self.proc.kill()
         except (BrokenPipeError, ConnectionError, OSError, ValueError):
             # git stopped reading (it already answered or failed) or the

@@ -38,13 +38,15 @@ from heater.auth import policy
 from heater.auth.tokens import Caller
 from heater.errors import HeaterError, Unauthenticated, status_of
 from heater.git.command import git_argv, git_env
-from heater.git.stream import STDERR_KEPT, GitStream, Gunzip, Limited
+from heater.git.stream import STDERR_KEPT, GitStream, Gunzip, Limited, Source
+from heater.git.wants import RequestRefused, WantFilter
 from heater.http.credentials import token_from_environ
 from heater.names import RepoId
 from heater.paths import head_file
 from heater.push import relay as hook_relay
 from heater.registry import Registry
 from heater.repos.lifecycle import read_state
+from heater.repos.reachability import Reachability
 from heater.repos.store import Kind, RepoInfo, RepositoryExists, RepositoryNotFound, read_info
 
 log = logging.getLogger(__name__)
@@ -219,7 +221,9 @@ class SmartHTTP:
         body = proc.stdout
         # Protocol v2 advertises capabilities only; v0 wants the service line
         # first (gitprotocol-http).
-        if not body.startswith(b"000eversion 2\n"):
+        if body.startswith(b"000eversion 2\n"):
+            body = _without_object_info(body)
+        else:
             body = _pkt_line(f"# service={service}\n") + b"0000" + body
         start_response("200 OK", [
             ("Content-Type", f"application/x-{service}-advertisement"),
@@ -251,8 +255,11 @@ class SmartHTTP:
                 pass
         limit = MAX_NEGOTIATION_BYTES if service == "git-upload-pack" else MAX_PUSH_BYTES
         body: IO[bytes] = environ["wsgi.input"]
-        source = Gunzip(body, limit) if encoding in ("gzip", "x-gzip") else Limited(body, limit)
+        source: Source = (Gunzip(body, limit) if encoding in ("gzip", "x-gzip")
+                          else Limited(body, limit))
         path = self.registry.repos.path(repo)
+        if service == "git-upload-pack":
+            source = WantFilter(source, _reachable_in(path))
         argv = git_argv(path, [service[len("git-"):], "--stateless-rpc", str(path)],
                         hooks_path=self.registry.layout.hooks)
         extra = {
@@ -299,6 +306,12 @@ class SmartHTTP:
             raise
         if not stream.first_chunk():
             returncode = stream.wait()
+            if isinstance(stream.rejection, RequestRefused):
+                # As git's own refusal reads: "fatal: remote error: ...".
+                refusal = _pkt_line(f"ERR {stream.rejection.message}\n")
+                start_response("200 OK", [("Content-Type", f"application/x-{service}-result"),
+                                          ("Content-Length", str(len(refusal))), *_NO_CACHE])
+                return [refusal]
             if stream.input_error is not None:
                 status, message = stream.input_error
                 raise GitHTTPError(status, message)
@@ -340,6 +353,35 @@ def _has_refs(path: Path) -> bool:
         return any(True for _ in git.references)
     finally:
         git.free()
+
+
+def _reachable_in(path: Path) -> Callable[[str], bool]:
+    """Whether a caller may fetch an object of the repository at ``path``;
+    the repository is opened at the first question (most requests, ls-refs
+    included, ask none) by the thread that asks."""
+    checker: Reachability | None = None
+
+    def reachable(oid: str) -> bool:
+        nonlocal checker
+        if checker is None:
+            checker = Reachability(pygit2.Repository(str(path)))
+        return checker.reachable(oid)
+
+    return reachable
+
+
+def _without_object_info(advertisement: bytes) -> bytes:
+    """A v2 capability advertisement less ``object-info``: git 2.39 offers
+    it unconditionally, and the request filter refuses it."""
+    kept, position = [], 0
+    while position + 4 <= len(advertisement):
+        length = int(advertisement[position:position + 4], 16)
+        size = length if length >= 4 else 4
+        line = advertisement[position:position + size]
+        if not line[4:].startswith(b"object-info"):
+            kept.append(line)
+        position += size
+    return b"".join(kept) + advertisement[position:]
 
 
 def _pkt_line(text: str) -> bytes:

@@ -1,0 +1,103 @@
+"""Checking what a fetch asks for before git sees it.
+
+``uploadpack.allowReachableSHA1InWant`` binds protocol v0 only: under
+protocol v2, ``git upload-pack`` hands out any object its database holds
+(gitprotocol-v2: wants "can be anything"), a deleted branch's commits and
+Heater's hidden refs included, and git 2.39 has no setting that changes
+that. It also serves ``object-info`` (any object's size) whatever it
+advertises.
+
+So an upload-pack request is read pkt-line by pkt-line on its way to git:
+every ``want`` must name an object the caller may reach, and a v2 request
+may only be ``ls-refs`` or ``fetch``. Lines pass on only once checked, and
+git acts on a request only at the flush that ends its wants, so a refused
+request never produces a byte of git's output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from heater.git.stream import InputRejected, Source
+
+# gitprotocol-common: a pkt-line is at most 65520 bytes, its length included.
+MAX_PKT_LINE = 65520
+SERVED_COMMANDS = frozenset({b"ls-refs", b"fetch"})
+# git reads the id in either case; so must the check.
+_WANT_RE = re.compile(rb"^want ([0-9a-f]{40}|[0-9a-f]{64})(?:[ \n]|$)", re.IGNORECASE)
+_SPECIAL = (b"0000", b"0001", b"0002")  # flush, delimiter, response end
+
+
+class RequestRefused(InputRejected):
+    """A request git must not see; ``message`` goes back to the client as
+    git's own ``ERR`` line would (``fatal: remote error: <message>``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("403 Forbidden", message)
+
+
+class WantFilter:
+    """The request body ``source``, passed on in whole pkt-lines, each
+    ``want`` checked with ``reachable(hex_id)`` first."""
+
+    def __init__(self, source: Source, reachable: Callable[[str], bool]) -> None:
+        self.source = source
+        self.reachable = reachable
+        self.pending = b""
+        self.request_start = True  # the next line opens a (v2) request
+
+    def read(self) -> bytes:
+        while True:
+            data = self.source.read()
+            if not data:
+                # A truncated last line is git's to refuse; nothing after
+                # it can make it a request.
+                rest, self.pending = self.pending, b""
+                return rest
+            self.pending += data
+            checked = self._checked_lines()
+            if checked:
+                return checked
+
+    def _checked_lines(self) -> bytes:
+        """The complete pkt-lines at the front of ``pending``, checked and
+        taken out of it."""
+        buffer = self.pending
+        position = 0
+        while len(buffer) - position >= 4:
+            head = buffer[position:position + 4]
+            if head in _SPECIAL:
+                if head == b"0000":
+                    self.request_start = True
+                position += 4
+                continue
+            try:
+                length = int(head, 16)
+            except ValueError:
+                raise InputRejected("400 Bad Request", "malformed pkt-line length") from None
+            if length < 4 or length > MAX_PKT_LINE:
+                raise InputRejected("400 Bad Request", f"bad pkt-line length {length}")
+            if len(buffer) - position < length:
+                break
+            self._check(buffer[position + 4:position + length])
+            position += length
+        self.pending = buffer[position:]
+        return buffer[:position]
+
+    def _check(self, payload: bytes) -> None:
+        if self.request_start and payload.startswith(b"command="):
+            command = payload[len(b"command="):].rstrip(b"\n")
+            if command not in SERVED_COMMANDS:
+                shown = command[:40].decode("ascii", "replace")
+                raise RequestRefused(f"upload-pack: command {shown!r} is not served here")
+        self.request_start = False
+        if not payload.startswith(b"want "):
+            return
+        match = _WANT_RE.match(payload)
+        if match is None:
+            raise RequestRefused("upload-pack: protocol error, expected an object id after "
+                                 "'want'")
+        oid = match.group(1).decode().lower()
+        if not self.reachable(oid):
+            raise RequestRefused(f"upload-pack: not our ref {oid}")
