@@ -45,7 +45,6 @@ class WantFilter:
         self.source = source
         self.reachable = reachable
         self.pending = b""
-        self.request_start = True  # the next line opens a (v2) request
 
     def read(self) -> bytes:
         while True:
@@ -68,8 +67,6 @@ class WantFilter:
         while len(buffer) - position >= 4:
             head = buffer[position:position + 4]
             if head in _SPECIAL:
-                if head == b"0000":
-                    self.request_start = True
                 position += 4
                 continue
             try:
@@ -86,12 +83,13 @@ class WantFilter:
         return buffer[:position]
 
     def _check(self, payload: bytes) -> None:
-        if self.request_start and payload.startswith(b"command="):
+        # git takes the command from any line of a request's capability
+        # section, not only the first, so every such line is looked at.
+        if payload.startswith(b"command="):
             command = payload[len(b"command="):].rstrip(b"\n")
             if command not in SERVED_COMMANDS:
                 shown = command[:40].decode("ascii", "replace")
                 raise RequestRefused(f"upload-pack: command {shown!r} is not served here")
-        self.request_start = False
         if not payload.startswith(b"want "):
             return
         match = _WANT_RE.match(payload)

@@ -65,9 +65,12 @@ def test_commands_other_than_ls_refs_and_fetch_are_refused() -> None:
     with pytest.raises(RequestRefused, match="command 'object-info' is not served"):
         drain(pkt("command=object-info\n") + b"0001" + pkt("size\n")
               + pkt(f"oid {BAD}\n") + b"0000")
-    # A second request after the first flush is checked too.
+    # A second request after the first flush is checked too, and a command
+    # after other capabilities (git reads it there as well).
     with pytest.raises(RequestRefused, match="object-info"):
         drain(V2_FETCH + pkt("command=object-info\n") + b"0000")
+    with pytest.raises(RequestRefused, match="object-info"):
+        drain(pkt("agent=x\n") + pkt("command=object-info\n") + b"0001" + b"0000")
 
 
 @pytest.mark.parametrize("data", [b"zzzz", b"0003", b"fff1" + b"x" * 10])
