@@ -118,7 +118,7 @@ def test_rest_reads_of_an_unreachable_commit_are_unknown(server: Server, ns: str
     tagged = api(server, "POST", f"/api/v1/templates/{ns}/app/versions",
                  server.token("writer", ns), json={"version": "2.0.0", "ref": sha})
     assert tagged.status_code == 400, tagged.text
-    assert tagged.json()["error"]["code"] == "unknown_ref"
+    assert tagged.json()["error"]["code"] == "unknown_target"
     assert "2.0.0" not in api(server, "GET", f"/api/v1/templates/{ns}/app/versions").text
 
 
