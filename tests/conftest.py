@@ -111,6 +111,22 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
+# Tests that use one of these fixtures run a server (and git over HTTP):
+# they are end-to-end tests, marked ``e2e`` without anyone having to say so.
+E2E_FIXTURES = frozenset({"server", "two_workers", "own_server", "fuzzed_server", "werkzeug_url"})
+SYSTEM_TESTS = Path(__file__).parent / "system"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark system runs ``system`` and server-backed tests ``e2e``; the rest
+    are unit tests (``scripts/test --fast`` runs only those)."""
+    for item in items:
+        if item.path.is_relative_to(SYSTEM_TESTS):
+            item.add_marker(pytest.mark.system)
+        if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("server")

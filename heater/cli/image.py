@@ -1,5 +1,5 @@
 """``heater image push`` and ``heater image pull``: the client side of
-image builds, over the REST API (standard library HTTP only, streaming both
+image builds, over the REST API through :mod:`heater.client` (streaming both
 ways, with a progress bar on a terminal)."""
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import json
 import os
 import stat
 import sys
-import time
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urlsplit
+from typing import Any
 
-from heater.blobs import CHUNK
+from heater.client.http import Client, ClientError, describe_error
+from heater.client.progress import Progress
 from heater.errors import HeaterError
 from heater.names import RepoId, check_uuid
 from heater.repos.versions import Version
@@ -24,10 +23,6 @@ from heater.repos.versions import Version
 ENV_URL = "HEATER_URL"
 ENV_TOKEN = "HEATER_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:8080"
-
-
-class ClientError(Exception):
-    """Something the user should read; the command exits 1."""
 
 
 def add_commands(commands: Any) -> None:
@@ -86,7 +81,7 @@ def push(client: Client, image: RepoId, file: Path, manifest_path: Path,
                   f"(PUT /api/v1/builds/{build_id}/file) or delete it", file=sys.stderr)
             raise
     if status != 200:
-        raise ClientError(f"upload of build {build_id} failed: {_error(status, body)}")
+        raise ClientError(f"upload of build {build_id} failed: {describe_error(status, body)}")
     build = json.loads(body)
     if build["hashes"]["sha256"] != digest.hexdigest():
         raise ClientError(f"the server recorded sha256 {build['hashes']['sha256']}, "
@@ -138,113 +133,3 @@ def pull(client: Client, build_id: str, output: Path) -> int:
         partial.unlink(missing_ok=True)
     print(f"{output}: {build['size']} bytes, sha256 {expected} verified", file=sys.stderr)
     return 0
-
-
-class Progress:
-    """A one-line progress bar on stderr, drawn only on a terminal."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self.label = label
-        self.total = total
-        self.done = 0
-        self.started = time.monotonic()
-        self._drawn = 0.0
-        self.visible = sys.stderr.isatty()
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if self.visible and (now - self._drawn > 0.1 or self.done >= self.total):
-            self._drawn = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        fraction = self.done / self.total if self.total else 1.0
-        width = 30
-        bar = "#" * int(fraction * width)
-        rate = self.done / max(now - self.started, 1e-6) / 2**20
-        sys.stderr.write(f"\r{self.label} [{bar:<{width}}] {fraction:6.1%} {rate:8.1f} MiB/s")
-        if self.done >= self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
-class Client:
-    def __init__(self, url: str, token: str | None) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ClientError(f"not an http(s) URL: {url!r}")
-        self.url = url
-        self.parts = parts
-        self.prefix = parts.path.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-
-    def _connection(self) -> http.client.HTTPConnection:
-        """A connection to the server, made now, so that failing to reach it
-        is reported with the URL tried (a bare "Connection refused" does not
-        say where)."""
-        kind = (http.client.HTTPSConnection if self.parts.scheme == "https"
-                else http.client.HTTPConnection)
-        conn = kind(self.parts.hostname or "", self.parts.port, timeout=300)
-        try:
-            conn.connect()
-        except OSError as exc:
-            conn.close()
-            raise ClientError(f"cannot reach {self.url}: {exc.strerror or exc}") from None
-        return conn
-
-    def json(self, method: str, path: str, body: object = None) -> dict[str, Any]:
-        conn = self._connection()
-        try:
-            data = json.dumps(body).encode() if body is not None else None
-            headers = {**self.headers, **({"Content-Type": "application/json"} if data else {})}
-            conn.request(method, self.prefix + path, body=data, headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-        finally:
-            conn.close()
-        if response.status >= 400:
-            raise ClientError(f"{method} {path}: {_error(response.status, payload)}")
-        result = json.loads(payload)
-        assert isinstance(result, dict)
-        return result
-
-    def upload(self, path: str, source: IO[bytes], size: int, progress: Progress,
-               digest: Any) -> tuple[int, bytes]:
-        conn = self._connection()
-        try:
-            conn.putrequest("PUT", self.prefix + path)
-            for key, value in {**self.headers, "Content-Type": "application/octet-stream",
-                               "Content-Length": str(size)}.items():
-                conn.putheader(key, value)
-            conn.endheaders()
-            while chunk := source.read(CHUNK):
-                conn.send(chunk)
-                digest.update(chunk)
-                progress.advance(len(chunk))
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
-
-    def download(self, path: str, out: IO[bytes], progress: Progress, digest: Any) -> None:
-        conn = self._connection()
-        try:
-            conn.request("GET", self.prefix + path, headers=self.headers)
-            response = conn.getresponse()
-            if response.status != 200:
-                raise ClientError(f"GET {path}: {_error(response.status, response.read())}")
-            while chunk := response.read(CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                progress.advance(len(chunk))
-        finally:
-            conn.close()
-
-
-def _error(status: int, body: bytes) -> str:
-    try:
-        error = json.loads(body)["error"]
-        return f"{status} {error['code']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        return f"HTTP {status}"

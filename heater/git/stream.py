@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Any, Protocol
 
 from heater.git import threads
 
@@ -41,10 +41,46 @@ class Source(Protocol):
     def read(self) -> bytes: ...
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ContentLength:
+    """A request body that ends after ``length`` bytes.
+
+    WSGI servers may hand the application the socket itself, so reading past
+    CONTENT_LENGTH waits for bytes the client never sends (werkzeug's server
+    does; gunicorn happens to return EOF).
+    """
+
+    def __init__(self, raw: Readable, length: int) -> None:
+        self.raw = raw
+        self.remaining = length
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        data = self.raw.read(self.remaining if size < 0 else min(size, self.remaining))
+        self.remaining -= len(data)
+        return data
+
+
+def request_body(environ: dict[str, Any]) -> Readable:
+    """``wsgi.input``, read no further than CONTENT_LENGTH when the request has
+    one; a chunked body has none, and the server itself ends it."""
+    raw: Readable = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH", "").strip()
+    if not length:
+        return raw
+    if not length.isdigit():
+        raise InputRejected("400 Bad Request", f"bad Content-Length {length!r}")
+    return ContentLength(raw, int(length))
+
+
 class Limited:
     """A request body, refused past ``limit`` bytes."""
 
-    def __init__(self, raw: IO[bytes], limit: int) -> None:
+    def __init__(self, raw: Readable, limit: int) -> None:
         self.raw = raw
         self.limit = limit
         self.total = 0
@@ -62,7 +98,7 @@ class Gunzip(Limited):
     """A gzip request body, decompressed in bounded steps: a small body that
     inflates past ``limit`` (a gzip bomb) is refused, not expanded."""
 
-    def __init__(self, raw: IO[bytes], limit: int) -> None:
+    def __init__(self, raw: Readable, limit: int) -> None:
         super().__init__(raw, limit)
         self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self.pending = b""

@@ -195,6 +195,7 @@ def _writer(factory_name: str, tmp: str, worker: int) -> None:
         index.upsert(entry("shared", "t", description=f"w{worker} {i}"))
 
 
+@pytest.mark.e2e  # starts processes
 def test_concurrent_processes(tmp_path: Path) -> None:
     for backend in BACKENDS:
         context = multiprocessing.get_context("spawn")

@@ -54,6 +54,7 @@ def everything(catalog: Catalog, kind: str = "template") -> list[Entry]:
     return entries
 
 
+@pytest.mark.e2e  # starts processes
 def test_parallel_rebuild_equals_sequential(store: RepositoryStore,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(12):

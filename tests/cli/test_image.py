@@ -6,25 +6,21 @@ import hashlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import requests
 
 from heater.images.sqlite import SqliteBuildStore
+from tests.cli.entry import Ran
+from tests.cli.entry import heater as run_heater
 from tests.conftest import Server
 from tests.images_helpers import UBUNTU_MANIFEST
 
 
-def heater(server: Server, token: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEATER_")}
-    env["HEATER_URL"] = server.url
-    if token:
-        env["HEATER_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "heater", "image", *args], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+def heater(server: Server, token: str | None, *args: str) -> Ran:
+    env = {"HEATER_URL": server.url, **({"HEATER_TOKEN": token} if token else {})}
+    return run_heater("image", *args, env=env)
 
 
 def test_push_then_pull(server: Server, ns: str, tmp_path: Path) -> None:
@@ -101,12 +97,10 @@ def closed_port() -> int:
     return port
 
 
-def test_a_server_that_cannot_be_reached_is_named(server: Server, tmp_path: Path) -> None:
+def test_a_server_that_cannot_be_reached_is_named(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEATER_")}
-    pulled = subprocess.run([sys.executable, "-m", "heater", "image", "pull", str(uuid.uuid4()),
-                             "-o", str(tmp_path / "out"), "--url", url], env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    pulled = run_heater("image", "pull", str(uuid.uuid4()), "-o", str(tmp_path / "out"),
+                        "--url", url)
     assert pulled.returncode == 1
     assert url in pulled.stderr and "Traceback" not in pulled.stderr
 

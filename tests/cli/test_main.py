@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,14 +11,8 @@ import requests
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Role
 from heater.cli.main import main
+from tests.cli.entry import heater
 from tests.conftest import Server
-
-
-def heater(*args: str, cwd: Path, env: dict[str, str] | None = None
-           ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "HEATER_DATA_DIR"}
-    return subprocess.run([sys.executable, "-m", "heater", *args], cwd=cwd, env={
-        **environ, **(env or {})}, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_token_create_prints_secret_last(tmp_path: Path) -> None:

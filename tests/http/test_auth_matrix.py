@@ -243,7 +243,7 @@ class Call:
     json: Any = None
     data: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    after: Callable[[], object] | None = None
+    after: Callable[[requests.Response], object] | None = None
 
     def send(self, world: World, principal: str) -> requests.Response:
         response = requests.request(
@@ -251,7 +251,7 @@ class Call:
             data=self.data, headers={**world.headers(principal), **self.headers},
             timeout=60, allow_redirects=False)
         if self.after is not None:
-            self.after()
+            self.after(response)
         return response
 
 
@@ -260,13 +260,13 @@ def _tpl(world: World, key: str, suffix: str = "") -> tuple[str, str]:
     return f"/api/v1/templates/{world.ns}/{name}{suffix}", name
 
 
-def _admin(world: World, method: str, path: str, **kwargs: Any) -> Callable[[], object]:
-    def run() -> object:
-        response = requests.request(method, world.url(path), headers=world.admin(),
-                                    timeout=60, **kwargs)
-        assert response.status_code < 500, response.text
-        return response
-    return run
+def _admin(world: World, method: str, path: str, expect: tuple[int, str | None],
+           **kwargs: Any) -> None:
+    """A request as admin that must answer ``expect``: (status, error code)."""
+    response = requests.request(method, world.url(path), headers=world.admin(), timeout=60,
+                                **kwargs)
+    code = response.json().get("error", {}).get("code")
+    assert (response.status_code, code) == expect, (method, path, response.text)
 
 
 def _lifecycle(method: str, suffix: str, body: Any = None,
@@ -276,12 +276,21 @@ def _lifecycle(method: str, suffix: str, body: Any = None,
     state the action needs, ``undo`` (as admin) restores it afterwards."""
     def make(world: World, key: str) -> Call:
         path, name = _tpl(world, key)
+        missing = None if key in ("pt", "st") else (404, "repository_not_found")
         if before is not None:
             setup = {"message": "x"} if before[1] == "/deprecation" else {"reason": "setup"}
-            _admin(world, before[0], path + before[1], json=setup)()
-        after = (_admin(world, undo[0], path + undo[1], json={"reason": "undo"})
-                 if undo is not None else None)
-        return Call(method, path + suffix, name, json=body, after=after)
+            _admin(world, before[0], path + before[1], missing or (200, None), json=setup)
+
+        def after(response: requests.Response) -> None:
+            assert undo is not None
+            # There is something to undo when the action took effect, unless
+            # the undo is the action itself (then when it did not).
+            pending = (response.status_code == 200) != (undo == (method, suffix))
+            _admin(world, undo[0], path + undo[1],
+                   missing or ((200, None) if pending else (409, "lifecycle_conflict")),
+                   json={"reason": "undo"})
+        return Call(method, path + suffix, name, json=body,
+                    after=after if undo is not None else None)
     return make
 
 

@@ -135,33 +135,33 @@ def raw_path(server: Server, path: str) -> tuple[int, dict[str, object]]:
         conn.close()
 
 
-@pytest.mark.parametrize("path", [
-    "/{ns}/web/raw/main/../../../etc/passwd",
-    "/{ns}/web/raw/main/%2e%2e/%2e%2e/etc/passwd",
-    "/{ns}/web/raw/main/files/..%2f..%2fetc",
-    "/{ns}/web/raw/main//etc/passwd",
-    "/{ns}/web/raw/main/%2Fetc%2Fpasswd",
-    "/{ns}/web/raw/main/template.yaml%00.txt",
-    "/{ns}/web/raw/main/./template.yaml",
-    "/{ns}/web/raw/..%2f..%2fx/template.yaml",
-    "/{ns}/web/raw/nope/template.yaml",
-    "/{ns}/web/raw/v9.9.9/template.yaml",
-    "/{ns}/web/raw/latest/template.yaml",
-    "/{ns}/web/raw/main/missing.yaml",
-    "/{ns}/web/raw/main/files",
-    "/{ns}/web/raw/ma%00in/template.yaml",
-    "/{ns}/web/raw/-x/template.yaml",
-    "/{ns}/Bad/raw/main/template.yaml",
-    "/{ns}/nothere/raw/main/template.yaml",
+@pytest.mark.parametrize(("path", "status", "code"), [
+    ("/{ns}/web/raw/main/../../../etc/passwd", 400, "invalid_name"),
+    ("/{ns}/web/raw/main/%2e%2e/%2e%2e/etc/passwd", 400, "invalid_name"),
+    ("/{ns}/web/raw/main/files/..%2f..%2fetc", 400, "invalid_name"),
+    ("/{ns}/web/raw/main//etc/passwd", 404, "not_found"),
+    ("/{ns}/web/raw/main/%2Fetc%2Fpasswd", 404, "not_found"),
+    ("/{ns}/web/raw/main/template.yaml%00.txt", 400, "invalid_name"),
+    ("/{ns}/web/raw/main/./template.yaml", 400, "invalid_name"),
+    ("/{ns}/web/raw/..%2f..%2fx/template.yaml", 400, "invalid_name"),
+    ("/{ns}/web/raw/nope/template.yaml", 404, "unknown_ref"),
+    ("/{ns}/web/raw/v9.9.9/template.yaml", 404, "unknown_ref"),
+    ("/{ns}/web/raw/latest/template.yaml", 404, "unknown_ref"),
+    ("/{ns}/web/raw/main/missing.yaml", 404, "file_not_found"),
+    ("/{ns}/web/raw/main/files", 404, "file_not_found"),
+    ("/{ns}/web/raw/ma%00in/template.yaml", 400, "invalid_name"),
+    ("/{ns}/web/raw/-x/template.yaml", 400, "invalid_name"),
+    ("/{ns}/Bad/raw/main/template.yaml", 400, "invalid_name"),
+    ("/{ns}/nothere/raw/main/template.yaml", 404, "repository_not_found"),
 ])
 def test_hostile_and_unknown_paths(server: Server, git: Git, ns: str, tmp_path: Path,
-                                   path: str) -> None:
+                                   path: str, status: int, code: str) -> None:
     push(server, git, tmp_path / "w", f"{ns}/web", server.token("writer", ns),
          {"template.yaml": HELLO_WORLD, "files/a.sh": "echo\n"})
-    status, body = raw_path(server, path.format(ns=ns))
-    assert status in (400, 404), (path, status, body)
+    answered, body = raw_path(server, path.format(ns=ns))
     error = body["error"]
     assert isinstance(error, dict) and set(error) == {"code", "message"}
+    assert (answered, error["code"]) == (status, code), error
 
 
 def test_heatclient_fetches_exactly_what_validation_checks(server: Server, git: Git, ns: str,

@@ -45,6 +45,7 @@ def test_dpkg(a: str, b: str, expected: int) -> None:
     assert sign(compare_dpkg(b, a)) == -expected
 
 
+@pytest.mark.e2e  # starts processes
 @pytest.mark.skipif(shutil.which("dpkg") is None, reason="dpkg is not installed")
 def test_dpkg_agrees_with_dpkg_itself() -> None:
     rng = random.Random(6)  # noqa: S311 - reproducible test data, not secrets

@@ -4,9 +4,11 @@ everything it started, also when it fails."""
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -168,8 +170,11 @@ def test_a_missing_program_is_looked_for_in_sbin_too() -> None:
 
 
 def _need_lighttpd() -> None:
-    if harness.find_program("lighttpd") is None:
-        pytest.skip("lighttpd is not installed (the benchmarks install it)")
+    """Install lighttpd when it is missing, as the benchmarks do; fail (never
+    skip) when it cannot be. One installer at a time: apt refuses a second."""
+    with open(Path(tempfile.gettempdir()) / "heater-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        harness.ensure_program("lighttpd")
 
 
 def _running_in_group(pgid: int) -> list[str]:

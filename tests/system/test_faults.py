@@ -220,6 +220,17 @@ def test_worker_killed_mid_upload_keeps_the_build_retryable(
     assert_index_agrees_with_git(own_server, git, ns, tmp_path / "retried")
 
 
+# What git says to each malformed upload-pack request below that does not
+# have a bad pkt-line length (those are 400 "fatal: protocol error: bad line length").
+GIT_ANSWERS = {
+    b"0004": (400, b"fatal: git upload-pack: protocol error, expected to get object ID"),
+    b"0032want 0000000000000000000000000000000000000000\n00000009done\n":
+        (200, b"0049ERR upload-pack: not our ref 0000000000000000000000000000000000000000"),
+    b"0010command=fetch0000":
+        (400, b"fatal: git upload-pack: protocol error, expected to get object ID"),
+}
+
+
 @pytest.mark.parametrize("body", [
     b"zzzz",                                  # not a length
     b"0004",                                  # an empty pkt-line where none may be
@@ -236,9 +247,11 @@ def test_malformed_upload_pack_requests_get_git_errors(server: Server, git: Git,
     response = requests.post(f"{server.url}/{ns}/web.git/git-upload-pack", data=body,
                              timeout=30,
                              headers={"Content-Type": "application/x-git-upload-pack-request"})
-    # Either git answers in protocol (an ERR packet) or the request is refused; never 5xx.
-    assert response.status_code < 500, response.text
-    if response.status_code >= 400:
+    # Git answers in protocol (an ERR packet) or refuses the request, saying why.
+    status, start = GIT_ANSWERS.get(body, (400, b"fatal: protocol error: bad line length"))
+    assert response.status_code == status, response.text
+    assert response.content.startswith(start), response.content
+    if status == 400:
         assert response.headers["Content-Type"].startswith("text/plain")
         assert str(server.layout.root) not in response.text
 
@@ -253,13 +266,17 @@ def test_malformed_receive_pack_request_writes_nothing(server: Server, git: Git,
     zero = "0" * 40
     head = before.split()[0]
     command = f"{head} {zero} refs/heads/main\0 report-status\n".encode()
-    for body in (f"{len(command) + 4:04x}".encode() + command + b"0000PACKgarbage",
-                 b"0000", b"zzzz"):
+    for body, status, answer in (
+            # The hook refuses a pack that unpacks to no valid commit.
+            (f"{len(command) + 4:04x}".encode() + command + b"0000PACKgarbage", 200,
+             b"000eunpack ok\n0031ng refs/heads/main pre-receive hook declined\n0000"),
+            (b"0000", 200, b""),  # no command: nothing to do
+            (b"zzzz", 400, b"fatal: protocol error: bad line length character: zzzz\n")):
         response = requests.post(
             f"{server.url}/{ns}/web.git/git-receive-pack", data=body, timeout=30,
             headers={"Authorization": f"Bearer {token}",
                      "Content-Type": "application/x-git-receive-pack-request"})
-        assert response.status_code < 500
+        assert (response.status_code, response.content) == (status, answer)
     assert git.run("ls-remote", f"{server.url}/{ns}/web.git").stdout == before
     assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
     assert _leftovers(repo_path) == []

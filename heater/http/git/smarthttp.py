@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import pygit2
@@ -38,7 +38,15 @@ from heater.auth import policy
 from heater.auth.tokens import Caller
 from heater.errors import HeaterError, Unauthenticated, status_of
 from heater.git.command import git_argv, git_env
-from heater.git.stream import STDERR_KEPT, GitStream, Gunzip, Limited, Source
+from heater.git.stream import (
+    STDERR_KEPT,
+    GitStream,
+    Gunzip,
+    InputRejected,
+    Limited,
+    Source,
+    request_body,
+)
 from heater.git.wants import RequestRefused, WantFilter
 from heater.http.credentials import token_from_environ
 from heater.names import RepoId
@@ -244,6 +252,10 @@ class SmartHTTP:
         if encoding not in ("", "identity", "gzip", "x-gzip"):
             raise GitHTTPError("415 Unsupported Media Type",
                                f"unsupported Content-Encoding {encoding!r}")
+        try:
+            body = request_body(environ)
+        except InputRejected as exc:
+            raise GitHTTPError(exc.status, exc.message) from None
         caller = self._caller(environ)
         info = self._authorise(caller, repo, service)
         created = False
@@ -254,7 +266,6 @@ class SmartHTTP:
             except RepositoryExists:
                 pass
         limit = MAX_NEGOTIATION_BYTES if service == "git-upload-pack" else MAX_PUSH_BYTES
-        body: IO[bytes] = environ["wsgi.input"]
         source: Source = (Gunzip(body, limit) if encoding in ("gzip", "x-gzip")
                           else Limited(body, limit))
         path = self.registry.repos.path(repo)

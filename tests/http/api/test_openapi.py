@@ -136,7 +136,12 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
     cancelled = queue_build(server, token, f"{ns}/jammy")
     assert conforms(requests.delete(f"{api}/builds/{cancelled}", headers=headers, timeout=30),
                     BUILD)["uploaded"] is False
-    for answer, path in (
+    refusals = [(404, "build_not_found"), (400, "invalid_name"), (409, "build_not_queued"),
+                (400, "empty_upload"), (400, "invalid_manifest"), (401, "unauthenticated"),
+                (409, "visibility_mismatch"), (400, "missing_parameter"),
+                (400, "invalid_format"), (404, "unknown_build"),
+                (414, None)]  # refused by the HTTP server itself: not the JSON error shape
+    for (answer, path), (status, code) in zip((
             (requests.get(f"{api}/builds/{uuid.uuid4()}", timeout=10), BUILD),
             (requests.get(f"{api}/builds/not-a-uuid", timeout=10), BUILD),
             (requests.put(f"{api}/builds/{second}/file", data=b"x", headers=headers,
@@ -156,8 +161,10 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
                           timeout=10), IMAGE + "/diff"),
             # Every keyword within its documented bounds, yet past the request line limit.
             (requests.get(f"{api}/images", params={"keyword": ["é" * 64] * 16}, timeout=10),
-             "/api/v1/images")):
-        assert answer.status_code >= 400
+             "/api/v1/images")), refusals, strict=True):
+        assert answer.status_code == status, answer.text
+        if code is not None:
+            assert answer.json()["error"]["code"] == code
         conforms(answer, path)
 
 

@@ -284,11 +284,14 @@ def test_commits(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
     assert [c["sha"] for c in second["commits"]] == [shas[0]] and second["next"] is None
     at_version = api(server, "GET", path, params={"ref": "1.0.0"}).json()
     assert [c["sha"] for c in at_version["commits"]] == [shas[1], shas[0]]
-    for params in ({"ref": "nope"}, {"limit": "0"}, {"limit": "501"}, {"marker": "bad"},
-                   {"marker": "ZGVhZGJlZWY6MQ"}, {"ref": "../x"}):
+    for params, status, code in (
+            ({"ref": "nope"}, 404, "unknown_ref"), ({"limit": "0"}, 400, "invalid_parameter"),
+            ({"limit": "501"}, 400, "invalid_parameter"),
+            ({"marker": "bad"}, 400, "invalid_marker"),
+            ({"marker": "ZGVhZGJlZWY6MQ"}, 400, "invalid_marker"),
+            ({"ref": "../x"}, 400, "invalid_name")):
         answer = api(server, "GET", path, params=params)
-        assert answer.status_code in (400, 404), (params, answer.text)
-        assert "code" in answer.json()["error"]
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), params
 
 
 def test_an_unknown_ref_is_404_to_a_read_and_400_as_what_to_tag(
@@ -381,6 +384,33 @@ HOSTILE = ["", " ", "%00", "\x00", "..", "../..", "%2e%2e", "a" * 3000, "'; DROP
            "refs/heads/main", "@{-1}", "HEAD~1", "latest"]
 
 
+OK = (200, None)
+BAD_PARAMETER = (400, "invalid_parameter")
+# HOSTILE values that are not even a well-formed ref name.
+BAD_REF_NAMES = {"", " ", "\x00", "..", "../..", "a" * 3000, "'; DROP TABLE x;--", "*", "-1",
+                 "main:x", "@{-1}", "HEAD~1"}
+REF_ANSWERS = ((404, "unknown_ref"), {**dict.fromkeys(BAD_REF_NAMES, (400, "invalid_name")),
+                                      "v1.0.0": OK, "latest": OK})
+# What each query parameter answers to HOSTILE values: the usual answer, and
+# the values answered otherwise.
+HOSTILE_ANSWERS: dict[tuple[str, str], tuple[tuple[int, str | None],
+                                             dict[str, tuple[int, str | None]]]] = {
+    ("/api/v1/templates", "q"): (OK, {"a" * 3000: (400, "invalid_query")}),
+    ("/api/v1/templates", "keyword"): (OK, dict.fromkeys(("", " ", "a" * 3000), BAD_PARAMETER)),
+    ("/api/v1/templates", "namespace"): ((400, "invalid_name"), dict.fromkeys(
+        ("1e309", "v1.0.0", "0" * 40, "latest"), OK)),
+    ("/api/v1/templates", "sort"): (BAD_PARAMETER, {}),
+    ("/api/v1/templates", "limit"): (BAD_PARAMETER, {}),
+    ("/api/v1/templates", "marker"): ((400, "invalid_marker"),
+                                      dict.fromkeys(("", "a" * 3000), BAD_PARAMETER)),
+    ("/api/v1/templates", "deprecated"): (BAD_PARAMETER, {}),
+    ("T", "ref"): REF_ANSWERS,
+    ("T/commits", "ref"): REF_ANSWERS,
+    ("T/commits", "limit"): (BAD_PARAMETER, {}),
+    ("T/commits", "marker"): ((400, "invalid_marker"), {"": OK}),
+}
+
+
 def test_hostile_parameters_never_fail_the_server(server: Server, git: Git, ns: str,
                                                   tmp_path: Path) -> None:
     push(server, git, tmp_path / "w", f"{ns}/t", server.token("writer", ns),
@@ -395,16 +425,28 @@ def test_hostile_parameters_never_fail_the_server(server: Server, git: Git, ns: 
         for value in HOSTILE:
             for key in keys:
                 answer = api(server, "GET", path, params={key: value})
-                assert answer.status_code < 500, (path, key, value, answer.text)
-                if answer.status_code >= 400:
-                    assert set(answer.json()["error"]) >= {"code", "message"}
+                usual, unusual = HOSTILE_ANSWERS[path.replace(f"/api/v1/templates/{ns}/t", "T"),
+                                                 key]
+                status, code = unusual.get(value, usual)
+                assert answer.status_code == status, (path, key, value, answer.text)
+                if code is not None:
+                    assert answer.json()["error"]["code"] == code, (path, key, value)
     writer = server.token("writer", ns)
-    for value in HOSTILE:
-        for body in ({"version": value, "ref": "main"}, {"version": "9.0.0", "ref": value},
-                     {"version": "9.0.1", "ref": "main", "message": value}):
+    for i, value in enumerate(HOSTILE):
+        # A version of its own for each value, so that each is really tried.
+        version = (400, "invalid_version") if value != "v1.0.0" else (409, "version_exists")
+        ref = {**dict.fromkeys(BAD_REF_NAMES, (400, "invalid_name")),
+               "v1.0.0": (201, None), "latest": (201, None)}.get(value, (400, "unknown_target"))
+        for body, (status, code) in (
+                ({"version": value, "ref": "main"}, version),
+                ({"version": f"9.{i}.0", "ref": value}, ref),
+                ({"version": f"9.{i}.1", "ref": "main", "message": value},
+                 (400, "invalid_message") if value == "\x00" else (201, None))):
             answer = api(server, "POST", f"/api/v1/templates/{ns}/t/versions", writer,
                          json=body)
-            assert answer.status_code < 500, (body, answer.text)
+            assert answer.status_code == status, (body, answer.text)
+            if code is not None:
+                assert answer.json()["error"]["code"] == code, body
     assert "unhandled error" not in server.log()
 
 
@@ -478,7 +520,9 @@ def test_credentials_come_before_the_body(server: Server, ns: str) -> None:
     reader = server.token("reader", ns)
     versions = requests.post(f"{url}/{ns}/web/versions", data="x", timeout=10,
                              headers={"Authorization": f"Bearer {reader}"})
-    assert versions.status_code in (403, 404)
+    # A reader may not write, and may not learn whether the repository exists.
+    assert versions.status_code == 404
+    assert versions.json()["error"]["code"] == "repository_not_found"
 
 
 def test_an_unknown_route_is_named(server: Server, ns: str) -> None:

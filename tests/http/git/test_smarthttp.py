@@ -171,15 +171,23 @@ def test_private_repository_is_invisible(server: Server, git: Git, ns: str,
 def test_hostile_names_are_refused_without_touching_disk(server: Server, path: str) -> None:
     before = sorted(p.name for p in server.layout.git_root.iterdir())
     writer = server.token("admin")
+    # A path that cannot be a repository's is not a git URL: the API's 404
+    # not_found. A bad name is git's 400, in text.
+    status = 404 if "/../" in path or "//" in path else 400
     for service in ("git-upload-pack", "git-receive-pack"):
         url = f"{server.url}{path}?service={service}"
         response = requests.get(url, timeout=10, headers={"Authorization": f"Bearer {writer}"})
-        assert 400 <= response.status_code < 500, (path, response.status_code)
+        assert response.status_code == status, (path, response.text)
+        if status == 404:
+            assert response.json()["error"]["code"] == "not_found"
+        else:
+            assert response.text.startswith("invalid "), response.text
         post = requests.post(url.split("/info/refs")[0] + f"/{service}", data=b"0000",
                              timeout=10, headers={
                                  "Authorization": f"Bearer {writer}",
                                  "Content-Type": f"application/x-{service}-request"})
-        assert 400 <= post.status_code < 500, (path, post.status_code)
+        assert post.status_code == status, (path, post.text)
+        assert status == 404 or post.text == response.text
     assert sorted(p.name for p in server.layout.git_root.iterdir()) == before
 
 
@@ -295,7 +303,8 @@ def test_failed_create_on_push_leaves_nothing(server: Server, ns: str) -> None:
         f"{server.url}/{ns}/fresh.git/git-receive-pack", data=b"garbage", timeout=10,
         headers={"Authorization": f"Bearer {writer}",
                  "Content-Type": "application/x-git-receive-pack-request"})
-    assert 400 <= response.status_code < 500
+    assert response.status_code == 400
+    assert response.text == "fatal: protocol error: bad line length character: garb\n"
     assert not (server.layout.root / "git" / ns / "fresh.git").exists()
     leftovers = [p.name for p in server.layout.tmp.iterdir() if p.name.startswith("create-")]
     assert leftovers == []
