@@ -24,6 +24,11 @@ from heater.git.stream import InputRejected, Source
 # gitprotocol-common: a pkt-line is at most 65520 bytes, its length included.
 MAX_PKT_LINE = 65520
 SERVED_COMMANDS = frozenset({b"ls-refs", b"fetch"})
+# A fetch wants the tips it lacks, and a partial clone's lazy fetch the blobs
+# a checkout misses: far fewer than this in a template repository. Checking
+# each costs a few microseconds, so an unbounded list (a gzip bomb of wants)
+# would cost seconds of CPU before git refused it.
+MAX_WANTS = 100_000
 # git reads the id in either case; so must the check.
 _WANT_RE = re.compile(rb"^want ([0-9a-f]{40}|[0-9a-f]{64})(?:[ \n]|$)", re.IGNORECASE)
 _SPECIAL = (b"0000", b"0001", b"0002")  # flush, delimiter, response end
@@ -45,6 +50,7 @@ class WantFilter:
         self.source = source
         self.reachable = reachable
         self.pending = b""
+        self.wants = 0
 
     def read(self) -> bytes:
         while True:
@@ -92,6 +98,10 @@ class WantFilter:
                 raise RequestRefused(f"upload-pack: command {shown!r} is not served here")
         if not payload.startswith(b"want "):
             return
+        self.wants += 1
+        if self.wants > MAX_WANTS:
+            raise InputRejected("413 Payload Too Large",
+                                f"more than {MAX_WANTS} wants in one request")
         match = _WANT_RE.match(payload)
         if match is None:
             raise RequestRefused("upload-pack: protocol error, expected an object id after "
