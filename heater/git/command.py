@@ -41,6 +41,13 @@ HARDENED_CONFIG: tuple[tuple[str, str], ...] = (
     ("receive.denyCurrentBranch", "refuse"),
     ("core.logAllRefUpdates", "true"),
     ("receive.advertisePushOptions", "false"),
+    # Keep every pushed pack whole in the quarantine (index-pack), where
+    # unpack-objects would drop the objects the repository already holds:
+    # heater.push.connectivity must see all that a push brought, so that a
+    # branch that was deleted can be pushed again and a hidden object cannot
+    # be borrowed without being sent.
+    ("receive.unpackLimit", "1"),
+    ("transfer.unpackLimit", "1"),
     # Heater's own bookkeeping refs (lifecycle state) are neither advertised
     # to clients nor writable by a push.
     ("transfer.hideRefs", "refs/heater/"),

@@ -16,11 +16,13 @@ calls :func:`admit` before it moves a ref (a new version tag is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pygit2
 
 from heater.diff.policy import VersionBumpTooSmall, check_version_bump
 from heater.git.objects import head_commit, peel_commit
+from heater.push.connectivity import borrowed_objects, refusal
 from heater.push.refrules import (
     BRANCH_PREFIX,
     TAG_PREFIX,
@@ -47,11 +49,17 @@ class Verdict:
     warnings: list[str]
 
 
-def review(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) -> Verdict:
-    """The verdict on these updates."""
+def review(git: pygit2.Repository, updates: list[RefUpdate], admin: bool, *,
+           pushed: bool = False, quarantine: Path | None = None) -> Verdict:
+    """The verdict on these updates; ``pushed`` for a push, whose objects
+    (if it sent any) are in git's ``quarantine`` directory."""
     problems = check_updates(git, updates, admin)
     if problems:
         return Verdict(problems, [])
+    if pushed:
+        borrowed = borrowed_objects(git, quarantine, [u.new for u in updates if not u.deleted])
+        if borrowed:
+            return Verdict([refusal(borrowed)], [])
     found = _content_findings(git, updates)
     problems = [str(p) for p in found if not p.warning]
     warnings = [str(p) for p in found if p.warning]

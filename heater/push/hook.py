@@ -121,7 +121,9 @@ def run(stdin: TextIO, stderr: TextIO, environ: Mapping[str, str]) -> int:
     updates = parse_updates(stdin.readlines())
     git = open_repository(environ)
     try:
-        verdict = review(git, updates, environ.get("HEATER_ROLE") == "admin")
+        quarantine = environ.get("GIT_QUARANTINE_PATH")
+        verdict = review(git, updates, environ.get("HEATER_ROLE") == "admin", pushed=True,
+                         quarantine=Path(quarantine) if quarantine else None)
     finally:
         git.free()
     stderr.write(report(verdict.problems, verdict.warnings))

@@ -203,14 +203,16 @@ class HookRelay:
             return 1, "another push to this repository is taking too long; try again\n"
         git = pygit2.Repository(str(self.repo_path))
         try:
+            received = None
             if quarantine:
                 # Only ever a directory of this repository's object store.
-                path = Path(quarantine).resolve()
-                if path.parent != objects_dir(self.repo_path):
+                received = Path(quarantine).resolve()
+                if received.parent != objects_dir(self.repo_path):
                     return 1, "unexpected quarantine directory; push refused\n"
-                git.odb.add_disk_alternate(str(path))
+                git.odb.add_disk_alternate(str(received))
             current = check_current(git, updates)
-            verdict = Verdict(current, []) if current else review(git, updates, self.admin)
+            verdict = Verdict(current, []) if current else review(
+                git, updates, self.admin, pushed=True, quarantine=received)
         finally:
             git.free()
         return (1 if verdict.problems else 0), report(verdict.problems, verdict.warnings)
