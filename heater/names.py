@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from heater.errors import InvalidInput
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# \Z rather than $, which would also match before a trailing newline.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 RESERVED = frozenset({"api", "static", "ui", "-", "healthz", "metrics"})
 
 # Longest path inside a repository we accept; git itself allows more, but no
@@ -20,9 +21,9 @@ MAX_PATH_LENGTH = 1024
 MAX_REF_LENGTH = 255
 
 # A blob id names a file below the blob directory: no separators, no dots.
-_BLOB_ID_RE = re.compile(r"^[0-9a-z][0-9a-z-]{2,127}$")
+_BLOB_ID_RE = re.compile(r"^[0-9a-z][0-9a-z-]{2,127}\Z")
 # Build ids are UUIDs in canonical form (lower-case, hyphenated).
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # git check-ref-format forbids these anywhere in a ref.
