@@ -35,6 +35,9 @@ _FULL_SHA_RE = re.compile(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")
 # both read as the current commit.
 _RESERVED_SHORT_REFS = frozenset({"HEAD", "@"})
 _CREATABLE_PREFIXES = ("refs/heads/", "refs/tags/")
+# Bytes that are not UTF-8, as decoding with errors="surrogateescape" leaves
+# them (a pushed ref name is any bytes git accepts), and lone surrogates.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidName(InvalidInput):
@@ -95,6 +98,8 @@ def check_ref_name(ref: str) -> str:
     """
     if not ref or len(ref) > MAX_REF_LENGTH:
         raise InvalidName("ref", ref, f"must be 1 to {MAX_REF_LENGTH} characters")
+    if _SURROGATE.search(ref):
+        raise InvalidName("ref", ref, "is not valid UTF-8")
     if _REF_FORBIDDEN.search(ref):
         raise InvalidName("ref", ref, "contains a control character, space or one of ~^:?*[\\")
     if ref.startswith("/") or ref.endswith("/") or "//" in ref:

@@ -17,6 +17,7 @@ server's interpreter.
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import sys
@@ -129,6 +130,11 @@ def run(stdin: TextIO, stderr: TextIO, environ: Mapping[str, str]) -> int:
 
 
 def main() -> int:
+    # Ref names are bytes: keep those that are not UTF-8 (check_ref_name
+    # refuses them) instead of failing to read the input.
+    for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=errors)
     return run(sys.stdin, sys.stderr, os.environ)
 
 

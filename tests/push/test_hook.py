@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import HELLO_WORLD, Git, Server
+from tests.conftest import HELLO_WORLD, Git, Server, git_env
 
 WITH_GET_FILE = """heat_template_version: 2018-08-31
 resources:
@@ -277,3 +277,33 @@ def test_a_version_tag_in_the_same_push_as_its_commit(server: Server, git: Git, 
     assert "remote: template.yaml:1: a template needs a resources or an outputs section" \
         in stderr
     assert "v2.0.0" not in server_refs(server, f"{ns}/app")
+
+
+def test_a_ref_name_that_is_not_utf8_is_refused(server: Server, git: Git,
+                                                published: tuple[Path, str]) -> None:
+    work, url = published
+    git.run("update-ref", "refs/heads/caf\xe9", "main", cwd=work)
+    before = server_refs(server, url.rsplit("/", 2)[-2] + "/app")
+    # The ref name as raw bytes: Latin-1 "é", which is not UTF-8.
+    proc = subprocess.run([b"git", b"push", url.encode(), b"main:refs/heads/caf\xe9"],
+                          cwd=work, capture_output=True, env=git_env(git.home), check=False,
+                          timeout=60)
+    assert proc.returncode != 0
+    assert b"remote: refs/heads/caf\\xe9: refused ref name: is not valid UTF-8" in proc.stderr
+    assert b"push refused: nothing was changed" in proc.stderr
+    assert server_refs(server, url.rsplit("/", 2)[-2] + "/app") == before
+
+
+@pytest.mark.parametrize("target", ["main^{tree}", "main:template.yaml"])
+@pytest.mark.parametrize("annotated", [False, True])
+def test_a_tag_of_a_tree_or_blob_is_refused(server: Server, git: Git, ns: str, tmp_path: Path,
+                                            target: str, annotated: bool) -> None:
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    oid = git.run("rev-parse", target, cwd=work).stdout.strip()
+    git.run("tag", *(["-a", "-m", "x"] if annotated else []), "odd", oid, cwd=work)
+    url = server.auth_url(f"{ns}/odd.git", server.token("writer", ns))
+    stderr = refused(git, work, url, "refs/tags/odd")
+    assert ("remote: refs/tags/odd: a tag must point at a commit (or be an annotated tag "
+            "of one)") in stderr
+    # The push was to create the repository: nothing of it is left.
+    assert not (server.data_dir / "git" / ns / "odd.git").exists()
