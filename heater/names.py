@@ -151,6 +151,18 @@ def check_short_ref(ref: str) -> str:
     return ref
 
 
+def check_free_text(value: str, field: str) -> str:
+    """Return ``value`` (a message, a reason) if git and JSON can carry it:
+    no NUL (git ends a message there, and no argument may hold one) and no
+    unpaired surrogate (it has no UTF-8 form)."""
+    if "\x00" in value:
+        raise InvalidInput(f"{field!r} contains a NUL character", code="invalid_field")
+    if _SURROGATE.search(value):
+        raise InvalidInput(f"{field!r} is not valid Unicode (an unpaired surrogate)",
+                           code="invalid_field")
+    return value
+
+
 def check_repo_path(path: str) -> str:
     """Validate a file path inside a repository tree (``files/init.sh``).
 
@@ -164,6 +176,8 @@ def check_repo_path(path: str) -> str:
         raise InvalidName("path", path, f"longer than {MAX_PATH_LENGTH} characters")
     if _CONTROL.search(path):
         raise InvalidName("path", path, "contains a control character")
+    if _SURROGATE.search(path):
+        raise InvalidName("path", path, "is not valid UTF-8")
     if path.startswith("/") or "\\" in path:
         raise InvalidName("path", path, "must be relative and use '/'")
     for component in path.split("/"):

@@ -87,6 +87,9 @@ def refused(git: Git, work: Path, *args: str) -> str:
     ({"template.yaml": HELLO_WORLD, "heater.yaml": "description: x\nversioning:\n"
       "  enforce: 'true'\n"},
      "remote: heater.yaml:3: versioning must be a mapping {enforce: true|false}"),
+    ({"template.yaml": HELLO_WORLD.replace("flavor: m1.small\n", "flavor: m1.small\n"
+                                           "      metadata: {n: " + "7" * 5000 + "}\n")},
+     "remote: template.yaml:13: invalid YAML: an integer longer than 1000 digits"),
     ({"stack.yaml": HELLO_WORLD, "heater.yaml": "entrypiont: stack.yaml\n"},
      "remote: heater.yaml:1: unknown setting 'entrypiont' (did you mean 'entrypoint'?)"),
     # Checked as Heat checks a template, from Heat's own schemas.
