@@ -28,8 +28,9 @@ from typing import TextIO
 import pygit2
 
 from heater.paths import hook_file, replacement
-from heater.push.admission import review
+from heater.push.admission import Verdict, review
 from heater.push.refrules import RefUpdate
+from heater.push.sizes import max_blob_bytes, oversized_files
 
 HOOK_NAME = "pre-receive"
 # Name the descriptors the hook inherits (through git) from the server
@@ -121,8 +122,13 @@ def run(stdin: TextIO, stderr: TextIO, environ: Mapping[str, str]) -> int:
     """The hook in a process of its own (when no server relays it)."""
     updates = parse_updates(stdin.readlines())
     git = open_repository(environ)
+    quarantine = environ.get("GIT_QUARANTINE_PATH")
     try:
-        verdict = review(git, updates, environ.get("HEATER_ROLE") == "admin")
+        # Sizes first: validation reads the files it checks.
+        oversized = (oversized_files(git, quarantine, max_blob_bytes(environ)) if quarantine
+                     else [])
+        verdict = Verdict(oversized, []) if oversized else review(
+            git, updates, environ.get("HEATER_ROLE") == "admin")
     finally:
         git.free()
     stderr.write(report(verdict.problems, verdict.warnings))

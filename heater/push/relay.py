@@ -44,6 +44,7 @@ from heater.paths import objects_dir
 from heater.push.admission import Verdict, review
 from heater.push.hook import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
 from heater.push.refrules import check_current
+from heater.push.sizes import max_blob_bytes, oversized_files
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +230,10 @@ class HookRelay:
                 if path.parent != objects_dir(self.repo_path):
                     return 1, "unexpected quarantine directory; push refused\n"
                 git.odb.add_disk_alternate(str(path))
-            current = check_current(git, updates)
-            verdict = Verdict(current, []) if current else review(git, updates, self.admin)
+            # Sizes first: validation reads the files it checks.
+            refused = check_current(git, updates) or (
+                oversized_files(git, quarantine, max_blob_bytes()) if quarantine else [])
+            verdict = Verdict(refused, []) if refused else review(git, updates, self.admin)
         finally:
             git.free()
         return (1 if verdict.problems else 0), report(verdict.problems, verdict.warnings)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import HELLO_WORLD, Git, Server, git_env
+from tests.conftest import HELLO_WORLD, Git, Server, git_env, start_server, stop_server
 
 WITH_GET_FILE = """heat_template_version: 2018-08-31
 resources:
@@ -310,3 +310,30 @@ def test_a_tag_of_a_tree_or_blob_is_refused(server: Server, git: Git, ns: str, t
             "of one)") in stderr
     # The push was to create the repository: nothing of it is left.
     assert not (server.data_dir / "git" / ns / "odd.git").exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(git: Git, ns: str,
+                                                      tmp_path: Path) -> None:
+    """A server of its own, with a low HEATER_MAX_BLOB_BYTES: a large file
+    in a commit under the tip, removed again, is refused too."""
+    limit = 100_000
+    server = start_server(tmp_path / "data", tmp_path / "server.log", workers=1,
+                          env={"HEATER_MAX_BLOB_BYTES": str(limit)})
+    try:
+        work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+        url = server.auth_url(f"{ns}/big.git", server.token("writer", ns))
+        git.run("push", url, "main", cwd=work)
+        git.commit(work, {"files/disk.img": b"\0" * (limit + 1)}, "too large")
+        git.run("rm", "-q", "files/disk.img", cwd=work)
+        git.commit(work, {"files/small.img": b"\0" * limit}, "at the limit")
+        stderr = refused(git, work, url, "main")
+        assert (f"remote: files/disk.img: {limit + 1} bytes, larger than the {limit}-byte "
+                "limit for one file (HEATER_MAX_BLOB_BYTES); templates are text") in stderr
+        assert "small.img" not in stderr
+        assert "push refused: nothing was changed" in stderr
+        assert_clean(server, f"{ns}/big")
+        git.run("reset", "-q", "--hard", "HEAD~2", cwd=work)
+        git.commit(work, {"files/small.img": b"\0" * limit}, "at the limit")
+        git.run("push", url, "main", cwd=work)
+    finally:
+        stop_server(server)
