@@ -100,9 +100,10 @@ def send(server: Server, probe: Probe, timeout: float = 60) -> Answer:
     """``probe`` sent exactly as given, on a connection of its own."""
     url = urlsplit(server.url)
     target = probe.target.encode("latin-1") if isinstance(probe.target, str) else probe.target
-    head = [probe.method.encode() + b" " + target + b" HTTP/1.1",
-            f"Host: {url.netloc}".encode(), b"Connection: close",
+    head = [probe.method.encode() + b" " + target + b" HTTP/1.1", b"Connection: close",
             f"Content-Length: {len(probe.body)}".encode()]
+    if "Host" not in probe.headers:
+        head.insert(1, f"Host: {url.netloc}".encode())
     for key, value in probe.headers.items():
         head.append(key.encode() + b": " + (value if isinstance(value, bytes)
                                             else value.encode("latin-1")))
@@ -413,6 +414,12 @@ def test_hostile_headers(server: Server, world: World) -> None:
                         f"/{world.ns}/{world.names['pt']}.git/git-upload-pack",
                         {"Content-Type": "application/x-git-upload-pack-request",
                          "Content-Encoding": b"gz\xffip"}, b"0000", git=True))
+    # The Host header ends up in links (clone_url, next): only host[:port].
+    listing = "/api/v1/templates?limit=1"
+    for host in (b"evil.example/phish?x=", b"evil.example:80@x", b"a\\b", b"[::1",
+                 b"evil.example:99999999", b"\xff\xfe"):
+        for target in (detail, listing):
+            probes.append(Probe(f"Host {host!r}", "GET", target, {"Host": host}))
     # Past the HTTP server's own limits: it refuses before any application code.
     probes.append(Probe("header past the server's limit", "GET", detail,
                         {"X-Big": "a" * 40_000}, by_server=True))
