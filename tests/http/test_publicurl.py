@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from heater.auth.tokens import Role, TokenStore
+from heater.auth.sqlite import SqliteTokenStore
+from heater.auth.tokens import Role
 from heater.http.app import create_app
 from heater.http.publicurl import InvalidSetting
 from heater.paths import Layout
@@ -30,7 +31,7 @@ def make_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MakeClient:
         data = tmp_path / "data"
         app = create_app({"DATA_DIR": str(data)})
         client = app.test_client()
-        token = TokenStore(Layout(data).auth_db).create("writer", Role.parse("writer"), None)
+        token = SqliteTokenStore(Layout(data).auth_db).create("writer", Role.parse("writer"), None)
         auth = {"Authorization": f"Bearer {token}"}
         for name in ("a", "b"):
             client.post("/api/v1/templates", headers=auth, json={
