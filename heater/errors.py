@@ -110,6 +110,7 @@ CODES: dict[str, type[HeaterError]] = {
     "invalid_entrypoint": InvalidInput,
     "invalid_field": InvalidInput,
     "invalid_format": InvalidInput,
+    "invalid_host": InvalidInput,
     "invalid_json": InvalidInput,
     "invalid_manifest": InvalidInput,
     "invalid_marker": InvalidInput,

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from heater.errors import InvalidInput
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# \Z rather than $, which would also match before a trailing newline.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 RESERVED = frozenset({"api", "static", "ui", "-", "healthz", "metrics"})
 
 # Longest path inside a repository we accept; git itself allows more, but no
@@ -20,9 +21,9 @@ MAX_PATH_LENGTH = 1024
 MAX_REF_LENGTH = 255
 
 # A blob id names a file below the blob directory: no separators, no dots.
-_BLOB_ID_RE = re.compile(r"^[0-9a-z][0-9a-z-]{2,127}$")
+_BLOB_ID_RE = re.compile(r"^[0-9a-z][0-9a-z-]{2,127}\Z")
 # Build ids are UUIDs in canonical form (lower-case, hyphenated).
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # git check-ref-format forbids these anywhere in a ref.
@@ -34,6 +35,9 @@ _FULL_SHA_RE = re.compile(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")
 # both read as the current commit.
 _RESERVED_SHORT_REFS = frozenset({"HEAD", "@"})
 _CREATABLE_PREFIXES = ("refs/heads/", "refs/tags/")
+# Bytes that are not UTF-8, as decoding with errors="surrogateescape" leaves
+# them (a pushed ref name is any bytes git accepts), and lone surrogates.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidName(InvalidInput):
@@ -94,6 +98,8 @@ def check_ref_name(ref: str) -> str:
     """
     if not ref or len(ref) > MAX_REF_LENGTH:
         raise InvalidName("ref", ref, f"must be 1 to {MAX_REF_LENGTH} characters")
+    if _SURROGATE.search(ref):
+        raise InvalidName("ref", ref, "is not valid UTF-8")
     if _REF_FORBIDDEN.search(ref):
         raise InvalidName("ref", ref, "contains a control character, space or one of ~^:?*[\\")
     if ref.startswith("/") or ref.endswith("/") or "//" in ref:
@@ -145,6 +151,18 @@ def check_short_ref(ref: str) -> str:
     return ref
 
 
+def check_free_text(value: str, field: str) -> str:
+    """Return ``value`` (a message, a reason) if git and JSON can carry it:
+    no NUL (git ends a message there, and no argument may hold one) and no
+    unpaired surrogate (it has no UTF-8 form)."""
+    if "\x00" in value:
+        raise InvalidInput(f"{field!r} contains a NUL character", code="invalid_field")
+    if _SURROGATE.search(value):
+        raise InvalidInput(f"{field!r} is not valid Unicode (an unpaired surrogate)",
+                           code="invalid_field")
+    return value
+
+
 def check_repo_path(path: str) -> str:
     """Validate a file path inside a repository tree (``files/init.sh``).
 
@@ -158,6 +176,8 @@ def check_repo_path(path: str) -> str:
         raise InvalidName("path", path, f"longer than {MAX_PATH_LENGTH} characters")
     if _CONTROL.search(path):
         raise InvalidName("path", path, "contains a control character")
+    if _SURROGATE.search(path):
+        raise InvalidName("path", path, "is not valid UTF-8")
     if path.startswith("/") or "\\" in path:
         raise InvalidName("path", path, "must be relative and use '/'")
     for component in path.split("/"):

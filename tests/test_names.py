@@ -10,13 +10,16 @@ import pytest
 from heater.names import (
     InvalidName,
     RepoId,
+    check_blob_id,
     check_name,
     check_new_ref_name,
     check_ref_name,
     check_repo_path,
     check_short_ref,
+    check_uuid,
 )
 from heater.paths import Layout, PathEscape
+from heater.repos.versions import Version
 
 
 @pytest.mark.parametrize("name", ["web", "a", "0x", "my.tpl_1-2", "a" * 63])
@@ -26,7 +29,7 @@ def test_valid_names(name: str) -> None:
 
 @pytest.mark.parametrize("name", [
     "", "-x", ".x", "_x", "A", "a/b", "..", "x.git", "api", "healthz", "-", "a" * 64,
-    "a b", "a\x00", "é",
+    "a b", "a\x00", "é", "web\n",
 ])
 def test_invalid_names(name: str) -> None:
     with pytest.raises(InvalidName):
@@ -108,3 +111,16 @@ def test_new_branch_names_refused_as_git_refuses_them(branch: str, tmp_path: Pat
     except InvalidName:
         ours = False
     assert ours == (git.returncode == 0)
+
+
+@pytest.mark.parametrize("value", ["1.2.0\n", "v1.2.0\n", "1.2.0-rc.1\n", "1.2.0+b1\n"])
+def test_a_version_with_a_trailing_newline_is_refused(value: str) -> None:
+    assert Version.try_parse(value) is None
+    assert Version.try_parse(value.rstrip("\n")) is not None
+
+
+def test_ids_with_a_trailing_newline_are_refused() -> None:
+    with pytest.raises(InvalidName):
+        check_uuid("1b4e28ba-2fa1-4d3b-883f-0016d3cca427\n")
+    with pytest.raises(InvalidName):
+        check_blob_id("abc\n")

@@ -17,7 +17,12 @@ import pygit2
 
 from heater.errors import HeaterError
 from heater.git.trees import find_blob
-from heater.templates.heateryaml import DEFAULT_ENTRYPOINT, METADATA_FILE, parse_entrypoint
+from heater.templates.heateryaml import (
+    DEFAULT_ENTRYPOINT,
+    METADATA_FILE,
+    is_safe_icon,
+    parse_entrypoint,
+)
 from heater.templates.hot import Template, references
 from heater.templates.validation import GitTreeSource, heat_findings, reference_problems
 from heater.templates.yamlload import YamlDocument, jsonable, load_yaml
@@ -198,7 +203,12 @@ def _merge_manifest(meta: TemplateMetadata, manifest: dict[Any, Any]) -> None:
         meta.problems.append(f"{MANIFEST}: metadata must be a mapping")
     icon = manifest.get("icon")
     if isinstance(icon, str) and icon:
-        meta.icon = icon[:MAX_METADATA_VALUE]
+        # One pushed before icons were checked is not shown.
+        if is_safe_icon(icon) and len(icon) <= MAX_METADATA_VALUE:
+            meta.icon = icon
+        else:
+            meta.problems.append(f"{MANIFEST}: icon must be an http: or https: URL, "
+                                 "or a path inside the repository")
     maintainers = manifest.get("maintainers")
     if isinstance(maintainers, list):
         meta.maintainers = [m for m in map(_maintainer, maintainers[:MAX_MAINTAINERS]) if m]

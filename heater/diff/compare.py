@@ -191,8 +191,13 @@ class RefComparison:
                             self.comparison.verdict)
 
     def as_json(self) -> dict[str, Any]:
+        """The comparison for the API. Once the patch budget is spent, the
+        files after it are counted (``files_omitted``), not listed: a diff of
+        100,000 files is not 100,000 entries without a patch."""
         text = self.comparison.text
         check = self.version_check
+        listed = next((i for i, f in enumerate(text.files) if f.cut == "diff_too_large"),
+                      len(text.files))
         return {
             "from": _ref_json(self.old),
             "to": _ref_json(self.new),
@@ -202,7 +207,8 @@ class RefComparison:
             "renames_limited": text.renames_limited,
             "stats": {"files": len(text.files), "additions": text.additions,
                       "deletions": text.deletions},
-            "files": [f.as_json() for f in text.files],
+            "files": [f.as_json() for f in text.files[:listed]],
+            "files_omitted": len(text.files) - listed,
             "semantic": [f.as_json() for f in self.comparison.files],
         }
 

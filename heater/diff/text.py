@@ -6,8 +6,10 @@ first 8000) printed as ``Binary files ... differ``. Renames are paired as
 git pairs them (:mod:`heater.diff.renames`), and their headers written
 here, since libgit2's own rename detection scores and pairs differently.
 
-Size is bounded, never time: a text file larger than :data:`MAX_FILE_BYTES`
-gets no line diff, and once the patches so far reach
+Size is bounded, never time, and checked before a file is read: a text
+file larger than :data:`MAX_FILE_BYTES` gets no line diff, a binary one
+whose two sides pass :data:`MAX_BINARY_PATCH_INPUT` no ``--binary`` patch
+(only git's "Binary files ... differ"), and once the patches so far reach
 :data:`MAX_PATCH_BYTES` (or the files compared :data:`MAX_COMPARED_BYTES`)
 the remaining files are listed without one. Either
 way the result says it was cut (``truncated``) and which files lack a patch.
@@ -33,6 +35,10 @@ MAX_FILE_BYTES = 1024 * 1024
 # What line diffs may read in all: many large files with small changes
 # make small patches but cost their whole size.
 MAX_COMPARED_BYTES = 64 * 1024 * 1024
+# The --binary form deflates and base85-encodes both sides: seconds of CPU
+# for tens of MiB, and larger than MAX_PATCH_BYTES anyway. Past this, a
+# binary file is shown as `git diff` shows it without --binary.
+MAX_BINARY_PATCH_INPUT = 1024 * 1024
 # Beyond this a file is taken as binary unread (git's core.bigFileThreshold
 # does the same, at 512 MiB).
 MAX_INSPECT_BYTES = 64 * 1024 * 1024
@@ -62,6 +68,8 @@ class FileDiff:
     old_id: str | None
     new_id: str | None
     binary: bool = False
+    old_size: int | None = None  # bytes, once the patch was considered
+    new_size: int | None = None
     similarity: int | None = None
     additions: int | None = None
     deletions: int | None = None
@@ -77,6 +85,8 @@ class FileDiff:
             "old_id": self.old_id,
             "new_id": self.new_id,
             "binary": self.binary,
+            "old_size": self.old_size,
+            "new_size": self.new_size,
             "similarity": self.similarity,
             "additions": self.additions,
             "deletions": self.deletions,
@@ -89,17 +99,21 @@ class FileDiff:
 @dataclass
 class TextDiff:
     """The changed files; ``truncated`` when some lack their patch,
-    ``renames_limited`` when rename detection stopped at its bounds."""
+    ``renames_limited`` when rename detection stopped at its bounds;
+    ``binary_omitted`` names the binary files too large for a ``--binary``
+    patch (their ``patch`` only says that they differ)."""
 
     files: list[FileDiff] = field(default_factory=list)
     truncated: bool = False
     renames_limited: bool = False
+    binary_omitted: list[str] = field(default_factory=list)
 
     def unified(self) -> bytes:
         """A patch that ``git apply`` accepts on a checkout of ``from``
         (given ``binary_patches``): ``git diff`` for text, ``git diff
         --binary`` for binary files. When the diff was cut, the files
-        without a patch are left out of it."""
+        without a patch are left out of it; binary files in
+        ``binary_omitted`` are only said to differ."""
         return b"".join(f.binary_patch or f.patch or b"" for f in self.files)
 
     @property
@@ -146,21 +160,28 @@ def text_diff(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Commit,
         if not patches:
             continue
         sizes = work.size(entry.old_id), work.size(entry.new_id)
-        size = max(sizes)
+        entry.old_size = None if entry.old_id is None else sizes[0]
+        entry.new_size = None if entry.new_id is None else sizes[1]
         compared += sum(sizes)
-        if size > max_file_bytes:
+        # The budgets are checked before a file is read, never after.
+        if budget <= 0 or compared > MAX_COMPARED_BYTES:
+            entry.cut = "diff_too_large"
+        elif max(sizes) > max_file_bytes:
             entry.binary = work.binary(entry.old_id) or work.binary(entry.new_id)
             if not entry.binary:
                 entry.cut = "file_too_large"
-        if entry.cut is None and (budget <= 0 or compared > MAX_COMPARED_BYTES):
-            entry.cut = "diff_too_large"
         if entry.cut is not None:
             result.truncated = True
             continue
         made = make(False)
         entry.binary = entry.binary or made.binary
         if entry.binary and binary_patches:
-            entry.binary_patch = make(True).data
+            if sum(sizes) > MAX_BINARY_PATCH_INPUT:
+                # Only git's "Binary files ... differ" line, as `git diff`
+                # without --binary prints it: the file cannot be applied.
+                result.binary_omitted.append(entry.path)
+            else:
+                entry.binary_patch = make(True).data
         budget -= len(made.data) + len(entry.binary_patch or b"")
         if budget < 0:
             # This file would overflow the limit: it is cut too, so that a

@@ -23,7 +23,7 @@ def peel_commit(git: pygit2.Repository,
         return None
     try:
         commit = target.peel(pygit2.Commit)
-    except (pygit2.InvalidSpecError, ValueError):
+    except (pygit2.GitError, ValueError):  # a tree, or a tag of one (InvalidSpecError is one)
         return None
     return commit if isinstance(commit, pygit2.Commit) else None
 

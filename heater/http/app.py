@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from heater.config import Config
-from heater.http import errors, health, raw
+from heater.http import errors, health, publicurl, raw
 from heater.http.api import builds as builds_api
 from heater.http.api import diff as diff_api
 from heater.http.api import images as images_api
@@ -43,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["heater_catalog"] = catalog
 
     errors.init_app(app)
+    publicurl.init_app(app)  # before the git dispatcher: git answers carry no links
     for blueprint in (health.bp, templates_api.bp, lifecycle_api.bp, images_api.bp,
                       builds_api.bp, raw.bp, openapi.bp, diff_api.bp):
         app.register_blueprint(blueprint)

@@ -11,6 +11,7 @@ from heater.auth.tokens import Caller
 from heater.catalog.indexer import Catalog
 from heater.errors import InvalidInput, UnsupportedMediaType
 from heater.http.credentials import token_from_environ
+from heater.http.publicurl import base_url
 from heater.names import RepoId
 from heater.registry import Registry
 
@@ -81,10 +82,6 @@ def format_arg(formats: tuple[str, ...]) -> str:
         raise InvalidInput(f"format must be one of {', '.join(formats)}, not {fmt!r}",
                            code="invalid_format")
     return fmt
-
-
-def base_url() -> str:
-    return request.host_url.rstrip("/")
 
 
 def clone_url(repo: RepoId) -> str:

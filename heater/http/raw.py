@@ -15,6 +15,9 @@ is the blob's SHA: strong, the same at every ref where the file is
 unchanged, and compared weakly (RFC 9110) for ``If-None-Match``, so
 ``W/"<etag>"``, lists of ETags and ``*`` all give 304.
 
+Files over a megabyte are streamed from ``git cat-file`` in 64 KiB
+chunks (:mod:`heater.git.blobs`): a worker never holds a large file whole.
+
 A file read through a yanked version (``v1.2.0`` after a yank) still
 answers, with ``X-Heater-Yanked: <reason>`` so that tools can warn.
 """
@@ -27,6 +30,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 
+from heater.git.blobs import STREAM_ABOVE, BlobStream
 from heater.http.api.templates import templates
 from heater.http.context import caller
 from heater.names import RepoId
@@ -104,5 +108,11 @@ def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
     # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
     if request.if_none_match.contains_weak(etag):
         return Response(status=304, headers=headers)
-    return Response(found.blob.data, status=200, headers=headers,
-                    content_type=content_type(path))
+    headers["Content-Length"] = str(found.size)
+    if request.method == "HEAD":
+        return Response(status=200, headers=headers, content_type=content_type(path))
+    # A large file comes from a git process in bounded chunks, never whole.
+    body: bytes | BlobStream = (BlobStream(found.repo_path, etag) if found.size > STREAM_ABOVE
+                                else found.blob.data)
+    return Response(body, status=200, headers=headers, content_type=content_type(path),
+                    direct_passthrough=True)

@@ -17,6 +17,7 @@ server's interpreter.
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import sys
@@ -27,8 +28,9 @@ from typing import TextIO
 import pygit2
 
 from heater.paths import hook_file, replacement
-from heater.push.admission import review
+from heater.push.admission import Verdict, review
 from heater.push.refrules import RefUpdate
+from heater.push.sizes import max_blob_bytes, oversized_files
 
 HOOK_NAME = "pre-receive"
 # Name the descriptors the hook inherits (through git) from the server
@@ -120,10 +122,14 @@ def run(stdin: TextIO, stderr: TextIO, environ: Mapping[str, str]) -> int:
     """The hook in a process of its own (when no server relays it)."""
     updates = parse_updates(stdin.readlines())
     git = open_repository(environ)
+    quarantine = environ.get("GIT_QUARANTINE_PATH")
     try:
-        quarantine = environ.get("GIT_QUARANTINE_PATH")
-        verdict = review(git, updates, environ.get("HEATER_ROLE") == "admin", pushed=True,
-                         quarantine=Path(quarantine) if quarantine else None)
+        # Sizes first: validation reads the files it checks.
+        oversized = (oversized_files(git, quarantine, max_blob_bytes(environ)) if quarantine
+                     else [])
+        verdict = Verdict(oversized, []) if oversized else review(
+            git, updates, environ.get("HEATER_ROLE") == "admin", pushed=True,
+            quarantine=Path(quarantine) if quarantine else None)
     finally:
         git.free()
     stderr.write(report(verdict.problems, verdict.warnings))
@@ -131,6 +137,11 @@ def run(stdin: TextIO, stderr: TextIO, environ: Mapping[str, str]) -> int:
 
 
 def main() -> int:
+    # Ref names are bytes: keep those that are not UTF-8 (check_ref_name
+    # refuses them) instead of failing to read the input.
+    for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stderr, "backslashreplace")):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=errors)
     return run(sys.stdin, sys.stderr, os.environ)
 
 

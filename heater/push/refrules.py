@@ -11,7 +11,8 @@
 - a version tag is created once: it never moves and is never deleted, and
   one version has one tag (``1.2.0`` may not appear beside ``v1.2.0``);
   it names a commit;
-- other tags never move either; only an admin may delete one.
+- other tags never move either; only an admin may delete one; every tag
+  names a commit (directly or through an annotated tag).
 
 The same rules serve the pre-receive hook (every update of a push at once,
 so that two new tags of one version in a single push are caught too) and
@@ -86,6 +87,10 @@ def check_current(git: pygit2.Repository, updates: Iterable[RefUpdate]) -> list[
     (another push moved it first); meaningful under the push lock."""
     problems = []
     for update in updates:
+        try:
+            check_ref_name(update.ref)
+        except InvalidName:
+            continue  # not a name to look up; check_updates refuses it with the reason
         reference = git.references.get(update.ref)
         current = str(reference.target) if reference is not None else None
         if current != (None if update.created else update.old):
@@ -146,6 +151,9 @@ def _check_tag(git: pygit2.Repository, update: RefUpdate, admin: bool,
         return None if admin else "only an admin may delete a tag"
     if not update.created:
         return "tags never move; create a new tag instead"
+    if peel_commit(git, update.new) is None:
+        # A tag of a blob or a tree would make a repository with no template.
+        return "a tag must point at a commit (or be an annotated tag of one)"
     return None
 
 

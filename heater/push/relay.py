@@ -44,6 +44,7 @@ from heater.paths import objects_dir
 from heater.push.admission import Verdict, review
 from heater.push.hook import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
 from heater.push.refrules import check_current
+from heater.push.sizes import max_blob_bytes, oversized_files
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,15 @@ def supported() -> bool:
 
 class HookClosed(Exception):
     """The hook went away, or the relay was closed, before the exchange ended."""
+
+
+TOO_LARGE = (f"this push updates more refs than one push may (its hook input is over "
+             f"{MAX_REQUEST_BYTES // (1024 * 1024)} MiB); push them in smaller batches\n")
+
+
+class RequestTooLarge(Exception):
+    """The hook's request passed :data:`MAX_REQUEST_BYTES`; it was read to
+    its end all the same, so that the hook gets to read the reason."""
 
 
 class HookRelay:
@@ -136,6 +146,8 @@ class HookRelay:
                 status, text = self._answer(self._receive())
             except HookClosed:
                 raise
+            except RequestTooLarge:
+                status, text = 1, TOO_LARGE
             except Exception:
                 log.exception("validating a push failed")
                 status, text = 1, "internal error while validating the push; refused\n"
@@ -163,6 +175,7 @@ class HookRelay:
     def _receive(self) -> bytes:
         """The hook's whole request, up to and without its end line."""
         request = bytearray()
+        too_large = False
         deadline = None  # the push's pack may take long to arrive before the hook runs
         while not request.endswith(_END):
             self._wait(self._requests, select.POLLIN, deadline)
@@ -171,15 +184,21 @@ class HookRelay:
                 raise HookClosed("end of file")  # git and the hook are gone
             request += data
             if len(request) > MAX_REQUEST_BYTES:
-                raise ValueError("hook request too large")
+                # The hook reads the reply only once it has written all of
+                # its input: keep reading (only the tail, to find the end)
+                # so that the refusal reaches the git user with its reason.
+                too_large = True
+                del request[:-len(_END)]
             deadline = deadline or time.monotonic() + TIMEOUT_SECONDS
+        if too_large:
+            raise RequestTooLarge()
         return bytes(request[: -len(_END) + 1])
 
     def _send(self, status: int, text: str) -> None:
         if text and not text.endswith("\n"):
             text += "\n"
         lines = text.count("\n")
-        reply = f"{status} {lines}\n{text}".encode()
+        reply = f"{status} {lines}\n".encode() + _printable(text)
         deadline = time.monotonic() + TIMEOUT_SECONDS
         while reply:
             self._wait(self._replies, select.POLLOUT, deadline)
@@ -192,9 +211,11 @@ class HookRelay:
 
     def _answer(self, request: bytes) -> tuple[int, str]:
         head, _, body = request.partition(b"\n")
-        quarantine = head.decode()
+        quarantine = head.decode(errors="surrogateescape")
         # Split on newlines only: a ref name may hold other line separators.
-        lines = body.decode().split("\n")[:-1]
+        # A ref name git took may be any bytes: the ones that are not UTF-8
+        # stay as surrogates, which check_ref_name refuses with a reason.
+        lines = body.decode(errors="surrogateescape").split("\n")[:-1]
         updates = parse_updates(lines)
         if len(updates) != len(lines):
             # Only git writes these lines: anything else is not a push to pass.
@@ -210,9 +231,21 @@ class HookRelay:
                 if received.parent != objects_dir(self.repo_path):
                     return 1, "unexpected quarantine directory; push refused\n"
                 git.odb.add_disk_alternate(str(received))
-            current = check_current(git, updates)
-            verdict = Verdict(current, []) if current else review(
+            # Sizes first: validation reads the files it checks.
+            refused = check_current(git, updates) or (
+                oversized_files(git, quarantine, max_blob_bytes()) if quarantine else [])
+            verdict = Verdict(refused, []) if refused else review(
                 git, updates, self.admin, pushed=True, quarantine=received)
         finally:
             git.free()
         return (1 if verdict.problems else 0), report(verdict.problems, verdict.warnings)
+
+
+def _printable(text: str) -> bytes:
+    """``text`` in UTF-8, where a refused ref name's bytes that are not
+    UTF-8 (decoded as surrogate escapes) are shown as ``\\xNN``."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace").encode()

@@ -17,7 +17,7 @@ import pygit2
 
 from heater.clock import now
 from heater.errors import Conflict, InvalidInput, NotFound
-from heater.names import RepoId
+from heater.names import RepoId, check_free_text
 from heater.repos.lifecycle import REPLACED_BY, LifecycleState, write_state
 from heater.repos.store import RepoInfo
 from heater.repos.versions import Version, find_version, list_versions
@@ -51,7 +51,7 @@ def check_text(value: object, field: str, required: bool = True) -> str:
     if len(value) > MAX_TEXT:
         raise InvalidInput(f"{field!r} is longer than {MAX_TEXT} characters",
                            code="too_long")
-    return value.strip()
+    return check_free_text(value, field).strip()
 
 
 def _existing_version(git: pygit2.Repository, text: str) -> Version:

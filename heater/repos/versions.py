@@ -19,11 +19,12 @@ from heater.errors import Conflict, InvalidInput
 from heater.git.objects import peel_commit
 from heater.repos.lifecycle import read_state
 
-# semver.org 2.0.0, with an optional leading "v".
+# semver.org 2.0.0, with an optional leading "v"; \Z, since $ also matches
+# before a trailing newline.
 _SEMVER_RE = re.compile(
     r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\Z"
 )
 MAX_VERSION_LENGTH = 128
 

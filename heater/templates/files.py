@@ -38,7 +38,11 @@ def parse_files(value: Any) -> dict[str, bytes]:
         if not isinstance(content, str):
             raise InvalidInput(f"the content of {path!r} must be a string",
                                code="invalid_field")
-        files[path] = content.encode("utf-8")
+        try:
+            files[path] = content.encode("utf-8")
+        except UnicodeEncodeError:  # an unpaired surrogate, which JSON can carry
+            raise InvalidInput(f"the content of {path!r} is not valid Unicode "
+                               "(an unpaired surrogate)", code="invalid_field") from None
     return files
 
 

@@ -7,7 +7,7 @@ diff all read them from here. The settings::
     description: text           shown in the catalog over the template's own
     keywords: [text, ...]       for search
     metadata: {key: value}      free key/value, shown in the catalog
-    icon: text                  a URL or path
+    icon: text                  an http(s) URL or a path in the repository
     maintainers: [name | {name, email, url}, ...]
     entrypoint: path            the template callers deploy (template.yaml)
     versioning: {enforce: bool} refuse version tags that bump too little
@@ -21,6 +21,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pygit2
 
@@ -100,6 +101,31 @@ def _list_of(item: Check) -> Check:
 
 
 MAINTAINER_FIELDS = frozenset({"name", "email", "url"})
+# A catalog shows the icon as an image link: no javascript:, data: or file:.
+ICON_SCHEMES = frozenset({"http", "https"})
+
+
+def is_safe_icon(value: object) -> bool:
+    """Whether ``value`` is an ``http(s)`` URL with a host, or a relative path
+    that stays inside the repository; never another scheme. Whitespace and
+    control characters are refused outright, since URL parsers drop some of
+    them (``java\tscript:``)."""
+    if not isinstance(value, str) or not value or any(c.isspace() or c < " " or c == "\x7f"
+                                                      for c in value):
+        return False
+    parts = urlsplit(value)
+    if parts.scheme or value.startswith("//"):
+        return parts.scheme.lower() in ICON_SCHEMES and bool(parts.hostname) \
+            and not parts.username and not parts.password
+    try:
+        check_repo_path(value)
+    except InvalidInput:
+        return False
+    return ":" not in value.split("/", 1)[0]  # "javascript:x" has a scheme too
+
+
+def _icon(value: Any) -> Keys | None:
+    return None if is_safe_icon(value) else ()
 
 
 def _maintainer(value: Any) -> Keys | None:
@@ -149,7 +175,7 @@ SETTINGS: dict[str, tuple[Check, str]] = {
     "description": (_of_type(str), "a string"),
     "keywords": (_list_of(_of_type(str)), "a list of strings"),
     "metadata": (_of_type(dict), "a mapping of keys to values"),
-    "icon": (_of_type(str), "a string (a URL or a path)"),
+    "icon": (_icon, "an http: or https: URL, or a path inside the repository"),
     "maintainers": (_list_of(_maintainer),
                     "a list of names or of mappings with name, email and url"),
     # Its value is checked by parse_entrypoint, which says more.

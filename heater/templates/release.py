@@ -16,7 +16,7 @@ from heater.errors import InvalidInput
 from heater.git import locks
 from heater.git.identity import signature
 from heater.git.objects import ZERO_OID
-from heater.names import check_ref_name
+from heater.names import check_free_text, check_ref_name
 from heater.paths import push_lock_file
 from heater.push.admission import admit
 from heater.push.refrules import RefUpdate
@@ -69,6 +69,8 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
                            code="invalid_message")
     if message is not None and "\0" in message:  # git objects cannot hold one
         raise InvalidInput("message must not contain a NUL character", code="invalid_message")
+    if message is not None:
+        check_free_text(message, "message")
     text = message if message and message.strip() else f"Release {version}"
     with repository_lock(git):
         # Listed under the lock: a version tagged meanwhile is seen here.

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pygit2
@@ -71,6 +72,10 @@ class RawFile:
     blob: pygit2.Blob
     # How the version the ref names was yanked, if it was.
     yank: dict[str, Any] | None
+    # From the object header: a large blob is streamed from the repository
+    # at ``repo_path`` rather than inflated (heater.git.blobs).
+    size: int
+    repo_path: Path
 
 
 class Templates:
@@ -119,7 +124,9 @@ class Templates:
             if blob is None:
                 raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})",
                                     directory=is_directory(resolved.commit.tree, path))
-            return RawFile(view.info, resolved, blob, yank_of(resolved, view.state))
+            _type, size = view.git.odb.read_header(blob.id)
+            return RawFile(view.info, resolved, blob, yank_of(resolved, view.state), size,
+                           Path(view.git.path))
 
     def diff(self, caller: Caller, repo: RepoId, old: str, new: str,
              binary_patches: bool = False) -> tuple[RepoInfo, RefComparison]:

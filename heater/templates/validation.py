@@ -31,6 +31,7 @@ editors and terminals link them to the line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -360,14 +361,25 @@ def heat_findings(doc: YamlDocument) -> list[str]:
             if finding.rule not in _MAPPABLE]
 
 
+# What urljoin takes for an absolute URL (file:/etc/passwd has no "//").
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
 def reference_problems(doc: YamlDocument, source: FileSource) -> list[Problem]:
     """Every local file ``doc`` refers to that is not in ``source`` or lies
     outside the repository (remote references are Heat's to fetch)."""
     found: list[Problem] = []
     for ref in references(doc.data, doc.path):
-        if ref.remote:
-            continue  # fetched by Heat at deploy time, not ours to check
         line = doc.line_of(*ref.keys)
+        if ref.kind == "get_file" and (ref.remote or _URL_SCHEME.match(ref.target)):
+            # python-heatclient reads a get_file URL on the deploying
+            # machine: file:///etc/passwd, a cloud's metadata service.
+            found.append(Problem(doc.path, line, f"get_file target {ref.target!r} is a URL; "
+                                 "get_file may only name a file of this repository, by a "
+                                 "relative path"))
+            continue
+        if ref.remote:
+            continue  # a nested template URL, fetched by Heat at deploy time
         label = "get_file target" if ref.kind == "get_file" else (
             "nested template" if ref.kind == "type" else "resource_registry file")
         if ref.resolved is None:

@@ -32,6 +32,10 @@ MAX_YAML_BYTES = 512 * 1024
 MAX_DEPTH = 100
 # The largest corpus template expands to a few thousand nodes.
 MAX_EXPANDED_NODES = 200_000
+# No Heat property needs more; past 4,300 decimal digits Python refuses to
+# read or print an integer (a hex one is read, then breaks every JSON answer).
+MAX_INT_DIGITS = 1000
+_INT_BOUND = 10 ** MAX_INT_DIGITS
 
 
 class YamlError(InvalidInput):
@@ -56,6 +60,22 @@ def _timestamp_as_str(loader: yaml.CSafeLoader, node: yaml.Node) -> Any:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_str)
+
+
+def _bounded_int(loader: yaml.CSafeLoader, node: yaml.Node) -> Any:
+    """An integer of at most :data:`MAX_INT_DIGITS` digits, or a refusal
+    naming its line."""
+    try:
+        value = loader.construct_yaml_int(node)  # type: ignore[arg-type]
+    except ValueError:  # past Python's own limit for decimal strings
+        value = None
+    if value is None or abs(value) >= _INT_BOUND:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"an integer longer than {MAX_INT_DIGITS} digits", node.start_mark)
+    return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
 
 
 @dataclass

@@ -94,6 +94,17 @@ maintainers:
     json.dumps(meta.as_json())
 
 
+@pytest.mark.parametrize(("icon", "shown"), [
+    ("icons/logo.png", True), ("http://example.com/i.png", True),
+    ("javascript:alert(document.cookie)", False), ("data:text/html,<script>", False)])
+def test_only_safe_icons_are_shown(git: Git, tmp_path: Path, icon: str, shown: bool) -> None:
+    """An icon pushed before icons were checked is left out, with a problem."""
+    meta = read_metadata(tree(git, tmp_path / "w", {"template.yaml": FULL,
+                                                    "heater.yaml": f"icon: '{icon}'\n"}))
+    assert meta.icon == (icon if shown else None)
+    assert bool(meta.problems) is not shown
+
+
 def test_entrypoint_from_manifest(git: Git, tmp_path: Path) -> None:
     meta = read_metadata(tree(git, tmp_path / "w", {
         "heater.yaml": "entrypoint: hot/main.yaml\n", "hot/main.yaml": HELLO_WORLD}))

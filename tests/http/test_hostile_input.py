@@ -32,11 +32,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+import requests
 
 from heater.http.app import create_app
 from heater.http.git.smarthttp import ROUTES, SERVICES, is_git_path
 from tests.access_world import World, world_for
-from tests.conftest import Server
+from tests.conftest import Git, Server
 
 # Names of namespaces and repositories, as they appear in a URL path.
 HOSTILE_NAMES = (
@@ -99,9 +100,10 @@ def send(server: Server, probe: Probe, timeout: float = 60) -> Answer:
     """``probe`` sent exactly as given, on a connection of its own."""
     url = urlsplit(server.url)
     target = probe.target.encode("latin-1") if isinstance(probe.target, str) else probe.target
-    head = [probe.method.encode() + b" " + target + b" HTTP/1.1",
-            f"Host: {url.netloc}".encode(), b"Connection: close",
+    head = [probe.method.encode() + b" " + target + b" HTTP/1.1", b"Connection: close",
             f"Content-Length: {len(probe.body)}".encode()]
+    if "Host" not in probe.headers:
+        head.insert(1, f"Host: {url.netloc}".encode())
     for key, value in probe.headers.items():
         head.append(key.encode() + b": " + (value if isinstance(value, bytes)
                                             else value.encode("latin-1")))
@@ -324,8 +326,36 @@ def test_hostile_json_bodies(server: Server, world: World) -> None:
         # a command line; what matters is that no path leaves the tree.
         _json(".git in a file path", "POST", create,
               files({"template.yaml": template, ".git/config": "a: 1\n"}), world),
+        # Past Python's 4,300-digit limit for int(), and a hex one that reads
+        # but could never be printed as JSON.
+        _json("integer of 5,000 digits in files", "POST", create,
+              files({"template.yaml": template + "outputs:\n  o: {value: " + "9" * 5000
+                     + "}\n"}), world),
+        _json("hex integer of 5,000 digits in files", "POST", create,
+              files({"template.yaml": template + "outputs:\n  o: {value: 0x" + "f" * 5000
+                     + "}\n"}), world),
+        _json("NUL in a message", "POST", create,
+              json.dumps({"namespace": world.ns, "name": name, "message": "a\u0000b",
+                          "files": {"template.yaml": template}}).encode(), world),
+        _json("lone surrogate in a message", "POST", create,
+              b'{"namespace": "' + world.ns.encode() + b'", "name": "' + name.encode()
+              + b'", "message": "a\\ud800b", "files": {"template.yaml": "x"}}', world),
+        _json("lone surrogate in a file", "POST", create,
+              b'{"namespace": "' + world.ns.encode() + b'", "name": "' + name.encode()
+              + b'", "files": {"template.yaml": "a\\udc80"}}', world),
+        _json("lone surrogate in a file path", "POST", create,
+              b'{"namespace": "' + world.ns.encode() + b'", "name": "' + name.encode()
+              + b'", "files": {"x\\udc80.yaml": "a: 1"}}', world),
+        _json("NUL in a tag message", "POST", versions,
+              b'{"version": "v7.7.8", "ref": "main", "message": "a\\u0000b"}', world),
+        _json("lone surrogate in a tag message", "POST", versions,
+              b'{"version": "v7.7.8", "ref": "main", "message": "a\\udfffb"}', world),
+        _json("version with a trailing newline", "POST", versions,
+              b'{"version": "v7.7.8\\n", "ref": "main"}', world),
     ]
     deprecation = f"/api/v1/templates/{world.ns}/{world.names['pt']}/deprecation"
+    probes.append(_json("NUL in a deprecation message", "PUT", deprecation,
+                        b'{"message": "a\\u0000b"}', world))
     for value in map(unquote, HOSTILE_NAMES):
         for body in ({"namespace": value, "name": name}, {"namespace": world.ns, "name": value}):
             probes.append(_json(f"create {body}"[:80], "POST", create,
@@ -384,6 +414,12 @@ def test_hostile_headers(server: Server, world: World) -> None:
                         f"/{world.ns}/{world.names['pt']}.git/git-upload-pack",
                         {"Content-Type": "application/x-git-upload-pack-request",
                          "Content-Encoding": b"gz\xffip"}, b"0000", git=True))
+    # The Host header ends up in links (clone_url, next): only host[:port].
+    listing = "/api/v1/templates?limit=1"
+    for host in (b"evil.example/phish?x=", b"evil.example:80@x", b"a\\b", b"[::1",
+                 b"evil.example:99999999", b"\xff\xfe"):
+        for target in (detail, listing):
+            probes.append(Probe(f"Host {host!r}", "GET", target, {"Host": host}))
     # Past the HTTP server's own limits: it refuses before any application code.
     probes.append(Probe("header past the server's limit", "GET", detail,
                         {"X-Big": "a" * 40_000}, by_server=True))
@@ -520,3 +556,36 @@ def _refs(server: Server, world: World) -> str:
     path = server.layout.root / "git" / world.ns / f"{world.names['pt']}.git"
     return subprocess.run(["git", "-C", str(path), "for-each-ref"], capture_output=True,
                           text=True, check=True).stdout
+
+
+# -- content that landed before it was refused ------------------------------------------
+
+def test_a_huge_integer_in_an_intermediate_commit(server: Server, git: Git, ns: str,
+                                                  tmp_path: Path) -> None:
+    """Only the tip of a push is validated: an integer Python cannot print,
+    in a commit under it, must still make detail, diff and tagging answer
+    with what is wrong, never a 500."""
+    template = ("heat_template_version: 2018-08-31\nresources: {}\n"
+                "outputs:\n  o: {value: %s}\n")
+    work = git.worktree(tmp_path / "work", {"template.yaml": template % "1"})
+    git.commit(work, {"template.yaml": template % ("9" * 5000)}, "huge")
+    huge = git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+    git.commit(work, {"template.yaml": template % "2"}, "fixed")
+    token = server.token("writer", ns)
+    git.run("push", server.auth_url(f"{ns}/big.git", token), "main", cwd=work)
+    api = f"{server.url}/api/v1/templates/{ns}/big"
+    headers = {"Authorization": f"Bearer {token}"}
+
+    detail = requests.get(f"{api}?ref={huge}", timeout=30)
+    assert detail.status_code == 200, detail.text
+    assert "an integer longer than 1000 digits" in json.dumps(detail.json()["problems"])
+    for query in (f"from={huge}&to=main", f"from=main&to={huge}",
+                  f"from={huge}&to=main&format=unified"):
+        diff = requests.get(f"{api}/diff?{query}", timeout=30)
+        assert diff.status_code == 200, (query, diff.text)
+    tagged = requests.post(f"{api}/versions", json={"version": "1.0.0", "ref": huge},
+                           headers=headers, timeout=30)
+    assert tagged.status_code == 400, tagged.text
+    assert tagged.json()["error"]["code"] == "validation_failed"
+    assert "an integer longer than 1000 digits" in tagged.json()["error"]["message"]
+    assert requests.get(f"{api}/versions", timeout=30).json()["versions"] == []

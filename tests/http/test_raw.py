@@ -15,7 +15,7 @@ from heatclient.common import template_utils
 from heater.templates.hot import references
 from heater.templates.yamlload import load_yaml
 from tests.catalog_support import api, push
-from tests.conftest import CORPUS, HELLO_WORLD, Git, Server
+from tests.conftest import CORPUS, HELLO_WORLD, Git, Server, start_server, stop_server
 from tests.templates.test_validation import GROUPS
 
 NESTED = """heat_template_version: 2018-08-31
@@ -255,3 +255,46 @@ def test_a_directory_is_named_as_one(server: Server, ns: str,
     assert directory.json()["error"]["message"].startswith("'files' is a directory at v1.0.0")
     missing = raw(server, ns, "scale", "v1.0.0", "nofile.yaml")
     assert missing.json()["error"]["message"].startswith("no file 'nofile.yaml' at v1.0.0")
+
+
+def _peak_rss_kib(pids: list[int]) -> dict[int, int]:
+    """Each process's peak resident memory (VmHWM), in KiB."""
+    peaks = {}
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[pid] = int(line.split()[1])
+    return peaks
+
+
+def test_a_large_file_is_streamed_not_held(git: Git, ns: str, tmp_path: Path) -> None:
+    """Four downloads of a 48 MiB file (zeros: a small push, a large blob)
+    leave the worker's peak memory where it was: the file is passed on in
+    chunks, never read whole into the worker."""
+    size = 48 * 1024 * 1024
+    server = start_server(tmp_path / "data", tmp_path / "server.log", workers=1)
+    try:
+        work = git.worktree(tmp_path / "w", {"template.yaml": HELLO_WORLD,
+                                             "files/disk.img": b"\0" * size})
+        git.run("push", server.auth_url(f"{ns}/big.git", server.token("writer", ns)), "main",
+                cwd=work)
+        url = f"{server.url}/{ns}/big/raw/main/files/disk.img"
+        small = requests.get(f"{server.url}/{ns}/big/raw/main/template.yaml", timeout=30)
+        assert small.status_code == 200 and small.text == HELLO_WORLD
+        workers = [int(p) for p in Path(f"/proc/{server.process.pid}/task/"
+                                        f"{server.process.pid}/children").read_text().split()]
+        before = _peak_rss_kib(workers)
+        for _ in range(4):
+            with requests.get(url, stream=True, timeout=60) as answer:
+                assert answer.status_code == 200
+                assert answer.headers["Content-Length"] == str(size)
+                received = sum(len(chunk) for chunk in answer.iter_content(1 << 20)
+                               if not chunk.strip(b"\0"))
+                assert received == size
+        head = requests.head(url, timeout=30)
+        assert head.status_code == 200 and head.headers["Content-Length"] == str(size)
+        after = _peak_rss_kib(workers)
+        grown = max(after[pid] - before[pid] for pid in workers)
+        assert grown < 16 * 1024, f"a worker's peak memory grew by {grown} KiB"
+    finally:
+        stop_server(server)

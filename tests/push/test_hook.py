@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import HELLO_WORLD, Git, Server
+from tests.conftest import HELLO_WORLD, Git, Server, git_env, start_server, stop_server
 
 WITH_GET_FILE = """heat_template_version: 2018-08-31
 resources:
@@ -87,6 +87,9 @@ def refused(git: Git, work: Path, *args: str) -> str:
     ({"template.yaml": HELLO_WORLD, "heater.yaml": "description: x\nversioning:\n"
       "  enforce: 'true'\n"},
      "remote: heater.yaml:3: versioning must be a mapping {enforce: true|false}"),
+    ({"template.yaml": HELLO_WORLD.replace("flavor: m1.small\n", "flavor: m1.small\n"
+                                           "      metadata: {n: " + "7" * 5000 + "}\n")},
+     "remote: template.yaml:13: invalid YAML: an integer longer than 1000 digits"),
     ({"stack.yaml": HELLO_WORLD, "heater.yaml": "entrypiont: stack.yaml\n"},
      "remote: heater.yaml:1: unknown setting 'entrypiont' (did you mean 'entrypoint'?)"),
     # Checked as Heat checks a template, from Heat's own schemas.
@@ -277,3 +280,60 @@ def test_a_version_tag_in_the_same_push_as_its_commit(server: Server, git: Git, 
     assert "remote: template.yaml:1: a template needs a resources or an outputs section" \
         in stderr
     assert "v2.0.0" not in server_refs(server, f"{ns}/app")
+
+
+def test_a_ref_name_that_is_not_utf8_is_refused(server: Server, git: Git,
+                                                published: tuple[Path, str]) -> None:
+    work, url = published
+    git.run("update-ref", "refs/heads/caf\xe9", "main", cwd=work)
+    before = server_refs(server, url.rsplit("/", 2)[-2] + "/app")
+    # The ref name as raw bytes: Latin-1 "é", which is not UTF-8.
+    proc = subprocess.run([b"git", b"push", url.encode(), b"main:refs/heads/caf\xe9"],
+                          cwd=work, capture_output=True, env=git_env(git.home), check=False,
+                          timeout=60)
+    assert proc.returncode != 0
+    assert b"remote: refs/heads/caf\\xe9: refused ref name: is not valid UTF-8" in proc.stderr
+    assert b"push refused: nothing was changed" in proc.stderr
+    assert server_refs(server, url.rsplit("/", 2)[-2] + "/app") == before
+
+
+@pytest.mark.parametrize("target", ["main^{tree}", "main:template.yaml"])
+@pytest.mark.parametrize("annotated", [False, True])
+def test_a_tag_of_a_tree_or_blob_is_refused(server: Server, git: Git, ns: str, tmp_path: Path,
+                                            target: str, annotated: bool) -> None:
+    work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+    oid = git.run("rev-parse", target, cwd=work).stdout.strip()
+    git.run("tag", *(["-a", "-m", "x"] if annotated else []), "odd", oid, cwd=work)
+    url = server.auth_url(f"{ns}/odd.git", server.token("writer", ns))
+    stderr = refused(git, work, url, "refs/tags/odd")
+    assert ("remote: refs/tags/odd: a tag must point at a commit (or be an annotated tag "
+            "of one)") in stderr
+    # The push was to create the repository: nothing of it is left.
+    assert not (server.data_dir / "git" / ns / "odd.git").exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(git: Git, ns: str,
+                                                      tmp_path: Path) -> None:
+    """A server of its own, with a low HEATER_MAX_BLOB_BYTES: a large file
+    in a commit under the tip, removed again, is refused too."""
+    limit = 100_000
+    server = start_server(tmp_path / "data", tmp_path / "server.log", workers=1,
+                          env={"HEATER_MAX_BLOB_BYTES": str(limit)})
+    try:
+        work = git.worktree(tmp_path / "work", {"template.yaml": HELLO_WORLD})
+        url = server.auth_url(f"{ns}/big.git", server.token("writer", ns))
+        git.run("push", url, "main", cwd=work)
+        git.commit(work, {"files/disk.img": b"\0" * (limit + 1)}, "too large")
+        git.run("rm", "-q", "files/disk.img", cwd=work)
+        git.commit(work, {"files/small.img": b"\0" * limit}, "at the limit")
+        stderr = refused(git, work, url, "main")
+        assert (f"remote: files/disk.img: {limit + 1} bytes, larger than the {limit}-byte "
+                "limit for one file (HEATER_MAX_BLOB_BYTES); templates are text") in stderr
+        assert "small.img" not in stderr
+        assert "push refused: nothing was changed" in stderr
+        assert_clean(server, f"{ns}/big")
+        git.run("reset", "-q", "--hard", "HEAD~2", cwd=work)
+        git.commit(work, {"files/small.img": b"\0" * limit}, "at the limit")
+        git.run("push", url, "main", cwd=work)
+    finally:
+        stop_server(server)

@@ -14,7 +14,7 @@ import pygit2
 import pytest
 
 from heater.push.hook import REPLY_ENV, REQUEST_ENV, install
-from heater.push.relay import MAX_REQUEST_BYTES, HookRelay
+from heater.push.relay import MAX_REQUEST_BYTES, TOO_LARGE, HookRelay
 from tests.conftest import HELLO_WORLD
 from tests.workers import wait_until
 
@@ -183,7 +183,9 @@ def test_an_oversized_request_is_refused(hook: Path, repo: tuple[Path, str]) -> 
     path, commit = repo
     line = f"{'0' * 40} {commit} refs/tags/{'x' * 900}\n"
     huge = one_push(hook, path, line * (MAX_REQUEST_BYTES // len(line) + 2))
-    assert huge.returncode != 0
+    assert huge.returncode == 1
+    # The reason reaches the git user, not only a failed hook.
+    assert huge.stderr == TOO_LARGE
 
 
 def test_a_hook_whose_server_is_gone_ends(hook: Path, repo: tuple[Path, str]) -> None:

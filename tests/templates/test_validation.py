@@ -27,7 +27,8 @@ resources:
     type: OS::Heat::SoftwareConfig
     properties:
       config: {get_file: files/init.sh}
-      remote: {get_file: "https://example.com/x.sh"}
+  remote:
+    type: "https://example.com/nested.yaml"
 """
 
 
@@ -82,6 +83,17 @@ def test_references_may_not_leave_the_repository() -> None:
     template = HELLO_WORLD + "  x:\n    value: {get_file: ../../etc/passwd}\n"
     assert problems({"template.yaml": template}) == [
         "template.yaml:17: get_file target '../../etc/passwd' is outside the repository"]
+
+
+@pytest.mark.parametrize("target", [
+    "file:///etc/passwd", "file:/etc/passwd", "http://169.254.169.254/latest/meta-data/",
+    "https://example.com/x.sh", "HTTP://[fe80::1]/x"])
+def test_get_file_may_not_name_a_url(target: str) -> None:
+    """python-heatclient reads a get_file URL on the machine of whoever deploys."""
+    template = HELLO_WORLD + f"  x:\n    value: {{get_file: '{target}'}}\n"
+    assert problems({"template.yaml": template}) == [
+        f"template.yaml:17: get_file target {target!r} is a URL; get_file may only name a "
+        "file of this repository, by a relative path"]
 
 
 def test_environment_registry_targets_are_checked() -> None:
@@ -196,6 +208,11 @@ def test_nested_templates_of_groups_must_exist() -> None:
     ("maintainers:\n  - {name: a, phone: 1}\n", "heater.yaml:2: maintainers must be a list"),
     ("versioning:\n  enforce: true\n  strict: true\n", "heater.yaml:3: versioning must be"),
     ("[a, b]\n", "heater.yaml:1: heater.yaml must be a mapping of settings"),
+    *[(f"icon: '{icon}'\n", "heater.yaml:1: icon must be an http: or https: URL, or a path "
+       "inside the repository") for icon in (
+        "javascript:alert(1)", "JavaScript:alert(1)", "java\tscript:alert(1)",
+        "data:image/svg+xml;base64,PHN2Zz4=", "file:///etc/passwd", "//evil.example/i.png",
+        "../../i.png", "/etc/i.png", "vbscript:x")],
 ])
 def test_settings_are_checked(settings: str, expected: str) -> None:
     found = problems({"template.yaml": HELLO_WORLD, "heater.yaml": settings})
@@ -207,6 +224,8 @@ def test_good_settings_and_unchanged_settings_pass() -> None:
             "maintainers: [alice, {name: bob, email: b@x}]\nentrypoint: template.yaml\n"
             "versioning: {enforce: true}\n")
     assert problems({"template.yaml": HELLO_WORLD, "heater.yaml": good}) == []
+    assert problems({"template.yaml": HELLO_WORLD, "icons/logo.png": "x",
+                     "heater.yaml": "icon: icons/logo.png\n"}) == []
     assert problems({"template.yaml": HELLO_WORLD, "heater.yaml": ""}) == []
     # Repositories from before the rule may push other changes.
     old = {"template.yaml": HELLO_WORLD, "heater.yaml": "colour: red\n"}

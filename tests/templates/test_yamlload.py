@@ -81,3 +81,15 @@ def test_any_loaded_value_becomes_strict_json() -> None:
     assert value == {"true": 1, "null": 2, "3": ["aGk=", "nan", "-inf", "2018-08-31"],
                      "s": ["a", "b"]}
     json.dumps(value, sort_keys=True, allow_nan=False)  # mixed keys and NaN would fail
+
+
+@pytest.mark.parametrize("literal", ["9" * 5000, "-" + "9" * 1001, "0x" + "f" * 5000])
+def test_an_integer_too_long_to_print_is_refused(literal: str) -> None:
+    with pytest.raises(YamlError) as caught:
+        load_yaml(f"a: 1\nb: {literal}\n".encode(), "t.yaml")
+    assert str(caught.value) == "t.yaml:2: invalid YAML: an integer longer than 1000 digits"
+
+
+def test_integers_up_to_the_limit_load() -> None:
+    doc = load_yaml(f"a: {'9' * 1000}\nb: 0x10\nc: 1_000\n".encode(), "t.yaml")
+    assert doc.data == {"a": int("9" * 1000), "b": 16, "c": 1000}

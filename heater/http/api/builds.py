@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.datastructures import Range
 from werkzeug.wsgi import wrap_file
 
 from heater.blobs import CHUNK
@@ -78,8 +79,8 @@ def download(build_id: str) -> Response:
     start, stop, status = 0, size, 200
     wanted = request.range
     if wanted is not None and wanted.units == "bytes" and len(wanted.ranges) == 1 and (
-            request.if_range.etag is None or request.if_range.etag == etag):
-        bounds = wanted.range_for_length(size)
+            _range_still_valid(request.headers.get("If-Range"), etag)):
+        bounds = _bounds(wanted, size)
         if bounds is None:
             return _unsatisfiable(size, headers)
         start, stop = bounds
@@ -93,6 +94,24 @@ def download(build_id: str) -> Response:
     # can sendfile() the range (it sends exactly Content-Length bytes).
     return Response(wrap_file(request.environ, reader, CHUNK), status=status,  # type: ignore[arg-type]
                     headers=headers, content_type=BINARY, direct_passthrough=True)
+
+
+def _range_still_valid(if_range: str | None, etag: str) -> bool:
+    """Whether a Range applies given ``If-Range`` (RFC 9110 13.1.5): no
+    header, or the current strong ETag. A date would be compared with
+    Last-Modified, which a build does not send, so it never matches: the
+    client gets the whole file rather than a part of another one."""
+    return if_range is None or if_range.strip() == f'"{etag}"'
+
+
+def _bounds(wanted: Range, size: int) -> tuple[int, int] | None:
+    """``[start, stop)`` of the one range asked for, None if unsatisfiable.
+    A suffix longer than the file means the whole file (RFC 9110 14.1.2),
+    which werkzeug refuses."""
+    start, end = wanted.ranges[0]
+    if start < 0 and end is None:
+        return (max(size + start, 0), size) if size else None
+    return wanted.range_for_length(size)
 
 
 def _unsatisfiable(size: int, headers: dict[str, str]) -> Response:

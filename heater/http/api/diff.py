@@ -22,7 +22,10 @@ def template_diff(namespace: str, name: str) -> Response:
     if fmt == "unified":
         text = result.comparison.text
         response = Response(text.unified(), mimetype="text/x-diff")
-        response.headers["X-Heater-Diff-Truncated"] = str(text.truncated).lower()
+        # Binary files too large for a --binary patch are only said to
+        # differ: the patch does not give the whole of `to` either.
+        cut = text.truncated or bool(text.binary_omitted)
+        response.headers["X-Heater-Diff-Truncated"] = str(cut).lower()
         response.headers["X-Heater-Verdict"] = str(result.comparison.verdict)
     else:
         response = jsonify(result.as_json())

@@ -12,6 +12,7 @@ from heater.http.api.builds import images
 from heater.http.api.listing import listing
 from heater.http.api.templates import repo_summary
 from heater.http.context import caller, format_arg, json_body, required_args
+from heater.http.publicurl import link
 from heater.images import lookup
 from heater.images.diff import diff_manifests
 from heater.names import RepoId
@@ -35,7 +36,7 @@ def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, st
         "id": record.id,
         "status": record.status.value,
         "image": str(repo),
-        "upload_url": url_for("builds_api.upload", build_id=record.id, _external=True),
+        "upload_url": link(f"/api/v1/builds/{record.id}/file"),
     }), 201, {"Location": location}
 
 

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Response, request
 
 from heater.catalog.index import Listed
 from heater.catalog.listing import parse_listing
-from heater.http.context import base_url, caller, catalog
+from heater.http.context import caller, catalog
+from heater.http.publicurl import base_url, link
 from heater.repos.store import Kind
 
 
@@ -31,7 +32,7 @@ def listing(kind: Kind, key: str, api_prefix: str) -> Response:
     next_url = None
     if page.next_marker is not None:
         args["marker"] = [page.next_marker]
-        next_url = f"{request.base_url}?{urlencode(args, doseq=True)}"
+        next_url = f"{link(quote(request.path))}?{urlencode(args, doseq=True)}"
     host = json.dumps(base_url())[1:-1]
     collection = host + api_prefix
     # Spliced, not decoded and encoded again: most of a page's cost otherwise.

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from heater.catalog.index import DEFAULT_LIMIT
 from heater.catalog.listing import parse_limit
 from heater.http.api.listing import listing
-from heater.http.context import base_url, caller, clone_url, json_body, registry
+from heater.http.context import caller, clone_url, json_body, registry
+from heater.http.publicurl import base_url, link
 from heater.names import RepoId
 from heater.repos.store import Kind, RepoInfo
 from heater.templates.service import Templates
@@ -87,5 +88,5 @@ def list_template_commits(namespace: str, name: str) -> Response:
     if page.next_marker is not None:
         args = request.args.to_dict(flat=True)
         args["marker"] = page.next_marker
-        next_url = f"{request.base_url}?{urlencode(args)}"
+        next_url = f"{link(quote(request.path))}?{urlencode(args)}"
     return jsonify({"commits": page.commits, "next": next_url})

@@ -80,6 +80,9 @@ def test_ranges(server: Server, ns: str) -> None:
         ("bytes=10000-", data[10000:], f"bytes 10000-10239/{len(data)}"),
         ("bytes=-16", data[-16:], f"bytes 10224-10239/{len(data)}"),
         ("bytes=10230-99999", data[10230:], f"bytes 10230-10239/{len(data)}"),
+        # A suffix longer than the file is the whole file (RFC 9110 14.1.2).
+        ("bytes=-99999", data, f"bytes 0-10239/{len(data)}"),
+        (f"bytes=-{len(data)}", data, f"bytes 0-10239/{len(data)}"),
     ]:
         got = requests.get(url, headers={"Range": header}, timeout=10)
         assert got.status_code == 206, header
@@ -98,6 +101,13 @@ def test_ranges(server: Server, ns: str) -> None:
     assert stale.status_code == 200 and stale.content == data
     fresh = requests.get(url, headers={"Range": "bytes=0-9", "If-Range": etag}, timeout=10)
     assert fresh.status_code == 206 and fresh.content == data[:10]
+    # A date can only match a Last-Modified, which is not sent: the whole file.
+    dated = requests.get(url, headers={"Range": "bytes=0-9",
+                                       "If-Range": "Sat, 01 Jan 2000 00:00:00 GMT"}, timeout=10)
+    assert dated.status_code == 200 and dated.content == data
+    assert "Last-Modified" not in dated.headers
+    weak = requests.get(url, headers={"Range": "bytes=0-9", "If-Range": f"W/{etag}"}, timeout=10)
+    assert weak.status_code == 200 and weak.content == data
     assert requests.get(url, headers={"If-None-Match": etag}, timeout=10).status_code == 304
 
 

@@ -4,6 +4,8 @@ the API's patch compared with ``git diff`` in a clone."""
 from __future__ import annotations
 
 import itertools
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +265,48 @@ def test_a_changed_get_file_target_is_a_changed_property(server: Server, git: Gi
     git.run("push", url, "v2.0.0", cwd=work)
     checked = _api(server, ns, "db", **{"from": "1.0.0", "to": "2.0.0"}).json()
     assert checked["version_check"]["sufficient"] is True
+
+
+def test_large_binary_files_are_reported_by_size_not_encoded(server: Server, git: Git,
+                                                              ns: str, tmp_path: Path) -> None:
+    """Two 3 MiB binaries: encoding them for --binary cost seconds and then
+    overflowed the patch limit, answering an empty patch. The patch says
+    what `git diff` says, and the sizes are in the JSON."""
+    size = 3 * 1024 * 1024
+    work = git.worktree(tmp_path / "w", {"template.yaml": HELLO_WORLD,
+                                         "disk.img": b"\x00" + os.urandom(size - 1)})
+    git.commit(work, {"disk.img": b"\x00" + os.urandom(size - 1)}, "another image")
+    git.run("push", server.auth_url(f"{ns}/bin.git", server.token("writer", ns)), "main",
+            "HEAD~1:refs/heads/old", cwd=work)
+    expected = git.run("diff", "HEAD~1", "HEAD", cwd=work).stdout
+    assert "Binary files a/disk.img and b/disk.img differ" in expected
+    started = time.monotonic()
+    unified = _api(server, ns, "bin", **{"from": "old", "to": "main", "format": "unified"})
+    assert unified.status_code == 200
+    assert unified.text == expected
+    assert unified.headers["X-Heater-Diff-Truncated"] == "true"
+    answer = _api(server, ns, "bin", **{"from": "old", "to": "main"}).json()
+    assert time.monotonic() - started < 10
+    [entry] = answer["files"]
+    assert (entry["binary"], entry["old_size"], entry["new_size"]) == (True, size, size)
+    assert entry["patch"] == expected
+    assert answer["files_omitted"] == 0
+
+
+def test_a_truncated_json_diff_stops_listing_files(server: Server, git: Git, ns: str,
+                                                   tmp_path: Path) -> None:
+    """Past the patch limit (4 MiB) the JSON counts the remaining files
+    instead of listing each without a patch."""
+    lines = [f"line {i} {'x' * 60}\n" for i in range(12_000)]  # ~850 KB a file
+    before = {f"data/{i:02}.txt": "".join(lines) for i in range(8)}
+    after = {path: "".join(reversed(lines)) for path in before}
+    work = git.worktree(tmp_path / "w", {"template.yaml": HELLO_WORLD, **before})
+    git.commit(work, after, "every line moved")
+    git.run("push", server.auth_url(f"{ns}/many.git", server.token("writer", ns)), "main",
+            "HEAD~1:refs/heads/old", cwd=work)
+    answer = _api(server, ns, "many", **{"from": "old", "to": "main"}).json()
+    assert answer["truncated"] is True
+    assert answer["stats"]["files"] == 8
+    listed = answer["files"]
+    assert 0 < len(listed) < 8 and all(f["patch"] for f in listed)
+    assert answer["files_omitted"] == 8 - len(listed)
