@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from heater.errors import InvalidInput
+from heater.names import is_host_port
+
+# Here rather than in heater.push.sizes, which reads it: config imports
+# nothing of the domain.
+DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
 
 ENV_CONFIG = "HEATER_CONFIG"
 
@@ -27,6 +33,31 @@ class Setting:
     env: str
     default: str
     choices: tuple[str, ...] = ()  # backend names; empty for free values
+    # Turns the text into the field's value, or raises ValueError saying why.
+    parse: Callable[[str], object] = str
+
+
+def _public_url(value: str) -> str | None:
+    """The base of every link Heater gives out, without its trailing ``/``."""
+    value = value.strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or parts.username or parts.password \
+            or not is_host_port(parts.netloc):
+        raise ValueError("must be an http(s) URL such as https://heater.example.com, "
+                         f"not {value!r}")
+    return value.rstrip("/")
+
+
+def _count(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        value = value.strip()
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise ValueError(f"must be {what} ({low} to {high}), not {value!r}")
+        return int(value)
+    return parse
 
 
 # The backends that exist; the composition root (heater.wiring) has one
@@ -36,7 +67,19 @@ SETTINGS = (
     Setting("index", "HEATER_INDEX", "sqlite", ("sqlite",)),
     Setting("blobs", "HEATER_BLOBS", "filesystem", ("filesystem",)),
     Setting("identity", "HEATER_IDENTITY", "tokens", ("tokens",)),
+    # Links (clone_url, next, upload_url) are built on this when set, else on
+    # the request's Host header (only a plain host[:port] is believed).
+    Setting("public_url", "HEATER_PUBLIC_URL", "", parse=_public_url),
+    # How many proxies in front set X-Forwarded-*; 0: the headers are ignored.
+    Setting("trusted_proxies", "HEATER_TRUSTED_PROXIES", "0",
+            parse=_count(0, 10, "a number of proxies")),
+    # The largest file a push may add; templates are text of a few kilobytes.
+    Setting("max_blob_bytes", "HEATER_MAX_BLOB_BYTES", str(DEFAULT_MAX_BLOB_BYTES),
+            parse=_count(1, 2**40, "a number of bytes")),
 )
+
+
+_NUMBERS = frozenset({"trusted_proxies", "max_blob_bytes"})
 
 
 class ConfigError(InvalidInput):
@@ -57,6 +100,9 @@ class Config:
     index: str = "sqlite"
     blobs: str = "filesystem"
     identity: str = "tokens"
+    public_url: str | None = None
+    trusted_proxies: int = 0
+    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -72,7 +118,7 @@ class Config:
         env = os.environ if environ is None else environ
         path = config_file or env.get(ENV_CONFIG)
         from_file = _read_file(Path(path)) if path else {}
-        values: dict[str, str] = {}
+        values: dict[str, object] = {}
         for setting in SETTINGS:
             if env.get(setting.env):
                 value, source = env[setting.env], f"${setting.env}"
@@ -84,10 +130,13 @@ class Config:
                 value, source = setting.default, "default"
             if setting.choices:
                 _check_choice(setting, value, source)
-            values[setting.key] = value
+            try:
+                values[setting.key] = setting.parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"{setting.key} {exc}", source) from None
         if data_dir:
             values["data_dir"] = data_dir
-        return cls(data_dir=Path(values.pop("data_dir")), **values)
+        return cls(data_dir=Path(str(values.pop("data_dir"))), **values)  # type: ignore[arg-type]
 
 
 def _check_choice(setting: Setting, value: str, source: str) -> None:
@@ -111,6 +160,8 @@ def _read_file(path: Path) -> dict[str, str]:
         raise ConfigError(f"unknown settings {', '.join(unknown)}; known: "
                           f"{', '.join(sorted(known))}", str(path))
     for key, value in data.items():
-        if not isinstance(value, str):
+        if key in _NUMBERS and isinstance(value, int) and not isinstance(value, bool):
+            data[key] = str(value)  # a count may be written as a TOML integer
+        elif not isinstance(value, str):
             raise ConfigError(f"{key} must be a string", str(path))
     return data

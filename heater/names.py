@@ -209,3 +209,14 @@ def is_uuid(value: str) -> bool:
     """Whether ``value`` is a UUID as :func:`check_uuid` accepts it (a build
     id given where a ref is also allowed)."""
     return bool(_UUID_RE.match(value))
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_RE = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*\.?|\[[0-9A-Fa-f:.]{{2,45}}\])"
+                      r"(?::[0-9]{1,5})?\Z")
+
+
+def is_host_port(value: str) -> bool:
+    """Whether ``value`` is a plain ``host[:port]`` (a DNS name, an IPv4
+    address or a bracketed IPv6 one): what a Host header or a link may hold."""
+    return _HOST_RE.match(value) is not None

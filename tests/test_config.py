@@ -81,3 +81,18 @@ def test_every_allowed_backend_can_be_built() -> None:
         if setting.choices:
             assert sorted(tables[setting.key]) == sorted(setting.choices), setting.key
     assert sorted(wiring.BUILD_BACKENDS) == sorted(wiring.INDEX_BACKENDS)
+
+
+def test_links_proxies_and_file_size_come_from_the_file_or_the_environment(
+        tmp_path: Path) -> None:
+    path = tmp_path / "heater.toml"
+    path.write_text('public_url = "https://heater.example.com/"\ntrusted_proxies = 1\n'
+                    "max_blob_bytes = 1048576\n")
+    config = Config.load(config_file=str(path), environ={})
+    assert (config.public_url, config.trusted_proxies, config.max_blob_bytes) == (
+        "https://heater.example.com", 1, 1048576)
+    config = Config.load(config_file=str(path), environ={"HEATER_MAX_BLOB_BYTES": "5"})
+    assert config.max_blob_bytes == 5
+    with pytest.raises(ConfigError, match=r"\$HEATER_MAX_BLOB_BYTES: max_blob_bytes must be "
+                                          r"a number of bytes"):
+        Config.load(config_file=str(path), environ={"HEATER_MAX_BLOB_BYTES": "lots"})

@@ -43,12 +43,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["heater_catalog"] = catalog
 
     errors.init_app(app)
-    publicurl.init_app(app)  # before the git dispatcher: git answers carry no links
+    publicurl.init_app(app, settings)  # before the git dispatcher: git answers carry no links
     for blueprint in (health.bp, templates_api.bp, lifecycle_api.bp, images_api.bp,
                       builds_api.bp, raw.bp, openapi.bp, diff_api.bp):
         app.register_blueprint(blueprint)
 
-    app.wsgi_app = GitDispatcher(SmartHTTP(registry), app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = GitDispatcher(SmartHTTP(registry, settings.max_blob_bytes), app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -27,10 +27,11 @@ from typing import TextIO
 
 import pygit2
 
+from heater.config import Config
 from heater.paths import hook_file, replacement
 from heater.push.admission import Verdict, review
 from heater.push.refrules import RefUpdate
-from heater.push.sizes import max_blob_bytes, oversized_files
+from heater.push.sizes import oversized_files
 
 HOOK_NAME = "pre-receive"
 # Name the descriptors the hook inherits (through git) from the server
@@ -125,7 +126,8 @@ def run(stdin: TextIO, stderr: TextIO, environ: Mapping[str, str]) -> int:
     quarantine = environ.get("GIT_QUARANTINE_PATH")
     try:
         # Sizes first: validation reads the files it checks.
-        oversized = (oversized_files(git, quarantine, max_blob_bytes(environ)) if quarantine
+        oversized = (oversized_files(git, quarantine, Config.load(environ=environ).max_blob_bytes)
+                     if quarantine
                      else [])
         verdict = Verdict(oversized, []) if oversized else review(
             git, updates, environ.get("HEATER_ROLE") == "admin", pushed=True,

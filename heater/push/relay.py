@@ -39,12 +39,13 @@ from pathlib import Path
 
 import pygit2
 
+from heater.config import DEFAULT_MAX_BLOB_BYTES
 from heater.git import locks, threads
 from heater.paths import objects_dir
 from heater.push.admission import Verdict, review
 from heater.push.hook import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
 from heater.push.refrules import check_current
-from heater.push.sizes import max_blob_bytes, oversized_files
+from heater.push.sizes import oversized_files
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,12 @@ class HookRelay:
     started, and :meth:`close` once it has exited.
     """
 
-    def __init__(self, repo_path: Path, lock_path: Path, admin: bool) -> None:
+    def __init__(self, repo_path: Path, lock_path: Path, admin: bool,
+                 max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> None:
         self.repo_path = repo_path.resolve()
         self.lock_path = lock_path
         self.admin = admin
+        self.max_blob_bytes = max_blob_bytes
         # os.pipe() descriptors are not inherited: only git gets the hook's
         # ends (pass_fds), and nothing ever gets this process's ends.
         self._requests, request_writer = os.pipe()
@@ -233,7 +236,7 @@ class HookRelay:
                 git.odb.add_disk_alternate(str(received))
             # Sizes first: validation reads the files it checks.
             refused = check_current(git, updates) or (
-                oversized_files(git, quarantine, max_blob_bytes()) if quarantine else [])
+                oversized_files(git, quarantine, self.max_blob_bytes) if quarantine else [])
             verdict = Verdict(refused, []) if refused else review(
                 git, updates, self.admin, pushed=True, quarantine=received)
         finally:

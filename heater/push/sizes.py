@@ -11,30 +11,14 @@ walked, to name the file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import pygit2
 from pygit2.enums import ObjectType
 
-# The setting, read from the environment of the server (or of the hook run
-# without one); the default leaves room for any template and its files.
+# The default of the max_blob_bytes setting (heater.config): room for any
+# template and its files.
 MAX_BLOB_ENV = "HEATER_MAX_BLOB_BYTES"
-DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
-
-
-def max_blob_bytes(environ: Mapping[str, str] = os.environ) -> int:
-    """The largest file a push may add, from :data:`MAX_BLOB_ENV`."""
-    value = environ.get(MAX_BLOB_ENV, "").strip()
-    if not value:
-        return DEFAULT_MAX_BLOB_BYTES
-    try:
-        limit = int(value)
-    except ValueError:
-        raise ValueError(f"{MAX_BLOB_ENV} must be a number of bytes, not {value!r}") from None
-    if limit <= 0:
-        raise ValueError(f"{MAX_BLOB_ENV} must be positive, not {limit}")
-    return limit
 
 
 def oversized_files(git: pygit2.Repository, quarantine: str, limit: int) -> list[str]:

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Role
+from heater.config import ConfigError
 from heater.http.app import create_app
-from heater.http.publicurl import InvalidSetting
 from heater.paths import Layout
 from tests.conftest import HELLO_WORLD
 from tests.images_helpers import UBUNTU_MANIFEST
@@ -105,5 +105,5 @@ def test_a_trusted_proxy_sets_scheme_and_host(make_client: MakeClient) -> None:
 def test_bad_settings_stop_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    key: str, value: str) -> None:
     monkeypatch.setenv(key, value)
-    with pytest.raises(InvalidSetting, match=key):
+    with pytest.raises(ConfigError, match=key):
         create_app({"DATA_DIR": str(tmp_path / "data")})

@@ -36,6 +36,7 @@ import pygit2
 
 from heater.auth import policy
 from heater.auth.tokens import Caller
+from heater.config import DEFAULT_MAX_BLOB_BYTES
 from heater.errors import HeaterError, Unauthenticated, status_of
 from heater.git.command import git_argv, git_env
 from heater.git.stream import (
@@ -136,8 +137,10 @@ def _domain_error(error: HeaterError) -> GitHTTPError:
 class SmartHTTP:
     """The WSGI application for git's smart HTTP protocol."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry,
+                 max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES) -> None:
         self.registry = registry
+        self.max_blob_bytes = max_blob_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -284,7 +287,8 @@ class SmartHTTP:
         if service == "git-receive-pack" and hook_relay.supported():
             # The pre-receive hook hands its work to this process.
             relay = hook_relay.HookRelay(path, self.registry.layout.push_lock(repo),
-                                        policy.is_admin(caller, repo.namespace))
+                                        policy.is_admin(caller, repo.namespace),
+                                        max_blob_bytes=self.max_blob_bytes)
             extra.update(relay.environment())
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
