@@ -8,8 +8,8 @@ Modules, from general to specific:
 * :mod:`~heater.diff.text` — per-file patches equal to ``git diff``.
 * :mod:`~heater.diff.semantic` — parameters, resources, outputs... of HOT files;
   with :mod:`~heater.diff.getfile` (an included file's content is part of the
-  value that includes it) and :mod:`~heater.diff.replacement` (the property
-  changes for which Heat replaces a resource).
+  value that includes it) and :mod:`~heater.diff.replacement` (update in
+  place, replacement or refusal, from Heat's resource schemas).
 * :mod:`~heater.diff.verdict` — major/minor/patch and version bumps.
 * :mod:`~heater.diff.compare` — all of the above for two refs.
 * :mod:`~heater.diff.policy` — ``check_version_bump`` for new version tags.

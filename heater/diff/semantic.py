@@ -12,10 +12,12 @@ Entry point (the template callers deploy):
   outputs     removed: major; added: minor; changed: patch
 Any template:
   resources   type changed (Heat replaces it): major; removed (the stack
-              update deletes it): major; added: minor; a property Heat
-              replaces the resource for (:mod:`heater.diff.replacement`)
-              changed: major; any other change: patch, with the changed
-              paths listed
+              update deletes it): major; added: minor; a changed property
+              for which Heat's schema says it replaces the resource, or
+              refuses the update (immutable; see
+              :mod:`heater.diff.replacement`): major, ``replaced`` or
+              ``refused``, each cause listed; any other change (Heat
+              updates in place): patch, with the changed paths listed
   get_file    the content of an included file is part of the value that
               includes it (:mod:`heater.diff.getfile`): when only the
               content changed, each resource property that includes the
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from heater.diff.getfile import FileRef, included_file
-from heater.diff.replacement import replacement
+from heater.diff.replacement import Outcome, UpdateImpact, property_change, type_change
 from heater.diff.structural import MISSING, Change, KeyedList, Op, Path, diff, same
 from heater.diff.verdict import Impact
 from heater.templates.hot import KNOWN_VERSIONS, FileKind, Template, classify
@@ -53,16 +55,26 @@ _GROUPS_BY_LABEL = (KeyedList((), "label"),)  # the list is the root of its diff
 
 
 @dataclass(frozen=True)
+class Cause:
+    """A change that makes Heat replace a resource, or refuse to update it."""
+
+    path: Path
+    because: str
+
+
+@dataclass(frozen=True)
 class Entry:
     section: str
     name: str | None
-    change: str  # "added" | "removed" | "changed" | "replaced"
+    change: str  # "added" | "removed" | "changed" | "replaced" | "refused"
     path: Path
     impact: Impact
     reason: str
     before: Any = MISSING
     after: Any = MISSING
     changes: tuple[Change, ...] = ()
+    # Set on "replaced" and "refused" resource entries.
+    causes: tuple[Cause, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"section": self.section, "name": self.name,
@@ -94,10 +106,17 @@ class FileSummary:
     def impact(self) -> Impact:
         return max((e.impact for e in self.entries), default=Impact.NONE)
 
+    def causes(self, change: str) -> list[dict[str, Any]]:
+        """Why each resource whose entries are ``change`` (``replaced`` or
+        ``refused``) is so, one item per cause."""
+        return [{"resource": e.name, "path": jsonable(list(c.path)), "because": c.because}
+                for e in self.entries if e.change == change for c in e.causes]
+
     def as_json(self) -> dict[str, Any]:
         return {"path": self.path, "old_path": self.old_path, "kind": self.kind,
                 "role": self.role, "impact": str(self.impact),
-                "entries": [e.as_json() for e in self.entries]}
+                "entries": [e.as_json() for e in self.entries],
+                "replaced": self.causes("replaced"), "refused": self.causes("refused")}
 
 
 def summarize(old: Any, new: Any, *, entrypoint: bool) -> tuple[str, list[Entry]]:
@@ -308,9 +327,10 @@ def _resource_entries(old: dict[str, dict[str, Any]],
             continue
         old_type, new_type = old[name].get("type"), spec.get("type")
         if not same(old_type, new_type):
-            entries.append(Entry("resources", name, "replaced", path, Impact.MAJOR,
-                                 f"type changed from {old_type} to {new_type}: "
-                                 "Heat replaces the resource", old_type, new_type, changes))
+            because = type_change(old_type, new_type).because
+            entries.append(Entry("resources", name, "replaced", path, Impact.MAJOR, because,
+                                 old_type, new_type, changes,
+                                 (Cause((*path, "type"), because),)))
         else:
             entries += _changed_resource(name, old[name], spec, changes)
     return entries
@@ -321,19 +341,13 @@ def _changed_resource(name: str, old: dict[str, Any], new: dict[str, Any],
     """The changes written in the template, as one entry for the resource;
     then one entry per property that includes a file whose content changed."""
     entries = []
-    rtype, properties = new.get("type"), _properties_of(new)
+    rtype, old_props, new_props = new.get("type"), _properties_of(old), _properties_of(new)
     written = tuple(c for c in changes if included_file(c) is None)
     if written:
         path = ("resources", name)
-        replaced = [(p, why) for p in _touched(written, old, new)
-                    if (why := replacement(rtype, p, properties))]
-        if replaced:
-            names = ", ".join(str(p) for p, _ in replaced)
-            entries.append(Entry("resources", name, "replaced", path, Impact.MAJOR,
-                                 f"{names} changed: {replaced[0][1]}", changes=written))
-        else:
-            entries.append(Entry("resources", name, "changed", path, Impact.PATCH,
-                                 "resource definition changed", changes=written))
+        judged = [((*path, "properties", p), property_change(rtype, p, old_props, new_props))
+                  for p in _touched(written, old, new)]
+        entries.append(_heat_entry(name, path, judged, "", written))
     by_node: dict[Path, list[tuple[Change, FileRef]]] = {}
     for change in changes:
         if (file := included_file(change)) is not None:
@@ -342,23 +356,35 @@ def _changed_resource(name: str, old: dict[str, Any], new: dict[str, Any],
             by_node.setdefault(node, []).append((change, file))
     for node, included in by_node.items():
         files = ", ".join(sorted({f.path for _, f in included}))
-        gone = any(f.blob is None for _, f in included)
-        reason = f"via get_file {files}, " + ("which is gone" if gone else "whose content changed")
-        prop = node[3] if len(node) > 3 and node[2] == "properties" else None
-        why = replacement(rtype, prop, properties) if prop is not None else None
         found = tuple(c for c, _ in included)
-        if gone:
+        if any(f.blob is None for _, f in included):
             entries.append(Entry("resources", name, "changed", node, Impact.MAJOR,
-                                 f"{reason}: Heat cannot read it, so the template no longer "
-                                 "deploys", changes=found))
-        elif why:
-            entries.append(Entry("resources", name, "replaced", node, Impact.MAJOR,
-                                 f"{reason}: {why}", changes=found))
-        else:
-            entries.append(Entry("resources", name, "changed", node, Impact.PATCH,
-                                 f"{reason}: Heat updates the resource in place",
-                                 changes=found))
+                                 f"via get_file {files}, which is gone: Heat cannot read it, "
+                                 "so the template no longer deploys", changes=found))
+            continue
+        prop = node[3] if len(node) > 3 and node[2] == "properties" else None
+        impact = property_change(rtype, prop, old_props, new_props) if prop is not None \
+            else UpdateImpact(Outcome.UPDATE, "Heat updates the resource in place")
+        entries.append(_heat_entry(name, node, [(node, impact)],
+                                   f"via get_file {files}, whose content changed", found))
     return entries
+
+
+def _heat_entry(name: str, path: Path, judged: list[tuple[Path, UpdateImpact]],
+                prefix: str, changes: tuple[Change, ...]) -> Entry:
+    """One entry for what Heat does about the changes of a resource at
+    ``judged`` (property paths, each with its outcome): it refuses the
+    update if any property is immutable, replaces the resource if any
+    change needs it, and updates it in place otherwise."""
+    for outcome, change in ((Outcome.REFUSE, "refused"), (Outcome.REPLACE, "replaced")):
+        causes = tuple(Cause(p, i.because) for p, i in judged if i.outcome is outcome)
+        if causes:
+            what = prefix or f"{', '.join(str(c.path[-1]) for c in causes)} changed"
+            return Entry("resources", name, change, path, Impact.MAJOR,
+                         f"{what}: {causes[0].because}", changes=changes, causes=causes)
+    because = judged[0][1].because if len(judged) == 1 else "Heat updates the resource in place"
+    return Entry("resources", name, "changed", path, Impact.PATCH,
+                 f"{prefix or 'resource definition changed'}: {because}", changes=changes)
 
 
 def _properties_of(spec: dict[str, Any]) -> dict[str, Any]:
