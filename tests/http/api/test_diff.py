@@ -310,3 +310,82 @@ def test_a_truncated_json_diff_stops_listing_files(server: Server, git: Git, ns:
     listed = answer["files"]
     assert 0 < len(listed) < 8 and all(f["patch"] for f in listed)
     assert answer["files_omitted"] == 8 - len(listed)
+
+
+STACK = """heat_template_version: 2018-08-31
+resources:
+  server:
+    type: OS::Nova::Server
+    properties:
+      image: cirros
+      flavor: m1.small
+      flavor_update_policy: RESIZE
+  data:
+    type: OS::Cinder::Volume
+    properties: {size: 10, image: cirros}
+  port:
+    type: OS::Neutron::Port
+    properties: {network: private}
+"""
+# Heat resizes the server and grows the volume in place.
+RESIZED = STACK.replace("m1.small", "m1.large").replace("size: 10", "size: 20")
+# Heat replaces all three: the policy says so, and a volume's image and a
+# port's network are not update_allowed.
+REBUILT = RESIZED.replace("m1.large", "m1.xlarge").replace("RESIZE", "REPLACE").replace(
+    "size: 20, image: cirros", "size: 20, image: fedora").replace("private", "public")
+
+
+def test_replacements_from_heat_schemas_over_the_api(server: Server, git: Git, ns: str,
+                                                     tmp_path: Path) -> None:
+    url = server.auth_url(f"{ns}/stack.git", server.token("writer", ns))
+    work = git.worktree(tmp_path / "work", {"template.yaml": STACK, "heater.yaml": ENFORCE})
+    git.run("tag", "v1.0.0", cwd=work)
+    git.commit(work, {"template.yaml": RESIZED}, "resize")
+    git.run("tag", "v1.1.0", cwd=work)
+    git.run("push", url, "main", "--tags", cwd=work)
+
+    updated = _api(server, ns, "stack", **{"from": "1.0.0", "to": "1.1.0"})
+    assert updated.status_code == 200
+    body = updated.json()
+    assert (body["verdict"], body["version_check"]["sufficient"]) == ("patch", True)
+    [summary] = body["semantic"]
+    assert (summary["replaced"], summary["refused"]) == ([], [])
+    assert {(e["name"], e["change"], e["impact"]) for e in summary["entries"]} == {
+        ("server", "changed", "patch"), ("data", "changed", "patch")}
+    server_entry = next(e for e in summary["entries"] if e["name"] == "server")
+    assert server_entry["reason"] == ("resource definition changed: Heat updates the server "
+                                      "in place (flavor_update_policy is RESIZE)")
+
+    git.commit(work, {"template.yaml": REBUILT}, "rebuild")
+    git.run("push", url, "main", cwd=work)
+    replaced = _api(server, ns, "stack", **{"from": "1.1.0", "to": "main"})
+    assert replaced.status_code == 200
+    body = replaced.json()
+    assert body["verdict"] == "major"
+    [summary] = body["semantic"]
+    assert {(e["name"], e["change"], e["impact"]) for e in summary["entries"]} == {
+        ("server", "replaced", "major"), ("data", "replaced", "major"),
+        ("port", "replaced", "major")}
+    assert sorted((r["resource"], tuple(r["path"])) for r in summary["replaced"]) == [
+        ("data", ("resources", "data", "properties", "image")),
+        ("port", ("resources", "port", "properties", "network")),
+        ("server", ("resources", "server", "properties", "flavor"))]
+    because = {r["resource"]: r["because"] for r in summary["replaced"]}
+    assert because["data"].startswith("property image is not update_allowed")
+    assert because["server"].startswith("Heat replaces the server (flavor_update_policy is "
+                                        "REPLACE)")
+    assert summary["refused"] == []
+
+    # The version-bump check reads the same verdict.
+    git.run("tag", "v1.2.0", cwd=work)
+    proc = git.run("push", url, "v1.2.0", cwd=work, check=False)
+    assert proc.returncode != 0
+    assert ("remote: refs/tags/v1.2.0: version 1.2.0 is a minor bump over 1.1.0, but the "
+            "changes since 1.1.0 need a major bump") in proc.stderr
+    assert ("resources/port replaced: network changed: property network is not "
+            "update_allowed") in proc.stderr
+    git.run("tag", "v2.0.0", cwd=work)
+    git.run("push", url, "v2.0.0", cwd=work)
+    checked = _api(server, ns, "stack", **{"from": "1.1.0", "to": "2.0.0"}).json()
+    assert checked["version_check"] == {"from": "1.1.0", "to": "2.0.0", "bump": "major",
+                                        "required": "major", "sufficient": True}
