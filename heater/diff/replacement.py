@@ -23,7 +23,9 @@ resource whose type is unchanged:
 * any other change is an update in place.
 
 A changed resource ``type`` is a replacement (Heat builds the resource of
-the new type and deletes the old one). A nested template (a ``type`` that
+the new type and deletes the old one), except from a deprecated type to
+the one Heat substitutes for it (its ``support_status.substitute_class``),
+which Heat updates in place. A nested template (a ``type`` that
 names a template file) is updated in place: its properties are its
 parameters, and the nested template's own diff decides what changes in
 it. A type Heat's schemas do not describe (a plugin's, or one mapped in an
@@ -46,6 +48,11 @@ PORT = "OS::Neutron::Port"
 # change (the schema has the policies' defaults, not what they govern).
 _SERVER_POLICIES = {"flavor": "flavor_update_policy", "image": "image_update_policy",
                     "user_data": "user_data_update_policy"}
+# Deprecated type -> the type Heat updates it into in place. Heat's code
+# says so (support_status.substitute_class), not the schemas' data.
+_SUBSTITUTES = {"OS::Heat::SoftwareDeployments": "OS::Heat::SoftwareDeploymentGroup",
+                "OS::Heat::StructuredDeployments": "OS::Heat::StructuredDeploymentGroup",
+                "OS::Magnum::BayModel": "OS::Magnum::ClusterTemplate"}
 _SOFTWARE_CONFIGS = frozenset({"OS::Heat::SoftwareConfig", "OS::Heat::StructuredConfig",
                                "OS::Heat::CloudConfig", "OS::Heat::MultipartMime"})
 
@@ -65,6 +72,11 @@ class UpdateImpact:
 
 
 def type_change(old_type: Any, new_type: Any) -> UpdateImpact:
+    """What Heat does when a resource's type changes from ``old_type``."""
+    if isinstance(old_type, str) and _SUBSTITUTES.get(old_type) == new_type:
+        return UpdateImpact(Outcome.UPDATE, f"type changed from {old_type} to {new_type}, "
+                                            "which Heat substitutes for it: Heat updates the "
+                                            "resource in place")
     return UpdateImpact(Outcome.REPLACE, f"type changed from {old_type} to {new_type}: "
                                          "Heat replaces the resource")
 

@@ -326,11 +326,11 @@ def _resource_entries(old: dict[str, dict[str, Any]],
         if not changes:
             continue
         old_type, new_type = old[name].get("type"), spec.get("type")
-        if not same(old_type, new_type):
-            because = type_change(old_type, new_type).because
-            entries.append(Entry("resources", name, "replaced", path, Impact.MAJOR, because,
-                                 old_type, new_type, changes,
-                                 (Cause((*path, "type"), because),)))
+        moved = type_change(old_type, new_type) if not same(old_type, new_type) else None
+        if moved is not None and moved.outcome is Outcome.REPLACE:
+            entries.append(Entry("resources", name, "replaced", path, Impact.MAJOR,
+                                 moved.because, old_type, new_type, changes,
+                                 (Cause((*path, "type"), moved.because),)))
         else:
             entries += _changed_resource(name, old[name], spec, changes)
     return entries
@@ -345,8 +345,11 @@ def _changed_resource(name: str, old: dict[str, Any], new: dict[str, Any],
     written = tuple(c for c in changes if included_file(c) is None)
     if written:
         path = ("resources", name)
-        judged = [((*path, "properties", p), property_change(rtype, p, old_props, new_props))
-                  for p in _touched(written, old, new)]
+        judged: list[tuple[Path, UpdateImpact]] = [
+            ((*path, "properties", p), property_change(rtype, p, old_props, new_props))
+            for p in _touched(written, old, new)]
+        if not same(old.get("type"), rtype):  # a type Heat substitutes in place
+            judged.insert(0, ((*path, "type"), type_change(old.get("type"), rtype)))
         entries.append(_heat_entry(name, path, judged, "", written))
     by_node: dict[Path, list[tuple[Change, FileRef]]] = {}
     for change in changes:

@@ -119,3 +119,14 @@ def test_nested_template_resources_are_updated() -> None:
     [entry] = _summary({"web": old}, {"web": new}).entries
     assert (entry.change, entry.impact) == ("changed", Impact.PATCH)
     assert "a nested template: Heat updates its stack in place" in entry.reason
+
+
+def test_a_type_heat_substitutes_is_updated_in_place() -> None:
+    old = {"type": "OS::Heat::SoftwareDeployments", "properties": {"config": "c", "servers": {}}}
+    new = {**old, "type": "OS::Heat::SoftwareDeploymentGroup"}
+    [entry] = _summary({"deploy": old}, {"deploy": new}).entries
+    assert (entry.change, entry.impact) == ("changed", Impact.PATCH)
+    assert "which Heat substitutes for it: Heat updates the resource in place" in entry.reason
+    # The other way round, it is a type Heat replaces.
+    [back] = _summary({"deploy": new}, {"deploy": old}).entries
+    assert (back.change, back.impact) == ("replaced", Impact.MAJOR)
