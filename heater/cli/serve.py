@@ -3,7 +3,8 @@
 gthread workers answer the arbiter's heartbeat from their main loop while
 requests run in worker threads, so a clone that streams for minutes is never
 taken for a hung worker; ``timeout`` only catches a worker whose main loop
-is stuck.
+is stuck. Heater's subclass (:mod:`heater.cli.worker`) also reads request
+headers in that loop, so slow clients wait there and not in threads.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from heater.cli.worker import WORKER_CONNECTIONS, raise_open_files_limit
 from heater.config import Config
 from heater.wiring import build_catalog, build_registry, clean_up, prepare_to_serve
 
 # Requests a worker runs at once; git does the heavy work in its own
 # processes, so threads mostly wait on pipes and sockets.
 THREADS_PER_WORKER = 16
+# Descriptors a worker needs beside its client connections: git's pipes,
+# repository and SQLite files.
+SPARE_FILES = 1024
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
@@ -44,8 +49,9 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
         self.options: dict[str, Any] = {
             "bind": bind,
             "workers": workers,
-            "worker_class": "gthread",
+            "worker_class": "heater.cli.worker.HeaderReadingWorker",
             "threads": threads,
+            "worker_connections": WORKER_CONNECTIONS,
             "timeout": 120,
             "graceful_timeout": 30,
             "keepalive": 5,
@@ -79,6 +85,12 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
 def serve(config: Config, bind: str, workers: int) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Each waiting client holds a descriptor; workers inherit the limit.
+    limit = raise_open_files_limit(WORKER_CONNECTIONS + SPARE_FILES)
+    if limit < WORKER_CONNECTIONS + SPARE_FILES:
+        logging.getLogger(__name__).warning(
+            "open files limited to %d (ulimit -n): fewer than %d clients can wait at once",
+            limit, WORKER_CONNECTIONS)
     registry = build_registry(config)
     prepare_to_serve(registry)  # once, before workers race to
     clean_up(registry)  # what a previous run's crash left behind

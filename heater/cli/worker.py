@@ -1,0 +1,181 @@
+"""The gunicorn worker of ``heater serve``: gthread, with request headers
+read by the worker's event loop before a thread is taken.
+
+Stock gthread hands a connection to a thread as soon as a byte arrives, and
+the thread then blocks until the request headers are complete: forty
+clients sending a header line a second hold every thread of two workers, and
+``/healthz`` waits behind them. Here the main loop reads the headers itself,
+non-blocking, with a deadline; only a complete request head reaches a
+thread, whose parser finds it already buffered. The body is then read by the
+thread as it streams (a git push is never buffered whole), but each read and
+write of the socket has an idle deadline, so a client that stops sending or
+reading ends its request instead of holding the thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import resource
+import selectors
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from gunicorn import http
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+# The whole request head (request line and headers) must arrive within this
+# time of the connection being accepted, or of a kept-alive connection
+# becoming readable again; then the client gets 408.
+HEADER_TIMEOUT = 10.0
+# Once a thread serves the request: the longest a read of the body or a write
+# of the response may wait for the client (git keeps both moving).
+BODY_IDLE_TIMEOUT = 60.0
+# The largest request head read before a thread is used; every client Heater
+# serves sends a few hundred bytes.
+HEADER_BYTES_LIMIT = 64 * 1024
+READ_CHUNK = 16 * 1024
+# Connections one worker holds at once (most of them waiting in the event
+# loop, which costs a descriptor and a small buffer each).
+WORKER_CONNECTIONS = 4096
+HEAD_END = b"\r\n\r\n"
+
+
+def raise_open_files_limit(wanted: int) -> int:
+    """Raise this process's soft RLIMIT_NOFILE towards ``wanted`` (never above
+    the hard limit, never lower than it is); the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def _error_response(status: str, code: str, message: str) -> bytes:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    head = (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    return head.encode("ascii") + body
+
+
+REQUEST_TIMEOUT = _error_response(
+    "408 Request Timeout", "request_timeout",
+    f"the request headers did not arrive within {HEADER_TIMEOUT:g} s")
+HEADERS_TOO_LARGE = _error_response(
+    "431 Request Header Fields Too Large", "headers_too_large",
+    f"the request headers exceed {HEADER_BYTES_LIMIT} bytes")
+
+
+@dataclass
+class _Head:
+    """A connection whose request head is still arriving."""
+
+    deadline: float
+    data: bytearray = field(default_factory=bytearray)
+
+
+class HeaderReadingWorker(ThreadWorker):  # type: ignore[misc]
+    """gthread, with request heads read in the event loop under a deadline."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.heads: dict[Any, _Head] = {}
+        # Connections in the order their deadlines fall (all have the same
+        # timeout); one that left for a thread is skipped when reached.
+        self.head_deadlines: deque[tuple[float, Any]] = deque()
+
+    def accept(self, listener: socket.socket) -> None:
+        try:
+            client_sock, client_addr = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        self._read_head(TConn(self.cfg, client_sock, client_addr, listener.getsockname()))
+
+    def on_client_socket_readable(self, conn: Any, client: Any) -> None:
+        """A kept-alive connection has its next request coming."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._read_head(conn)
+
+    def _read_head(self, conn: Any) -> None:
+        conn.sock.setblocking(False)
+        head = _Head(time.monotonic() + HEADER_TIMEOUT)
+        self.heads[conn] = head
+        self.head_deadlines.append((head.deadline, conn))
+        self.poller.register(conn.sock, selectors.EVENT_READ,
+                             partial(self._on_head_readable, conn))
+
+    def _on_head_readable(self, conn: Any, client: Any) -> None:
+        head = self.heads[conn]
+        try:
+            data = conn.sock.recv(READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client went away before sending a request
+            self._drop_head(conn)
+            return
+        searched_from = max(0, len(head.data) - len(HEAD_END) + 1)
+        head.data += data
+        if head.data.find(HEAD_END, searched_from) >= 0:
+            self._to_thread(conn, bytes(head.data))
+        elif len(head.data) > HEADER_BYTES_LIMIT:
+            self._drop_head(conn, HEADERS_TOO_LARGE)
+
+    def _to_thread(self, conn: Any, data: bytes) -> None:
+        """Hand a connection whose request head is buffered to a thread."""
+        self.poller.unregister(conn.sock)
+        del self.heads[conn]
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(data)
+        conn.data_ready = True  # no thread may wait for the first byte
+        self.enqueue_req(conn)
+
+    def _drop_head(self, conn: Any, answer: bytes | None = None) -> None:
+        """Close a connection still reading its head, answering ``answer``
+        first if the client is still there to read it."""
+        self.poller.unregister(conn.sock)
+        del self.heads[conn]
+        self.nr_conns -= 1
+        with contextlib.suppress(OSError):
+            if answer:
+                conn.sock.send(answer)  # small: fits the empty send buffer
+                # Unread request bytes at close() would make the kernel
+                # reset the connection and the client could lose the answer.
+                while conn.sock.recv(READ_CHUNK):
+                    pass
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_WR)
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """gthread's loop calls this every turn (at least once a second):
+        also close the connections whose head is late, or all of them once
+        the worker stops (none of them has a request being served)."""
+        super().murder_pending()
+        now = time.monotonic()
+        while self.head_deadlines:
+            deadline, conn = self.head_deadlines[0]
+            if self.alive and deadline > now:
+                break
+            self.head_deadlines.popleft()
+            head = self.heads.get(conn)
+            if head is not None and head.deadline == deadline:
+                self._drop_head(conn, REQUEST_TIMEOUT if self.alive else None)
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        """Serve one request, its body read and its response written under
+        an idle deadline (handle() has just made the socket blocking)."""
+        conn.sock.settimeout(BODY_IDLE_TIMEOUT)
+        return super().handle_request(req, conn)
