@@ -8,6 +8,8 @@ through it, so a backend chosen by configuration is chosen in one place.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,12 +24,13 @@ from heater.blobs import BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from heater.images.builds import BuildStore
 from heater.names import RepoId
-from heater.paths import Layout
+from heater.paths import Layout, head_file
 from heater.repos.lifecycle import read_state
 from heater.repos.store import (
     DEFAULT_BRANCH,
     Kind,
     RepoInfo,
+    RepositoryNotFound,
     RepositoryStore,
     Visibility,
 )
@@ -49,6 +52,10 @@ class NameTombstoned(Conflict):
 
 # Called after a repository changed (push, tag, build...), with who did it.
 ChangeListener = Callable[[RepoId, Caller], None]
+
+# The name the stand-in for a missing repository is read under (see
+# Registry.view): the info cache keys on it, so any fixed name does.
+_STAND_IN = RepoId("heater", "stand-in")
 
 
 class Registry:
@@ -122,6 +129,27 @@ class Registry:
     # The decisions are the access policy's (heater.auth.policy); these read
     # the facts it decides on, through one open of the repository.
 
+    def empty_repository(self) -> Path:
+        """An empty bare repository of the data directory (made on first use)."""
+        path = self.layout.empty_repository
+        if not head_file(path).is_file():
+            scratch = self.layout.scratch("empty")
+            pygit2.init_repository(str(scratch), bare=True, initial_head=DEFAULT_BRANCH)
+            try:
+                os.rename(scratch, path)
+            except OSError:  # another worker made it first
+                shutil.rmtree(scratch, ignore_errors=True)
+        return path
+
+    def look_up_stand_in(self) -> None:
+        """The reads :meth:`view` makes of a repository before the access
+        decision, spent on a stand-in: a missing repository (or build) is
+        refused only after them, as a private one is, so that the time of
+        the answer does not tell a private name from a free one."""
+        with RepoView(_STAND_IN, pygit2.Repository(str(self.empty_repository()))) as view:
+            view.info  # noqa: B018 - the read is the point
+            view.state  # noqa: B018
+
     def readable(self, caller: Caller, repo: RepoId, kind: Kind | None = None,
                  allow_deleted: bool = False) -> RepoInfo:
         """The repository's info if ``caller`` may read it; otherwise it does
@@ -152,7 +180,11 @@ class Registry:
         """:meth:`readable` (with ``role``, :meth:`writable`) through one
         open: the view it read, for the rest of the request (the caller
         closes it). The decision is the access policy's."""
-        view = RepoView.open(self.repos, repo)
+        try:
+            view = RepoView.open(self.repos, repo)
+        except RepositoryNotFound:
+            self.look_up_stand_in()
+            raise
         try:
             policy.authorise(caller, repo, view.info, view.state.deleted,
                              kind=kind, role=role, allow_deleted=allow_deleted)

@@ -246,7 +246,13 @@ class Images:
         """The build's record and a view of its image, if ``caller`` may
         read (or write) it. A build in an image the caller cannot see does
         not exist for them, and the answer does not name the image."""
-        record = self.builds.get(check_uuid(build_id))
+        try:
+            record = self.builds.get(check_uuid(build_id))
+        except BuildNotFound:
+            # A build of a private image costs a repository look-up to
+            # refuse; a missing one must take as long.
+            self.registry.look_up_stand_in()
+            raise
         try:
             view = self.registry.view(caller, record.repo, Kind.IMAGE,
                                       Role.WRITER if write else None)

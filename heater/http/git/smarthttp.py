@@ -21,9 +21,7 @@ deleted one, and 403 only when no credentials could help.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -51,7 +49,6 @@ from heater.git.stream import (
 from heater.git.wants import RequestRefused, WantFilter
 from heater.http.credentials import token_from_environ
 from heater.names import RepoId
-from heater.paths import head_file
 from heater.push import relay as hook_relay
 from heater.registry import Registry
 from heater.repos.lifecycle import read_state
@@ -185,6 +182,9 @@ class SmartHTTP:
         (every git request asks); (None, None) when there is no repository."""
         try:
             git = self.registry.repos.open(repo)
+        except RepositoryNotFound:
+            self.registry.look_up_stand_in()  # as long as refusing a private one
+            return None, None
         except HeaterError:
             return None, None
         try:
@@ -220,7 +220,7 @@ class SmartHTTP:
         caller = self._caller(environ)
         info = self._authorise(caller, repo, service)
         path = (self.registry.repos.path(repo) if info is not None
-                else self._empty_repository())
+                else self.registry.empty_repository())
         protocol = environ.get("HTTP_GIT_PROTOCOL")
         argv = git_argv(path, [service[len("git-"):], "--stateless-rpc", "--advertise-refs",
                                str(path)])
@@ -339,17 +339,6 @@ class SmartHTTP:
         start_response("200 OK", [("Content-Type", f"application/x-{service}-result"),
                                   *_NO_CACHE])
         return stream
-
-    def _empty_repository(self) -> Path:
-        path = self.registry.layout.empty_repository
-        if not head_file(path).is_file():
-            scratch = self.registry.layout.scratch("empty")
-            pygit2.init_repository(str(scratch), bare=True, initial_head="main")
-            try:
-                os.rename(scratch, path)
-            except OSError:  # another worker made it first
-                shutil.rmtree(scratch, ignore_errors=True)
-        return path
 
 
 _NO_CACHE = [
