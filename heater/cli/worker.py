@@ -72,6 +72,17 @@ HEADERS_TOO_LARGE = _error_response(
     f"the request headers exceed {HEADER_BYTES_LIMIT} bytes")
 
 
+class _ClientSocket(socket.socket):
+    """A client connection that, made blocking (as gthread does before a
+    thread reads from it), still waits at most BODY_IDLE_TIMEOUT per call."""
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(BODY_IDLE_TIMEOUT)
+        else:
+            super().setblocking(False)
+
+
 @dataclass
 class _Head:
     """A connection whose request head is still arriving."""
@@ -98,6 +109,7 @@ class HeaderReadingWorker(ThreadWorker):  # type: ignore[misc]
                 raise
             return
         self.nr_conns += 1
+        client_sock = _ClientSocket(fileno=client_sock.detach())
         self._read_head(TConn(self.cfg, client_sock, client_addr, listener.getsockname()))
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
@@ -106,9 +118,22 @@ class HeaderReadingWorker(ThreadWorker):  # type: ignore[misc]
         self.keepalived_conns.remove(conn)
         self._read_head(conn)
 
-    def _read_head(self, conn: Any) -> None:
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        """As gthread, except that a request the client pipelined behind the
+        one just served, and whose head is not complete yet, is read here
+        too rather than by a thread."""
+        if (self.alive and not fs.cancelled() and fs.exception() is None
+                and fs.result() is True and conn.parser.unreader.buf.getvalue()):
+            data = conn.parser.unreader.take_buffered()
+            if HEAD_END not in data:
+                self._read_head(conn, data)
+                return
+            conn.parser.unreader.unread(data)
+        super().finish_request(conn, fs)
+
+    def _read_head(self, conn: Any, data: bytes = b"") -> None:
         conn.sock.setblocking(False)
-        head = _Head(time.monotonic() + HEADER_TIMEOUT)
+        head = _Head(time.monotonic() + HEADER_TIMEOUT, bytearray(data))
         self.heads[conn] = head
         self.head_deadlines.append((head.deadline, conn))
         self.poller.register(conn.sock, selectors.EVENT_READ,
@@ -173,9 +198,3 @@ class HeaderReadingWorker(ThreadWorker):  # type: ignore[misc]
             head = self.heads.get(conn)
             if head is not None and head.deadline == deadline:
                 self._drop_head(conn, REQUEST_TIMEOUT if self.alive else None)
-
-    def handle_request(self, req: Any, conn: Any) -> Any:
-        """Serve one request, its body read and its response written under
-        an idle deadline (handle() has just made the socket blocking)."""
-        conn.sock.settimeout(BODY_IDLE_TIMEOUT)
-        return super().handle_request(req, conn)
