@@ -20,6 +20,7 @@ import json
 import resource
 import selectors
 import socket
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -48,10 +49,13 @@ HEAD_END = b"\r\n\r\n"
 
 def raise_open_files_limit(wanted: int) -> int:
     """Raise this process's soft RLIMIT_NOFILE towards ``wanted`` (never above
-    the hard limit, never lower than it is); the soft limit now in force."""
+    the hard limit, never lower than it is); the soft limit now in force
+    (``sys.maxsize`` for none)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return sys.maxsize
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
+    if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
     return soft

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,3 +100,19 @@ def test_kept_alive_connection_serves_requests_in_turn(lone_server: Server) -> N
     with requests.Session() as session:
         for _ in range(3):
             assert session.get(f"{lone_server.url}/healthz", timeout=10).status_code == 200
+
+
+def test_open_files_limit_is_raised_up_to_the_hard_limit() -> None:
+    # In a child process: the limit of the test process itself stays as it is.
+    script = (
+        "import resource\n"
+        "from heater.cli.worker import raise_open_files_limit\n"
+        "_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "print(raise_open_files_limit(1000), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+        "print(raise_open_files_limit(100), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+        "print(hard == resource.RLIM_INFINITY or raise_open_files_limit(hard + 1) == hard)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split("\n")
+    assert out[:3] == ["1000 1000", "1000 1000", "True"]
