@@ -35,7 +35,7 @@ from heater.templates.paramschema import (
     parameter_definitions,
     str_to_num,
 )
-from heater.templates.yamlload import YamlError, load_yaml
+from heater.templates.yamlload import YamlError, jsonable, load_yaml
 
 BODY_FIELDS = ("parameters", "environment", "environment_files")
 # Heat's environment sections (environment_format.SECTIONS).
@@ -141,7 +141,8 @@ def _merge(start: dict[str, dict[str, Any]], parameters: dict[str, Any],
     default_sources = dict.fromkeys(defaults, "environment")
     for name, text in files.items():
         try:
-            loaded = load_yaml(text.encode("utf-8"), name).data
+            # A lone surrogate (valid in JSON text) is then refused as bad UTF-8.
+            loaded = load_yaml(text.encode("utf-8", "surrogatepass"), name).data
         except YamlError as exc:
             problems.append(ValueProblem(str(exc), file=name))
             continue
@@ -243,8 +244,8 @@ def _num(spec: Any, key: str) -> int | float | None:
 def _constraint_message(constraint: Mapping[str, Any], value: Any) -> str:
     """Heat's own message for a broken constraint (constraints.py ``_err_msg``)."""
     if "allowed_values" in constraint:
-        allowed = ", ".join(json.dumps(a) for a in constraint["allowed_values"])
-        return f"{json.dumps(value)} is not an allowed value [{allowed}]"
+        allowed = ", ".join(json.dumps(jsonable(a)) for a in constraint["allowed_values"])
+        return f"{json.dumps(jsonable(value))} is not an allowed value [{allowed}]"
     if "range" in constraint or "length" in constraint:
         spec = constraint.get("range", constraint.get("length"))
         bounds = f"(min: {_num(spec, 'min')}, max: {_num(spec, 'max')})"

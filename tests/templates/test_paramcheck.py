@@ -125,3 +125,13 @@ def test_bodies_of_the_wrong_shape_are_refused(body: dict[str, Any], code: str) 
     with pytest.raises(InvalidInput) as refused:
         check_parameter_values(TEMPLATE, body)
     assert refused.value.code == code
+
+
+def test_odd_input_is_a_problem_not_a_crash() -> None:
+    surrogate = check_parameter_values(TEMPLATE, {"parameters": GOOD,
+                                                  "environment_files": {"x.yaml": "a: \ud800"}})
+    assert [(p.file, p.message) for p in surrogate] == [("x.yaml", "x.yaml:1: is not valid UTF-8")]
+    binary = {"heat_template_version": "2018-08-31", "parameters": {
+        "s": {"type": "string", "constraints": [{"allowed_values": [b"\x01", 2]}]}}}
+    assert _messages({"parameters": {"s": "z"}}, binary) == [
+        ("s", "Parameter 's' is invalid: \"z\" is not an allowed value [\"AQ==\", 2]")]
