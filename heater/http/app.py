@@ -19,6 +19,7 @@ from heater.http.api import diff as diff_api
 from heater.http.api import images as images_api
 from heater.http.api import lifecycle as lifecycle_api
 from heater.http.api import openapi
+from heater.http.api import parameters as parameters_api
 from heater.http.api import templates as templates_api
 from heater.http.git.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
 from heater.wiring import start_application
@@ -45,7 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     publicurl.init_app(app, settings)  # before the git dispatcher: git answers carry no links
     for blueprint in (health.bp, templates_api.bp, lifecycle_api.bp, images_api.bp,
-                      builds_api.bp, raw.bp, openapi.bp, diff_api.bp):
+                      builds_api.bp, raw.bp, openapi.bp, diff_api.bp, parameters_api.bp):
         app.register_blueprint(blueprint)
 
     app.wsgi_app = GitDispatcher(SmartHTTP(registry, settings.max_blob_bytes), app.wsgi_app)  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ from heater.http.credentials import token_from_environ
 from heater.http.publicurl import base_url
 from heater.names import RepoId
 from heater.registry import Registry
+from heater.templates.heatcheck import closest
 
 
 def registry() -> Registry:
@@ -57,7 +58,8 @@ def json_body(fields: Collection[str] | None = None) -> dict[str, Any]:
         raise InvalidInput("the body must be a JSON object", code="invalid_json")
     unknown = set(data) - set(fields) if fields is not None else set()
     if unknown:
-        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}; expected "
+        hints = "".join(closest(field, fields or ()) for field in sorted(unknown))
+        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}{hints}; expected "
                            f"{', '.join(sorted(fields or ()))}", code="unknown_field")
     return data
 

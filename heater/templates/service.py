@@ -35,12 +35,16 @@ from heater.repos import lifecycle, lifecycle_actions
 from heater.repos.commits import HistoryPage, history
 from heater.repos.lifecycle import Visible, hide_replacement
 from heater.repos.lifecycle_actions import VersionNotFound, check_text
-from heater.repos.resolve import Resolved
+from heater.repos.resolve import LATEST, Resolved, UnknownRef
 from heater.repos.store import Kind, RepoInfo, parse_visibility
-from heater.repos.versions import TaggedVersion, Version
+from heater.repos.versions import TaggedVersion, Version, latest
 from heater.repos.view import RepoView
 from heater.templates.files import parse_files
+from heater.templates.heateryaml import entrypoint
+from heater.templates.paramcheck import ValueProblem, check_parameter_values
+from heater.templates.paramschema import parameters_schema
 from heater.templates.release import create_version
+from heater.templates.yamlload import load_yaml
 
 # The request's JSON object, read when the method is ready for it.
 Body = Callable[[], Mapping[str, Any]]
@@ -76,6 +80,18 @@ class RawFile:
     # at ``repo_path`` rather than inflated (heater.git.blobs).
     size: int
     repo_path: Path
+
+
+@dataclass(frozen=True)
+class ParametersAtRef:
+    """What a template's parameters say at a ref: the JSON Schema, or the
+    problems of values checked against them."""
+
+    info: RepoInfo
+    resolved: Resolved
+    entrypoint: str
+    schema: dict[str, Any]
+    problems: list[ValueProblem]
 
 
 class Templates:
@@ -140,6 +156,32 @@ class Templates:
             visible = self._visible(caller)
             return {**self._state(view, visible),
                     "history": lifecycle.history(view.git, visible)}
+
+    def parameters(self, caller: Caller, repo: RepoId, ref: str | None,
+                   values: Body | None = None) -> ParametersAtRef:
+        """The JSON Schema of the parameters of the entry point at ``ref``
+        (default: ``latest``, else the default branch); with ``values``,
+        also what Heat would refuse in them (see
+        :func:`~heater.templates.paramcheck.check_parameter_values`)."""
+        with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
+            if ref is None:
+                if latest(view.versions) is not None:
+                    ref = LATEST
+                elif view.git.head_is_unborn:
+                    raise UnknownRef("HEAD", "the repository has no commit")
+                else:
+                    ref = view.git.head.shorthand
+            resolved = view.resolve(ref)
+            tree = resolved.commit.tree
+            path = entrypoint(tree)
+            blob = find_blob(tree, path)
+            if blob is None:
+                raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})")
+            template = load_yaml(blob.data, path).data
+            problems = check_parameter_values(template, values()) if values else []
+            return ParametersAtRef(view.info, resolved, path,
+                                   parameters_schema(template, f"{repo} parameters"),
+                                   problems)
 
     # -- writes ------------------------------------------------------------
 

@@ -79,6 +79,14 @@ GET    T/diff                                    pt   200 401 200 200 200 200 20
 GET    T/diff                                    st   404 401 200 200 200 404 404 404 200 200 200
 GET    T/diff                                    pi   404 401 404 404 404 404 404 404 404 404 404
 GET    T/diff                                    none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/schema                                  pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/schema                                  st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/schema                                  pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/schema                                  none 404 401 404 404 404 404 404 404 404 404 404
+POST   T/validate                                pt   200 401 200 200 200 200 200 200 200 200 200
+POST   T/validate                                st   404 401 200 200 200 404 404 404 200 200 200
+POST   T/validate                                pi   404 401 404 404 404 404 404 404 404 404 404
+POST   T/validate                                none 404 401 404 404 404 404 404 404 404 404 404
 GET    T/lifecycle                               pt   200 401 200 200 200 200 200 200 200 200 200
 GET    T/lifecycle                               st   404 401 200 200 200 404 404 404 200 200 200
 GET    T/lifecycle                               pi   404 401 404 404 404 404 404 404 404 404 404
@@ -379,6 +387,11 @@ def _read(suffix: str, params: dict[str, str] | None = None) -> Callable[[World,
     return make
 
 
+def _validate(world: World, key: str) -> Call:
+    path, name = _tpl(world, key, "/validate")
+    return Call("POST", path, name, json={"parameters": {}})
+
+
 YANK = "/versions/v1.0.0/yank"
 CASES: dict[str, Callable[[World, str], Call]] = {
     "GET /healthz": lambda world, key: Call("GET", "/healthz"),
@@ -393,6 +406,8 @@ CASES: dict[str, Callable[[World, str], Call]] = {
     "GET /api/v1/templates/<namespace>/<name>/diff": _read("/diff", {"from": "v1.0.0",
                                                                      "to": "main"}),
     "GET /api/v1/templates/<namespace>/<name>/lifecycle": _read("/lifecycle"),
+    "GET /api/v1/templates/<namespace>/<name>/schema": _read("/schema"),
+    "POST /api/v1/templates/<namespace>/<name>/validate": _validate,
     "POST /api/v1/templates/<namespace>/<name>/versions": _create_version,
     "POST /api/v1/templates/<namespace>/<name>/versions/<version>/yank": _lifecycle(
         "POST", YANK, {"reason": "matrix"}, undo=("DELETE", YANK)),
