@@ -131,6 +131,7 @@ CODES: dict[str, type[HeaterError]] = {
     "too_many_files": InvalidInput,
     "unknown_field": InvalidInput,
     "unknown_target": InvalidInput,
+    "unbundlable_template": InvalidInput,
     "upload_incomplete": InvalidInput,
     "validation_failed": InvalidInput,
     # 401, 403
@@ -173,6 +174,7 @@ CODES: dict[str, type[HeaterError]] = {
     # 413, 415, 503
     "too_large": TooLarge,
     "upload_too_long": TooLarge,
+    "bundle_too_large": TooLarge,
     "unsupported_media_type": UnsupportedMediaType,
     "unavailable": Unavailable,
     "index_unavailable": Unavailable,
