@@ -14,7 +14,7 @@ caller hears 401, 403 or 404 whatever its body says.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,7 @@ from heater.repos.resolve import LATEST, Resolved, UnknownRef
 from heater.repos.store import Kind, RepoInfo, parse_visibility
 from heater.repos.versions import TaggedVersion, Version, latest
 from heater.repos.view import RepoView
+from heater.templates.bundle import build_bundle, raw_prefix
 from heater.templates.files import parse_files
 from heater.templates.heateryaml import entrypoint
 from heater.templates.paramcheck import ValueProblem, check_parameter_values
@@ -94,6 +95,26 @@ class ParametersAtRef:
     problems: list[ValueProblem]
 
 
+@dataclass(frozen=True)
+class Bundle:
+    """A ``POST /stacks`` body and the commit whose files it holds."""
+
+    commit: str
+    body: dict[str, Any]
+
+
+def _resolve(view: RepoView, ref: str | None) -> Resolved:
+    """What ``ref`` names; without one, ``latest``, else the default branch."""
+    if ref is None:
+        if latest(view.versions) is not None:
+            ref = LATEST
+        elif view.git.head_is_unborn:
+            raise UnknownRef("HEAD", "the repository has no commit")
+        else:
+            ref = view.git.head.shorthand
+    return view.resolve(ref)
+
+
 class Templates:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -144,6 +165,19 @@ class Templates:
             return RawFile(view.info, resolved, blob, yank_of(resolved, view.state), size,
                            Path(view.git.path))
 
+    def bundle(self, caller: Caller, repo: RepoId, ref: str | None,
+               environments: Sequence[str], base_url: str) -> Bundle:
+        """What python-heatclient posts to Heat's ``POST /stacks`` for the
+        template at ``ref`` (default: ``latest``, else the default branch)
+        and ``environments``, every URL under ``base_url`` pinned to the
+        commit ``ref`` resolves to."""
+        with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
+            resolved = _resolve(view, ref)
+            tree = resolved.commit.tree
+            body = build_bundle(view.git, tree, raw_prefix(base_url, repo, resolved.sha),
+                                entrypoint(tree), environments)
+            return Bundle(resolved.sha, body)
+
     def diff(self, caller: Caller, repo: RepoId, old: str, new: str,
              binary_patches: bool = False) -> tuple[RepoInfo, RefComparison]:
         """The comparison of two refs, with the info of the repository."""
@@ -164,19 +198,12 @@ class Templates:
         also what Heat would refuse in them (see
         :func:`~heater.templates.paramcheck.check_parameter_values`)."""
         with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
-            if ref is None:
-                if latest(view.versions) is not None:
-                    ref = LATEST
-                elif view.git.head_is_unborn:
-                    raise UnknownRef("HEAD", "the repository has no commit")
-                else:
-                    ref = view.git.head.shorthand
-            resolved = view.resolve(ref)
+            resolved = _resolve(view, ref)
             tree = resolved.commit.tree
             path = entrypoint(tree)
             blob = find_blob(tree, path)
             if blob is None:
-                raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})")
+                raise FileNotInTree(path, f"{resolved.ref} ({resolved.sha[:12]})")
             template = load_yaml(blob.data, path).data
             problems = check_parameter_values(template, values()) if values else []
             return ParametersAtRef(view.info, resolved, path,
@@ -269,4 +296,4 @@ class Templates:
                 "deprecated": hide_replacement(state.deprecated, visible)}
 
 
-__all__ = ["Body", "RawFile", "Templates"]
+__all__ = ["Body", "Bundle", "RawFile", "Templates"]

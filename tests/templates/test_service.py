@@ -125,6 +125,8 @@ HANDLERS: dict[str, tuple[str, str, dict[str, Any] | None, str]] = {
         "GET", "/api/v1/templates/acme/web/commits", None, "commits"),
     "diff_api.template_diff": (
         "GET", "/api/v1/templates/acme/web/diff?from=1.0.0&to=main", None, "diff"),
+    "templates_api.template_bundle": (
+        "GET", "/api/v1/templates/acme/web/bundle?ref=v1.0.0", None, "bundle"),
     "raw.raw_file": ("GET", "/acme/web/raw/v1.0.0/template.yaml", None, "raw_file"),
     "lifecycle_api.state": ("GET", "/api/v1/templates/acme/web/lifecycle", None, "lifecycle"),
     "lifecycle_api.yank": (

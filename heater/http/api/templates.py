@@ -13,6 +13,7 @@ from heater.http.context import caller, clone_url, json_body, registry
 from heater.http.publicurl import base_url, link
 from heater.names import RepoId
 from heater.repos.store import Kind, RepoInfo
+from heater.templates.bundle import dumps
 from heater.templates.service import Templates
 
 PREFIX = "/api/v1/templates"
@@ -90,3 +91,15 @@ def list_template_commits(namespace: str, name: str) -> Response:
         args["marker"] = page.next_marker
         next_url = f"{link(quote(request.path))}?{urlencode(args)}"
     return jsonify({"commits": page.commits, "next": next_url})
+
+
+@bp.get("/<namespace>/<name>/bundle")
+def template_bundle(namespace: str, name: str) -> Response:
+    environments = request.args.getlist("environment")
+    bundle = templates().bundle(caller(), RepoId(namespace, name), request.args.get("ref"),
+                                environments, base_url())
+    # Written as heatclient writes it, so the body can be posted to Heat as is.
+    pinned = urlencode([("ref", bundle.commit), *(("environment", e) for e in environments)])
+    return Response(dumps(bundle.body), mimetype="application/json",
+                    headers={"X-Heater-Commit": bundle.commit,
+                             "Content-Location": f"{request.path}?{pinned}"})
