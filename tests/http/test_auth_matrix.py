@@ -75,6 +75,10 @@ GET    T/commits                                 pt   200 401 200 200 200 200 20
 GET    T/commits                                 st   404 401 200 200 200 404 404 404 200 200 200
 GET    T/commits                                 pi   404 401 404 404 404 404 404 404 404 404 404
 GET    T/commits                                 none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/bundle                                  pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/bundle                                  st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/bundle                                  pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/bundle                                  none 404 401 404 404 404 404 404 404 404 404 404
 GET    T/diff                                    pt   200 401 200 200 200 200 200 200 200 200 200
 GET    T/diff                                    st   404 401 200 200 200 404 404 404 200 200 200
 GET    T/diff                                    pi   404 401 404 404 404 404 404 404 404 404 404
@@ -403,6 +407,7 @@ CASES: dict[str, Callable[[World, str], Call]] = {
     "GET /api/v1/templates/<namespace>/<name>/versions": _read("/versions"),
     "GET /api/v1/templates/<namespace>/<name>/versions/<version>": _read("/versions/1.0.0"),
     "GET /api/v1/templates/<namespace>/<name>/commits": _read("/commits"),
+    "GET /api/v1/templates/<namespace>/<name>/bundle": _read("/bundle", {"ref": "v1.0.0"}),
     "GET /api/v1/templates/<namespace>/<name>/diff": _read("/diff", {"from": "v1.0.0",
                                                                      "to": "main"}),
     "GET /api/v1/templates/<namespace>/<name>/lifecycle": _read("/lifecycle"),
@@ -574,6 +579,7 @@ DELETED_READS = {
     "GET /api/v1/templates/<namespace>/<name>": 410,
     "GET /api/v1/templates/<namespace>/<name>/versions": 410,
     "GET /api/v1/templates/<namespace>/<name>/commits": 410,
+    "GET /api/v1/templates/<namespace>/<name>/bundle": 410,
     "GET /api/v1/templates/<namespace>/<name>/diff": 410,
     "GET /api/v1/templates/<namespace>/<name>/lifecycle": 200,
     "GET /<namespace>/<name>/raw/<ref>/<path:path>": 410,
