@@ -150,14 +150,18 @@ def test_private_templates_need_a_reader(server: Server, git: Git, ns: str,
 
 def test_references_outside_the_repository(server: Server, git: Git, ns: str,
                                            tmp_path: Path) -> None:
-    outside = TEMPLATE.replace("scripts/boot.sh", "http://example.com/boot.sh")
+    # A push refuses get_file URLs, but an environment's base_url moves its
+    # mappings where heatclient would fetch them, out of the repository.
+    elsewhere = PROD.replace("resource_registry:\n",
+                             "resource_registry:\n  base_url: http://example.com/\n")
     push(server, git, tmp_path / "w", f"{ns}/leaky", server.token("writer", ns),
-         {**FILES, "template.yaml": outside})
-    answer = bundle(server, ns, "leaky", ref="main")
+         {**FILES, "env/prod.yaml": elsewhere})
+    assert bundle(server, ns, "leaky", ref="main").status_code == 200
+    answer = bundle(server, ns, "leaky", ref="main", environment="env/prod.yaml")
     assert answer.status_code == 400
     error = conforms(answer, PATH)["error"]
     assert error["code"] == "unbundlable_template"
-    assert "http://example.com/boot.sh: is outside the repository" in error["message"]
+    assert "http://example.com/lib/custom.yaml: is outside the repository" in error["message"]
 
 
 def test_bad_requests(server: Server, ns: str, published: str) -> None:
