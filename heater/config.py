@@ -133,7 +133,9 @@ class Config:
             try:
                 values[setting.key] = setting.parse(value)
             except ValueError as exc:
-                raise ConfigError(f"{setting.key} {exc}", source) from None
+                # A file's source names the key already; a variable's does not.
+                label = "" if source.endswith(f": {setting.key}") else f"{setting.key} "
+                raise ConfigError(f"{label}{exc}", source) from None
         if data_dir:
             values["data_dir"] = data_dir
         return cls(data_dir=Path(str(values.pop("data_dir"))), **values)  # type: ignore[arg-type]

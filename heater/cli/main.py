@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from heater.auth.tokens import Role
 from heater.cli import image
@@ -18,6 +19,8 @@ from heater.wiring import build_catalog, build_registry, clean_up
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="heater", description=__doc__)
+    parser.add_argument("--version", action="version",
+                        version=f"heater {metadata.version('heater')}")
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument("--data-dir",
                           help="data directory (default: $HEATER_DATA_DIR, the config "
@@ -71,10 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         registry = build_registry(config)  # creates nothing until a store is used
         if args.command == "token":
+            print(f"data directory: {config.data_dir}", file=sys.stderr)
             return _token(registry, args)
+        if not config.data_dir.is_dir():
+            # A mistyped path would otherwise get an empty index of its own.
+            print(f"heater: no data directory at {config.data_dir}; give --data-dir or "
+                  "$HEATER_DATA_DIR (heater serve creates one)", file=sys.stderr)
+            return 1
         if args.command == "cleanup":
             removed = clean_up(registry, args.older_than).removed
-            print(f"removed {len(removed)} abandoned entries"
+            print(f"removed {len(removed)} leftovers of finished or interrupted work"
                   f"{':' if removed else ''}", file=sys.stderr)
             for path in removed:  # what they were: the names say (upload-, hook-, ...)
                 print(f"  {path.relative_to(registry.layout.root)}", file=sys.stderr)
@@ -98,7 +107,12 @@ def _token(registry: Registry, args: argparse.Namespace) -> int:
               file=sys.stderr)
         print(secret)
     elif args.token_command == "list":
-        for record in registry.tokens.list():
+        records = registry.tokens.list()
+        if not records:
+            print("no tokens", file=sys.stderr)
+        else:
+            print("NAME\tROLE\tNAMESPACE\tCREATED")
+        for record in records:
             print(f"{record.name}\t{record.role}\t{record.namespace or '*'}\t{record.created_at}")
     elif args.token_command == "revoke":
         registry.tokens.revoke(args.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from heater.errors import InvalidInput
@@ -147,12 +148,18 @@ def _document_order(error: Any) -> list[tuple[int, int, str]]:
     return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.absolute_path]
 
 
+_REQUIRED = re.compile(r"'([^']+)' is a required property")
+
+
 def _field(error: Any) -> str:
     """The JSON path of the field an error is about (the missing or extra
     key itself, rather than the object that lacks or has it)."""
     field: str = error.json_path
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [k for k in error.validator_value if k not in error.instance]
+        # One error per missing key; only its message names which.
+        named = _REQUIRED.match(error.message)
+        missing = [named.group(1)] if named else [
+            k for k in error.validator_value if k not in error.instance]
         if missing:
             field = f"{field}.{missing[0]}"
     elif error.validator == "additionalProperties" and isinstance(error.instance, dict):

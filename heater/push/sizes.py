@@ -42,7 +42,8 @@ def oversized_files(git: pygit2.Repository, quarantine: str, limit: int) -> list
         if isinstance(commit, pygit2.Commit):
             _name_blobs(commit.tree, "", large, named, seen)
     return [f"{named.get(blob, f'blob {blob}')}: {size} bytes, larger than the "
-            f"{limit}-byte limit for one file ({MAX_BLOB_ENV}); templates are text"
+            f"{limit}-byte limit for one file (setting max_blob_bytes, {MAX_BLOB_ENV}); "
+            "templates are text"
             for blob, size in sorted(large.items(), key=lambda item: named.get(item[0], ""))]
 
 

@@ -348,7 +348,8 @@ _MAPPABLE = frozenset({Rule.UNKNOWN_RESOURCE_TYPE, Rule.UNKNOWN_PLUGIN_TYPE})
 
 
 def _as_problem(doc: YamlDocument, finding: Finding) -> Problem:
-    return Problem(doc.path, doc.line_of(*finding.keys), finding.message,
+    # The rule's name, so that a repository can lower it in heater.yaml.
+    return Problem(doc.path, doc.line_of(*finding.keys), f"{finding.message} [{finding.rule}]",
                    warning=finding.severity == "warning")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import time
 from pathlib import Path
 
@@ -36,7 +38,22 @@ def test_data_dir_from_option_then_environment_then_default(tmp_path: Path) -> N
     assert (tmp_path / "repos" / "auth.sqlite").is_file()
     assert (tmp_path / "opt" / "auth.sqlite").is_file()
     listed = heater("token", "list", "--data-dir", str(tmp_path / "opt"), cwd=tmp_path)
-    assert listed.stdout.startswith("c\treader\t*\t")
+    assert listed.stdout.startswith("NAME\tROLE\tNAMESPACE\tCREATED\nc\treader\t*\t")
+    assert listed.stderr == f"data directory: {tmp_path / 'opt'}\n"
+    empty = heater("token", "list", "--data-dir", str(tmp_path / "none"), cwd=tmp_path)
+    assert (empty.stdout, empty.stderr) == ("", f"data directory: {tmp_path / 'none'}\n"
+                                                "no tokens\n")
+
+
+def test_commands_that_read_a_data_directory_refuse_a_missing_one(tmp_path: Path) -> None:
+    for command in ("reindex", "cleanup"):
+        missing = heater(command, "--data-dir", str(tmp_path / "typo"), cwd=tmp_path)
+        assert missing.returncode == 1
+        assert missing.stderr == (f"heater: no data directory at {tmp_path / 'typo'}; give "
+                                  "--data-dir or $HEATER_DATA_DIR (heater serve creates one)\n")
+    assert not (tmp_path / "typo").exists()
+    version = heater("--version", cwd=tmp_path)
+    assert version.returncode == 0 and re.fullmatch(r"heater \d+\.\d+\.\d+\n", version.stdout)
 
 
 def test_bad_token_requests_are_refused(tmp_path: Path) -> None:
@@ -68,11 +85,11 @@ def test_cleanup_names_what_it_removed(tmp_path: Path) -> None:
     leftover.mkdir(parents=True)
     done = heater("cleanup", "--older-than", "0", "--data-dir", str(data), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines() == ["removed 1 abandoned entries:",
+    assert done.stderr.splitlines() == ["removed 1 leftovers of finished or interrupted work:",
                                         "  tmp/create-0123.git"]
     assert not leftover.exists()
     again = heater("cleanup", "--older-than", "0", "--data-dir", str(data), cwd=tmp_path)
-    assert again.stderr.splitlines() == ["removed 0 abandoned entries"]
+    assert again.stderr.splitlines() == ["removed 0 leftovers of finished or interrupted work"]
 
 
 def test_token_commands_create_only_the_token_store(tmp_path: Path,

@@ -83,3 +83,11 @@ def test_a_template_name_cannot_take_builds(server: Server, ns: str) -> None:
                              json=UBUNTU_MANIFEST, headers=auth(token), timeout=10)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "not_an_image"
+
+
+def test_each_missing_field_is_named_as_itself() -> None:
+    with pytest.raises(InvalidManifest) as refused:
+        validate({"disk_format": "qcow2"})
+    assert refused.value.message == (
+        "manifest field $.container_format: 'container_format' is a required property; "
+        "$.os: 'os' is a required property; $.packages: 'packages' is a required property")

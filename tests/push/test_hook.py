@@ -146,7 +146,7 @@ def test_warnings_are_shown_to_the_pusher_and_kept_beside_the_template(
     url = server.auth_url(f"{ns}/warned.git", server.token("writer", ns))
     pushed = git.run("push", url, "main", cwd=work)
     warning = ("template.yaml:13: warning: resource server: unknown property 'flavour' "
-               "(did you mean 'flavor'?)")
+               "(did you mean 'flavor'?) [unknown-property]")
     assert f"remote: {warning}" in pushed.stderr
     assert "push refused" not in pushed.stderr
     detail = requests.get(f"{server.url}/api/v1/templates/{ns}/warned", timeout=30)
@@ -328,7 +328,8 @@ def test_a_file_over_the_size_limit_is_refused_unread(git: Git, ns: str,
         git.commit(work, {"files/small.img": b"\0" * limit}, "at the limit")
         stderr = refused(git, work, url, "main")
         assert (f"remote: files/disk.img: {limit + 1} bytes, larger than the {limit}-byte "
-                "limit for one file (HEATER_MAX_BLOB_BYTES); templates are text") in stderr
+                "limit for one file (setting max_blob_bytes, HEATER_MAX_BLOB_BYTES); templates "
+                    "are text") in stderr
         assert "small.img" not in stderr
         assert "push refused: nothing was changed" in stderr
         assert_clean(server, f"{ns}/big")

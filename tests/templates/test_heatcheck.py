@@ -112,12 +112,13 @@ def test_push_validation_reads_environments_nested_templates_and_heater_yaml() -
     files = {"template.yaml": entry.encode(), "lib/b.yaml": nested.encode(),
              "env.yaml": b"resource_registry:\n  OS::Acme::Widget: lib/b.yaml\n"}
     assert [str(p) for p in findings(MappingSource(files))] == [
-        "template.yaml:7: warning: resource b: lib/b.yaml has no parameter 'colour'"]
+        "template.yaml:7: warning: resource b: lib/b.yaml has no parameter 'colour' "
+        "[unknown-property]"]
     broken = {**files, "template.yaml": entry.replace("OS::Acme", "OS::Nova").encode()}
     assert [str(p) for p in validate(MappingSource(broken))] == [
         "template.yaml:4: resource a: type 'OS::Nova::Widget' is neither a Heat resource "
         "type, a nested template, nor mapped in an environment's resource_registry "
-        "(did you mean 'OS::Nova::Quota'?)"]
+        "(did you mean 'OS::Nova::Quota'?) [unknown-resource-type]"]
     lowered = {**broken, "heater.yaml": b"validation:\n  warn: [unknown-resource-type]\n"}
     assert validate(MappingSource(lowered)) == []
     wrong = {**broken, "heater.yaml": b"validation:\n  warn: [no-such-rule]\n"}
@@ -126,7 +127,7 @@ def test_push_validation_reads_environments_nested_templates_and_heater_yaml() -
         "Heat checks (see the README), such as unknown-resource-type",
         "template.yaml:4: resource a: type 'OS::Nova::Widget' is neither a Heat resource "
         "type, a nested template, nor mapped in an environment's resource_registry "
-        "(did you mean 'OS::Nova::Quota'?)"]
+        "(did you mean 'OS::Nova::Quota'?) [unknown-resource-type]"]
 
 
 def test_the_corpus_has_warnings_but_no_error() -> None:

@@ -60,9 +60,9 @@ def test_every_historic_version_is_accepted_but_those_heat_refuses() -> None:
     # Three upstream versions of 2017 read an attribute of a resource that is
     # not there (fixed upstream in the next one); Heat refuses them too.
     broken = ["template.yaml:131: get_attr: 'scaleup_policy' is not a resource of this "
-              "template (did you mean 'web_server_scaleup_policy'?)",
+              "template (did you mean 'web_server_scaleup_policy'?) [undefined-resource]",
               "template.yaml:151: get_attr: 'scaleup_policy' is not a resource of this "
-              "template (did you mean 'web_server_scaleup_policy'?)"]
+              "template (did you mean 'web_server_scaleup_policy'?) [undefined-resource]"]
     assert refused == {"08-2017-05-18-de99077.yaml": broken,
                        "09-2017-06-06-9ac17bf.yaml": broken,
                        "10-2017-07-10-c03afdf.yaml": broken}
