@@ -23,7 +23,7 @@ from heater.catalog.index import (
     Sort,
 )
 from heater.catalog.templates import MAX_KEYWORD_LENGTH, normalise_keywords
-from heater.errors import InvalidInput
+from heater.errors import InvalidInput, InvalidMarker
 from heater.names import check_name
 
 MAX_FILTER_KEYWORDS = 16
@@ -87,7 +87,7 @@ def parse_listing(kind: str, caller: Caller,
         raise InvalidListing("keyword", f"each must be 1 to {MAX_KEYWORD_LENGTH} characters")
     marker = _single(args, "marker")
     if marker is not None and not 0 < len(marker) <= MAX_MARKER_LENGTH:
-        raise InvalidListing("marker", f"must be 1 to {MAX_MARKER_LENGTH} characters")
+        raise InvalidMarker(f"must be 1 to {MAX_MARKER_LENGTH} characters")
     text = _single(args, "q")
     sort = _single(args, "sort")
     limit = _single(args, "limit")

@@ -12,7 +12,7 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from heater.errors import Gone, HeaterError, status_of
+from heater.errors import CODES, STATUS, Gone, HeaterError, status_of
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,16 @@ def _domain_error(error: HeaterError) -> Response:
     return error_response(status_of(error), error.code, error.message, extra)
 
 
+# The table's code for a status werkzeug refuses on its own (a body past the
+# size limit is "too_large" whichever layer notices it).
+_CODE_OF_STATUS = {status: category.code for category, status in STATUS.items()
+                   if category is not HeaterError}
+
+
 def _http_error(error: HTTPException) -> Response:
     code = (error.name or "error").lower().replace(" ", "_")
+    if code not in CODES:
+        code = _CODE_OF_STATUS.get(error.code or 500, code)
     message = error.description or error.name
     if error.code in (404, 405):  # no such route: name it, and where routes are listed
         message = (f"no endpoint {request.method} {request.path}"

@@ -67,8 +67,6 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
     if message is not None and len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidInput(f"message is longer than {MAX_MESSAGE_LENGTH} characters",
                            code="invalid_message")
-    if message is not None and "\0" in message:  # git objects cannot hold one
-        raise InvalidInput("message must not contain a NUL character", code="invalid_message")
     if message is not None:
         check_free_text(message, "message")
     text = message if message and message.strip() else f"Release {version}"

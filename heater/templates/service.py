@@ -56,9 +56,10 @@ def string_field(body: Mapping[str, Any], field: str, *, required: bool) -> str 
     value = body.get(field)
     if value is None and not required:
         return None
+    if value is None:
+        raise InvalidInput(f"{field!r} is required and must be a string", code="missing_field")
     if not isinstance(value, str):
-        qualifier = "is required and " if required else ""
-        raise InvalidInput(f"{field!r} {qualifier}must be a string", code="missing_field")
+        raise InvalidInput(f"{field!r} must be a string", code="invalid_field")
     return value
 
 

@@ -55,7 +55,7 @@ def test_bad_bodies_get_clear_errors(server: Server, ns: str) -> None:
         ({"namespace": ns, "name": "x.git"}, 400, "invalid_name"),
         ({"namespace": ns, "name": "api"}, 400, "invalid_name"),
         ({"namespace": ns}, 400, "missing_field"),
-        ({"namespace": ns, "name": 5}, 400, "missing_field"),
+        ({"namespace": ns, "name": 5}, 400, "invalid_field"),
         ({"namespace": ns, "name": "ok", "visibility": "secret"}, 400, "invalid"),
         ({"namespace": ns, "name": "ok", "colour": "red"}, 400, "unknown_field"),
         (["not", "an", "object"], 400, "invalid_json"),
@@ -401,8 +401,7 @@ HOSTILE_ANSWERS: dict[tuple[str, str], tuple[tuple[int, str | None],
         ("1e309", "v1.0.0", "0" * 40, "latest"), OK)),
     ("/api/v1/templates", "sort"): (BAD_PARAMETER, {}),
     ("/api/v1/templates", "limit"): (BAD_PARAMETER, {}),
-    ("/api/v1/templates", "marker"): ((400, "invalid_marker"),
-                                      dict.fromkeys(("", "a" * 3000), BAD_PARAMETER)),
+    ("/api/v1/templates", "marker"): ((400, "invalid_marker"), {}),
     ("/api/v1/templates", "deprecated"): (BAD_PARAMETER, {}),
     ("T", "ref"): REF_ANSWERS,
     ("T/commits", "ref"): REF_ANSWERS,
@@ -441,7 +440,7 @@ def test_hostile_parameters_never_fail_the_server(server: Server, git: Git, ns: 
                 ({"version": value, "ref": "main"}, version),
                 ({"version": f"9.{i}.0", "ref": value}, ref),
                 ({"version": f"9.{i}.1", "ref": "main", "message": value},
-                 (400, "invalid_message") if value == "\x00" else (201, None))):
+                 (400, "invalid_field") if value == "\x00" else (201, None))):
             answer = api(server, "POST", f"/api/v1/templates/{ns}/t/versions", writer,
                          json=body)
             assert answer.status_code == status, (body, answer.text)
