@@ -1,10 +1,12 @@
 """Hostile input: traversal and option injection in every name, ref and path
 parameter, broken encodings, bombs and oversized requests.
 
-Every probe must be refused with a 4xx: in the JSON error shape from the
-API, as git's own text/plain error (shown as ``remote:``) from the git
-services. None may be a 5xx, and none may write anything: the data
-directory's repositories, refs and blobs are the same before and after.
+Every probe names the refusal it must get: a status and the error code of
+the JSON error shape from the API, or the start of git's own text/plain
+error (shown as ``remote:``) from the git services, or of the HTTP server's
+page when it refuses before any application code. None may write anything:
+the data directory's repositories, refs and blobs are the same before and
+after.
 
 Requests are sent byte for byte over a socket, so that nothing (URL
 normalisation in a client library, header validation) softens them.
@@ -62,7 +64,8 @@ BAD_UUIDS = (
     "1b4e28ba-2fa1-4d3b-883f-0016d3cca42", "1b4e28ba2fa14d3b883f0016d3cca427",
     "1b4e28ba-2fa1-4d3b-883f-0016d3cca427%00", "%ff", "x" * 2000,
 )
-# Query parameters and what kind of value each takes, by endpoint.
+# Query parameters and what kind of value each takes, by endpoint; the
+# answer to a hostile value of each is in QUERY_ANSWERS.
 QUERY_PARAMETERS = {
     "/api/v1/templates": {"namespace": HOSTILE_NAMES, "marker": HOSTILE_REFS,
                           "sort": HOSTILE_REFS, "limit": HOSTILE_REFS},
@@ -94,6 +97,9 @@ class Probe:
     body: bytes = b""
     git: bool = False               # a git service: git's text/plain errors
     by_server: bool = False         # refused by the HTTP server before the app
+    # The status, and the error code (JSON), the start of the text (git) or
+    # the page title (the HTTP server's refusal) that must come back.
+    expect: tuple[int, str] = field(kw_only=True)
 
 
 def send(server: Server, probe: Probe, timeout: float = 60) -> Answer:
@@ -116,23 +122,26 @@ def send(server: Server, probe: Probe, timeout: float = 60) -> Answer:
 
 
 def check_refused(probe: Probe, answer: Answer) -> str | None:
-    """Why ``answer`` is not a proper refusal of ``probe``, or None."""
-    if not 400 <= answer.status < 500:
-        return f"{probe.label}: {probe.method} {probe.target!r}: {answer.describe()}"
-    if probe.by_server:
-        return None
+    """Why ``answer`` is not the refusal ``probe`` expects, or None."""
+    status, expected = probe.expect
+    wrong = (f"{probe.label}: {probe.method} {probe.target!r}: expected {probe.expect}, "
+             f"got {answer.describe()}")
     content_type = answer.headers.get("content-type", "")
+    if answer.status != status:
+        return wrong
+    if answer.status == 200:  # a push git refused in its protocol: the refs show it
+        return None
+    if probe.by_server:
+        return None if f"<title>{expected}</title>".encode() in answer.body else wrong
     if content_type.startswith("application/json"):
         try:
             error = json.loads(answer.body)["error"]
-            if isinstance(error["code"], str) and isinstance(error["message"], str):
-                return None
         except (ValueError, KeyError, TypeError):
-            pass
-        return f"{probe.label}: not the JSON error shape: {answer.describe()}"
+            return f"{probe.label}: not the JSON error shape: {answer.describe()}"
+        return None if (error.get("code"), type(error.get("message"))) == (expected, str) else wrong
     if probe.git and content_type.startswith("text/plain"):
-        return None
-    return f"{probe.label}: {probe.target!r} answered {answer.describe()}"
+        return None if answer.body.decode("latin-1").startswith(expected) else wrong
+    return wrong
 
 
 def snapshot(server: Server) -> dict[str, tuple[int, int]]:
@@ -201,12 +210,55 @@ HOSTILE_BY_PARAMETER = {
 }
 _PARAMETER_RE = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
+# Flask routes the percent-decoded path: a value with "%2f" in it (or a file
+# path with a newline, or one that starts with "/") makes a path that no
+# route matches, and the answer is the API's "no such endpoint".
+NO_ROUTE = (404, "not_found")
+_SLASHED = {v: NO_ROUTE for v in (*HOSTILE_NAMES, *HOSTILE_REFS) if "%2f" in v}
+# What a hostile value of each URL parameter answers: the usual answer, then
+# the values answered otherwise.
+URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
+    "namespace": ((400, "invalid_name"), _SLASHED),
+    "name": ((400, "invalid_name"), _SLASHED),
+    "version": ((400, "invalid_version"), _SLASHED),
+    "build_id": ((400, "invalid_name"), {}),
+    # Decoded, ".." and "--output=" are the ref and the rest is the file
+    # path; "refs" is a well-formed ref that no repository has, and so is
+    # U+FFFD, what "%ff" decodes to.
+    "ref": ((400, "invalid_name"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
+                                    "%ff": (404, "unknown_ref")}),
+    "path": ((400, "invalid_name"), {
+        "%2fetc%2fpasswd": NO_ROUTE, "/etc/passwd": NO_ROUTE, "a%0ab": NO_ROUTE,
+        # Names git allows in a tree; this one has no such file.
+        "-x": (404, "file_not_found"), "%ff": (404, "file_not_found")}),
+}
+# The smart HTTP app answers a URL ending in .git, whatever follows.
+DUMB_HTTP = (404, "only git's smart HTTP protocol is served")
+
+
+def url_answer(parameter: str, value: str, git_service: bool, path: str) -> tuple[int, str]:
+    """What ``value`` in ``parameter`` of a route must answer."""
+    usual, unusual = URL_ANSWERS[parameter]
+    answer = unusual.get(value, usual)
+    if answer == NO_ROUTE:
+        return answer
+    if git_service:  # git's refusal, as text: "invalid name '..': ..."
+        return 400, f"invalid {parameter} '"
+    return DUMB_HTTP if is_git_path(path.split("?")[0]) else answer
+
 
 def legit_values(world: World, rule: str) -> dict[str, str]:
     image = "/images/" in rule or rule.endswith("/builds")
     return {"namespace": world.ns, "name": world.names["pi" if image else "pt"],
             "ref": "main", "version": "v1.0.0", "path": "template.yaml",
             "build_id": world.builds["pi"]}
+
+
+# A well-formed request body for each action that takes one, and the query a
+# diff needs: the value under test must be the only thing wrong.
+ACTION_BODIES = {"yank": b'{"reason": "x"}', "deprecation": b'{"message": "x"}',
+                 "undelete": b'{"reason": "x"}'}
+DIFF_QUERY = {False: "?from=v1.0.0&to=main", True: "?from=1.0.0&to=latest"}
 
 
 def url_parameter_probes(world: World, tmp_path: Path) -> list[Probe]:
@@ -223,19 +275,26 @@ def url_parameter_probes(world: World, tmp_path: Path) -> list[Probe]:
                 body = b""
                 if git and method == "GET":
                     for service in SERVICES:
-                        probes.append(Probe(f"{rule} {parameter}", method,
-                                            f"{path}?service={service}", headers, git=True))
+                        probes.append(Probe(f"{rule} {parameter}={value[:40]}", method,
+                                            f"{path}?service={service}", headers, git=True,
+                                            expect=url_answer(parameter, value, git, path)))
                     continue
+                action = rule.rsplit("/", 1)[1]
                 if git:
-                    service = rule.rsplit("/", 1)[1]
-                    headers["Content-Type"] = f"application/x-{service}-request"
+                    headers["Content-Type"] = f"application/x-{action}-request"
                     body = b"0000"
+                elif action == "file":
+                    headers["Content-Type"] = "application/octet-stream"
+                    body = b"x"
                 elif method in ("POST", "PUT"):
                     headers["Content-Type"] = "application/json"
-                    body = b'{"reason": "x", "message": "x", "version": "v9.9.9", "ref": "main"}'
+                    body = ACTION_BODIES.get(action, b'{"version": "v9.9.9", "ref": "main"}')
+                # The value under test must be the only thing wrong.
+                path += DIFF_QUERY["/images/" in rule] if action == "diff" else ""
                 # A name ending in .git makes a git URL of any route.
                 probes.append(Probe(f"{rule} {parameter}={value[:40]}", method, path, headers,
-                                    body, git=git or is_git_path(path)))
+                                    body, git=git or is_git_path(path),
+                                    expect=url_answer(parameter, value, git, path)))
     return probes
 
 
@@ -246,6 +305,21 @@ def test_every_url_parameter_refuses_hostile_values(server: Server, world: World
     run_probes(server, probes)
 
 
+# By parameter: the usual answer, then the values answered otherwise ("%ff"
+# decodes to U+FFFD, a well-formed ref name that no repository has).
+_NO_SUCH_REF = {"%ff": (404, "unknown_ref")}
+QUERY_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
+    "namespace": ((400, "invalid_name"), {}),
+    "marker": ((400, "invalid_marker"), {}),
+    "sort": ((400, "invalid_parameter"), {}),
+    "limit": ((400, "invalid_parameter"), {}),
+    "format": ((400, "invalid_format"), {}),
+    "ref": ((400, "invalid_name"), _NO_SUCH_REF),
+    "from": ((400, "invalid_name"), _NO_SUCH_REF),
+    "to": ((400, "invalid_name"), _NO_SUCH_REF),
+}
+
+
 def test_query_parameters_refuse_hostile_values(server: Server, world: World) -> None:
     bases = {"T": f"/api/v1/templates/{world.ns}/{world.names['pt']}",
              "I": f"/api/v1/images/{world.ns}/{world.names['pi']}"}
@@ -254,20 +328,51 @@ def test_query_parameters_refuse_hostile_values(server: Server, world: World) ->
         prefix, _, suffix = endpoint.partition("/")
         path = bases[prefix] + (f"/{suffix}" if suffix else "") if prefix in bases else endpoint
         for parameter, values in parameters.items():
-            legit = ({"from": "v1.0.0" if prefix == "T" else "1.0.0"}
-                     if endpoint.endswith("diff") else {})
+            legit = ({"from": "v1.0.0", "to": "main"} if endpoint == "T/diff"
+                     else {"from": "1.0.0", "to": "latest"} if endpoint == "I/diff" else {})
             for value in values:
                 query = "&".join(f"{k}={v}" for k, v in {**legit, parameter: value}.items())
+                usual, unusual = QUERY_ANSWERS[parameter]
                 probes.append(Probe(f"{endpoint} ?{parameter}={value[:40]}", "GET",
-                                    f"{path}?{query}", _admin(world)))
+                                    f"{path}?{query}", _admin(world),
+                                    expect=unusual.get(value, usual)))
     run_probes(server, probes)
 
 
 # -- JSON bodies ---------------------------------------------------------------------
 
+# The answer to each hand-written body below, by label.
+BODY_ANSWERS: dict[str, tuple[int, str]] = {
+    **dict.fromkeys(("invalid UTF-8", "raw NUL in the body", "not JSON", "a list",
+                     "JSON nested 100,000 deep", "JSON nested 100,000 deep, manifest",
+                     "JSON nested 100,000 deep, version"), (400, "invalid_json")),
+    "wrong types": (400, "invalid_field"),
+    "manifest nested 5,000 deep": (400, "invalid_manifest"),
+    "oversized JSON": (413, "too_large"),
+    "not JSON content type": (415, "unsupported_media_type"),
+    # Files that Heat could not use: the reason is in the message.
+    **dict.fromkeys(("YAML bomb in files", "YAML nested 5,000 deep in files", "NUL in a file",
+                     "integer of 5,000 digits in files",
+                     "hex integer of 5,000 digits in files"), (400, "validation_failed")),
+    # File paths and names are checked alike.
+    **dict.fromkeys(("NUL in a name", "traversal in a file path", "absolute file path",
+                     "control character in a file path", "NUL in a file path",
+                     ".git in a file path", "lone surrogate in a file path"),
+                    (400, "invalid_name")),
+    # Free text git or JSON cannot carry, wherever it is.
+    **dict.fromkeys(("NUL in a message", "lone surrogate in a message",
+                     "lone surrogate in a file", "NUL in a tag message",
+                     "lone surrogate in a tag message", "NUL in a deprecation message"),
+                    (400, "invalid_field")),
+    "version with a trailing newline": (400, "invalid_version"),
+}
+
+
 def _json(label: str, method: str, path: str, body: bytes, world: World,
-          content_type: str = "application/json") -> Probe:
-    return Probe(label, method, path, {**_admin(world), "Content-Type": content_type}, body)
+          content_type: str = "application/json",
+          expect: tuple[int, str] | None = None) -> Probe:
+    return Probe(label, method, path, {**_admin(world), "Content-Type": content_type}, body,
+                 expect=expect or BODY_ANSWERS[label])
 
 
 def deep(depth: int) -> bytes:
@@ -359,20 +464,27 @@ def test_hostile_json_bodies(server: Server, world: World) -> None:
     for value in map(unquote, HOSTILE_NAMES):
         for body in ({"namespace": value, "name": name}, {"namespace": world.ns, "name": value}):
             probes.append(_json(f"create {body}"[:80], "POST", create,
-                                json.dumps(body).encode(), world))
+                                json.dumps(body).encode(), world,
+                                expect=(400, "invalid_name")))
         probes.append(_json(f"deprecation replacement {value[:30]!r}", "PUT", deprecation,
                             json.dumps({"message": "x", "replacement": f"{world.ns}/{value}"})
-                            .encode(), world))
+                            .encode(), world, expect=(400, "invalid_name")))
     for value in map(unquote, HOSTILE_REFS):
         manifest = {"disk_format": "qcow2", "container_format": "bare", "packages": [],
                     "os": {"distro": "ubuntu", "version": "22.04"}, "version": value}
         probes.append(_json(f"build version {value[:30]!r}", "POST", builds,
-                            json.dumps(manifest).encode(), world))
-    for field_name, values in (("version", HOSTILE_REFS), ("ref", HOSTILE_REFS)):
-        for value in values:
+                            json.dumps(manifest).encode(), world,
+                            expect=(400, "invalid_manifest")))
+    # A ref that is well formed but names nothing (U+FFFD, from "%ff") is
+    # not a target to tag.
+    for field_name, usual, unusual in (
+            ("version", (400, "invalid_version"), {}),
+            ("ref", (400, "invalid_name"), {"%ff": (400, "unknown_target")})):
+        for value in HOSTILE_REFS:
             body = {"version": "v7.7.7", "ref": "main", field_name: unquote(value)}
             probes.append(_json(f"version body {field_name}={value[:30]}", "POST", versions,
-                                json.dumps(body).encode(), world))
+                                json.dumps(body).encode(), world,
+                                expect=unusual.get(value, usual)))
     run_probes(server, probes)
 
 
@@ -382,54 +494,69 @@ def test_hostile_headers(server: Server, world: World) -> None:
     detail = f"/api/v1/templates/{world.ns}/{world.names['pt']}"
     git = f"/{world.ns}/{world.names['pt']}.git/info/refs?service=git-upload-pack"
     probes = []
-    for label, value in (
-            ("invalid UTF-8 bearer", b"Bearer \xff\xfe\xfd"),
-            ("invalid UTF-8 basic", b"Basic \xff\xfe"),
-            ("basic, not base64", b"Basic !!!!"),
-            ("basic, no password", b"Basic eA=="),
+    unreadable = "the Basic credentials are not valid base64 UTF-8"
+    # Each header, with the code the API answers and the start of git's text.
+    for label, value, code, text in (
+            ("invalid UTF-8 bearer", b"Bearer \xff\xfe\xfd", "invalid_token",
+             "the token is not valid (unknown, revoked or m"),
+            ("invalid UTF-8 basic", b"Basic \xff\xfe", "unauthenticated", unreadable),
+            ("basic, not base64", b"Basic !!!!", "unauthenticated", unreadable),
+            ("basic, no password", b"Basic eA==", "unauthenticated",
+             "the Basic credentials have no password"),
             ("basic, invalid UTF-8 inside", b"Basic " + base64.b64encode(
-                b"x:\xff\xfe")),
-            ("unknown scheme", b"Digest x"),
-            ("empty bearer", b"Bearer "),
-            ("long Authorization", b"Bearer " + b"a" * 10_000)):
-        probes.append(Probe(label, "GET", detail, {"Authorization": value}))
-        probes.append(Probe(label + " (git)", "GET", git, {"Authorization": value}, git=True))
+                b"x:\xff\xfe"), "unauthenticated", unreadable),
+            ("unknown scheme", b"Digest x", "unauthenticated",
+             "unsupported authorization scheme 'digest'"),
+            ("empty bearer", b"Bearer ", "unauthenticated", "an empty token was given"),
+            ("long Authorization", b"Bearer " + b"a" * 10_000, "unauthenticated",
+             "the Authorization header is too long")):
+        probes.append(Probe(label, "GET", detail, {"Authorization": value},
+                            expect=(401, code)))
+        probes.append(Probe(label + " (git)", "GET", git, {"Authorization": value}, git=True,
+                            expect=(401, text)))
     # An X-Auth-Token that is not Heater's (Heat sends its Keystone token)
     # is ignored: the read is anonymous. Garbage there must not turn a
     # private read into a success.
     probes.append(Probe("X-Auth-Token, invalid UTF-8", "GET",
                         f"/{world.ns}/{world.names['st']}/raw/main/template.yaml",
-                        {"X-Auth-Token": b"\xff\xfe"}))
+                        {"X-Auth-Token": b"\xff\xfe"}, expect=(404, "repository_not_found")))
     create = "/api/v1/templates"
     probes.append(Probe("invalid UTF-8 content type", "POST", create,
                         {**_admin(world), "Content-Type": b"application/json; charset=\xff"},
-                        b'{"namespace": "..", "name": "x"}'))
+                        b'{"namespace": "..", "name": "x"}', expect=(400, "invalid_name")))
     probes.append(Probe("invalid UTF-8 content type, as a NUL", "POST", create,
-                        {**_admin(world), "Content-Type": b"application/\xff\xfe"}, b"{}"))
+                        {**_admin(world), "Content-Type": b"application/\xff\xfe"}, b"{}",
+                        expect=(415, "unsupported_media_type")))
     probes.append(Probe("invalid UTF-8 Git-Protocol", "POST",
                         f"/{world.ns}/{world.names['pt']}.git/git-upload-pack",
                         {"Content-Type": "application/x-git-upload-pack-request",
-                         "Git-Protocol": b"version=2\xff --upload-pack=x"}, b"zzzz", git=True))
+                         "Git-Protocol": b"version=2\xff --upload-pack=x"}, b"zzzz", git=True,
+                        expect=(400, "malformed pkt-line length")))
     probes.append(Probe("invalid UTF-8 Content-Encoding", "POST",
                         f"/{world.ns}/{world.names['pt']}.git/git-upload-pack",
                         {"Content-Type": "application/x-git-upload-pack-request",
-                         "Content-Encoding": b"gz\xffip"}, b"0000", git=True))
+                         "Content-Encoding": b"gz\xffip"}, b"0000", git=True,
+                        expect=(415, "unsupported Content-Encoding")))
     # The Host header ends up in links (clone_url, next): only host[:port].
     listing = "/api/v1/templates?limit=1"
     for host in (b"evil.example/phish?x=", b"evil.example:80@x", b"a\\b", b"[::1",
                  b"evil.example:99999999", b"\xff\xfe"):
         for target in (detail, listing):
-            probes.append(Probe(f"Host {host!r}", "GET", target, {"Host": host}))
+            probes.append(Probe(f"Host {host!r}", "GET", target, {"Host": host},
+                                expect=(400, "invalid_host")))
     # Past the HTTP server's own limits: it refuses before any application code.
+    too_large = (431, "Request Header Fields Too Large")
     probes.append(Probe("header past the server's limit", "GET", detail,
-                        {"X-Big": "a" * 40_000}, by_server=True))
+                        {"X-Big": "a" * 40_000}, by_server=True, expect=too_large))
     probes.append(Probe("too many headers", "GET", detail,
-                        {f"X-H{i}": "x" for i in range(200)}, by_server=True))
+                        {f"X-H{i}": "x" for i in range(200)}, by_server=True, expect=too_large))
     probes.append(Probe("request line past the server's limit", "GET",
-                        detail + "?q=" + "a" * 10_000, by_server=True))
+                        detail + "?q=" + "a" * 10_000, by_server=True,
+                        expect=(414, "URI Too Long")))
     for target in (detail, git):
         probes.append(Probe("NUL in the token", "GET", target,
-                            {"Authorization": b"Bearer heater_\x00"}, by_server=True))
+                            {"Authorization": b"Bearer heater_\x00"}, by_server=True,
+                            expect=(400, "Bad Request")))
     run_probes(server, probes)
 
 
@@ -439,13 +566,14 @@ def test_oversized_and_broken_bodies(server: Server, world: World) -> None:
     big = b'{"namespace": "' + b"x" * (3 * 1024 * 1024) + b'"}'
     probes = [
         Probe("body larger than its Content-Length says", "POST", create,
-              {**admin, "Content-Type": "application/json"}, big),
+              {**admin, "Content-Type": "application/json"}, big, expect=(413, "too_large")),
         Probe("oversized PUT to a build of another state", "PUT",
               f"/api/v1/builds/{world.builds['pi']}/file",
-              {**admin, "Content-Type": "application/octet-stream"}, b"x" * 1024),
+              {**admin, "Content-Type": "application/octet-stream"}, b"x" * 1024,
+              expect=(409, "build_not_queued")),
         Probe("build upload with the wrong type", "PUT",
               f"/api/v1/builds/{uuid.uuid4()}/file", {**admin, "Content-Type": "text/html"},
-              b"x"),
+              b"x", expect=(415, "unsupported_media_type")),
     ]
     run_probes(server, probes)
     # A chunked body past the JSON limit, with no Content-Length to refuse early.
@@ -470,14 +598,19 @@ def test_oversized_and_broken_bodies(server: Server, world: World) -> None:
 
 # -- git request bodies -----------------------------------------------------------------
 
+# A push git refuses in its own protocol: a 200 whose report says "ng" (or
+# nothing, when the client asked for no report).
+IN_PROTOCOL = (200, "")
+
+
 def _git_post(world: World, service: str, body: bytes, label: str,
-              gzipped: bool = False) -> Probe:
+              gzipped: bool = False, *, expect: tuple[int, str]) -> Probe:
     headers: dict[str, str | bytes] = {**_admin(world),
                                        "Content-Type": f"application/x-{service}-request"}
     if gzipped:
         headers["Content-Encoding"] = "gzip"
     return Probe(label, "POST", f"/{world.ns}/{world.names['pt']}.git/{service}", headers,
-                 body, git=True)
+                 body, git=True, expect=expect)
 
 
 def _pkt(data: bytes) -> bytes:
@@ -503,18 +636,21 @@ def test_hostile_git_requests(server: Server, world: World) -> None:
                 "refs/heads/" + "x" * 1000, "HEAD", "refs/heads/a..b", "/refs/heads/x"):
         command = f"{zero} {head} {ref}\0 report-status\n".encode()
         probes.append(_git_post(world, "git-receive-pack", _pkt(command) + b"0000" + empty_pack,
-                                f"push to {ref[:40]!r}"))
-    for label, body in (
-            ("truncated pkt-line", b"00ff" + b"x" * 10),
-            ("pkt-line length below 4", b"0002" + b"0003"),
+                                f"push to {ref[:40]!r}", expect=IN_PROTOCOL))
+    for label, body, expect in (
+            ("truncated pkt-line", b"00ff" + b"x" * 10,
+             (400, "fatal: the remote end hung up unexpectedly")),
+            # git reads no command from it, so it does nothing.
+            ("pkt-line length below 4", b"0002" + b"0003", IN_PROTOCOL),
             ("command without capabilities", _pkt(f"{zero} {head} refs/heads/-y\n".encode())
-             + b"0000" + empty_pack),
+             + b"0000" + empty_pack, IN_PROTOCOL),
             ("bad object ids", _pkt(b"zz" * 20 + b" " + b"yy" * 20 + b" refs/heads/y\0\n")
-             + b"0000"),
+             + b"0000", (400, "fatal: protocol error: expected old/new/ref")),
             ("pack of garbage", _pkt(f"{zero} {head} refs/heads/y\0 report-status\n".encode())
-             + b"0000PACK" + os.urandom(512)),
-            ("NUL bytes only", b"\x00" * 4096)):
-        probes.append(_git_post(world, "git-receive-pack", body, label))
+             + b"0000PACK" + os.urandom(512), IN_PROTOCOL),
+            ("NUL bytes only", b"\x00" * 4096,
+             (400, "fatal: protocol error: bad line length character"))):
+        probes.append(_git_post(world, "git-receive-pack", body, label, expect=expect))
     # Gzip: a bomb, a broken stream, and a stream that stops half way.
     # The bomb is a push whose pack claims 4 billion objects, then 96 MiB of
     # zeros: git reads into it (inflating as it goes) until it gives up.
@@ -522,16 +658,22 @@ def test_hostile_git_requests(server: Server, world: World) -> None:
     bomb = gzip.compress(_pkt(bomb_command) + b"0000PACK\x00\x00\x00\x02\xff\xff\xff\xff"
                          + b"\0" * (96 * 1024 * 1024), compresslevel=9)
     assert len(bomb) < 200 * 1024
-    probes.append(_git_post(world, "git-receive-pack", bomb, "receive-pack gzip bomb", True))
-    probes.append(_git_post(world, "git-receive-pack", b"\x1f\x8bgarbage", "bad gzip", True))
+    bad_gzip = (400, "bad gzip request body")
+    probes.append(_git_post(world, "git-receive-pack", bomb, "receive-pack gzip bomb", True,
+                            expect=IN_PROTOCOL))
+    probes.append(_git_post(world, "git-receive-pack", b"\x1f\x8bgarbage", "bad gzip", True,
+                            expect=bad_gzip))
+    # What inflates before the cut is flush-pkts: git sees an empty push.
     probes.append(_git_post(world, "git-receive-pack", gzip.compress(b"0000" * 1000)[:40],
-                            "truncated gzip", True))
+                            "truncated gzip", True, expect=IN_PROTOCOL))
     raw_deflate = zlib.compress(b"0000")
-    probes.append(_git_post(world, "git-upload-pack", raw_deflate, "deflate sent as gzip", True))
+    probes.append(_git_post(world, "git-upload-pack", raw_deflate, "deflate sent as gzip", True,
+                            expect=bad_gzip))
     probes.append(Probe("unknown Content-Encoding", "POST",
                         f"/{world.ns}/{world.names['pt']}.git/git-upload-pack",
                         {"Content-Type": "application/x-git-upload-pack-request",
-                         "Content-Encoding": "br"}, b"0000", git=True))
+                         "Content-Encoding": "br"}, b"0000", git=True,
+                        expect=(415, "unsupported Content-Encoding 'br'")))
     refs_before = _refs(server, world)
     before = snapshot(server)
     problems = []
@@ -539,10 +681,9 @@ def test_hostile_git_requests(server: Server, world: World) -> None:
         started = time.monotonic()
         answer = send(server, probe)
         assert time.monotonic() - started < 30, f"{probe.label} took too long"
-        # git refuses a push in protocol (a 200 whose report says "ng", or
-        # nothing at all when the client asked for no report); whether it
-        # was refused shows in the refs, checked below.
-        if answer.status != 200 and (problem := check_refused(probe, answer)) is not None:
+        # Whether a push refused in protocol was refused shows in the refs,
+        # checked below.
+        if (problem := check_refused(probe, answer)) is not None:
             problems.append(problem)
     assert problems == [], "\n".join(problems)
     assert _refs(server, world) == refs_before
