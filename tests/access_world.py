@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import tempfile
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from tests.conftest import Server
+from tests.conftest import Server, git_env
 from tests.images_helpers import UBUNTU_MANIFEST, auth, push
 
 # Who looks: anonymous, a token that is not valid, and each role in the
@@ -57,6 +59,10 @@ class World:
     names: dict[str, str]
     builds: dict[str, str]                 # image key -> its uploaded build id
     private_markers: set[str] = field(default_factory=set)
+    # Template key -> a commit stored in the repository that no template URL
+    # may read: "unreachable" (a pushed branch's, deleted since) and
+    # "lifecycle" (of the history under refs/heater/lifecycle).
+    hidden: dict[str, dict[str, str]] = field(default_factory=dict)
     _count: int = 0
 
     def token(self, principal: str) -> str | None:
@@ -89,6 +95,19 @@ class World:
 
     def url(self, path: str) -> str:
         return f"{self.server.url}{path}"
+
+    def rev(self, key: str, ref: str) -> str:
+        """What ``ref`` of the repository ``key`` points at now, as stored."""
+        return self._git(key, "rev-parse", ref).strip()
+
+    def refs(self, key: str) -> str:
+        """Every ref of the repository ``key`` and what it points at."""
+        return self._git(key, "for-each-ref")
+
+    def _git(self, key: str, *args: str) -> str:
+        path = self.server.layout.root / "git" / self.ns / f"{self.names[key]}.git"
+        return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True,
+                              check=True).stdout
 
 
 def _check(response: requests.Response) -> requests.Response:
@@ -137,16 +156,48 @@ def build_world(server: Server) -> World:
                                  headers=admin, timeout=30))
         world.builds[key] = push(server, token, image, f"bytes of {key} {hexid}".encode(),
                                  manifest, version="1.0.0")
+    for key, private in (("pt", False), ("st", True)):
+        world.hidden[key] = hide_commits(world, key, secret_word if private else "plain")
     # "dt": a private template deleted since, its tombstone giving a reason.
     _check(requests.delete(world.url(f"/api/v1/templates/{world.ns}/{world.names['dt']}"),
                            headers=admin, timeout=30, json={"reason": f"{secret_word} gone"}))
     world.private_markers = {secret_word, world.names["st"], world.names["si"],
-                             world.names["dt"], world.builds["si"]}
+                             world.names["dt"], world.builds["si"],
+                             *world.hidden["st"].values()}
     for key in ("st", "si", "dt"):
         world.private_markers |= object_ids(server, world.ns, world.names[key])
     blob = server.layout.blob(world.builds["si"])
     world.private_markers.add(hashlib.sha256(blob.read_bytes()).hexdigest())
     return world
+
+
+def hide_commits(world: World, key: str, marker: str) -> dict[str, str]:
+    """Leave a commit no ref leads to in the template ``key`` (a branch
+    pushed, then deleted, as a user would) and a lifecycle history (a
+    deprecation, then its withdrawal); the ids of one commit of each."""
+    token = world.token("A")
+    assert token is not None
+    name = world.names[key]
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch) / "work"
+
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], cwd=work if work.exists() else scratch,
+                                  env=git_env(Path(scratch)), capture_output=True, text=True,
+                                  check=True, timeout=120).stdout.strip()
+
+        git("clone", "-q", world.server.auth_url(f"{world.ns}/{name}.git", token), str(work))
+        (work / "template.yaml").write_text((work / "template.yaml").read_text()
+                                            + f"# {marker} gone\n")
+        git("commit", "-qam", f"{marker} gone")
+        git("push", "-q", "origin", "HEAD:refs/heads/gone")
+        git("push", "-q", "origin", ":refs/heads/gone")
+        unreachable = git("rev-parse", "HEAD")
+    path = f"/api/v1/templates/{world.ns}/{name}/deprecation"
+    _check(requests.put(world.url(path), headers=world.admin(), timeout=30,
+                        json={"message": f"{marker} for a while"}))
+    _check(requests.delete(world.url(path), headers=world.admin(), timeout=30))
+    return {"unreachable": unreachable, "lifecycle": world.rev(key, "refs/heater/lifecycle")}
 
 
 def object_ids(server: Server, ns: str, name: str) -> set[str]:

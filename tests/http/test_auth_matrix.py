@@ -37,7 +37,9 @@ from tests.images_helpers import UBUNTU_MANIFEST, push, queue_build
 # (public/private image, each with an uploaded build) or none (a name that
 # does not exist); "-" for endpoints about no repository. In endpoints, T is
 # /api/v1/templates/<namespace>/<name>, I /api/v1/images/<namespace>/<name>,
-# B /api/v1/builds/<build_id> and G /<ns>/<name>.git.
+# B /api/v1/builds/<build_id>, G /<ns>/<name>.git and RAW
+# /<namespace>/<name>/raw/<ref>/<path:path>. An endpoint with a "#" is one
+# of the rows below with a hostile argument (VARIANTS says which).
 #
 # Reading rules: a private repository answers 404 to those who may not read
 # it, exactly as "none" does; a token that is not valid is 401 everywhere it
@@ -174,6 +176,46 @@ POST   G/git-receive-pack                        st   401 401 401 200 200 401 40
 POST   G/git-receive-pack                        pi   401 401 401 403 403 401 401 401 401 403 403
 POST   G/git-receive-pack                        si   401 401 401 403 403 401 401 401 401 403 403
 POST   G/git-receive-pack                        none 401 401 401 200 200 401 401 401 401 200 200
+GET    T#unreachable                             pt   404 401 404 404 404 404 404 404 404 404 404
+GET    T#unreachable                             st   404 401 404 404 404 404 404 404 404 404 404
+GET    T#unreachable                             none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/commits#unreachable                     pt   404 401 404 404 404 404 404 404 404 404 404
+GET    T/commits#unreachable                     st   404 401 404 404 404 404 404 404 404 404 404
+GET    T/commits#unreachable                     none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/diff#unreachable                        pt   404 401 404 404 404 404 404 404 404 404 404
+GET    T/diff#unreachable                        st   404 401 404 404 404 404 404 404 404 404 404
+GET    T/diff#unreachable                        none 404 401 404 404 404 404 404 404 404 404 404
+GET    RAW#unreachable                           pt   404 401 404 404 404 404 404 404 404 404 404
+GET    RAW#unreachable                           st   404 401 404 404 404 404 404 404 404 404 404
+GET    RAW#unreachable                           none 404 401 404 404 404 404 404 404 404 404 404
+POST   T/versions#unreachable                    pt   401 401 403 400 400 403 403 403 403 400 400
+POST   T/versions#unreachable                    st   404 401 403 400 400 404 404 404 403 400 400
+POST   T/versions#unreachable                    none 404 401 404 404 404 404 404 404 404 404 404
+POST   G/git-upload-pack#unreachable             pt   200 401 200 200 200 200 200 200 200 200 200
+POST   G/git-upload-pack#unreachable             st   401 401 200 200 200 404 404 404 200 200 200
+POST   G/git-upload-pack#unreachable             none 401 401 404 404 404 404 404 404 404 404 404
+GET    T#lifecycle                               pt   404 401 404 404 404 404 404 404 404 404 404
+GET    T#lifecycle                               st   404 401 404 404 404 404 404 404 404 404 404
+GET    T#lifecycle                               none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/commits#lifecycle                       pt   404 401 404 404 404 404 404 404 404 404 404
+GET    T/commits#lifecycle                       st   404 401 404 404 404 404 404 404 404 404 404
+GET    T/commits#lifecycle                       none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/diff#lifecycle                          pt   404 401 404 404 404 404 404 404 404 404 404
+GET    T/diff#lifecycle                          st   404 401 404 404 404 404 404 404 404 404 404
+GET    T/diff#lifecycle                          none 404 401 404 404 404 404 404 404 404 404 404
+GET    RAW#lifecycle                             pt   404 401 404 404 404 404 404 404 404 404 404
+GET    RAW#lifecycle                             st   404 401 404 404 404 404 404 404 404 404 404
+GET    RAW#lifecycle                             none 404 401 404 404 404 404 404 404 404 404 404
+POST   T/versions#lifecycle                      pt   401 401 403 400 400 403 403 403 403 400 400
+POST   T/versions#lifecycle                      st   404 401 403 400 400 404 404 404 403 400 400
+POST   T/versions#lifecycle                      none 404 401 404 404 404 404 404 404 404 404 404
+POST   G/git-upload-pack#lifecycle               pt   200 401 200 200 200 200 200 200 200 200 200
+POST   G/git-upload-pack#lifecycle               st   401 401 200 200 200 404 404 404 200 200 200
+POST   G/git-upload-pack#lifecycle               none 401 401 404 404 404 404 404 404 404 404 404
+POST   G/git-receive-pack#sha-named              pt   401 401 401 200 200 401 401 401 401 200 200
+POST   G/git-receive-pack#sha-named              st   401 401 401 200 200 401 401 401 401 200 200
+POST   G/git-receive-pack#lifecycle-ref          pt   401 401 401 200 200 401 401 401 401 200 200
+POST   G/git-receive-pack#lifecycle-ref          st   401 401 401 200 200 401 401 401 401 200 200
 """
 
 
@@ -182,6 +224,7 @@ ABBREVIATIONS = {
     "I": "/api/v1/images/<namespace>/<name>",
     "B": "/api/v1/builds/<build_id>",
     "G": "/<ns>/<name>.git",
+    "RAW": "/<namespace>/<name>/raw/<ref>/<path:path>",
 }
 
 
@@ -443,6 +486,104 @@ CASES: dict[str, Callable[[World, str], Call]] = {
 }
 
 
+# -- rows with a hostile argument ---------------------------------------------------
+# A commit that no ref leads to (a deleted branch's), or one of the history
+# under refs/heater/lifecycle, is stored but no template URL and no fetch may
+# read it: whoever may read the repository learns only that there is no such
+# ref, and the others what a missing repository answers. No writer may push
+# a ref named like a full SHA (it would take over that SHA's URLs) or
+# Heater's own lifecycle ref. What a caller who may read (for a push: write)
+# gets, beyond the status: the error code, or a line of git's answer.
+VARIANT_ANSWERS = {
+    **{f"{endpoint}#{hidden}": answer for hidden in ("unreachable", "lifecycle")
+       for endpoint, answer in (
+           ("GET /api/v1/templates/<namespace>/<name>", (404, "unknown_ref")),
+           ("GET /api/v1/templates/<namespace>/<name>/commits", (404, "unknown_ref")),
+           ("GET /api/v1/templates/<namespace>/<name>/diff", (404, "unknown_ref")),
+           ("GET /<namespace>/<name>/raw/<ref>/<path:path>", (404, "unknown_ref")),
+           ("POST /api/v1/templates/<namespace>/<name>/versions", (400, "unknown_target")),
+           ("POST /<ns>/<name>.git/git-upload-pack", (200, "ERR upload-pack: not our ref")))},
+    "POST /<ns>/<name>.git/git-receive-pack#sha-named": (200, "ng refs/heads/"),
+    "POST /<ns>/<name>.git/git-receive-pack#lifecycle-ref": (200, "ng refs/heater/lifecycle"),
+}
+ZERO = "0" * 40
+EMPTY_PACK = b"PACK\x00\x00\x00\x02\x00\x00\x00\x00" + bytes.fromhex(
+    "029d08823bd8a8eab510ad6ac75c823cfd3ed31e")
+
+
+def _pkt(line: str) -> bytes:
+    return f"{len(line.encode()) + 4:04x}{line}".encode()
+
+
+def _hidden(world: World, key: str, which: str) -> str:
+    # "none" asks for the private template's commit: it must answer alike.
+    return world.hidden["pt" if key == "pt" else "st"][which]
+
+
+def _at_hidden(method: str, suffix: str, which: str) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        path, name = _tpl(world, key, suffix)
+        sha = _hidden(world, key, which)
+        if method == "POST":
+            number = world.fresh("x").split("-")[1]
+            return Call(method, path, name, json={"version": f"v3.0.{number}", "ref": sha})
+        params = {"from": "v1.0.0", "to": sha} if suffix == "/diff" else {"ref": sha}
+        return Call(method, path, name, params=params)
+    return make
+
+
+def _raw_at_hidden(which: str) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        name = world.name(key)
+        return Call("GET", f"/{world.ns}/{name}/raw/{_hidden(world, key, which)}/template.yaml",
+                    name)
+    return make
+
+
+def _fetch_hidden(which: str) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        name = world.name(key)
+        body = _pkt(f"want {_hidden(world, key, which)}\n") + b"0000" + _pkt("done\n")
+        return Call("POST", f"/{world.ns}/{name}.git/git-upload-pack", name, data=body,
+                    headers={"Content-Type": "application/x-git-upload-pack-request"})
+    return make
+
+
+def _push_refused(ref: str | None) -> Callable[[World, str], Call]:
+    """A push of the current main to ``ref`` (None: a branch named like it)."""
+    def make(world: World, key: str) -> Call:
+        name = world.name(key)
+        head = world.rev(key, "main")
+        target = ref or f"refs/heads/{head}"
+        old = world.rev(key, target) if ref is not None else ZERO
+        before = world.refs(key)
+
+        def unchanged(response: requests.Response) -> None:
+            assert world.refs(key) == before, response.text
+        body = _pkt(f"{old} {head} {target}\0 report-status\n") + b"0000" + EMPTY_PACK
+        return Call("POST", f"/{world.ns}/{name}.git/git-receive-pack", name, data=body,
+                    headers={"Content-Type": "application/x-git-receive-pack-request"},
+                    after=unchanged)
+    return make
+
+
+for _which in ("unreachable", "lifecycle"):
+    CASES.update({
+        f"GET /api/v1/templates/<namespace>/<name>#{_which}": _at_hidden("GET", "", _which),
+        f"GET /api/v1/templates/<namespace>/<name>/commits#{_which}": _at_hidden(
+            "GET", "/commits", _which),
+        f"GET /api/v1/templates/<namespace>/<name>/diff#{_which}": _at_hidden(
+            "GET", "/diff", _which),
+        f"GET /<namespace>/<name>/raw/<ref>/<path:path>#{_which}": _raw_at_hidden(_which),
+        f"POST /api/v1/templates/<namespace>/<name>/versions#{_which}": _at_hidden(
+            "POST", "/versions", _which),
+        f"POST /<ns>/<name>.git/git-upload-pack#{_which}": _fetch_hidden(_which),
+    })
+CASES["POST /<ns>/<name>.git/git-receive-pack#sha-named"] = _push_refused(None)
+CASES["POST /<ns>/<name>.git/git-receive-pack#lifecycle-ref"] = _push_refused(
+    "refs/heater/lifecycle")
+
+
 # -- the endpoint list comes from the application --------------------------------
 
 def _openapi_form(rule: str) -> str:
@@ -468,12 +609,14 @@ def application_endpoints(tmp_path: Path) -> set[str]:
 
 def test_every_endpoint_is_in_the_matrix(server: Server, tmp_path: Path) -> None:
     endpoints = application_endpoints(tmp_path)
-    assert endpoints - set(CASES) == set(), "endpoints missing from the auth matrix"
-    assert set(CASES) - endpoints == set(), "matrix cases for endpoints that do not exist"
+    cases = {case.split("#")[0] for case in CASES}
+    assert endpoints - cases == set(), "endpoints missing from the auth matrix"
+    assert cases - endpoints == set(), "matrix cases for endpoints that do not exist"
+    assert set(VARIANT_ANSWERS) == {case for case in CASES if "#" in case}
     rows = {endpoint for endpoint, _repo in TABLE}
     assert rows == set(CASES), "every case needs rows in EXPECTED, and every row a case"
-    in_matrix = {(_openapi_form(c.split()[1].split("?")[0]), c.split()[0].lower())
-                 for c in CASES}
+    in_matrix = {(_openapi_form(re.split("[?#]", c.split()[1])[0]), c.split()[0].lower())
+                 for c in cases}
     served = requests.get(f"{server.url}/api/v1/openapi.json", timeout=30).json()
     documented = {(path, method) for path, item in served["paths"].items()
                   for method in item if method in ("get", "post", "put", "patch", "delete")}
@@ -513,6 +656,38 @@ def run_principal(world: World, principal: str) -> Iterator[Seen]:
         yield Seen(endpoint, repo, call, call.send(world, principal))
 
 
+# The error code of each refusal status in the table (the API's; git's
+# answers are text), unless VARIANT_ANSWERS says what a caller who may read
+# the repository gets.
+ERROR_CODES = {400: "not_an_image", 403: "forbidden", 404: "repository_not_found",
+               409: "repository_exists"}
+
+
+def expected_answer(s: Seen, principal: str) -> tuple[int, str] | None:
+    """(status, error code or a line of git's answer) of a cell, where the
+    table's status does not say it all."""
+    status = s.response.status_code
+    variant = VARIANT_ANSWERS.get(s.endpoint)
+    if (variant is not None and variant[0] == status
+            and (s.repo == "pt" or (s.repo == "st" and principal in READERS))):
+        return variant
+    if status < 400 or s.endpoint.split()[1].startswith("/<ns>/"):
+        return None
+    if status == 401:
+        return status, "invalid_token" if principal == "bad" else "unauthenticated"
+    if status == 404 and s.endpoint.split()[1].startswith("/api/v1/builds/"):
+        return status, "build_not_found"
+    return status, ERROR_CODES[status]
+
+
+def answer_is(response: requests.Response, answer: tuple[int, str]) -> bool:
+    if response.headers.get("Content-Type", "").startswith("application/json"):
+        error = response.json()["error"]
+        return (response.status_code, error["code"]) == answer and isinstance(
+            error["message"], str)
+    return response.status_code == answer[0] and answer[1] in response.text
+
+
 @pytest.mark.parametrize("principal", PRINCIPALS)
 def test_matrix(world: World, principal: str) -> None:
     seen = list(run_principal(world, principal))
@@ -521,10 +696,12 @@ def test_matrix(world: World, principal: str) -> None:
              for s in seen if s.response.status_code != TABLE[(s.endpoint, s.repo)][principal]]
     assert wrong == [], f"{principal}:\n" + "\n".join(wrong)
 
+    codes = [f"{s.endpoint} [{s.repo}]: expected {answer}, got {s.response.status_code} "
+             f"{s.response.text[:200]}"
+             for s in seen if (answer := expected_answer(s, principal)) is not None
+             and not answer_is(s.response, answer)]
+    assert codes == [], f"{principal}:\n" + "\n".join(codes)
     for s in seen:
-        if s.response.status_code >= 400 and not s.endpoint.split()[1].startswith("/<ns>/"):
-            error = s.response.json()["error"]
-            assert isinstance(error["code"], str) and isinstance(error["message"], str)
         if s.response.status_code == 401:
             assert s.response.headers["WWW-Authenticate"].startswith("Basic"), s.endpoint
     if principal in READERS:
