@@ -28,7 +28,8 @@ import mimetypes
 import posixpath
 from urllib.parse import quote
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, request
+from werkzeug.routing import PathConverter
 
 from heater.git.blobs import STREAM_ABOVE, BlobStream
 from heater.http.api.templates import templates
@@ -37,6 +38,19 @@ from heater.names import RepoId
 from heater.repos.resolve import Resolved
 
 bp = Blueprint("raw", __name__)
+
+
+class FilePath(PathConverter):
+    """Werkzeug's path converter, newlines included: git allows them in a
+    file name, so such a path must reach the handler (which says what is
+    wrong with it) rather than match no route."""
+
+    regex = "[^/](?s:.*?)"
+
+
+def init_app(app: Flask) -> None:
+    """Use :class:`FilePath` for ``<path:...>``; before any route is added."""
+    app.url_map.converters["path"] = FilePath
 
 IMMUTABLE_MAX_AGE = 365 * 24 * 3600
 VERSION_MAX_AGE = 24 * 3600
