@@ -222,9 +222,9 @@ URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
     "name": ((400, "invalid_name"), _SLASHED),
     "version": ((400, "invalid_version"), _SLASHED),
     "build_id": ((400, "invalid_name"), {}),
-    # Decoded, ".." and "--output=" are the ref and the rest is the file
-    # path; "refs" is a well-formed ref that no repository has, and so is
-    # U+FFFD, what "%ff" decodes to.
+    # Decoded, a ref with "%2f" ends at its first slash: ".." and "--output="
+    # are refused by name, "refs" is a well-formed ref that no repository
+    # has, and so is U+FFFD, what "%ff" decodes to.
     "ref": ((400, "invalid_name"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
                                     "%ff": (404, "unknown_ref")}),
     "path": ((400, "invalid_name"), {
