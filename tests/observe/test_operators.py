@@ -17,13 +17,15 @@ from heater.auth.sqlite import SqliteTokenStore
 from tests.conftest import HELLO_WORLD, Git, Server, start_server, stop_server
 from tests.images_helpers import push as push_image
 
+MAX_BLOB = 64 * 1024
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
 def observed(tmp_path: Path) -> Iterator[Server]:
     srv = start_server(tmp_path / "data", tmp_path / "server.log", workers=2,
-                       env={"HEATER_AUDIT_LOG": str(tmp_path / "logs" / "audit.jsonl")})
+                       env={"HEATER_AUDIT_LOG": str(tmp_path / "logs" / "audit.jsonl"),
+                            "HEATER_MAX_BLOB_BYTES": str(MAX_BLOB)})
     yield srv
     stop_server(srv)
 
@@ -61,6 +63,12 @@ def test_metrics_count_pushes_clones_refusals_and_uploads_over_two_workers(
     refused = git.run("push", observed.auth_url(f"{ns}/web.git", token), "main", cwd=work,
                       check=False)
     assert refused.returncode != 0 and "pre-receive hook declined" in refused.stderr
+    git.run("reset", "-q", "--hard", "HEAD~1", cwd=work)
+    for ref, files in (("refs/notes/x", {}), ("main", {"big.bin": b"x" * (MAX_BLOB + 1)})):
+        git.commit(work, files, "more")
+        refused = git.run("push", observed.auth_url(f"{ns}/web.git", token), f"HEAD:{ref}",
+                          cwd=work, check=False)
+        assert refused.returncode != 0 and "pre-receive hook declined" in refused.stderr
     push_image(observed, token, f"{ns}/img", b"image bytes", version="1.0.0")
     # Requests spread over both workers (a connection each).
     with ThreadPoolExecutor(8) as pool:
@@ -78,15 +86,16 @@ def test_metrics_count_pushes_clones_refusals_and_uploads_over_two_workers(
         return value(after, name, **labels) - value(before, name, **labels)
 
     assert delta("heater_git_pushes_total", outcome="accepted") == 1
-    assert delta("heater_git_pushes_total", outcome="refused") == 1
-    assert delta("heater_git_push_refusals_total", reason="validation") == 1
+    assert delta("heater_git_pushes_total", outcome="refused") == 3
+    for reason in ("validation", "ref_rule", "size"):
+        assert delta("heater_git_push_refusals_total", reason=reason) == 1, reason
     assert delta("heater_git_fetches_total") == 1
     assert delta("heater_image_uploads_total", outcome="stored") == 1
     assert delta("heater_image_upload_bytes_total") == len(b"image bytes")
     assert delta("heater_http_requests_total", method="GET", route="/healthz",
                  status="200") == 24
     assert delta("heater_http_requests_total", method="POST",
-                 route="/<ns>/<name>.git/git-receive-pack", status="200") == 2
+                 route="/<ns>/<name>.git/git-receive-pack", status="200") == 4
     assert delta("heater_http_request_duration_seconds_count", method="GET",
                  route="/healthz") == 24
     # Route templates, never raw paths: the namespace appears in no label.
