@@ -43,6 +43,7 @@ def init_app(app: Flask, access: str) -> None:
     """Register ``/metrics`` (readable by ``access``: anonymous or token)
     and name each Flask request's route for :class:`Observed`."""
     app.config[METRICS_ACCESS_KEY] = access
+    metrics()  # now, in the worker, before requests race to
     app.register_blueprint(bp)
 
     @app.before_request

@@ -14,8 +14,8 @@ stays bounded whatever clients send.
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,10 +68,18 @@ class Metrics:
             ["operation"])
 
 
-@functools.cache
+_created: list[Metrics] = []
+_creating = threading.Lock()
+
+
 def metrics() -> Metrics:
-    """This process's metrics (created on first use)."""
-    return Metrics()
+    """This process's metrics (created on first use; the first requests of
+    a worker's threads may ask at once, and a metric registers only once)."""
+    if not _created:
+        with _creating:
+            if not _created:
+                _created.append(Metrics())
+    return _created[0]
 
 
 def exposition(pending_dir: Path) -> bytes:
