@@ -123,7 +123,10 @@ class Registry:
             except (OSError, ValueError):
                 marker.unlink(missing_ok=True)
                 continue
-            started = marker.stat().st_mtime if marker.exists() else time.time()
+            try:
+                started = marker.stat().st_mtime
+            except OSError:  # another process replayed it just now
+                started = time.time()
             self.changed(repo, None)
             metrics().index_lag.observe(max(0.0, time.time() - started))
             marker.unlink(missing_ok=True)
@@ -269,6 +272,9 @@ class PendingChange:
         # What the audit log says the write touched (refs, build), filled in
         # by the writer before it finishes.
         self.details: dict[str, object] = {}
+        # False for a write that turned out to write nothing worth a line
+        # (a push its hook refused); the listeners are told all the same.
+        self.audited = True
         self.started = time.monotonic()
         self.marker = registry.begin_change(repo)
 
@@ -277,7 +283,8 @@ class PendingChange:
         nothing was written), then clear the marker; a listener that raises
         leaves it."""
         if notify:
-            self.registry.record(self.caller, self.action, self.repo, self.details)
+            if self.audited:
+                self.registry.record(self.caller, self.action, self.repo, self.details)
             self.registry.changed(self.repo, self.caller)
             metrics().index_lag.observe(time.monotonic() - self.started)
         self.registry.end_change(self.marker)

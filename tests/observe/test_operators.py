@@ -104,6 +104,10 @@ def test_metrics_count_pushes_clones_refusals_and_uploads_over_two_workers(
     assert delta("heater_index_refresh_seconds_count") >= 3
     assert delta("heater_index_lag_seconds_count") >= 3
     assert value(after, "heater_pending_changes") == 0
+    # The refused pushes wrote nothing, so the audit log has no line for them.
+    audited = (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
+    assert [json.loads(line)["action"] for line in audited] == [
+        "push", "create", "queue_build", "upload"]
 
 
 def test_access_log_names_the_token_and_the_audit_log_every_write(

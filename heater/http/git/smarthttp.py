@@ -308,6 +308,7 @@ class SmartHTTP:
                 return
             _count_push(relay, ok)
             if relay is not None:
+                pending.audited = bool(relay.accepted)
                 pending.details["refs"] = [{"ref": u.ref, "old": u.old, "new": u.new}
                                            for u in relay.accepted]
             if created and not _has_refs(path):
