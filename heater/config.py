@@ -60,6 +60,18 @@ def _count(low: int, high: int, what: str) -> Callable[[str], int]:
     return parse
 
 
+def _one_of(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.strip() not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}, not {value!r}")
+        return value.strip()
+    return parse
+
+
+def _optional_path(value: str) -> Path | None:
+    return Path(value).expanduser().resolve() if value.strip() else None
+
+
 # The backends that exist; the composition root (heater.wiring) has one
 # factory per name, and a test checks that the two agree.
 SETTINGS = (
@@ -76,6 +88,11 @@ SETTINGS = (
     # The largest file a push may add; templates are text of a few kilobytes.
     Setting("max_blob_bytes", "HEATER_MAX_BLOB_BYTES", str(DEFAULT_MAX_BLOB_BYTES),
             parse=_count(1, 2**40, "a number of bytes")),
+    # Who may read GET /metrics: anyone (as scrapers expect) or any token.
+    Setting("metrics_access", "HEATER_METRICS_ACCESS", "anonymous",
+            parse=_one_of("anonymous", "token")),
+    # The audit log of writes (JSON lines); empty: audit.jsonl in the data directory.
+    Setting("audit_log", "HEATER_AUDIT_LOG", "", parse=_optional_path),
 )
 
 
@@ -103,6 +120,8 @@ class Config:
     public_url: str | None = None
     trusted_proxies: int = 0
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
+    metrics_access: str = "anonymous"
+    audit_log: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())

@@ -186,6 +186,11 @@ class Layout:
     def index_db(self) -> Path:
         return self.root / "index.sqlite"
 
+    @property
+    def audit_log(self) -> Path:
+        """The default audit log (the ``audit_log`` setting moves it)."""
+        return self.root / "audit.jsonl"
+
     def ensure(self) -> None:
         """Create the top-level directories (idempotent). Only serving needs
         them all; other commands create what their stores use, when used."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +25,8 @@ from heater.blobs import BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
 from heater.images.builds import BuildStore
 from heater.names import RepoId
+from heater.observe.audit import AuditLog
+from heater.observe.metrics import metrics
 from heater.paths import Layout, head_file
 from heater.repos.lifecycle import read_state
 from heater.repos.store import (
@@ -64,12 +67,13 @@ class Registry:
     nothing on disk itself (each store creates what it uses, when used)."""
 
     def __init__(self, layout: Layout, *, repos: RepositoryStore, tokens: TokenStore,
-                 blobs: BlobStore, builds: BuildStore) -> None:
+                 blobs: BlobStore, builds: BuildStore, audit: AuditLog | None = None) -> None:
         self.layout = layout
         self.repos = repos
         self.tokens = tokens
         self.blobs = blobs
         self.builds = builds
+        self.audit = audit
         self._listeners: list[ChangeListener] = []
 
     def on_change(self, listener: ChangeListener) -> None:
@@ -95,11 +99,18 @@ class Registry:
     def end_change(self, marker: Path) -> None:
         marker.unlink(missing_ok=True)
 
-    def change(self, repo: RepoId, caller: Caller) -> PendingChange:
+    def change(self, repo: RepoId, caller: Caller, action: str = "change") -> PendingChange:
         """The one way to write to ``repo``: ``with registry.change(repo,
-        caller):`` around the write leaves the marker before it, tells the
-        listeners and clears the marker after it."""
-        return PendingChange(self, repo, caller)
+        caller, action):`` around the write leaves the marker before it,
+        tells the listeners, records ``action`` in the audit log and clears
+        the marker after it."""
+        return PendingChange(self, repo, caller, action)
+
+    def record(self, caller: Caller, action: str, repo: RepoId,
+               details: Mapping[str, object] | None = None) -> None:
+        """Write an audit log line for a write (when there is an audit log)."""
+        if self.audit is not None:
+            self.audit.record(caller, action, repo, details)
 
     def replay_pending_changes(self) -> list[RepoId]:
         """Tell the listeners about every change whose process died before
@@ -112,7 +123,12 @@ class Registry:
             except (OSError, ValueError):
                 marker.unlink(missing_ok=True)
                 continue
+            try:
+                started = marker.stat().st_mtime
+            except OSError:  # another process replayed it just now
+                started = time.time()
             self.changed(repo, None)
+            metrics().index_lag.observe(max(0.0, time.time() - started))
             marker.unlink(missing_ok=True)
             replayed.append(repo)
         return replayed
@@ -219,7 +235,7 @@ class Registry:
             raise NameTombstoned(repo)
         if files:
             validation.check(validation.MappingSource(files))
-        with self.change(repo, caller):
+        with self.change(repo, caller, "create"):
             info = self.repos.create(repo, kind, visibility)
             if files:
                 git = self.repos.open(repo)
@@ -247,17 +263,30 @@ class PendingChange:
     :meth:`finish` itself.
     """
 
-    def __init__(self, registry: Registry, repo: RepoId, caller: Caller) -> None:
+    def __init__(self, registry: Registry, repo: RepoId, caller: Caller,
+                 action: str = "change") -> None:
         self.registry = registry
         self.repo = repo
         self.caller = caller
+        self.action = action
+        # What the audit log says the write touched (refs, build), filled in
+        # by the writer before it finishes.
+        self.details: dict[str, object] = {}
+        # False for a write that turned out to write nothing worth a line
+        # (a push its hook refused); the listeners are told all the same.
+        self.audited = True
+        self.started = time.monotonic()
         self.marker = registry.begin_change(repo)
 
     def finish(self, notify: bool = True) -> None:
-        """Tell the listeners (unless ``notify`` is false: nothing was
-        written), then clear the marker; a listener that raises leaves it."""
+        """Tell the listeners and the audit log (unless ``notify`` is false:
+        nothing was written), then clear the marker; a listener that raises
+        leaves it."""
         if notify:
+            if self.audited:
+                self.registry.record(self.caller, self.action, self.repo, self.details)
             self.registry.changed(self.repo, self.caller)
+            metrics().index_lag.observe(time.monotonic() - self.started)
         self.registry.end_change(self.marker)
 
     def __enter__(self) -> PendingChange:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 
 from heater.auth.sqlite import SqliteTokenStore
-from heater.auth.tokens import TokenStore
+from heater.auth.tokens import Caller, TokenStore
 from heater.blobs import BlobStore
 from heater.blobs.filesystem import FilesystemBlobStore
 from heater.catalog import EXTRACTORS
@@ -32,9 +32,12 @@ from heater.config import Config
 from heater.images.builds import BuildStore
 from heater.images.sqlite import SqliteBuildStore
 from heater.images.sweep import finished_upload_locks, orphan_blobs
+from heater.names import RepoId
+from heater.observe.audit import AuditLog
+from heater.observe.metrics import metrics
 from heater.paths import Layout
 from heater.push.hook import install as install_hook
-from heater.registry import Registry
+from heater.registry import ChangeListener, Registry
 from heater.repos.store import RepositoryStore
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ def build_registry(config: Config) -> Registry:
         tokens=IDENTITY_BACKENDS[config.identity](layout),
         blobs=BLOB_BACKENDS[config.blobs](layout),
         builds=BUILD_BACKENDS[config.index](layout),
+        audit=AuditLog(config.audit_log or layout.audit_log),
     )
 
 
@@ -96,6 +100,14 @@ def clean_up(registry: Registry, grace_seconds: float = DEFAULT_GRACE_SECONDS) -
     return sweep(registry.repos, grace_seconds, sweepers(registry))
 
 
+def _timed(listener: ChangeListener) -> ChangeListener:
+    """``listener``, its run time observed as the index refresh time."""
+    def timed(repo: RepoId, caller: Caller) -> None:
+        with metrics().index_refresh.time():
+            listener(repo, caller)
+    return timed
+
+
 def start_application(config: Config) -> tuple[Registry, Catalog]:
     """The registry and catalog an application process serves from, wired:
     every change is told to the catalog before its request answers, a
@@ -108,6 +120,6 @@ def start_application(config: Config) -> tuple[Registry, Catalog]:
         catalog.ensure_built()  # also heals a lost index when a crashed worker restarts
     except IndexUnavailable as exc:  # git and reads by name still serve; listings say 503
         log.error("%s", exc.message)
-    registry.on_change(catalog.on_change)
+    registry.on_change(_timed(catalog.on_change))
     registry.replay_pending_changes()
     return registry, catalog

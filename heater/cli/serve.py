@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import sys
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from heater.cli.worker import WORKER_CONNECTIONS, raise_open_files_limit
 from heater.config import Config
+from heater.observe.metrics import MULTIPROC_ENV, process_exited
 from heater.wiring import build_catalog, build_registry, clean_up, prepare_to_serve
 
 # Requests a worker runs at once; git does the heavy work in its own
@@ -25,7 +29,10 @@ THREADS_PER_WORKER = 16
 # Descriptors a worker needs beside its client connections: git's pipes,
 # repository and SQLite files.
 SPARE_FILES = 1024
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# When the request began, the client, the authenticated token's name ("-"
+# when anonymous; see heater.http.credentials.TOKEN_NAME_ENV), the request
+# line, status, bytes sent, time taken and user agent.
+ACCESS_LOG_FORMAT = '%(t)s %(h)s %({heater.token}e)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def default_workers() -> int:
@@ -40,6 +47,12 @@ def worker_ready(worker: Any) -> None:
     """Log that a worker has loaded the application (and so has caught up
     what a dead worker left unindexed) and takes requests."""
     worker.log.info("%s: pid %s", WORKER_READY, worker.pid)
+
+
+def worker_exited(_arbiter: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges from the metrics (its counters stay:
+    the totals must not go down when a worker is replaced)."""
+    process_exited(worker.pid)
 
 
 class HeaterServer(BaseApplication):  # type: ignore[misc]
@@ -68,6 +81,7 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
             # one host must not fight over it, and Heater does not use it.
             "control_socket_disable": True,
             "post_worker_init": worker_ready,
+            "child_exit": worker_exited,
         }
         super().__init__()
 
@@ -83,6 +97,21 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
 
 
 def serve(config: Config, bind: str, workers: int) -> None:
+    # Workers write their metric samples here for /metrics to add up. One
+    # directory per run, of this node alone: samples of an earlier run (or
+    # another node) must not be counted. Named before prometheus_client is
+    # first imported, which reads it then (heater.observe.metrics).
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before its directory was set")
+    metrics_dir = tempfile.mkdtemp(prefix="heater-metrics-")
+    os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        _serve(config, bind, workers)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(config: Config, bind: str, workers: int) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Each waiting client holds a descriptor; workers inherit the limit.

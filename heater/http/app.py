@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from heater.config import Config
-from heater.http import errors, health, publicurl, raw
+from heater.http import errors, health, observe, publicurl, raw
 from heater.http.api import builds as builds_api
 from heater.http.api import diff as diff_api
 from heater.http.api import images as images_api
@@ -50,7 +50,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                       builds_api.bp, raw.bp, openapi.bp, diff_api.bp, parameters_api.bp):
         app.register_blueprint(blueprint)
 
-    app.wsgi_app = GitDispatcher(SmartHTTP(registry, settings.max_blob_bytes), app.wsgi_app)  # type: ignore[method-assign]
+    observe.init_app(app, settings.metrics_access)
+
+    app.wsgi_app = observe.Observed(  # type: ignore[method-assign]
+        GitDispatcher(SmartHTTP(registry, settings.max_blob_bytes), app.wsgi_app))
     return app
 
 

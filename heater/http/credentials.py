@@ -18,10 +18,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
-from heater.auth.tokens import is_token_shaped
+from heater.auth.tokens import Caller, is_token_shaped
 from heater.errors import Unauthenticated
 
 MAX_AUTH_HEADER = 4096
+# The WSGI environ key that names the authenticated caller's token, for the
+# access log (gunicorn's ``%({heater.token}e)s``); absent when anonymous.
+TOKEN_NAME_ENV = "heater.token"
+
+
+def note_caller(environ: dict[str, object], caller: Caller) -> Caller:
+    """Record who the request authenticated as, for the access log; ``caller``."""
+    if caller is not None:
+        environ[TOKEN_NAME_ENV] = caller.name
+    return caller
 
 
 def token_from_environ(environ: Mapping[str, object], *, x_auth_token: bool = False) -> str | None:

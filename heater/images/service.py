@@ -33,6 +33,7 @@ from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
 from heater.images.digests import HashingStream
 from heater.images.lookup import ManifestAt
 from heater.names import RepoId, check_uuid
+from heater.observe.metrics import blob_errors, metrics
 from heater.registry import Registry
 from heater.repos import lifecycle_actions
 from heater.repos.lifecycle_actions import LifecycleConflict
@@ -215,6 +216,7 @@ class Images:
         record = BuildRecord(str(uuid.uuid4()), repo, checked, Status.QUEUED, now(),
                              _who(caller))
         self.builds.add(record)
+        self.registry.record(caller, "queue_build", repo, {"build": record.id})
         return record
 
     # -- read --------------------------------------------------------------
@@ -287,7 +289,8 @@ class Images:
 
     def read(self, build: Build, start: int, end: int) -> BlobReader:
         """Bytes ``[start, end)`` of an active build (see :meth:`uploaded`)."""
-        return self.blobs.open(build.id, start, end)
+        with blob_errors("read"):
+            return self.blobs.open(build.id, start, end)
 
     # -- upload ------------------------------------------------------------
 
@@ -320,15 +323,22 @@ class Images:
                length: int | None, private: bool) -> Build:
         stream = HashingStream(chunks, length)
         # Refusals come before the commit, so that refused bytes are never stored.
-        with self.blobs.writer(record.id) as writer:
-            for chunk in stream:
-                writer.write(chunk)
-            if writer.size == 0:  # chunked, without a length to refuse it by
-                raise EmptyUpload(record.id)
-            if self.builds.get(record.id).status is not Status.QUEUED:
-                raise BuildNotQueued(record.id, "cancelled")
-            size = writer.commit()
-        with self.registry.change(record.repo, caller):
+        try:
+            with blob_errors("write"), self.blobs.writer(record.id) as writer:
+                for chunk in stream:
+                    writer.write(chunk)
+                if writer.size == 0:  # chunked, without a length to refuse it by
+                    raise EmptyUpload(record.id)
+                if self.builds.get(record.id).status is not Status.QUEUED:
+                    raise BuildNotQueued(record.id, "cancelled")
+                size = writer.commit()
+        except BaseException:
+            metrics().uploads.labels("failed").inc()
+            raise
+        metrics().uploads.labels("stored").inc()
+        metrics().upload_bytes.inc(size)
+        with self.registry.change(record.repo, caller, "upload") as change:
+            change.details.update(build=record.id, bytes=size)
             try:
                 body = {"image_id": record.id, "status": Status.ACTIVE.value,
                         **record.manifest, "size": size, "hashes": stream.hexdigests()}
@@ -354,7 +364,8 @@ class Images:
                 self.builds.set_status(record.id, Status.DELETED)
                 return {"image_id": record.id, "status": "deleted", "uploaded": False,
                         "deleted_at": now(), "deleted_by": _who(caller)}
-            with self.registry.change(record.repo, caller):
+            with self.registry.change(record.repo, caller, "delete_build") as change:
+                change.details["build"] = record.id
                 if current.version is not None:
                     self._yank(view, record, current.version, caller)
                 tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,

@@ -47,6 +47,9 @@ class Verdict:
 
     problems: list[str]
     warnings: list[str]
+    # Which kind of rule refused it (a metrics label): ref_rule,
+    # connectivity, validation.
+    reason: str = "validation"
 
 
 def review(git: pygit2.Repository, updates: list[RefUpdate], admin: bool, *,
@@ -55,11 +58,11 @@ def review(git: pygit2.Repository, updates: list[RefUpdate], admin: bool, *,
     (if it sent any) are in git's ``quarantine`` directory."""
     problems = check_updates(git, updates, admin)
     if problems:
-        return Verdict(problems, [])
+        return Verdict(problems, [], "ref_rule")
     if pushed:
         borrowed = borrowed_objects(git, quarantine, [u.new for u in updates if not u.deleted])
         if borrowed:
-            return Verdict([refusal(borrowed)], [])
+            return Verdict([refusal(borrowed)], [], "connectivity")
     found = _content_findings(git, updates)
     problems = [str(p) for p in found if not p.warning]
     warnings = [str(p) for p in found if p.warning]

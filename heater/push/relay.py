@@ -44,7 +44,7 @@ from heater.git import locks, threads
 from heater.paths import objects_dir
 from heater.push.admission import Verdict, review
 from heater.push.hook import REPLY_ENV, REQUEST_END, REQUEST_ENV, parse_updates, report
-from heater.push.refrules import check_current
+from heater.push.refrules import RefUpdate, check_current
 from heater.push.sizes import oversized_files
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,10 @@ class HookRelay:
         os.set_blocking(self._replies, False)
         self.hook_fds: tuple[int, ...] = (request_writer, reply_reader)
         self._held: locks.FileLock | None = None
+        # Set once the hook has answered: the reason class of a refusal, or
+        # the updates let through.
+        self.refused: str | None = None
+        self.accepted: list[RefUpdate] = []
         self._closed = threading.Event()
         self._task = threads.submit(self._serve, "hook-relay")
 
@@ -150,9 +154,11 @@ class HookRelay:
             except HookClosed:
                 raise
             except RequestTooLarge:
+                self.refused = "too_large"
                 status, text = 1, TOO_LARGE
             except Exception:
                 log.exception("validating a push failed")
+                self.refused = "internal"
                 status, text = 1, "internal error while validating the push; refused\n"
             self._send(status, text)
         except HookClosed:
@@ -222,8 +228,10 @@ class HookRelay:
         updates = parse_updates(lines)
         if len(updates) != len(lines):
             # Only git writes these lines: anything else is not a push to pass.
+            self.refused = "malformed"
             return 1, "malformed hook input; push refused\n"
         if not self._lock():
+            self.refused = "busy"
             return 1, "another push to this repository is taking too long; try again\n"
         git = pygit2.Repository(str(self.repo_path))
         try:
@@ -232,15 +240,23 @@ class HookRelay:
                 # Only ever a directory of this repository's object store.
                 received = Path(quarantine).resolve()
                 if received.parent != objects_dir(self.repo_path):
+                    self.refused = "malformed"
                     return 1, "unexpected quarantine directory; push refused\n"
                 git.odb.add_disk_alternate(str(received))
             # Sizes first: validation reads the files it checks.
-            refused = check_current(git, updates) or (
-                oversized_files(git, quarantine, self.max_blob_bytes) if quarantine else [])
-            verdict = Verdict(refused, []) if refused else review(
-                git, updates, self.admin, pushed=True, quarantine=received)
+            stale = check_current(git, updates)
+            oversized = [] if stale or not quarantine else oversized_files(
+                git, quarantine, self.max_blob_bytes)
+            if stale or oversized:
+                verdict = Verdict(stale or oversized, [], "stale_ref" if stale else "size")
+            else:
+                verdict = review(git, updates, self.admin, pushed=True, quarantine=received)
         finally:
             git.free()
+        if verdict.problems:
+            self.refused = verdict.reason
+        else:
+            self.accepted = updates
         return (1 if verdict.problems else 0), report(verdict.problems, verdict.warnings)
 
 

@@ -232,7 +232,8 @@ class Templates:
             fields = body()
             version, ref = _required(fields, "version"), _required(fields, "ref")
             message = string_field(fields, "message", required=False)
-            with self.registry.change(repo, caller):
+            with self.registry.change(repo, caller, "tag") as change:
+                change.details["version"] = version
                 return create_version(view.git, version, ref, message, who,
                                       view.state.yanked)
 
@@ -240,25 +241,25 @@ class Templates:
              reason: Callable[[], object]) -> dict[str, Any]:
         with self._writable(caller, repo) as (view, who):
             text = reason()
-            return self._act(view, caller, lambda: lifecycle_actions.yank(
+            return self._act(view, caller, "yank", lambda: lifecycle_actions.yank(
                 view.git, version, text, who))
 
     def unyank(self, caller: Caller, repo: RepoId, version: str) -> dict[str, Any]:
         with self._writable(caller, repo) as (view, who):
-            return self._act(view, caller, lambda: lifecycle_actions.unyank(
+            return self._act(view, caller, "unyank", lambda: lifecycle_actions.unyank(
                 view.git, version, who))
 
     def deprecate(self, caller: Caller, repo: RepoId, body: Body) -> dict[str, Any]:
         """Deprecate, with a ``message`` and maybe a ``replacement``."""
         with self._writable(caller, repo) as (view, who):
             fields = body()
-            return self._act(view, caller, lambda: lifecycle_actions.deprecate(
+            return self._act(view, caller, "deprecate", lambda: lifecycle_actions.deprecate(
                 view.git, view.info, fields.get("message"), fields.get("replacement"), who,
                 lambda other: self.registry.sees(caller, other)))
 
     def undeprecate(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
         with self._writable(caller, repo) as (view, who):
-            return self._act(view, caller, lambda: lifecycle_actions.undeprecate(
+            return self._act(view, caller, "undeprecate", lambda: lifecycle_actions.undeprecate(
                 view.git, who))
 
     def delete(self, caller: Caller, repo: RepoId,
@@ -266,12 +267,13 @@ class Templates:
         """Leave a tombstone (admins only)."""
         with self._writable(caller, repo, Role.ADMIN) as (view, who):
             text = reason()
-            return self._act(view, caller, lambda: lifecycle_actions.delete(
+            return self._act(view, caller, "delete", lambda: lifecycle_actions.delete(
                 view.git, text, who))
 
     def undelete(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
         with self._writable(caller, repo, Role.ADMIN, allow_deleted=True) as (view, who):
-            return self._act(view, caller, lambda: lifecycle_actions.undelete(view.git, who))
+            return self._act(view, caller, "undelete", lambda: lifecycle_actions.undelete(
+                view.git, who))
 
     @contextmanager
     def _writable(self, caller: Caller, repo: RepoId, role: Role = Role.WRITER,
@@ -282,10 +284,11 @@ class Templates:
             assert caller is not None  # a role was checked: never anonymous
             yield view, caller.name
 
-    def _act(self, view: RepoView, caller: Caller, action: Callable[[], object]) -> dict[str, Any]:
-        """Run a lifecycle ``action`` as a change of the repository; the
-        state it left, as ``caller`` may see it."""
-        with self.registry.change(view.repo, caller):
+    def _act(self, view: RepoView, caller: Caller, what: str,
+             action: Callable[[], object]) -> dict[str, Any]:
+        """Run a lifecycle ``action`` (named ``what`` in the audit log) as a
+        change of the repository; the state it left, as ``caller`` may see it."""
+        with self.registry.change(view.repo, caller, what):
             action()
         view.forget()
         return self._state(view, self._visible(caller))

@@ -50,6 +50,7 @@ from tests.images_helpers import UBUNTU_MANIFEST, push, queue_build
 EXPECTED = """
 method endpoint                                  repo anon bad R   W   A   R'  W'  A'  R*  W*  A*
 GET    /healthz                                  -    200 200 200 200 200 200 200 200 200 200 200
+GET    /metrics                                  -    200 200 200 200 200 200 200 200 200 200 200
 GET    /api/v1/openapi.json                      -    200 200 200 200 200 200 200 200 200 200 200
 GET    /api/v1/templates                         pt   200 401 200 200 200 200 200 200 200 200 200
 GET    /api/v1/templates                         st   200 401 200 200 200 200 200 200 200 200 200
@@ -442,6 +443,7 @@ def _validate(world: World, key: str) -> Call:
 YANK = "/versions/v1.0.0/yank"
 CASES: dict[str, Callable[[World, str], Call]] = {
     "GET /healthz": lambda world, key: Call("GET", "/healthz"),
+    "GET /metrics": lambda world, key: Call("GET", "/metrics"),
     "GET /api/v1/openapi.json": lambda world, key: Call("GET", "/api/v1/openapi.json"),
     "GET /api/v1/templates": _listing("templates"),
     "GET /api/v1/images": _listing("images"),

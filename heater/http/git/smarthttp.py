@@ -47,8 +47,10 @@ from heater.git.stream import (
     request_body,
 )
 from heater.git.wants import RequestRefused, WantFilter
-from heater.http.credentials import token_from_environ
+from heater.http.credentials import note_caller, token_from_environ
+from heater.http.observe import ROUTE_ENV
 from heater.names import RepoId
+from heater.observe.metrics import metrics
 from heater.push import relay as hook_relay
 from heater.registry import Registry
 from heater.repos.lifecycle import read_state
@@ -163,6 +165,7 @@ class SmartHTTP:
         method = environ.get("REQUEST_METHOD", "GET")
         for route in ROUTES:
             if rest == route.suffix:
+                environ[ROUTE_ENV] = f"/<ns>/<name>.git{route.suffix}"
                 if method != route.method and not (method == "HEAD" and route.method == "GET"):
                     raise GitHTTPError("405 Method Not Allowed", f"use {route.method}",
                                        [("Allow", route.method)])
@@ -175,7 +178,7 @@ class SmartHTTP:
     # -- authorisation -----------------------------------------------------
 
     def _caller(self, environ: dict[str, Any]) -> Caller:
-        return self.registry.authenticate(token_from_environ(environ))
+        return note_caller(environ, self.registry.authenticate(token_from_environ(environ)))
 
     def _describe(self, repo: RepoId) -> tuple[RepoInfo | None, dict[str, object] | None]:
         """The repository's info and tombstone, read through one open
@@ -219,6 +222,8 @@ class SmartHTTP:
             raise GitHTTPError("403 Forbidden", f"unsupported service {service!r}")
         caller = self._caller(environ)
         info = self._authorise(caller, repo, service)
+        if service == "git-upload-pack":  # once per clone or fetch, whatever the protocol
+            metrics().fetches.inc()
         path = (self.registry.repos.path(repo) if info is not None
                 else self.registry.empty_repository())
         protocol = environ.get("HTTP_GIT_PROTOCOL")
@@ -293,13 +298,19 @@ class SmartHTTP:
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
         # The write ends when git does, after this handler has returned.
-        pending = self.registry.change(repo, caller) if service == "git-receive-pack" else None
+        pending = (self.registry.change(repo, caller, "push")
+                   if service == "git-receive-pack" else None)
 
         def finished(ok: bool) -> None:
             if relay is not None:
                 relay.close()
             if pending is None:
                 return
+            _count_push(relay, ok)
+            if relay is not None:
+                pending.audited = bool(relay.accepted)
+                pending.details["refs"] = [{"ref": u.ref, "old": u.old, "new": u.new}
+                                           for u in relay.accepted]
             if created and not _has_refs(path):
                 # The push that was to create this repository failed: leave
                 # nothing behind.
@@ -346,6 +357,14 @@ _NO_CACHE = [
     ("Pragma", "no-cache"),
     ("Expires", "Fri, 01 Jan 1980 00:00:00 GMT"),
 ]
+
+
+def _count_push(relay: hook_relay.HookRelay | None, ok: bool) -> None:
+    if relay is not None and relay.refused is not None:
+        metrics().pushes.labels("refused").inc()
+        metrics().push_refusals.labels(relay.refused).inc()
+    else:
+        metrics().pushes.labels("accepted" if ok else "failed").inc()
 
 
 def _has_refs(path: Path) -> bool:
