@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -101,8 +102,16 @@ class Context:
 
 def closest(name: str, candidates: Any) -> str:
     """`` (did you mean 'x'?)`` for the candidate nearest ``name``, or ''."""
-    found = difflib.get_close_matches(name, [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f" (did you mean {found[0]!r}?)" if found else ""
+    found = _closest_match(name, tuple(str(c) for c in candidates))
+    return f" (did you mean {found!r}?)" if found else ""
+
+
+# difflib is slow against Heat's hundreds of types, and a large template
+# repeats its mistakes (the same plugin type in every resource of a kind).
+@functools.lru_cache(maxsize=1024)
+def _closest_match(name: str, candidates: tuple[str, ...]) -> str | None:
+    found = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def check_template(data: Mapping[str, Any], nested_path: Any = None,
@@ -141,9 +150,7 @@ class _Checker:
         self.resources = _mapping(data.get("resources"))
         self.conditions = _mapping(data.get("conditions"))
         self.namespaces = schemas.namespaces()
-        self.all_functions = frozenset().union(
-            *(v.functions for v in schemas.template_versions.values()
-              if v.key == "heat_template_version"))
+        self.all_functions = schemas.hot_functions
 
     def add(self, keys: Keys, rule: Rule, message: str) -> None:
         self.findings.append(Finding(keys, rule, message))

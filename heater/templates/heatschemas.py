@@ -137,6 +137,8 @@ class HeatSchemas:
     # Keyed by the version as written in a template ("2018-08-31", "rocky").
     template_versions: dict[str, TemplateVersion]
 
+    # Derived sets are asked for by every template checked: made once each.
+
     def hot_versions(self) -> frozenset[str]:
         """Every ``heat_template_version`` value Heat accepts."""
         return frozenset(v for v, t in self.template_versions.items()
@@ -144,10 +146,24 @@ class HeatSchemas:
 
     def namespaces(self) -> frozenset[str]:
         """``OS::Nova``, ``AWS::EC2``...: the prefixes of Heat's types."""
-        return frozenset(name.rpartition("::")[0] for name in self.resource_types)
+        return self._namespaces
 
     def public_types(self) -> frozenset[str]:
         """Resource types Heat lists (every one but the hidden)."""
+        return self._public_types
+
+    @functools.cached_property
+    def hot_functions(self) -> frozenset[str]:
+        """Every intrinsic function of any ``heat_template_version``."""
+        return frozenset().union(*(v.functions for v in self.template_versions.values()
+                                   if v.key == "heat_template_version"))
+
+    @functools.cached_property
+    def _namespaces(self) -> frozenset[str]:
+        return frozenset(name.rpartition("::")[0] for name in self.resource_types)
+
+    @functools.cached_property
+    def _public_types(self) -> frozenset[str]:
         return frozenset(name for name, t in self.resource_types.items()
                          if t.support.status is not SupportStatus.HIDDEN)
 

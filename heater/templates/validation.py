@@ -53,6 +53,7 @@ from heater.templates.hot import (
     KNOWN_VERSIONS,
     YAML_SUFFIXES,
     FileKind,
+    Reference,
     classify,
     references,
     resolve_relative,
@@ -194,6 +195,8 @@ class _Validator:
         self.loaded: dict[str, YamlDocument | None] = {}
         self.lowered: frozenset[str] = frozenset()
         self._registry: dict[str, str] | None = None
+        # A document's references, walked once for both their uses.
+        self._references: dict[str, list[Reference]] = {}
 
     def _changed(self, path: str) -> bool:
         return self.changes.changed is None or path in self.changes.changed
@@ -214,6 +217,11 @@ class _Validator:
                     self._problem(path, exc.line, exc.reason)
             self.loaded[path] = doc
         return self.loaded[path]
+
+    def _references_of(self, doc: YamlDocument) -> list[Reference]:
+        if doc.path not in self._references:
+            self._references[doc.path] = references(doc.data, doc.path)
+        return self._references[doc.path]
 
     def run(self) -> list[Problem]:
         entry = self._entrypoint()
@@ -288,8 +296,9 @@ class _Validator:
         context = Context(nested_parameters=self._nested_parameters(doc),
                           lowered=self.lowered)
         found = check_template(doc.data, nested, context)
-        if any(f.rule in _MAPPABLE for f in found):
-            # Only now read the environments: most templates need none.
+        # Only now read the environments: most templates need none, and
+        # without any mapping the second pass would find the same again.
+        if any(f.rule in _MAPPABLE for f in found) and self._environment_registry():
             context = Context(self._environment_registry(), context.nested_parameters,
                               self.lowered)
             found = check_template(doc.data, nested, context)
@@ -298,7 +307,7 @@ class _Validator:
 
     def _nested_parameters(self, doc: YamlDocument) -> dict[str, dict[str, Any]]:
         parameters: dict[str, dict[str, Any]] = {}
-        for ref in references(doc.data, doc.path):
+        for ref in self._references_of(doc):
             if ref.kind != "type" or ref.resolved is None or ref.resolved in parameters:
                 continue
             nested = self._load(ref.resolved) if self.source.read(ref.resolved) else None
@@ -340,7 +349,7 @@ class _Validator:
                               f"resource {name} needs a type")
 
     def _check_references(self, doc: YamlDocument) -> None:
-        self.problems.extend(reference_problems(doc, self.source))
+        self.problems.extend(reference_problems(doc, self.source, self._references_of(doc)))
 
 
 # Findings that an environment's resource_registry may answer.
@@ -366,11 +375,13 @@ def heat_findings(doc: YamlDocument) -> list[str]:
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def reference_problems(doc: YamlDocument, source: FileSource) -> list[Problem]:
-    """Every local file ``doc`` refers to that is not in ``source`` or lies
-    outside the repository (remote references are Heat's to fetch)."""
+def reference_problems(doc: YamlDocument, source: FileSource,
+                       refs: list[Reference] | None = None) -> list[Problem]:
+    """Every local file ``doc`` refers to (``refs``, when the caller has
+    them already) that is not in ``source`` or lies outside the repository
+    (remote references are Heat's to fetch)."""
     found: list[Problem] = []
-    for ref in references(doc.data, doc.path):
+    for ref in references(doc.data, doc.path) if refs is None else refs:
         line = doc.line_of(*ref.keys)
         if ref.kind == "get_file" and (ref.remote or _URL_SCHEME.match(ref.target)):
             # python-heatclient reads a get_file URL on the deploying
