@@ -9,6 +9,7 @@ from typing import Any
 import pygit2
 
 from heater.diff.getfile import include_files, includes_any
+from heater.diff.parsecache import PARSED
 from heater.diff.semantic import Entry, FileSummary, summarize
 from heater.diff.similarity import looks_binary
 from heater.diff.structural import MISSING
@@ -18,7 +19,7 @@ from heater.git.trees import walk_files
 from heater.repos.resolve import Resolved, resolve
 from heater.templates.heateryaml import entrypoint
 from heater.templates.hot import YAML_SUFFIXES, FileKind, classify
-from heater.templates.yamlload import YamlError, load_yaml
+from heater.templates.yamlload import YamlError
 
 
 @dataclass
@@ -90,7 +91,7 @@ def _includers(tree: pygit2.Tree, text: TextDiff) -> list[FileDiff]:
     for path, blob in _yaml_blobs(tree):
         if path in listed or b"get_file" not in blob.data:
             continue
-        doc = _parse(blob.data, path)
+        doc = _parse(blob.data, path, str(blob.id))
         if not isinstance(doc, YamlError) and includes_any(doc, path, changed):
             found.append(FileDiff("modified", path, path, str(blob.id), str(blob.id)))
     return found
@@ -134,8 +135,14 @@ def _summary(git: pygit2.Repository, changed: FileDiff, sides: _Sides,
     old_bytes, new_bytes = _data(git, changed.old_id), _data(git, changed.new_id)
     if any(data is not None and looks_binary(data) for data in (old_bytes, new_bytes)):
         return None
-    old = sides.with_files(_parse(old_bytes, old_path), old_path, new=False)
-    new = sides.with_files(_parse(new_bytes, changed.path), changed.path, new=True)
+    old = _parse(old_bytes, old_path, changed.old_id)
+    new = _parse(new_bytes, changed.path, changed.new_id)
+    # Walking a large document for get_file calls it cannot hold costs more
+    # than taking it from the cache.
+    if _may_include(old_bytes):
+        old = sides.with_files(old, old_path, new=False)
+    if _may_include(new_bytes):
+        new = sides.with_files(new, changed.path, new=True)
     if isinstance(new, YamlError):
         was = classify(old) if not isinstance(old, YamlError) and old is not MISSING \
             else FileKind.OTHER
@@ -164,14 +171,22 @@ def _data(git: pygit2.Repository, blob_id: str | None) -> bytes | None:
     return blob.data if isinstance(blob, pygit2.Blob) else None
 
 
-def _parse(data: bytes | None, path: str) -> Any:
-    """The document, :data:`MISSING` when there is no file, or the YamlError."""
-    if data is None:
+def _parse(data: bytes | None, path: str, blob_id: str | None) -> Any:
+    """The document (a copy of its own, parsed at most once per blob id, see
+    :mod:`~heater.diff.parsecache`), :data:`MISSING` when there is no file,
+    or the YamlError."""
+    if data is None or blob_id is None:
         return MISSING
     try:
-        return load_yaml(data, path).data
+        return PARSED.load(blob_id, data, path)
     except YamlError as exc:
         return exc
+
+
+def _may_include(data: bytes | None) -> bool:
+    """Whether YAML read from ``data`` may have a ``get_file`` key: spelt
+    out, or with escapes in a double-quoted key (the only other way)."""
+    return data is not None and (b"get_file" in data or b"\\" in data)
 
 
 @dataclass
