@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import pytest
 
-from heater.templates.heatcheck import Context, Rule, Severity, check_template
+from heater.templates.heatcheck import Context, Rule, Severity, check_template, closest
+from heater.templates.heatschemas import heat_schemas
 from heater.templates.validation import MappingSource, findings, validate
 from heater.templates.yamlload import load_yaml
 from tests.conftest import CORPUS, HELLO_WORLD
@@ -138,3 +140,16 @@ def test_the_corpus_has_warnings_but_no_error() -> None:
     assert [p for p in everything if not p.warning] == []
     assert len(everything) == 12
     assert all(isinstance(p.path, str) and Path(p.path).suffix == ".yaml" for p in everything)
+
+
+def test_did_you_mean_answers_as_difflib_does() -> None:
+    # The bounded search must pick what get_close_matches picks, ties included.
+    types = tuple(sorted(heat_schemas().public_types()))
+    names = [t[:i] + t[i + 1:] for t in types[::7] for i in (3, len(t) // 2)]
+    names += [t.replace("::", ":") for t in types[::11]]
+    names += ["OS::Ceilometer::Alarm", "", "x", "OS::", "Server", *types[:5]]
+    for name in names:
+        for candidates in (types, types[:2], ("ab", "ba")):
+            expected = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+            assert closest(name, candidates) == (
+                f" (did you mean {expected[0]!r}?)" if expected else ""), name
