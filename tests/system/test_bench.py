@@ -15,15 +15,18 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import CORPUS, REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "scripts" / "bench"))
 
 import harness
 import measure
 import repogen
+import templategen
 
 from heater.names import RepoId
+from heater.templates.validation import MappingSource, validate
+from heater.templates.yamlload import load_yaml
 
 
 def test_generated_repository_has_the_history_and_size_asked_for(tmp_path: Path) -> None:
@@ -45,6 +48,19 @@ def test_cached_repository_is_reused(tmp_path: Path) -> None:
     marker.touch()
     second = repogen.cached(spec, tmp_path)
     assert second == first and marker.exists()
+
+
+def test_large_template_is_valid_below_its_size_and_reproducible() -> None:
+    size = 40 * 1024
+    made = templategen.large_template(CORPUS, size)
+    assert size - 8 * 1024 < len(made) <= size
+    assert validate(MappingSource({"template.yaml": made})) == []
+    assert templategen.large_template(CORPUS, size) == made
+    resources = load_yaml(made, "t").data["resources"]
+    after = load_yaml(templategen.changed_copy(made, "2"), "t").data["resources"]
+    assert set(resources) - set(after) == {list(resources)[-1]}
+    assert set(after) - set(resources) == {"volume_2"}
+    assert sum(r.get("metadata", {}).get("release") == "2" for r in after.values()) == 3
 
 
 def test_interleaved_alternates_and_flips_the_order() -> None:
