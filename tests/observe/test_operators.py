@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from heater.auth.sqlite import SqliteTokenStore
 from tests.conftest import HELLO_WORLD, Git, Server, start_server, stop_server
 from tests.images_helpers import push as push_image
+from tests.workers import wait_until
 
 MAX_BLOB = 64 * 1024
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -121,19 +123,29 @@ def test_access_log_names_the_token_and_the_audit_log_every_write(
     anonymous = requests.get(f"{observed.url}/api/v1/templates/{ns}/web", timeout=30)
     assert anonymous.status_code == 200
 
-    log = observed.log()
-    pushed = [line for line in log.splitlines() if "POST /" + ns + "/web.git/git-receive-pack"
-              in line]
+    def logged(marker: str) -> list[str]:
+        return [line for line in observed.log().splitlines() if marker in line]
+
+    # gunicorn writes an access line after the answer has gone: wait for it.
+    push_marker, read_marker = f"POST /{ns}/web.git/git-receive-pack", \
+        f"GET /api/v1/templates/{ns}/web "
+    assert wait_until(lambda: logged(push_marker) and logged(read_marker), 10)
+    pushed = logged(push_marker)
     assert len(pushed) == 1
     # [time] client token "request line" status ...
     assert re.match(r'^\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] 127\.0\.0\.1 '
                     + re.escape(name) + ' "POST ', pushed[0]), pushed[0]
-    read = [line for line in log.splitlines() if f"GET /api/v1/templates/{ns}/web " in line]
+    read = logged(read_marker)
     assert len(read) == 1 and ' 127.0.0.1 - "GET' in read[0], read
 
-    lines = (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
-    entries = [json.loads(line) for line in lines]
-    mine = [e for e in entries if e["repository"].startswith(f"{ns}/")]
+    def audited() -> list[dict[str, Any]]:
+        lines = (tmp_path / "logs" / "audit.jsonl").read_text().splitlines()
+        return [e for e in map(json.loads, lines) if e["repository"].startswith(f"{ns}/")]
+
+    # A push's line is written when git has finished, which may be just after
+    # the client has its answer.
+    assert wait_until(lambda: len(audited()) >= 4, 10)
+    mine = audited()
     assert [(e["action"], e["repository"]) for e in mine] == [
         ("push", f"{ns}/web"),
         ("create", f"{ns}/img"),
