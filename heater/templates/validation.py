@@ -390,6 +390,14 @@ def reference_problems(doc: YamlDocument, source: FileSource,
                                  "get_file may only name a file of this repository, by a "
                                  "relative path"))
             continue
+        if ref.remote and not ref.target.lower().startswith(("http://", "https://")):
+            # heatclient opens any URL it is given, on the deploying machine:
+            # a file: (or ftp:, data:) nested template reads what it names there.
+            label = "nested template" if ref.kind == "type" else "resource_registry file"
+            found.append(Problem(doc.path, line, f"{label} {ref.target!r} is a URL that is not "
+                                 "http(s); name a file of this repository by a relative path, "
+                                 "or an http(s) URL"))
+            continue
         if ref.remote:
             continue  # a nested template URL, fetched by Heat at deploy time
         label = "get_file target" if ref.kind == "get_file" else (

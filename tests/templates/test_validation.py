@@ -96,6 +96,23 @@ def test_get_file_may_not_name_a_url(target: str) -> None:
         "file of this repository, by a relative path"]
 
 
+@pytest.mark.parametrize(("target", "refused"), [
+    ("file:///etc/passwd.yaml", True), ("ftp://example.com/x.yaml", True),
+    ("https://example.com/lib/server.yaml", False), ("HTTP://example.com/x.yaml", False)])
+def test_nested_template_urls_must_be_http(target: str, refused: bool) -> None:
+    """heatclient fetches a nested template URL on the deploying machine too."""
+    template = HELLO_WORLD.replace("type: OS::Nova::Server", f"type: '{target}'")
+    env = f"resource_registry:\n  My::Thing: '{target}'\n"
+    expected = [f"template.yaml:9: nested template {target!r} is a URL that is not http(s); "
+                "name a file of this repository by a relative path, or an http(s) URL",
+                f"env.yaml:2: resource_registry file {target!r} is a URL that is not "
+                "http(s); name a file of this repository by a relative path, or an http(s) "
+                "URL"]
+    found = [p for p in problems({"template.yaml": template, "env.yaml": env})
+             if "not http(s)" in p]
+    assert sorted(found) == (sorted(expected) if refused else [])
+
+
 def test_environment_registry_targets_are_checked() -> None:
     env = "resource_registry:\n  My::Server: lib/missing.yaml\n"
     assert problems({"template.yaml": HELLO_WORLD, "env.yaml": env}) == [
