@@ -6,7 +6,10 @@ checked here before they are used to build a path on disk or to call git.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from heater.errors import InvalidInput
@@ -220,3 +223,43 @@ def is_host_port(value: str) -> bool:
     """Whether ``value`` is a plain ``host[:port]`` (a DNS name, an IPv4
     address or a bracketed IPv6 one): what a Host header or a link may hold."""
     return _HOST_RE.match(value) is not None
+
+
+# -- suggestions for a mistyped name ------------------------------------------
+
+def closest(name: str, candidates: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the candidate nearest ``name``, or ''."""
+    found = _closest_match(name, tuple(str(c) for c in candidates))
+    return f" (did you mean {found!r}?)" if found else ""
+
+
+# A large template repeats its mistakes (the same plugin type in every
+# resource of a kind): each is matched once.
+@functools.lru_cache(maxsize=1024)
+def _closest_match(name: str, candidates: tuple[str, ...]) -> str | None:
+    """What ``difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)``
+    answers, sooner: its full ratio is slow against Heat's hundreds of types,
+    so candidates are tried from the highest quick_ratio (an upper bound of
+    the ratio) down, until none can equal the best found."""
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(name)
+    bounds = []
+    for candidate in candidates:
+        matcher.set_seq1(candidate)
+        if matcher.real_quick_ratio() >= _CUTOFF:
+            bound = matcher.quick_ratio()
+            if bound >= _CUTOFF:
+                bounds.append((bound, candidate))
+    best: tuple[float, str] | None = None
+    for bound, candidate in sorted(bounds, reverse=True):
+        if best is not None and bound < best[0]:
+            break
+        matcher.set_seq1(candidate)
+        score = matcher.ratio()
+        # Ties go to the greater string, as in get_close_matches.
+        if score >= _CUTOFF and (best is None or (score, candidate) > best):
+            best = (score, candidate)
+    return best[1] if best else None
+
+
+_CUTOFF = 0.6

@@ -34,10 +34,6 @@ def can_read(caller: Caller, info: RepoInfo) -> bool:
     return caller is not None and caller.covers(info.repo.namespace)
 
 
-def can_write(caller: Caller, namespace: str) -> bool:
-    return caller is not None and caller.has(Role.WRITER, namespace)
-
-
 def is_admin(caller: Caller, namespace: str) -> bool:
     return caller is not None and caller.has(Role.ADMIN, namespace)
 

@@ -12,9 +12,8 @@ from heater.catalog.indexer import Catalog
 from heater.errors import InvalidInput, UnsupportedMediaType
 from heater.http.credentials import note_caller, token_from_environ
 from heater.http.publicurl import base_url
-from heater.names import RepoId
+from heater.names import RepoId, closest
 from heater.registry import Registry
-from heater.templates.heatcheck import closest
 
 
 def registry() -> Registry:

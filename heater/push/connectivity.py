@@ -6,7 +6,7 @@ client may read in the same object store (the commits of a deleted branch,
 the lifecycle history on a hidden ref), so a writer who knows such an id
 could push a branch or a commit that points at it and then read it through
 the new ref. Here every object that the pushed refs reach and that the
-refs clients see (branches and tags) do not reach must have arrived with
+refs clients see do not reach must have arrived with
 the push, in git's quarantine directory. An honest client always sends
 those objects: it only leaves out what the advertised refs reach.
 """
@@ -20,7 +20,7 @@ import pygit2
 
 from heater.git.command import run_git
 from heater.paths import objects_dir
-from heater.push.refrules import BRANCH_PREFIX, TAG_PREFIX
+from heater.repos.reachability import visible_refs
 
 # Enough ids to make a refusal actionable without echoing a whole pack.
 MAX_NAMED = 3
@@ -34,9 +34,7 @@ def borrowed_objects(git: pygit2.Repository, quarantine: Path | None,
     new = sorted(set(tips))
     if not new:
         return []
-    visible = {str(ref.target) for ref in git.references.objects
-               if ref.name.startswith((BRANCH_PREFIX, TAG_PREFIX))
-               and isinstance(ref.target, pygit2.Oid)}
+    visible = {str(oid) for oid in visible_refs(git).values()}
     repo_path = Path(git.path)
     # Ids go on stdin, never on the command line: none can be read as an option.
     listing = "".join(f"{oid}\n" for oid in new) + "".join(f"^{oid}\n" for oid in sorted(visible))

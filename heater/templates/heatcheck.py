@@ -17,15 +17,14 @@ types that a plugin provides on the operator's cloud.
 
 from __future__ import annotations
 
-import difflib
 import enum
-import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from heater.names import closest
 from heater.templates.heatschemas import (
     ANY_ITEM,
     HeatSchemas,
@@ -100,42 +99,6 @@ class Context:
     lowered: frozenset[str] = frozenset()
 
 
-def closest(name: str, candidates: Any) -> str:
-    """`` (did you mean 'x'?)`` for the candidate nearest ``name``, or ''."""
-    found = _closest_match(name, tuple(str(c) for c in candidates))
-    return f" (did you mean {found!r}?)" if found else ""
-
-
-# A large template repeats its mistakes (the same plugin type in every
-# resource of a kind): each is matched once.
-@functools.lru_cache(maxsize=1024)
-def _closest_match(name: str, candidates: tuple[str, ...]) -> str | None:
-    """What ``difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)``
-    answers, sooner: its full ratio is slow against Heat's hundreds of types,
-    so candidates are tried from the highest quick_ratio (an upper bound of
-    the ratio) down, until none can equal the best found."""
-    matcher = difflib.SequenceMatcher()
-    matcher.set_seq2(name)
-    bounds = []
-    for candidate in candidates:
-        matcher.set_seq1(candidate)
-        if matcher.real_quick_ratio() >= _CUTOFF:
-            bound = matcher.quick_ratio()
-            if bound >= _CUTOFF:
-                bounds.append((bound, candidate))
-    best: tuple[float, str] | None = None
-    for bound, candidate in sorted(bounds, reverse=True):
-        if best is not None and bound < best[0]:
-            break
-        matcher.set_seq1(candidate)
-        score = matcher.ratio()
-        # Ties go to the greater string, as in get_close_matches.
-        if score >= _CUTOFF and (best is None or (score, candidate) > best):
-            best = (score, candidate)
-    return best[1] if best else None
-
-
-_CUTOFF = 0.6
 
 
 def check_template(data: Mapping[str, Any], nested_path: Any = None,
@@ -550,7 +513,7 @@ def _constraint_problem(constraint: Mapping[str, Any], value: Any) -> str | None
             return f"length {len(value)} is out of range {_bounds(bounds)}"
     elif "allowed_pattern" in constraint:
         pattern = constraint["allowed_pattern"]
-        if isinstance(value, str) and _matches(pattern, value) is False:
+        if isinstance(value, str) and matches_pattern(pattern, value) is False:
             return f"{value!r} does not match pattern {pattern!r}"
     elif "modulo" in constraint:
         number = _as_int(value)
@@ -565,7 +528,7 @@ def _bounds(bounds: Mapping[str, Any]) -> str:
     return f"[{bounds.get('min', '')}..{bounds.get('max', '')}]"
 
 
-def _matches(pattern: str, value: str) -> bool | None:
+def matches_pattern(pattern: str, value: str) -> bool | None:
     """Heat anchors allowed_pattern at both ends; None when the pattern is
     not one Python's re can compile (Heat's is the same engine)."""
     try:

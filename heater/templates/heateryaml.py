@@ -17,7 +17,6 @@ diff all read them from here. The settings::
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit
 import pygit2
 
 from heater.errors import InvalidInput
-from heater.names import check_repo_path
+from heater.names import check_repo_path, closest
 from heater.templates.yamlload import YamlError, load_yaml
 
 METADATA_FILE = "heater.yaml"
@@ -200,8 +199,7 @@ def check_settings(data: Any) -> list[SettingProblem]:
         name = str(key)
         known = SETTINGS.get(name)
         if known is None:
-            close = difflib.get_close_matches(name, SETTINGS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else \
+            hint = closest(name, SETTINGS) or \
                 f"; known settings: {', '.join(SETTINGS)}"
             problems.append(SettingProblem((name,), f"unknown setting {name!r}{hint}"))
         else:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from heater.errors import InvalidInput
-from heater.templates.heatcheck import _matches
+from heater.templates.heatcheck import matches_pattern
 from heater.templates.paramschema import (
     BOOLEAN,
     LIST,
@@ -226,7 +226,7 @@ def _satisfies(ptype: str, constraint: Mapping[str, Any], value: Any) -> bool:
             low, high = (_num(spec, "min"), _num(spec, "max"))
             return (low is None or measured >= low) and (high is None or measured <= high)
         if "allowed_pattern" in constraint:
-            return _matches(str(constraint["allowed_pattern"]), str(value)) is not False
+            return matches_pattern(str(constraint["allowed_pattern"]), str(value)) is not False
         if "modulo" in constraint:
             step, offset = _num(constraint["modulo"], "step"), _num(constraint["modulo"], "offset")
             if not step or offset is None:

@@ -137,6 +137,7 @@ def _timer(action: Callable[[], object], iterations: int) -> Callable[[], float]
 
 def validation_rounds(cases: list[Case], rounds: int) -> dict[str, Samples]:
     """Seconds per load and per validation of each case, alternating."""
+    from heater import names
     from heater.templates import heatcheck
     from heater.templates.validation import Changes, MappingSource, findings
     from heater.templates.yamlload import load_yaml
@@ -144,7 +145,9 @@ def validation_rounds(cases: list[Case], rounds: int) -> dict[str, Samples]:
     changes = Changes(frozenset({ENTRY}))
     # Each validation starts without the "did you mean" answers of the one
     # before: a push rarely repeats the last one's mistakes.
-    remembered = getattr(heatcheck, "_closest_match", None)
+    # (heater.names holds it now; the code a run compares with may predate that)
+    remembered = getattr(names, "_closest_match", None) or getattr(
+        heatcheck, "_closest_match", None)
     forget: Callable[[], object] = remembered.cache_clear if remembered else lambda: None
     timers: dict[str, dict[str, Callable[[], float]]] = {}
     for case in cases:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from heater.templates.heatcheck import Context, Rule, Severity, check_template, closest
+from heater.names import closest
+from heater.templates.heatcheck import Context, Rule, Severity, check_template
 from heater.templates.heatschemas import heat_schemas
 from heater.templates.validation import MappingSource, findings, validate
 from heater.templates.yamlload import load_yaml
