@@ -8,6 +8,8 @@
                                     existence, settings and cleanup)
         heater-push.lock            serialises pushes (and API tags) from
                                     validation to ref update
+        heater-parsed/<blob id>     large YAML files as parsed, for every
+                                    process (heater.templates.parsed)
       tmp/                          scratch space, same filesystem as the rest,
                                     so that a finished item is renamed into
                                     place atomically:
@@ -53,6 +55,12 @@ def push_lock_file(repo_path: Path) -> Path:
     """The push lock of the repository at ``repo_path`` (for code that holds
     an open repository rather than its name)."""
     return repo_path / "heater-push.lock"
+
+
+def parsed_dir(repo_path: Path) -> Path:
+    """Where the parsed documents of the repository's large YAML blobs are
+    kept (a cache: deleting it loses nothing)."""
+    return repo_path / "heater-parsed"
 
 
 def head_file(repo_path: Path) -> Path:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pygit2
 
 from heater.diff.getfile import include_files, includes_any
-from heater.diff.parsecache import PARSED
 from heater.diff.semantic import Entry, FileSummary, summarize
 from heater.diff.similarity import looks_binary
 from heater.diff.structural import MISSING
@@ -19,6 +19,7 @@ from heater.git.trees import walk_files
 from heater.repos.resolve import Resolved, resolve
 from heater.templates.heateryaml import entrypoint
 from heater.templates.hot import YAML_SUFFIXES, FileKind, classify
+from heater.templates.parsed import PARSED
 from heater.templates.yamlload import YamlError
 
 
@@ -51,9 +52,10 @@ def compare_commits(git: pygit2.Repository, old: pygit2.Commit, new: pygit2.Comm
     options) and the semantic summary of every changed HOT file, and of
     every unchanged one that includes a changed file with ``get_file``."""
     text = text_diff(git, old, new, patches=patches, binary_patches=binary_patches)
-    sides = _Sides(old.tree, new.tree, (entrypoint(old.tree), entrypoint(new.tree)))
+    sides = _Sides(old.tree, new.tree, (entrypoint(old.tree), entrypoint(new.tree)),
+                   Path(git.path))
     files = []
-    for changed in [*text.files, *_includers(new.tree, text)]:
+    for changed in [*text.files, *_includers(sides, text)]:
         summary = _summary(git, changed, sides)
         if summary is not None:
             files.append(summary)
@@ -70,6 +72,8 @@ class _Sides:
     old: pygit2.Tree
     new: pygit2.Tree
     entry_points: tuple[str, str]
+    # Where large documents parsed before are kept (heater.templates.parsed).
+    repo_path: Path
 
     def with_files(self, doc: Any, path: str, *, new: bool) -> Any:
         """``doc`` (at ``path`` on one side) with its ``get_file`` calls
@@ -80,7 +84,7 @@ class _Sides:
         return include_files(doc, path, lambda target: _blob_id(tree, target))
 
 
-def _includers(tree: pygit2.Tree, text: TextDiff) -> list[FileDiff]:
+def _includers(sides: _Sides, text: TextDiff) -> list[FileDiff]:
     """Unchanged YAML files of ``tree`` that ``get_file`` a changed file:
     what Heat sees of them changed with it."""
     changed = {p for f in text.files for p in (f.path, f.old_path) if p is not None}
@@ -88,10 +92,10 @@ def _includers(tree: pygit2.Tree, text: TextDiff) -> list[FileDiff]:
     found: list[FileDiff] = []
     if not changed:
         return found
-    for path, blob in _yaml_blobs(tree):
+    for path, blob in _yaml_blobs(sides.new):
         if path in listed or b"get_file" not in blob.data:
             continue
-        doc = _parse(blob.data, path, str(blob.id))
+        doc = _parse(blob.data, path, str(blob.id), sides.repo_path)
         if not isinstance(doc, YamlError) and includes_any(doc, path, changed):
             found.append(FileDiff("modified", path, path, str(blob.id), str(blob.id)))
     return found
@@ -135,8 +139,8 @@ def _summary(git: pygit2.Repository, changed: FileDiff, sides: _Sides,
     old_bytes, new_bytes = _data(git, changed.old_id), _data(git, changed.new_id)
     if any(data is not None and looks_binary(data) for data in (old_bytes, new_bytes)):
         return None
-    old = _parse(old_bytes, old_path, changed.old_id)
-    new = _parse(new_bytes, changed.path, changed.new_id)
+    old = _parse(old_bytes, old_path, changed.old_id, sides.repo_path)
+    new = _parse(new_bytes, changed.path, changed.new_id, sides.repo_path)
     # Walking a large document for get_file calls it cannot hold costs more
     # than taking it from the cache.
     if _may_include(old_bytes):
@@ -171,14 +175,14 @@ def _data(git: pygit2.Repository, blob_id: str | None) -> bytes | None:
     return blob.data if isinstance(blob, pygit2.Blob) else None
 
 
-def _parse(data: bytes | None, path: str, blob_id: str | None) -> Any:
+def _parse(data: bytes | None, path: str, blob_id: str | None, repo_path: Path) -> Any:
     """The document (a copy of its own, parsed at most once per blob id, see
-    :mod:`~heater.diff.parsecache`), :data:`MISSING` when there is no file,
+    :mod:`~heater.templates.parsed`), :data:`MISSING` when there is no file,
     or the YamlError."""
     if data is None or blob_id is None:
         return MISSING
     try:
-        return PARSED.load(blob_id, data, path)
+        return PARSED.load(blob_id, data, path, repo_path)
     except YamlError as exc:
         return exc
 

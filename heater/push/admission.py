@@ -31,6 +31,7 @@ from heater.push.refrules import (
     check_updates,
 )
 from heater.repos.versions import Version
+from heater.templates.parsed import NewDocuments
 from heater.templates.validation import (
     GitTreeSource,
     Problem,
@@ -63,10 +64,13 @@ def review(git: pygit2.Repository, updates: list[RefUpdate], admin: bool, *,
         borrowed = borrowed_objects(git, quarantine, [u.new for u in updates if not u.deleted])
         if borrowed:
             return Verdict([refusal(borrowed)], [], "connectivity")
-    found = _content_findings(git, updates)
+    documents = NewDocuments()
+    found = _content_findings(git, updates, documents)
     problems = [str(p) for p in found if not p.warning]
     warnings = [str(p) for p in found if p.warning]
     problems = problems or [f"{ref}: {exc.message}" for ref, exc in _small_bumps(git, updates)]
+    if not problems:
+        documents.keep(Path(git.path))
     return Verdict(problems, warnings)
 
 
@@ -75,11 +79,10 @@ def problems_for(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) 
     return review(git, updates, admin).problems
 
 
-def _content_problems(git: pygit2.Repository, updates: list[RefUpdate]) -> list[Problem]:
-    return [p for p in _content_findings(git, updates) if not p.warning]
-
-
-def _content_findings(git: pygit2.Repository, updates: list[RefUpdate]) -> list[Problem]:
+def _content_findings(git: pygit2.Repository, updates: list[RefUpdate],
+                      documents: NewDocuments) -> list[Problem]:
+    """What validation finds in the trees the updates bring; the documents
+    it parsed go to ``documents``."""
     problems: list[Problem] = []
     default = head_commit(git)
     seen: set[tuple[str | None, str]] = set()
@@ -97,7 +100,7 @@ def _content_findings(git: pygit2.Repository, updates: list[RefUpdate]) -> list[
             continue
         seen.add(key)
         changes = changes_between(git, base.tree if base is not None else None, new.tree)
-        problems.extend(findings(GitTreeSource(new.tree), changes))
+        problems.extend(findings(GitTreeSource(new.tree, documents), changes))
     return problems
 
 
@@ -109,12 +112,14 @@ def admit(git: pygit2.Repository, updates: list[RefUpdate], admin: bool) -> None
     problems = check_updates(git, updates, admin)
     if problems:
         raise RefRefused(problems)
-    failures = _content_problems(git, updates)
+    documents = NewDocuments()
+    failures = [p for p in _content_findings(git, updates, documents) if not p.warning]
     if failures:
         raise ValidationFailed(failures)
     too_small = _small_bumps(git, updates)
     if too_small:
         raise too_small[0][1]
+    documents.keep(Path(git.path))
 
 
 def _small_bumps(git: pygit2.Repository,

@@ -58,6 +58,7 @@ from heater.templates.hot import (
     references,
     resolve_relative,
 )
+from heater.templates.parsed import NewDocuments
 from heater.templates.yamlload import YamlDocument, YamlError, load_yaml
 
 # Enough for a user to fix several things in one go, few enough to read.
@@ -100,12 +101,17 @@ class FileSource(Protocol):
     def paths(self) -> Iterable[str]:
         """Every file path in the tree."""
 
+    def parsed(self, path: str, data: Any) -> None:
+        """Told of every file the validation parsed, with its document."""
+
 
 class GitTreeSource:
-    """A pygit2 tree (objects may live in git's quarantine)."""
+    """A pygit2 tree (objects may live in git's quarantine). The documents
+    parsed from it go to ``documents``, for the diffs to come."""
 
-    def __init__(self, tree: pygit2.Tree) -> None:
+    def __init__(self, tree: pygit2.Tree, documents: NewDocuments | None = None) -> None:
         self.tree = tree
+        self.documents = documents
 
     def read(self, path: str) -> bytes | None:
         try:
@@ -120,6 +126,13 @@ class GitTreeSource:
     def paths(self) -> Iterator[str]:
         return (path for path, _blob in walk_files(self.tree))
 
+    def parsed(self, path: str, data: Any) -> None:
+        if self.documents is None:
+            return
+        entry = self.tree[path]
+        if isinstance(entry, pygit2.Blob):
+            self.documents.add(str(entry.id), entry.size, data)
+
 
 class MappingSource:
     """Files given as a mapping of path to content (API writes)."""
@@ -132,6 +145,9 @@ class MappingSource:
 
     def paths(self) -> Iterable[str]:
         return self.files.keys()
+
+    def parsed(self, path: str, data: Any) -> None:
+        pass  # files with no blob id yet
 
 
 @dataclass(frozen=True)
@@ -215,6 +231,8 @@ class _Validator:
                     doc = load_yaml(content, path)
                 except YamlError as exc:
                     self._problem(path, exc.line, exc.reason)
+                else:
+                    self.source.parsed(path, doc.data)
             self.loaded[path] = doc
         return self.loaded[path]
 
