@@ -4,11 +4,9 @@ everything it started, also when it fails."""
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import CORPUS, REPO_ROOT
+from tests.services.debian import ensure_packages
 
 sys.path.insert(0, str(REPO_ROOT / "scripts" / "bench"))
 
@@ -187,10 +186,8 @@ def test_a_missing_program_is_looked_for_in_sbin_too() -> None:
 
 def _need_lighttpd() -> None:
     """Install lighttpd when it is missing, as the benchmarks do; fail (never
-    skip) when it cannot be. One installer at a time: apt refuses a second."""
-    with open(Path(tempfile.gettempdir()) / "heater-tests-apt.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        harness.ensure_program("lighttpd")
+    skip) when it cannot be."""
+    ensure_packages("lighttpd", program="lighttpd")
 
 
 def _running_in_group(pgid: int) -> list[str]:
