@@ -29,6 +29,7 @@ from heater.catalog.indexer import Catalog
 from heater.catalog.sqlite import SqliteIndex
 from heater.cli.cleanup import DEFAULT_GRACE_SECONDS, Report, Sweeper, sweep
 from heater.config import Config
+from heater.git.housekeeping import repack
 from heater.images.builds import BuildStore
 from heater.images.sqlite import SqliteBuildStore
 from heater.images.sweep import finished_upload_locks, orphan_blobs
@@ -98,6 +99,12 @@ def sweepers(registry: Registry) -> list[Sweeper]:
 def clean_up(registry: Registry, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> Report:
     """Remove what interrupted pushes, creations and uploads left behind."""
     return sweep(registry.repos, grace_seconds, sweepers(registry))
+
+
+def repack_all(registry: Registry, min_packs: int) -> list[RepoId]:
+    """Repack every repository with ``min_packs`` packs or more (see
+    :mod:`heater.git.housekeeping`); those it repacked."""
+    return [repo for repo in registry.repos if repack(registry.repos.path(repo), min_packs)]
 
 
 def _timed(listener: ChangeListener) -> ChangeListener:

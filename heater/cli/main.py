@@ -13,8 +13,9 @@ from heater.cli.cleanup import DEFAULT_GRACE_SECONDS
 from heater.cli.serve import default_workers
 from heater.config import Config
 from heater.errors import HeaterError
+from heater.git.housekeeping import DEFAULT_MIN_PACKS
 from heater.registry import Registry
-from heater.wiring import build_catalog, build_registry, clean_up
+from heater.wiring import build_catalog, build_registry, clean_up, repack_all
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--older-than", type=float, default=DEFAULT_GRACE_SECONDS,
                          metavar="SECONDS",
                          help=f"only entries untouched this long (default {DEFAULT_GRACE_SECONDS})")
+    cleanup.add_argument("--repack", action="store_true",
+                         help="also rewrite each repository's packs into one (with a bitmap)")
+    cleanup.add_argument("--min-packs", type=int, default=DEFAULT_MIN_PACKS, metavar="N",
+                         help=f"with --repack: only repositories with N packs or more "
+                              f"(default {DEFAULT_MIN_PACKS})")
     return parser
 
 
@@ -87,6 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{':' if removed else ''}", file=sys.stderr)
             for path in removed:  # what they were: the names say (upload-, hook-, ...)
                 print(f"  {path.relative_to(registry.layout.root)}", file=sys.stderr)
+            if args.repack:
+                if args.min_packs < 1:
+                    print("heater: --min-packs must be at least 1", file=sys.stderr)
+                    return 2
+                repacked = repack_all(registry, args.min_packs)
+                print(f"repacked {len(repacked)} repositories"
+                      f"{':' if repacked else ''}", file=sys.stderr)
+                for repo in repacked:
+                    print(f"  {repo}", file=sys.stderr)
             return 0
         if args.command == "reindex":
             count = build_catalog(registry, config).rebuild()
