@@ -12,6 +12,11 @@ every ``want`` must name an object the caller may reach, and a v2 request
 may only be ``ls-refs`` or ``fetch``. Lines pass on only once checked, and
 git acts on a request only at the flush that ends its wants, so a refused
 request never produces a byte of git's output.
+
+A ``have`` the caller may not reach is left out of what git reads: git
+acknowledges every ``have`` its database holds, so passing it on would
+tell whether a hidden commit exists. Left out, it is answered as an object
+the server lacks, which is what the client's negotiation expects of one.
 """
 
 from __future__ import annotations
@@ -29,8 +34,12 @@ SERVED_COMMANDS = frozenset({b"ls-refs", b"fetch"})
 # each costs a few microseconds, so an unbounded list (a gzip bomb of wants)
 # would cost seconds of CPU before git refused it.
 MAX_WANTS = 100_000
+# A negotiation sends a few hundred haves at most before it gives up (git's
+# MAX_IN_VAIN); stateless HTTP repeats the common ones in every round.
+MAX_HAVES = 100_000
 # git reads the id in either case; so must the check.
 _WANT_RE = re.compile(rb"^want ([0-9a-f]{40}|[0-9a-f]{64})(?:[ \n]|$)", re.IGNORECASE)
+_HAVE_RE = re.compile(rb"^have ([0-9a-f]{40}|[0-9a-f]{64})\n?$", re.IGNORECASE)
 _SPECIAL = (b"0000", b"0001", b"0002")  # flush, delimiter, response end
 
 
@@ -44,13 +53,14 @@ class RequestRefused(InputRejected):
 
 class WantFilter:
     """The request body ``source``, passed on in whole pkt-lines, each
-    ``want`` checked with ``reachable(hex_id)`` first."""
+    ``want`` and ``have`` checked with ``reachable(hex_id)`` first."""
 
     def __init__(self, source: Source, reachable: Callable[[str], bool]) -> None:
         self.source = source
         self.reachable = reachable
         self.pending = b""
         self.wants = 0
+        self.haves = 0
 
     def read(self) -> bytes:
         while True:
@@ -70,9 +80,11 @@ class WantFilter:
         taken out of it."""
         buffer = self.pending
         position = 0
+        kept: list[bytes] = []
         while len(buffer) - position >= 4:
             head = buffer[position:position + 4]
             if head in _SPECIAL:
+                kept.append(head)
                 position += 4
                 continue
             try:
@@ -83,12 +95,14 @@ class WantFilter:
                 raise InputRejected("400 Bad Request", f"bad pkt-line length {length}")
             if len(buffer) - position < length:
                 break
-            self._check(buffer[position + 4:position + length])
+            if self._check(buffer[position + 4:position + length]):
+                kept.append(buffer[position:position + length])
             position += length
         self.pending = buffer[position:]
-        return buffer[:position]
+        return b"".join(kept)
 
-    def _check(self, payload: bytes) -> None:
+    def _check(self, payload: bytes) -> bool:
+        """Refuse the request for this line, or say whether git may see it."""
         # git takes the command from any line of a request's capability
         # section, not only the first, so every such line is looked at.
         if payload.startswith(b"command="):
@@ -96,8 +110,10 @@ class WantFilter:
             if command not in SERVED_COMMANDS:
                 shown = command[:40].decode("ascii", "replace")
                 raise RequestRefused(f"upload-pack: command {shown!r} is not served here")
+        if payload.startswith(b"have "):
+            return self._check_have(payload)
         if not payload.startswith(b"want "):
-            return
+            return True
         self.wants += 1
         if self.wants > MAX_WANTS:
             raise InputRejected("413 Payload Too Large",
@@ -109,3 +125,13 @@ class WantFilter:
         oid = match.group(1).decode().lower()
         if not self.reachable(oid):
             raise RequestRefused(f"upload-pack: not our ref {oid}")
+        return True
+
+    def _check_have(self, payload: bytes) -> bool:
+        self.haves += 1
+        if self.haves > MAX_HAVES:
+            raise InputRejected("413 Payload Too Large",
+                                f"more than {MAX_HAVES} haves in one request")
+        match = _HAVE_RE.match(payload)
+        # A malformed one is git's to refuse, as it would any other line.
+        return match is None or self.reachable(match.group(1).decode().lower())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heater.git.stream import InputRejected
-from heater.git.wants import RequestRefused, WantFilter
+from heater.git.wants import MAX_HAVES, RequestRefused, WantFilter
 
 GOOD = "a" * 40
 BAD = "b" * 40
@@ -40,7 +40,7 @@ V2_FETCH = (pkt("command=fetch\n") + pkt("agent=git/2.39\n") + b"0001" + pkt("th
 @pytest.mark.parametrize("size", [1, 5, 64, 65536])
 def test_a_request_of_reachable_wants_passes_unchanged(size: int) -> None:
     assert drain(V2_FETCH, size) == V2_FETCH
-    v0 = pkt(f"want {GOOD} multi_ack side-band-64k\n") + b"0000" + pkt(f"have {BAD}\n")
+    v0 = pkt(f"want {GOOD} multi_ack side-band-64k\n") + b"0000" + pkt(f"have {GOOD}\n")
     assert drain(v0, size) == v0
     ls_refs = pkt("command=ls-refs\n") + b"0001" + pkt("peel\n") + b"0000"
     assert drain(ls_refs, size) == ls_refs
@@ -78,3 +78,19 @@ def test_malformed_pkt_lines_are_refused(data: bytes) -> None:
     with pytest.raises(InputRejected) as raised:
         drain(data)
     assert raised.value.status == "400 Bad Request"
+
+
+@pytest.mark.parametrize("size", [1, 5, 65536])
+def test_a_have_the_caller_cannot_reach_is_left_out(size: int) -> None:
+    # git would acknowledge it if its database holds it: that would tell.
+    request = (pkt("command=fetch\n") + b"0001" + pkt(f"want {GOOD}\n")
+               + pkt(f"have {BAD}\n") + pkt(f"have {GOOD}\n") + pkt(f"have {BAD.upper()}\n")
+               + b"0000")
+    assert drain(request, size) == (pkt("command=fetch\n") + b"0001" + pkt(f"want {GOOD}\n")
+                                    + pkt(f"have {GOOD}\n") + b"0000")
+
+
+def test_too_many_haves_are_refused() -> None:
+    request = pkt(f"want {GOOD}\n") + b"0000" + pkt(f"have {GOOD}\n") * (MAX_HAVES + 1)
+    with pytest.raises(InputRejected, match=f"more than {MAX_HAVES} haves"):
+        drain(request, 65536)

@@ -98,6 +98,40 @@ def test_object_info_is_neither_advertised_nor_served(history: dict[str, str]) -
     assert history["deleted"].encode() not in response.content
 
 
+def _negotiate(url: str, have: str, want: str) -> bytes:
+    """A protocol v2 fetch that only negotiates: which of the haves git acknowledges."""
+    def pkt(text: str) -> bytes:
+        return f"{len(text) + 4:04x}{text}".encode()
+
+    body = (pkt("command=fetch\n") + b"0001" + pkt(f"want {want}\n") + pkt(f"have {have}\n")
+            + b"0000")
+    response = requests.post(f"{url}/git-upload-pack", data=body, timeout=10,
+                             headers={"Git-Protocol": "version=2",
+                                      "Content-Type": "application/x-git-upload-pack-request"})
+    assert response.status_code == 200
+    return response.content
+
+
+def _pack_objects(response: bytes) -> int:
+    """The object count in the header of the pack a response carries."""
+    start = response.index(b"PACK")
+    return int.from_bytes(response[start + 8:start + 12], "big")
+
+
+@pytest.mark.parametrize("which", ["deleted", "lifecycle"])
+def test_a_have_of_an_unreachable_commit_is_not_acknowledged(which: str,
+                                                             history: dict[str, str]) -> None:
+    # As for a commit the server never had: nothing tells a hidden one
+    # exists, neither an ACK nor a pack that leaves out what it reaches.
+    hidden = _negotiate(history["url"], history[which], history["main"])
+    missing = _negotiate(history["url"], "0123456789" * 4, history["main"])
+    assert f"ACK {history[which]}".encode() not in hidden
+    assert _pack_objects(hidden) == _pack_objects(missing) == 6
+    # A have the caller may reach is acknowledged: a fetch sends less.
+    known = _negotiate(history["url"], history["first"], history["main"])
+    assert f"ACK {history['first']}".encode() in known
+
+
 @pytest.mark.parametrize("which", ["deleted", "lifecycle"])
 @pytest.mark.parametrize("abbreviated", [False, True])
 def test_rest_reads_of_an_unreachable_commit_are_unknown(server: Server, ns: str, which: str,
