@@ -12,8 +12,8 @@ from heater.errors import NotFound
 from heater.images import repository
 from heater.images.builds import Status
 from heater.names import is_uuid
-from heater.repos.resolve import UnknownRef, resolve
-from heater.repos.versions import latest, list_versions
+from heater.repos.resolve import LATEST, UnknownRef, resolve
+from heater.repos.versions import list_versions
 
 
 class NoManifest(NotFound):
@@ -60,15 +60,10 @@ def manifest_at(git: pygit2.Repository, ref: str) -> ManifestAt:
 
 
 def current(git: pygit2.Repository) -> ManifestAt | None:
-    """The manifest a reader wants by default: the latest release if there
-    is one, else the head of ``main``; ``None`` for an image without builds."""
-    if latest(list_versions(git)) is not None:
-        return manifest_at(git, "latest")
-    tip = repository.head(git)
-    if tip is None:
-        return None
+    """The manifest at ``latest``: the latest release if there is one, else
+    the head of ``main``; ``None`` for an image without builds."""
     try:
-        return manifest_at(git, str(tip.id))
+        return manifest_at(git, LATEST)
     except (NoManifest, UnknownRef):
         return None
 

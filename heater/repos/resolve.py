@@ -9,6 +9,11 @@ over); an abbreviated SHA that is also a branch or tag name is ambiguous.
 A SHA reaches only objects reachable from the refs a reader may see
 (:mod:`heater.repos.reachability`): an unreachable one is unknown.
 
+``latest`` is the newest release by semver that is neither a pre-release
+nor yanked; a repository without one resolves ``latest`` to the head of its
+default branch (as a branch: it moves), so that every reader (the detail,
+``?ref=latest``, raw URLs, diffs, images) gets the same commit for it.
+
 A result knows whether it can change: versions and full SHAs are
 immutable, branches and ``latest`` move.
 """
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 import pygit2
 
 from heater.errors import InvalidInput, NotFound
-from heater.git.objects import peel_commit
+from heater.git.objects import head_commit, peel_commit
 from heater.names import check_short_ref, is_full_sha
 from heater.repos.reachability import Reachability
 from heater.repos.versions import (
@@ -101,7 +106,7 @@ def resolve(git: pygit2.Repository, ref: str,
     if ref == LATEST:
         best = latest(versions if versions is not None else list_versions(git, yanked))
         if best is None:
-            raise UnknownRef(ref, "the repository has no released version")
+            return default_branch(git, ref)
         return Resolved(ref, "latest", _commit(git, best.commit, ref), best)
     version = Version.try_parse(ref)
     if version is not None:
@@ -124,6 +129,15 @@ def resolve(git: pygit2.Repository, ref: str,
     if short is not None:
         return short
     raise UnknownRef(ref)
+
+
+def default_branch(git: pygit2.Repository, ref: str = "HEAD") -> Resolved:
+    """The head of the default branch, as a branch asked for as ``ref``;
+    :class:`UnknownRef` for a repository without a commit."""
+    head = head_commit(git)
+    if head is None:
+        raise UnknownRef(ref, "the repository has no commit")
+    return Resolved(ref, "branch", head)
 
 
 def _named(git: pygit2.Repository, ref: str) -> tuple[str, Resolved] | None:

@@ -35,9 +35,9 @@ from heater.repos import lifecycle, lifecycle_actions
 from heater.repos.commits import HistoryPage, history
 from heater.repos.lifecycle import Visible, hide_replacement
 from heater.repos.lifecycle_actions import VersionNotFound, check_text
-from heater.repos.resolve import LATEST, Resolved, UnknownRef
+from heater.repos.resolve import LATEST, Resolved
 from heater.repos.store import Kind, RepoInfo, parse_visibility
-from heater.repos.versions import TaggedVersion, Version, latest
+from heater.repos.versions import TaggedVersion, Version
 from heater.repos.view import RepoView
 from heater.templates.bundle import build_bundle, raw_prefix
 from heater.templates.files import parse_files
@@ -105,15 +105,8 @@ class Bundle:
 
 
 def _resolve(view: RepoView, ref: str | None) -> Resolved:
-    """What ``ref`` names; without one, ``latest``, else the default branch."""
-    if ref is None:
-        if latest(view.versions) is not None:
-            ref = LATEST
-        elif view.git.head_is_unborn:
-            raise UnknownRef("HEAD", "the repository has no commit")
-        else:
-            ref = view.git.head.shorthand
-    return view.resolve(ref)
+    """What ``ref`` names; without one, ``latest`` (else the default branch)."""
+    return view.resolve(LATEST if ref is None else ref)
 
 
 class Templates:

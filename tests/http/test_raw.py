@@ -146,7 +146,7 @@ def raw_path(server: Server, path: str) -> tuple[int, dict[str, object]]:
     ("/{ns}/web/raw/..%2f..%2fx/template.yaml", 400, "invalid_name"),
     ("/{ns}/web/raw/nope/template.yaml", 404, "unknown_ref"),
     ("/{ns}/web/raw/v9.9.9/template.yaml", 404, "unknown_ref"),
-    ("/{ns}/web/raw/latest/template.yaml", 404, "unknown_ref"),
+    ("/{ns}/web/raw/latest/missing.yaml", 404, "file_not_found"),
     ("/{ns}/web/raw/main/missing.yaml", 404, "file_not_found"),
     ("/{ns}/web/raw/main/files", 404, "file_not_found"),
     ("/{ns}/web/raw/ma%00in/template.yaml", 400, "invalid_name"),

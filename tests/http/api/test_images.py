@@ -229,7 +229,10 @@ def test_a_deleted_release_is_no_longer_latest(server: Server, ns: str) -> None:
     assert [v["status"] for v in detail["versions"]] == ["deleted", "deleted"]
     [entry] = listing(server, None, "images", namespace=ns)
     assert entry["latest_version"] is None and entry["status"] == "deleted"
-    assert get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").status_code == 404
+    # and latest is that newest commit everywhere, the diff included
+    to_tombstone = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").json()
+    assert to_tombstone["to"]["commit"] == detail["commit"]
+    assert to_tombstone["to"]["image_id"] == first
 
 
 def test_visibility_must_match_the_existing_image(server: Server, ns: str) -> None:
