@@ -104,16 +104,20 @@ def load_manifest(path: Path) -> dict[str, Any]:
 
 
 def agreed_version(option: str, in_manifest: object, path: Path) -> str:
-    """``--version`` when the manifest names no version or the same one
-    (``v1.0.0`` and ``1.0.0`` agree). A different one is refused rather
-    than silently replaced: either may be the mistake."""
+    """``--version`` (written as versions are: ``1.0.0`` for ``v1.0.0``)
+    when the manifest names no version or the same one (``v1.0.0`` and
+    ``1.0.0`` agree). A different one is refused rather than silently
+    replaced: either may be the mistake."""
+    ours = Version.try_parse(option)
+    if ours is None:
+        raise ClientError(f"--version {option} is not a semantic version (such as 1.2.0)")
     if in_manifest is None:
-        return option
-    ours, theirs = Version.try_parse(option), Version.try_parse(str(in_manifest))
-    if ours is None or theirs is None or str(ours) != str(theirs):
+        return str(ours)
+    theirs = Version.try_parse(str(in_manifest))
+    if theirs is None or str(ours) != str(theirs):
         raise ClientError(f"--version {option} disagrees with version {in_manifest} in {path}; "
                           "give one of them, or the same in both")
-    return option
+    return str(ours)
 
 
 def pull(client: Client, build_id: str, output: Path) -> int:

@@ -24,7 +24,7 @@ from heater.git.command import GitFailed, run_git
 from heater.git.objects import ZERO_OID, peel_commit
 from heater.images.builds import Status
 from heater.repos.store import DEFAULT_BRANCH
-from heater.repos.versions import Version, VersionExists, find_version, list_versions
+from heater.repos.versions import Version, VersionExists, find_version, list_versions, tag_name
 
 MANIFEST = "manifest.json"
 BRANCH_REF = f"refs/heads/{DEFAULT_BRANCH}"
@@ -48,11 +48,6 @@ class ManifestCommit:
     sha: str
     manifest: dict[str, Any]
     committed_at: int
-
-
-def tag_name(version: str) -> str:
-    """The tag a build version gets: always ``v``-prefixed, normalised."""
-    return f"v{Version.parse(version)}"
 
 
 def check_version_free(git: pygit2.Repository, version: str) -> None:

@@ -124,8 +124,9 @@ MAX_REPORTED = 10
 
 
 def validate(manifest: object) -> dict[str, Any]:
-    """Return ``manifest`` if it matches :data:`SCHEMA` and names a valid
-    semantic version (if any); else :class:`InvalidManifest` naming the
+    """Return ``manifest`` (its ``version`` normalised: ``1.2.0``, not
+    ``v1.2.0``) if it matches :data:`SCHEMA` and names a valid semantic
+    version (if any); else :class:`InvalidManifest` naming the
     offending fields as JSON paths (``$.packages[3].version``), the most
     relevant first, so that one round trip shows every mistake."""
     # Shallow mistakes (a missing field) before deep ones, as jsonschema's
@@ -139,8 +140,13 @@ def validate(manifest: object) -> dict[str, Any]:
             shown.append(f"and {len(problems) - MAX_REPORTED} more")
         raise InvalidManifest(problems[0][0], problems[0][1], tuple(shown))
     assert isinstance(manifest, dict)
-    if "version" in manifest and Version.try_parse(manifest["version"]) is None:
-        raise InvalidManifest("$.version", f"{manifest['version']!r} is not a semantic version")
+    if "version" in manifest:
+        version = Version.try_parse(manifest["version"])
+        if version is None:
+            raise InvalidManifest("$.version",
+                                  f"{manifest['version']!r} is not a semantic version")
+        # Stored as every version is written: no "v" (v1.2.0 is 1.2.0).
+        return {**manifest, "version": str(version)}
     return manifest
 
 

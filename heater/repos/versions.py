@@ -2,6 +2,9 @@
 
 A version is a tag ``vMAJOR.MINOR.PATCH[-pre][+build]`` or the same without
 the ``v``; both spellings name one version, so only one tag may carry it.
+A version is written without the ``v`` (``str(Version)``) everywhere
+Heater shows or stores one; a tag Heater makes is always :func:`tag_name`'s
+``v``-prefixed spelling, however the version was asked for.
 """
 
 from __future__ import annotations
@@ -109,6 +112,13 @@ class Version:
 
     def __lt__(self, other: Version) -> bool:
         return self._key() < other._key()
+
+
+def tag_name(version: str | Version) -> str:
+    """The one spelling of the tag Heater makes for ``version`` (``1.2.0``
+    or ``v1.2.0`` alike): ``v1.2.0``."""
+    parsed = version if isinstance(version, Version) else Version.parse(version)
+    return f"v{parsed}"
 
 
 @dataclass

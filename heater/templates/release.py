@@ -1,9 +1,11 @@
 """Releasing a version: an annotated semver tag, made by pygit2 as the caller.
 
-A version has one tag whatever its spelling: ``1.2.0`` is refused while
+The tag is always spelt ``v1.2.0`` (:func:`~heater.repos.versions.tag_name`),
+whether ``1.2.0`` or ``v1.2.0`` was asked for. A version has one tag
+whatever its spelling: ``1.2.0`` is refused while a pushed ``1.2.0`` or
 ``v1.2.0`` exists (and so is ``1.2.0+build``, equal in precedence). Tags
 are made under an exclusive lock on the repository, so two concurrent
-requests for two spellings cannot both succeed.
+requests cannot both succeed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from heater.names import check_free_text, check_ref_name
 from heater.paths import push_lock_file
 from heater.push.admission import admit
 from heater.push.refrules import RefUpdate
-from heater.repos.resolve import UnknownRef, resolve
+from heater.repos.resolve import UnknownRef, default_branch, resolve
 from heater.repos.versions import (
     TaggedVersion,
     Version,
@@ -29,6 +31,7 @@ from heater.repos.versions import (
     find_version,
     list_versions,
     lookup_version,
+    tag_name,
 )
 
 MAX_MESSAGE_LENGTH = 64 * 1024
@@ -56,14 +59,16 @@ def repository_lock(git: pygit2.Repository) -> locks.FileLock:
     return locks.acquire(push_lock_file(Path(git.path)), locks.PUSH_LOCK_WAIT_SECONDS)
 
 
-def create_version(git: pygit2.Repository, version_text: str, ref: str,
+def create_version(git: pygit2.Repository, version_text: str, ref: str | None,
                    message: str | None, tagger: str,
                    yanked: Yanked | None = None) -> TaggedVersion:
-    """Tag the commit ``ref`` names as ``version_text`` (spelling kept as
-    given), annotated with ``message``, tagged by ``tagger``; the new version.
-    ``yanked``: the yanks of the lifecycle state, if the caller has read it."""
+    """Tag the commit ``ref`` names (None: the default branch's head) as
+    ``version_text``, annotated with ``message``, tagged by ``tagger``; the
+    new version. ``yanked``: the yanks of the lifecycle state, if the caller
+    has read it."""
     version = Version.parse(version_text)
-    tag_ref = check_ref_name(f"refs/tags/{version_text}")
+    tag = tag_name(version)
+    tag_ref = check_ref_name(f"refs/tags/{tag}")
     if message is not None and len(message) > MAX_MESSAGE_LENGTH:
         raise InvalidInput(f"message is longer than {MAX_MESSAGE_LENGTH} characters",
                            code="invalid_message")
@@ -77,15 +82,15 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str,
         if existing is not None:
             raise _taken(version, existing.tag)
         if tag_ref in git.references:
-            raise _taken(version, version_text)
+            raise _taken(version, tag)
         try:
-            target = resolve(git, ref, versions)
+            target = resolve(git, ref, versions) if ref is not None else default_branch(git)
         except UnknownRef as exc:
-            raise UnknownTarget(ref, exc.message) from None
+            raise UnknownTarget(ref or "the default branch", exc.message) from None
         # The same decision a pushed tag gets: ref rules, the tagged tree's
         # validity, and the repository's versioning policy.
         admit(git, [RefUpdate(ZERO_OID, target.sha, tag_ref)], admin=False)
-        git.create_tag(version_text, target.commit.id, pygit2.enums.ObjectType.COMMIT,
+        git.create_tag(tag, target.commit.id, pygit2.enums.ObjectType.COMMIT,
                        signature(tagger), text if text.endswith("\n") else text + "\n")
     created = lookup_version(git, version, yanked)
     assert created is not None

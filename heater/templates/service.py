@@ -220,10 +220,12 @@ class Templates:
                                                files, message)
 
     def tag(self, caller: Caller, repo: RepoId, body: Body) -> TaggedVersion:
-        """Release a version: ``version``, ``ref`` and an optional ``message``."""
+        """Release a version: ``version``, and optional ``ref`` (default: the
+        default branch) and ``message``."""
         with self._writable(caller, repo) as (view, who):
             fields = body()
-            version, ref = _required(fields, "version"), _required(fields, "ref")
+            version = _required(fields, "version")
+            ref = string_field(fields, "ref", required=False)
             message = string_field(fields, "message", required=False)
             with self.registry.change(repo, caller, "tag") as change:
                 change.details["version"] = version

@@ -266,7 +266,7 @@ def test_one_token_has_one_git_identity(server: Server, ns: str) -> None:
     assert yanked.status_code == 200, yanked.text
     git = repository(server, ns)
     commit = git.head.peel(pygit2.Commit)
-    tag = git.get(git.references["refs/tags/1.0.0"].target)
+    tag = git.get(git.references["refs/tags/v1.0.0"].target)
     assert isinstance(tag, pygit2.Tag) and tag.tagger is not None
     lifecycle = git.get(git.references[LIFECYCLE_REF].target)
     assert isinstance(lifecycle, pygit2.Commit)
