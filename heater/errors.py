@@ -10,6 +10,10 @@ means one thing and has one status everywhere.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+
 
 class HeaterError(Exception):
     """Base of every error a user can cause. ``code`` is a stable machine name."""
@@ -82,6 +86,24 @@ class InvalidMarker(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__(f"invalid marker: {reason}; use the 'next' URL of a previous page")
         self.reason = reason
+
+
+def encode_marker(text: str) -> str:
+    """A paging marker holding ``text``: opaque to clients, URL-safe."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_marker(marker: str, pattern: re.Pattern[str]) -> re.Match[str]:
+    """What :func:`encode_marker` put in ``marker``, matched by ``pattern``;
+    :class:`InvalidMarker` for anything else."""
+    try:
+        text = base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidMarker("not a marker this server made") from None
+    match = pattern.match(text)
+    if match is None:
+        raise InvalidMarker("not a marker this server made")
+    return match
 
 
 # The HTTP status of each category.

@@ -70,6 +70,8 @@ def push(client: Client, image: RepoId, file: Path, manifest_path: Path,
         size = os.fstat(source.fileno()).st_size
         if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
             raise ClientError(f"{file}: not a regular file")
+        if size == 0:  # the server would refuse it and keep a build waiting for bytes
+            raise ClientError(f"{file}: the file is empty; no image is 0 bytes long")
         created = client.json("POST", f"/api/v1/images/{image}/builds", manifest)
         build_id = str(created["id"])
         digest = hashlib.sha256()
@@ -81,7 +83,14 @@ def push(client: Client, image: RepoId, file: Path, manifest_path: Path,
                   f"(PUT /api/v1/builds/{build_id}/file) or delete it", file=sys.stderr)
             raise
     if status != 200:
-        raise ClientError(f"upload of build {build_id} failed: {describe_error(status, body)}")
+        refusal = describe_error(status, body)
+        if 400 <= status < 500 and status != 409:
+            # Refused for what was sent (the file changed under us): the
+            # same upload can never succeed, so the build is not left queued.
+            client.json("DELETE", f"/api/v1/builds/{build_id}")
+            raise ClientError(f"upload of build {build_id} was refused: {refusal}; "
+                              "the build was deleted")
+        raise ClientError(f"upload of build {build_id} failed: {refusal}")
     build = json.loads(body)
     if build["hashes"]["sha256"] != digest.hexdigest():
         raise ClientError(f"the server recorded sha256 {build['hashes']['sha256']}, "

@@ -13,7 +13,7 @@ from heater.images import repository
 from heater.images.builds import Status
 from heater.names import is_uuid
 from heater.repos.resolve import LATEST, UnknownRef, resolve
-from heater.repos.versions import list_versions
+from heater.repos.versions import TaggedVersion, Version, find_version, list_versions
 
 
 class NoManifest(NotFound):
@@ -74,16 +74,26 @@ def versions(git: pygit2.Repository) -> list[dict[str, object]]:
     still names the commit that recorded the build; the version is yanked,
     see :meth:`heater.images.service.Images.delete`)."""
     deleted = repository.deleted_builds(git)
-    result = []
-    for tagged in list_versions(git):
-        entry = tagged.as_json()
-        commit = git.get(tagged.commit)
-        manifest = repository.manifest_of(commit) if isinstance(commit, pygit2.Commit) else None
-        image_id = manifest.get("image_id") if manifest else None
-        tombstone = deleted.get(image_id) if isinstance(image_id, str) else None
-        entry["image_id"] = image_id
-        entry["status"] = (Status.DELETED.value if tombstone
-                           else manifest.get("status") if manifest else None)
-        entry["deleted_at"] = tombstone.manifest.get("deleted_at") if tombstone else None
-        result.append(entry)
-    return result
+    return [_version_entry(git, tagged, deleted) for tagged in list_versions(git)]
+
+
+def version(git: pygit2.Repository, wanted: Version) -> dict[str, object] | None:
+    """One version as :func:`versions` shows it; None if there is none."""
+    tagged = find_version(list_versions(git), wanted)
+    if tagged is None:
+        return None
+    return _version_entry(git, tagged, repository.deleted_builds(git))
+
+
+def _version_entry(git: pygit2.Repository, tagged: TaggedVersion,
+                   deleted: dict[str, repository.ManifestCommit]) -> dict[str, object]:
+    entry = tagged.as_json()
+    commit = git.get(tagged.commit)
+    manifest = repository.manifest_of(commit) if isinstance(commit, pygit2.Commit) else None
+    image_id = manifest.get("image_id") if manifest else None
+    tombstone = deleted.get(image_id) if isinstance(image_id, str) else None
+    entry["image_id"] = image_id
+    entry["status"] = (Status.DELETED.value if tombstone
+                       else manifest.get("status") if manifest else None)
+    entry["deleted_at"] = tombstone.manifest.get("deleted_at") if tombstone else None
+    return entry

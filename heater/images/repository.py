@@ -116,7 +116,7 @@ def deleted_builds(git: pygit2.Repository) -> dict[str, ManifestCommit]:
     newest: dict[str, pygit2.Commit] = {}
     found: dict[str, ManifestCommit] = {}
     for commit in _commits(git):
-        image_id = _build_of(commit)
+        image_id = build_of(commit)
         if image_id is None:
             continue
         if image_id not in newest:
@@ -130,7 +130,7 @@ def deleted_builds(git: pygit2.Repository) -> dict[str, ManifestCommit]:
     return found
 
 
-def _build_of(commit: pygit2.Commit) -> str | None:
+def build_of(commit: pygit2.Commit) -> str | None:
     """The build a commit names in its :data:`TRAILER`, if any."""
     prefix = f"{TRAILER}: "
     for line in reversed(commit.message.splitlines()):

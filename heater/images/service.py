@@ -29,6 +29,7 @@ from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
 from heater.git.identity import signature
 from heater.images import lookup, repository, schema
+from heater.images.buildlist import BuildsPage, list_builds
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
 from heater.images.digests import HashingStream
 from heater.images.lookup import ManifestAt
@@ -36,10 +37,12 @@ from heater.names import RepoId, check_uuid
 from heater.observe.metrics import blob_errors, metrics
 from heater.registry import Registry
 from heater.repos import lifecycle_actions
-from heater.repos.lifecycle_actions import LifecycleConflict
+from heater.repos.lifecycle import hide_replacement
+from heater.repos.lifecycle_actions import LifecycleConflict, VersionNotFound
 from heater.repos.store import Kind, RepoInfo, RepositoryExists, RepositoryNotFound, Visibility
 from heater.repos.versions import Version
 from heater.repos.view import RepoView
+from heater.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +169,16 @@ class Build:
         }
 
 
+@dataclass(frozen=True)
+class ImageDetail:
+    """An image as its detail shows it."""
+
+    info: RepoInfo
+    current: ManifestAt | None   # the manifest at ``latest``
+    versions: list[dict[str, object]]
+    deprecated: dict[str, Any] | None
+
+
 def _version(manifest: dict[str, Any]) -> str | None:
     """The version a manifest asks for, spelt as the versions listing spells it."""
     version = manifest.get("version")
@@ -181,6 +194,8 @@ class Images:
         self.registry = registry
         self.blobs: BlobStore = registry.blobs
         self.builds: BuildStore = registry.builds
+        # Lifecycle and settings: the same for every kind.
+        self.repositories = Repositories(registry, Kind.IMAGE)
 
     # -- create ------------------------------------------------------------
 
@@ -221,15 +236,33 @@ class Images:
 
     # -- read --------------------------------------------------------------
 
-    def show(self, caller: Caller, repo: RepoId) -> tuple[RepoInfo, ManifestAt | None,
-                                                          list[dict[str, object]]]:
-        """The image's info, its current manifest and its versions."""
+    def show(self, caller: Caller, repo: RepoId) -> ImageDetail:
+        """The image's info, its current manifest, versions and deprecation."""
         with self.registry.view(caller, repo, Kind.IMAGE) as view:
-            return view.info, lookup.current(view.git), lookup.versions(view.git)
+            deprecated = hide_replacement(view.state.deprecated,
+                                          self.repositories.visible(caller))
+            return ImageDetail(view.info, lookup.current(view.git), lookup.versions(view.git),
+                               deprecated)
 
     def versions(self, caller: Caller, repo: RepoId) -> list[dict[str, object]]:
         with self.registry.view(caller, repo, Kind.IMAGE) as view:
             return lookup.versions(view.git)
+
+    def version(self, caller: Caller, repo: RepoId, version: str) -> dict[str, object]:
+        """One version, as :meth:`versions` lists it."""
+        wanted = Version.parse(version)  # 400 before anything is read
+        with self.registry.view(caller, repo, Kind.IMAGE) as view:
+            found = lookup.version(view.git, wanted)
+        if found is None:
+            raise VersionNotFound(version)
+        return found
+
+    def builds_of(self, caller: Caller, repo: RepoId, limit: int,
+                  marker: str | None) -> BuildsPage:
+        """A page of the image's builds, queued ones included, newest first."""
+        with self.registry.view(caller, repo, Kind.IMAGE) as view:
+            queued = [r for r in self.builds.queued() if r.repo == repo]
+            return list_builds(view.git, queued, self.builds, limit, marker)
 
     def manifests(self, caller: Caller, repo: RepoId, old: str,
                   new: str) -> tuple[ManifestAt, ManifestAt]:

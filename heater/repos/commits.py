@@ -7,8 +7,6 @@ when the branch moves meanwhile.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from typing import Any
 
 import pygit2
 
-from heater.errors import InvalidMarker
+from heater.errors import InvalidMarker, decode_marker, encode_marker
 from heater.repos.reachability import reachable
 
 _MARKER_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}):(\d{1,9})$")
@@ -45,17 +43,11 @@ def commit_json(commit: pygit2.Commit) -> dict[str, Any]:
 
 
 def _marker(start: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{start}:{offset}".encode()).decode().rstrip("=")
+    return encode_marker(f"{start}:{offset}")
 
 
 def _decode(marker: str) -> tuple[str, int]:
-    try:
-        text = base64.urlsafe_b64decode(marker + "=" * (-len(marker) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidMarker("not a marker this server made") from None
-    match = _MARKER_RE.match(text)
-    if match is None:
-        raise InvalidMarker("not a marker this server made")
+    match = decode_marker(marker, _MARKER_RE)
     return match.group(1), int(match.group(2))
 
 

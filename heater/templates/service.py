@@ -1,5 +1,6 @@
 """Template repositories as the API offers them: create, show, versions,
-commits, raw files, diffs, releases and lifecycle actions.
+commits, raw files, diffs and releases (the lifecycle actions, the same
+for every kind, are :class:`heater.repositories.Repositories`).
 
 Every method checks access through the registry and reads the repository
 through one :class:`~heater.repos.view.RepoView`, opened once. Every write
@@ -14,8 +15,7 @@ caller hears 401, 403 or 404 whatever its body says.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import pygit2
 
 from heater.auth.policy import require_token
-from heater.auth.tokens import Caller, Role
+from heater.auth.tokens import Caller
 from heater.catalog.detail import template_detail, yank_of
 from heater.diff import RefComparison, compare_refs
 from heater.errors import InvalidInput
@@ -31,14 +31,13 @@ from heater.git.objects import head_commit
 from heater.git.trees import FileNotInTree, find_blob, is_directory
 from heater.names import RepoId
 from heater.registry import Registry
-from heater.repos import lifecycle, lifecycle_actions
 from heater.repos.commits import HistoryPage, history
-from heater.repos.lifecycle import Visible, hide_replacement
 from heater.repos.lifecycle_actions import VersionNotFound, check_text
 from heater.repos.resolve import LATEST, Resolved
 from heater.repos.store import Kind, RepoInfo, parse_visibility
 from heater.repos.versions import TaggedVersion, Version
 from heater.repos.view import RepoView
+from heater.repositories import Body, Repositories
 from heater.templates.bundle import build_bundle, raw_prefix
 from heater.templates.files import parse_files
 from heater.templates.heateryaml import entrypoint
@@ -46,9 +45,6 @@ from heater.templates.paramcheck import ValueProblem, check_parameter_values
 from heater.templates.paramschema import parameters_schema
 from heater.templates.release import create_version
 from heater.templates.yamlload import load_yaml
-
-# The request's JSON object, read when the method is ready for it.
-Body = Callable[[], Mapping[str, Any]]
 
 
 def string_field(body: Mapping[str, Any], field: str, *, required: bool) -> str | None:
@@ -112,10 +108,8 @@ def _resolve(view: RepoView, ref: str | None) -> Resolved:
 class Templates:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-
-    def _visible(self, caller: Caller) -> Visible:
-        """Whether ``caller`` may read a repository named ``<ns>/<name>``."""
-        return lambda name: self.registry.sees(caller, name) is not None
+        # Lifecycle and settings: the same for every kind.
+        self.repositories = Repositories(registry, Kind.TEMPLATE)
 
     # -- reads -------------------------------------------------------------
 
@@ -123,7 +117,7 @@ class Templates:
         """The template at ``ref`` (default: ``latest``, else the default
         branch) as the catalog describes it."""
         with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
-            return template_detail(view, ref, self._visible(caller))
+            return template_detail(view, ref, self.repositories.visible(caller))
 
     def versions(self, caller: Caller, repo: RepoId) -> list[TaggedVersion]:
         with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
@@ -178,13 +172,6 @@ class Templates:
         with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
             return view.info, compare_refs(view.git, old, new, binary_patches=binary_patches)
 
-    def lifecycle(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
-        """The lifecycle state and its history; readable once deleted too."""
-        with self.registry.view(caller, repo, Kind.TEMPLATE, allow_deleted=True) as view:
-            visible = self._visible(caller)
-            return {**self._state(view, visible),
-                    "history": lifecycle.history(view.git, visible)}
-
     def parameters(self, caller: Caller, repo: RepoId, ref: str | None,
                    values: Body | None = None) -> ParametersAtRef:
         """The JSON Schema of the parameters of the entry point at ``ref``
@@ -222,7 +209,7 @@ class Templates:
     def tag(self, caller: Caller, repo: RepoId, body: Body) -> TaggedVersion:
         """Release a version: ``version``, and optional ``ref`` (default: the
         default branch) and ``message``."""
-        with self._writable(caller, repo) as (view, who):
+        with self.repositories.writable(caller, repo) as (view, who):
             fields = body()
             version = _required(fields, "version")
             ref = string_field(fields, "ref", required=False)
@@ -231,68 +218,6 @@ class Templates:
                 change.details["version"] = version
                 return create_version(view.git, version, ref, message, who,
                                       view.state.yanked)
-
-    def yank(self, caller: Caller, repo: RepoId, version: str,
-             reason: Callable[[], object]) -> dict[str, Any]:
-        with self._writable(caller, repo) as (view, who):
-            text = reason()
-            return self._act(view, caller, "yank", lambda: lifecycle_actions.yank(
-                view.git, version, text, who))
-
-    def unyank(self, caller: Caller, repo: RepoId, version: str) -> dict[str, Any]:
-        with self._writable(caller, repo) as (view, who):
-            return self._act(view, caller, "unyank", lambda: lifecycle_actions.unyank(
-                view.git, version, who))
-
-    def deprecate(self, caller: Caller, repo: RepoId, body: Body) -> dict[str, Any]:
-        """Deprecate, with a ``message`` and maybe a ``replacement``."""
-        with self._writable(caller, repo) as (view, who):
-            fields = body()
-            return self._act(view, caller, "deprecate", lambda: lifecycle_actions.deprecate(
-                view.git, view.info, fields.get("message"), fields.get("replacement"), who,
-                lambda other: self.registry.sees(caller, other)))
-
-    def undeprecate(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
-        with self._writable(caller, repo) as (view, who):
-            return self._act(view, caller, "undeprecate", lambda: lifecycle_actions.undeprecate(
-                view.git, who))
-
-    def delete(self, caller: Caller, repo: RepoId,
-               reason: Callable[[], object]) -> dict[str, Any]:
-        """Leave a tombstone (admins only)."""
-        with self._writable(caller, repo, Role.ADMIN) as (view, who):
-            text = reason()
-            return self._act(view, caller, "delete", lambda: lifecycle_actions.delete(
-                view.git, text, who))
-
-    def undelete(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
-        with self._writable(caller, repo, Role.ADMIN, allow_deleted=True) as (view, who):
-            return self._act(view, caller, "undelete", lambda: lifecycle_actions.undelete(
-                view.git, who))
-
-    @contextmanager
-    def _writable(self, caller: Caller, repo: RepoId, role: Role = Role.WRITER,
-                  allow_deleted: bool = False) -> Iterator[tuple[RepoView, str]]:
-        """The view of ``repo`` if ``caller`` holds ``role`` on it, and the
-        caller's name (what the git history records)."""
-        with self.registry.view(caller, repo, Kind.TEMPLATE, role, allow_deleted) as view:
-            assert caller is not None  # a role was checked: never anonymous
-            yield view, caller.name
-
-    def _act(self, view: RepoView, caller: Caller, what: str,
-             action: Callable[[], object]) -> dict[str, Any]:
-        """Run a lifecycle ``action`` (named ``what`` in the audit log) as a
-        change of the repository; the state it left, as ``caller`` may see it."""
-        with self.registry.change(view.repo, caller, what):
-            action()
-        view.forget()
-        return self._state(view, self._visible(caller))
-
-    @staticmethod
-    def _state(view: RepoView, visible: Visible) -> dict[str, Any]:
-        state = view.state
-        return {**state.as_json(),
-                "deprecated": hide_replacement(state.deprecated, visible)}
 
 
 __all__ = ["Body", "Bundle", "RawFile", "Templates"]

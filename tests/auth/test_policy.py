@@ -79,6 +79,7 @@ CELLS: list[tuple[str, Decision, Callable[[Decision, str, str], int]]] = [
     (f"POST {T}/versions", read(Kind.TEMPLATE, Role.WRITER), api_status),
     (f"DELETE {T}", read(Kind.TEMPLATE, Role.ADMIN), api_status),
     ("GET /api/v1/images/<namespace>/<name>", read(Kind.IMAGE), api_status),
+    ("DELETE /api/v1/images/<namespace>/<name>", read(Kind.IMAGE, Role.ADMIN), api_status),
     ("GET /<ns>/<name>.git/info/refs?service=git-upload-pack", read(), git_status),
     ("POST /<ns>/<name>.git/git-upload-pack", read(), git_status),
     ("GET /<ns>/<name>.git/info/refs?service=git-receive-pack", policy.authorise_push,

@@ -152,6 +152,38 @@ PUT    B/file                                    none 404 401 404 404 404 404 40
 DELETE B                                         pi   401 401 403 200 200 403 403 403 403 200 200
 DELETE B                                         si   404 401 403 200 200 404 404 404 403 200 200
 DELETE B                                         none 404 401 404 404 404 404 404 404 404 404 404
+GET    I/versions/<version>                      pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I/versions/<version>                      si   404 401 200 200 200 404 404 404 200 200 200
+GET    I/versions/<version>                      pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I/versions/<version>                      none 404 401 404 404 404 404 404 404 404 404 404
+GET    I/builds                                  pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I/builds                                  si   404 401 200 200 200 404 404 404 200 200 200
+GET    I/builds                                  pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I/builds                                  none 404 401 404 404 404 404 404 404 404 404 404
+GET    I/lifecycle                               pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I/lifecycle                               si   404 401 200 200 200 404 404 404 200 200 200
+GET    I/lifecycle                               pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I/lifecycle                               none 404 401 404 404 404 404 404 404 404 404 404
+POST   I/versions/<version>/yank                 pi   401 401 403 200 200 403 403 403 403 200 200
+POST   I/versions/<version>/yank                 si   404 401 403 200 200 404 404 404 403 200 200
+POST   I/versions/<version>/yank                 none 404 401 404 404 404 404 404 404 404 404 404
+DELETE I/versions/<version>/yank                 pi   401 401 403 200 200 403 403 403 403 200 200
+DELETE I/versions/<version>/yank                 si   404 401 403 200 200 404 404 404 403 200 200
+DELETE I/versions/<version>/yank                 none 404 401 404 404 404 404 404 404 404 404 404
+PUT    I/deprecation                             pi   401 401 403 200 200 403 403 403 403 200 200
+PUT    I/deprecation                             si   404 401 403 200 200 404 404 404 403 200 200
+PUT    I/deprecation                             pt   404 401 404 404 404 404 404 404 404 404 404
+PUT    I/deprecation                             none 404 401 404 404 404 404 404 404 404 404 404
+DELETE I/deprecation                             pi   401 401 403 200 200 403 403 403 403 200 200
+DELETE I/deprecation                             si   404 401 403 200 200 404 404 404 403 200 200
+DELETE I/deprecation                             none 404 401 404 404 404 404 404 404 404 404 404
+DELETE I                                         pi   401 401 403 403 200 403 403 403 403 403 200
+DELETE I                                         si   404 401 403 403 200 404 404 404 403 403 200
+DELETE I                                         pt   404 401 404 404 404 404 404 404 404 404 404
+DELETE I                                         none 404 401 404 404 404 404 404 404 404 404 404
+POST   I/undelete                                pi   401 401 403 403 200 403 403 403 403 403 200
+POST   I/undelete                                si   404 401 403 403 200 404 404 404 403 403 200
+POST   I/undelete                                none 404 401 404 404 404 404 404 404 404 404 404
 GET    /<namespace>/<name>/raw/<ref>/<path:path> pt   200 401 200 200 200 200 200 200 200 200 200
 GET    /<namespace>/<name>/raw/<ref>/<path:path> st   404 401 200 200 200 404 404 404 200 200 200
 GET    /<namespace>/<name>/raw/<ref>/<path:path> pi   200 401 200 200 200 200 200 200 200 200 200
@@ -327,12 +359,16 @@ def _admin(world: World, method: str, path: str, expect: tuple[int, str | None],
 
 def _lifecycle(method: str, suffix: str, body: Any = None,
                before: tuple[str, str] | None = None,
-               undo: tuple[str, str] | None = None) -> Callable[[World, str], Call]:
-    """A lifecycle action: ``before`` (as admin) puts the repository in the
-    state the action needs, ``undo`` (as admin) restores it afterwards."""
+               undo: tuple[str, str] | None = None,
+               collection: str = "templates") -> Callable[[World, str], Call]:
+    """A lifecycle action on a repository of ``collection``: ``before`` (as
+    admin) puts the repository in the state the action needs, ``undo`` (as
+    admin) restores it afterwards."""
     def make(world: World, key: str) -> Call:
-        path, name = _tpl(world, key)
-        missing = None if key in ("pt", "st") else (404, "repository_not_found")
+        name = world.name(key)
+        path = f"/api/v1/{collection}/{world.ns}/{name}"
+        ours = ("pt", "st") if collection == "templates" else ("pi", "si")
+        missing = None if key in ours else (404, "repository_not_found")
         if before is not None:
             setup = {"message": "x"} if before[1] == "/deprecation" else {"reason": "setup"}
             _admin(world, before[0], path + before[1], missing or (200, None), json=setup)
@@ -441,6 +477,20 @@ def _validate(world: World, key: str) -> Call:
 
 
 YANK = "/versions/v1.0.0/yank"
+# The images' lifecycle: the templates' rules (heater/repositories.py).
+Action = tuple[str, str, Any, tuple[str, str] | None, tuple[str, str]]
+IMAGE_LIFECYCLE: list[tuple[str, str, Action]] = [
+    ("POST", "/versions/<version>/yank", ("POST", YANK, {"reason": "matrix"}, None,
+                                          ("DELETE", YANK))),
+    ("DELETE", "/versions/<version>/yank", ("DELETE", YANK, None, ("POST", YANK),
+                                            ("DELETE", YANK))),
+    ("PUT", "/deprecation", ("PUT", "/deprecation", {"message": "matrix"}, None,
+                             ("DELETE", "/deprecation"))),
+    ("DELETE", "/deprecation", ("DELETE", "/deprecation", None, ("PUT", "/deprecation"),
+                                ("DELETE", "/deprecation"))),
+    ("DELETE", "", ("DELETE", "", {"reason": "matrix"}, None, ("POST", "/undelete"))),
+    ("POST", "/undelete", ("POST", "/undelete", None, ("DELETE", ""), ("POST", "/undelete"))),
+]
 CASES: dict[str, Callable[[World, str], Call]] = {
     "GET /healthz": lambda world, key: Call("GET", "/healthz"),
     "GET /metrics": lambda world, key: Call("GET", "/metrics"),
@@ -473,6 +523,11 @@ CASES: dict[str, Callable[[World, str], Call]] = {
     "POST /api/v1/templates/<namespace>/<name>/undelete": _lifecycle(
         "POST", "/undelete", before=("DELETE", ""), undo=("POST", "/undelete")),
     "GET /api/v1/images/<namespace>/<name>": _image(""),
+    "GET /api/v1/images/<namespace>/<name>/versions/<version>": _image("/versions/1.0.0"),
+    "GET /api/v1/images/<namespace>/<name>/builds": _image("/builds"),
+    "GET /api/v1/images/<namespace>/<name>/lifecycle": _image("/lifecycle"),
+    **{f"{case} {ABBREVIATIONS['I']}{suffix}": _lifecycle(*action, collection="images")
+       for case, suffix, action in IMAGE_LIFECYCLE},
     "GET /api/v1/images/<namespace>/<name>/versions": _image("/versions"),
     "GET /api/v1/images/<namespace>/<name>/diff": _image("/diff", {"from": "1.0.0",
                                                                    "to": "latest"}),

@@ -1,6 +1,6 @@
 """REST endpoints for image repositories (``/api/v1/images``): listing
 (from the catalog index, as templates), the current manifest, versions,
-diff, and queueing a build."""
+builds, diff, and queueing a build."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from heater.auth.policy import require_role
 from heater.auth.tokens import Role
+from heater.catalog.index import DEFAULT_LIMIT
+from heater.catalog.listing import parse_limit
 from heater.http.api.builds import images
-from heater.http.api.listing import listing
+from heater.http.api.listing import listing, next_page_url
 from heater.http.api.templates import repo_summary
 from heater.http.context import caller, format_arg, json_body, required_args
 from heater.http.publicurl import link
 from heater.images import lookup
 from heater.images.diff import diff_manifests
+from heater.images.service import ImageDetail
 from heater.names import RepoId
 from heater.repos.store import Kind, parse_visibility
 
@@ -42,19 +45,38 @@ def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, st
 
 @bp.get("/<namespace>/<name>")
 def show(namespace: str, name: str) -> Response:
-    info, now, versions = images().show(caller(), RepoId(namespace, name))
+    return _detail_json(images().show(caller(), RepoId(namespace, name)))
+
+
+def _detail_json(detail: ImageDetail) -> Response:
+    now = detail.current
     return jsonify({
-        **repo_summary(info),
+        **repo_summary(detail.info),
+        "deprecated": detail.deprecated,
         "commit": now.commit if now else None,
         "version": now.version if now else None,
         "manifest": now.manifest if now else None,
-        "versions": versions,
+        "versions": detail.versions,
     })
 
 
 @bp.get("/<namespace>/<name>/versions")
 def list_versions(namespace: str, name: str) -> Response:
     return jsonify({"versions": images().versions(caller(), RepoId(namespace, name))})
+
+
+@bp.get("/<namespace>/<name>/versions/<version>")
+def show_version(namespace: str, name: str, version: str) -> Response:
+    return jsonify(images().version(caller(), RepoId(namespace, name), version))
+
+
+@bp.get("/<namespace>/<name>/builds")
+def list_builds(namespace: str, name: str) -> Response:
+    limit_text = request.args.get("limit")
+    limit = parse_limit(limit_text) if limit_text is not None else DEFAULT_LIMIT
+    page = images().builds_of(caller(), RepoId(namespace, name), limit,
+                              request.args.get("marker") or None)
+    return jsonify({"builds": page.builds, "next": next_page_url(page.next_marker)})
 
 
 @bp.get("")

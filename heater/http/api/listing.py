@@ -25,6 +25,17 @@ def listed_json(listed: Listed, collection_url: str, host_url: str) -> str:
             f'"clone_url":"{host_url}/{where}.git"}}')
 
 
+def next_page_url(marker: str | None) -> str | None:
+    """The URL of the page after this request's (its query with ``marker``
+    set), None when there is none: for the listings of one repository's
+    things (commits, builds)."""
+    if marker is None:
+        return None
+    args = request.args.to_dict(flat=True)
+    args["marker"] = marker
+    return f"{link(quote(request.path))}?{urlencode(args)}"
+
+
 def listing(kind: Kind, key: str, api_prefix: str) -> Response:
     """The listing page the request asks for: ``{key: [...], "next": url|null}``."""
     args = request.args.to_dict(flat=False)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from heater.catalog.index import DEFAULT_LIMIT
 from heater.catalog.listing import parse_limit
-from heater.http.api.listing import listing
+from heater.http.api.listing import listing, next_page_url
 from heater.http.context import caller, clone_url, json_body, registry
-from heater.http.publicurl import base_url, link
+from heater.http.publicurl import base_url
 from heater.names import RepoId
 from heater.repos.store import Kind, RepoInfo
 from heater.templates.bundle import dumps
@@ -85,12 +85,7 @@ def list_template_commits(namespace: str, name: str) -> Response:
     limit = parse_limit(limit_text) if limit_text is not None else DEFAULT_LIMIT
     page = templates().commits(caller(), RepoId(namespace, name), request.args.get("ref"),
                                limit, request.args.get("marker") or None)
-    next_url = None
-    if page.next_marker is not None:
-        args = request.args.to_dict(flat=True)
-        args["marker"] = page.next_marker
-        next_url = f"{link(quote(request.path))}?{urlencode(args)}"
-    return jsonify({"commits": page.commits, "next": next_url})
+    return jsonify({"commits": page.commits, "next": next_page_url(page.next_marker)})
 
 
 @bp.get("/<namespace>/<name>/bundle")

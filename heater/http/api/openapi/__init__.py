@@ -7,7 +7,8 @@ Schemas the code validates with are added from the code itself
 (:mod:`heater.http.api.openapi.derived`).
 Two fragments may document different operations of one path (the
 lifecycle's DELETE beside the templates' GET), never the same operation
-or component.
+or component. The lifecycle fragment documents the images' lifecycle
+endpoints too (:data:`FOR_IMAGES_TOO`).
 ``tests/test_openapi.py`` fails when a route is undocumented or a documented
 path has no route.
 """
@@ -15,6 +16,7 @@ path has no route.
 from __future__ import annotations
 
 import functools
+import json
 from importlib import resources
 from typing import Any
 
@@ -68,6 +70,22 @@ def merge(document: dict[str, Any], fragment: dict[str, Any], source: str) -> No
             target[name] = value
 
 
+# Fragments whose template endpoints images have too, with the same rules
+# (heater/repositories.py): documented once, served for both kinds.
+FOR_IMAGES_TOO = frozenset({"lifecycle.yaml"})
+
+
+def for_images(fragment: dict[str, Any]) -> dict[str, Any]:
+    """The paths of a templates ``fragment`` as the images' endpoints (its
+    components are shared, not repeated)."""
+    text = json.dumps(fragment.get("paths") or {})
+    for template, image in (("/api/v1/templates/", "/api/v1/images/"),
+                            ("Template", "Image"), ("template", "image")):
+        text = text.replace(template, image)
+    paths: dict[str, Any] = json.loads(text)
+    return {"paths": paths}
+
+
 @functools.cache
 def document() -> dict[str, Any]:
     """The whole document (built once per process)."""
@@ -77,6 +95,8 @@ def document() -> dict[str, Any]:
     for fragment_file in files:
         fragment = yaml.load(fragment_file.read_bytes(), Loader=yaml.CSafeLoader)
         merge(result, fragment, fragment_file.name)
+        if fragment_file.name in FOR_IMAGES_TOO:
+            merge(result, for_images(fragment), f"{fragment_file.name} (images)")
     merge(result, derived.fragment(), "derived.py")
     for item in result["paths"].values():
         for method, operation in item.items():
