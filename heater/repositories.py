@@ -1,5 +1,5 @@
 """What every repository offers whatever its kind (template or image): its
-lifecycle (yank, deprecate, delete, and undo each).
+lifecycle (yank, deprecate, delete, and undo each) and its visibility.
 
 The templates' and images' endpoints call one :class:`Repositories` made
 for their kind, so both kinds follow the same rules and record their
@@ -20,19 +20,23 @@ from contextlib import contextmanager
 from typing import Any
 
 from heater.auth.tokens import Caller, Role
+from heater.errors import InvalidInput
 from heater.names import RepoId
 from heater.registry import Registry
 from heater.repos import lifecycle, lifecycle_actions
-from heater.repos.lifecycle import Visible, hide_replacement
-from heater.repos.store import Kind
+from heater.repos.lifecycle import LifecycleState, Visible, hide_replacement, write_state
+from heater.repos.store import Kind, Visibility, parse_visibility
 from heater.repos.view import RepoView
 
 # The request's JSON object, read when the method is ready for it.
 Body = Callable[[], Mapping[str, Any]]
 
+# What a PATCH of a repository may change.
+SETTINGS = ("visibility",)
+
 
 class Repositories:
-    """The lifecycle of the repositories of one ``kind``."""
+    """The lifecycle and settings of the repositories of one ``kind``."""
 
     def __init__(self, registry: Registry, kind: Kind) -> None:
         self.registry = registry
@@ -89,6 +93,28 @@ class Repositories:
             return self._act(view, caller, "undelete", lambda: lifecycle_actions.undelete(
                 view.git, who))
 
+    # -- settings ------------------------------------------------------------
+
+    def update(self, caller: Caller, repo: RepoId, body: Body) -> None:
+        """Change what ``body`` names (only ``visibility`` for now): a writer
+        of the namespace may, as it may create one. The change is recorded
+        in the lifecycle history, then made; every reader (API, listings,
+        raw URLs, clones) follows from the next request on. Asking for the
+        visibility the repository has already changes and records nothing."""
+        with self.writable(caller, repo) as (view, who):
+            fields = body()
+            if "visibility" not in fields:
+                raise InvalidInput("'visibility' is required: the only setting a PATCH "
+                                   "changes", code="missing_field")
+            wanted = parse_visibility(fields["visibility"])
+            current = view.info.visibility
+            if wanted is current:
+                return
+            with self.registry.change(repo, caller, "visibility") as change:
+                change.details["visibility"] = wanted.value
+                write_state(view.git, _recording(current, wanted), who)
+                self.registry.repos.set_visibility(repo, wanted)
+
     # -- shared --------------------------------------------------------------
 
     @contextmanager
@@ -116,4 +142,12 @@ class Repositories:
                 "deprecated": hide_replacement(state.deprecated, visible)}
 
 
-__all__ = ["Body", "Repositories"]
+def _recording(old: Visibility, new: Visibility) -> lifecycle.Change:
+    """A lifecycle change that leaves the state as it is and says, in its
+    commit message, that the visibility changed."""
+    def change(_state: LifecycleState) -> str:
+        return f"Make {new.value}\n\nVisibility changed from {old.value} to {new.value}.\n"
+    return change
+
+
+__all__ = ["SETTINGS", "Body", "Repositories"]

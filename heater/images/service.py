@@ -42,7 +42,7 @@ from heater.repos.lifecycle_actions import LifecycleConflict, VersionNotFound
 from heater.repos.store import Kind, RepoInfo, RepositoryExists, RepositoryNotFound, Visibility
 from heater.repos.versions import Version
 from heater.repos.view import RepoView
-from heater.repositories import Repositories
+from heater.repositories import Body, Repositories
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +98,14 @@ class BuildNotUploaded(NotFound):
 
 class VisibilityMismatch(Conflict):
     """A build asked for a visibility its existing image does not have:
-    visibility is chosen by the first build, and a later build must not
-    appear to change it."""
+    visibility is chosen by the first build and changed by a PATCH of the
+    image, and a later build must not appear to change it."""
 
     code = "visibility_mismatch"
 
     def __init__(self, repo: RepoId, asked: Visibility, actual: Visibility) -> None:
         super().__init__(f"{repo} is {actual.value}; a build cannot make it {asked.value} "
-                         "(visibility is set by the image's first build)")
+                         f"(change it with PATCH /api/v1/images/{repo})")
         self.repo = repo
         self.asked = asked
         self.actual = actual
@@ -238,6 +238,9 @@ class Images:
 
     def show(self, caller: Caller, repo: RepoId) -> ImageDetail:
         """The image's info, its current manifest, versions and deprecation."""
+        return self._detail(caller, repo)
+
+    def _detail(self, caller: Caller, repo: RepoId) -> ImageDetail:
         with self.registry.view(caller, repo, Kind.IMAGE) as view:
             deprecated = hide_replacement(view.state.deprecated,
                                           self.repositories.visible(caller))
@@ -263,6 +266,12 @@ class Images:
         with self.registry.view(caller, repo, Kind.IMAGE) as view:
             queued = [r for r in self.builds.queued() if r.repo == repo]
             return list_builds(view.git, queued, self.builds, limit, marker)
+
+    def update(self, caller: Caller, repo: RepoId, body: Body) -> ImageDetail:
+        """Change the image's settings (see
+        :meth:`~heater.repositories.Repositories.update`); its detail after."""
+        self.repositories.update(caller, repo, body)
+        return self._detail(caller, repo)
 
     def manifests(self, caller: Caller, repo: RepoId, old: str,
                   new: str) -> tuple[ManifestAt, ManifestAt]:

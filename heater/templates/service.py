@@ -1,6 +1,6 @@
 """Template repositories as the API offers them: create, show, versions,
-commits, raw files, diffs and releases (the lifecycle actions, the same
-for every kind, are :class:`heater.repositories.Repositories`).
+commits, raw files, diffs, releases and settings (the lifecycle actions,
+the same for every kind, are :class:`heater.repositories.Repositories`).
 
 Every method checks access through the registry and reads the repository
 through one :class:`~heater.repos.view.RepoView`, opened once. Every write
@@ -116,6 +116,9 @@ class Templates:
     def show(self, caller: Caller, repo: RepoId, ref: str | None) -> dict[str, Any]:
         """The template at ``ref`` (default: ``latest``, else the default
         branch) as the catalog describes it."""
+        return self._detail(caller, repo, ref)
+
+    def _detail(self, caller: Caller, repo: RepoId, ref: str | None) -> dict[str, Any]:
         with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
             return template_detail(view, ref, self.repositories.visible(caller))
 
@@ -218,6 +221,12 @@ class Templates:
                 change.details["version"] = version
                 return create_version(view.git, version, ref, message, who,
                                       view.state.yanked)
+
+    def update(self, caller: Caller, repo: RepoId, body: Body) -> dict[str, Any]:
+        """Change the template's settings (see
+        :meth:`~heater.repositories.Repositories.update`); its detail after."""
+        self.repositories.update(caller, repo, body)
+        return self._detail(caller, repo, None)
 
 
 __all__ = ["Body", "Bundle", "RawFile", "Templates"]

@@ -79,6 +79,8 @@ CELLS: list[tuple[str, Decision, Callable[[Decision, str, str], int]]] = [
     (f"POST {T}/versions", read(Kind.TEMPLATE, Role.WRITER), api_status),
     (f"DELETE {T}", read(Kind.TEMPLATE, Role.ADMIN), api_status),
     ("GET /api/v1/images/<namespace>/<name>", read(Kind.IMAGE), api_status),
+    (f"PATCH {T}", read(Kind.TEMPLATE, Role.WRITER), api_status),
+    ("PATCH /api/v1/images/<namespace>/<name>", read(Kind.IMAGE, Role.WRITER), api_status),
     ("DELETE /api/v1/images/<namespace>/<name>", read(Kind.IMAGE, Role.ADMIN), api_status),
     ("GET /<ns>/<name>.git/info/refs?service=git-upload-pack", read(), git_status),
     ("POST /<ns>/<name>.git/git-upload-pack", read(), git_status),

@@ -152,6 +152,14 @@ PUT    B/file                                    none 404 401 404 404 404 404 40
 DELETE B                                         pi   401 401 403 200 200 403 403 403 403 200 200
 DELETE B                                         si   404 401 403 200 200 404 404 404 403 200 200
 DELETE B                                         none 404 401 404 404 404 404 404 404 404 404 404
+PATCH  T                                         pt   401 401 403 200 200 403 403 403 403 200 200
+PATCH  T                                         st   404 401 403 200 200 404 404 404 403 200 200
+PATCH  T                                         pi   404 401 404 404 404 404 404 404 404 404 404
+PATCH  T                                         none 404 401 404 404 404 404 404 404 404 404 404
+PATCH  I                                         pi   401 401 403 200 200 403 403 403 403 200 200
+PATCH  I                                         si   404 401 403 200 200 404 404 404 403 200 200
+PATCH  I                                         pt   404 401 404 404 404 404 404 404 404 404 404
+PATCH  I                                         none 404 401 404 404 404 404 404 404 404 404 404
 GET    I/versions/<version>                      pi   200 401 200 200 200 200 200 200 200 200 200
 GET    I/versions/<version>                      si   404 401 200 200 200 404 404 404 200 200 200
 GET    I/versions/<version>                      pt   404 401 404 404 404 404 404 404 404 404 404
@@ -476,6 +484,17 @@ def _validate(world: World, key: str) -> Call:
     return Call("POST", path, name, json={"parameters": {}})
 
 
+def _settings(collection: str) -> Callable[[World, str], Call]:
+    """A PATCH that asks for the visibility the repository has: allowed
+    or not, it changes nothing."""
+    def make(world: World, key: str) -> Call:
+        name = world.name(key)
+        visibility = "private" if key.startswith("s") else "public"
+        return Call("PATCH", f"/api/v1/{collection}/{world.ns}/{name}", name,
+                    json={"visibility": visibility})
+    return make
+
+
 YANK = "/versions/v1.0.0/yank"
 # The images' lifecycle: the templates' rules (heater/repositories.py).
 Action = tuple[str, str, Any, tuple[str, str] | None, tuple[str, str]]
@@ -523,6 +542,8 @@ CASES: dict[str, Callable[[World, str], Call]] = {
     "POST /api/v1/templates/<namespace>/<name>/undelete": _lifecycle(
         "POST", "/undelete", before=("DELETE", ""), undo=("POST", "/undelete")),
     "GET /api/v1/images/<namespace>/<name>": _image(""),
+    "PATCH /api/v1/templates/<namespace>/<name>": _settings("templates"),
+    "PATCH /api/v1/images/<namespace>/<name>": _settings("images"),
     "GET /api/v1/images/<namespace>/<name>/versions/<version>": _image("/versions/1.0.0"),
     "GET /api/v1/images/<namespace>/<name>/builds": _image("/builds"),
     "GET /api/v1/images/<namespace>/<name>/lifecycle": _image("/lifecycle"),

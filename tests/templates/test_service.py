@@ -141,6 +141,8 @@ HANDLERS: dict[str, tuple[str, str, dict[str, Any] | None, str]] = {
     "lifecycle_api.delete": (
         "DELETE", "/api/v1/templates/acme/web", {"reason": "gone"}, "delete"),
     "lifecycle_api.undelete": ("POST", "/api/v1/templates/acme/web/undelete", None, "undelete"),
+    "templates_api.update_template": (
+        "PATCH", "/api/v1/templates/acme/web", {"visibility": "private"}, "update"),
 }
 
 

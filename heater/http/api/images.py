@@ -1,6 +1,6 @@
 """REST endpoints for image repositories (``/api/v1/images``): listing
-(from the catalog index, as templates), the current manifest, versions,
-builds, diff, and queueing a build."""
+(from the catalog index, as templates), the current manifest, settings,
+versions, builds, diff, and queueing a build."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from heater.images.diff import diff_manifests
 from heater.images.service import ImageDetail
 from heater.names import RepoId
 from heater.repos.store import Kind, parse_visibility
+from heater.repositories import SETTINGS
 
 PREFIX = "/api/v1/images"
 bp = Blueprint("images_api", __name__, url_prefix=PREFIX)
@@ -46,6 +47,12 @@ def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, st
 @bp.get("/<namespace>/<name>")
 def show(namespace: str, name: str) -> Response:
     return _detail_json(images().show(caller(), RepoId(namespace, name)))
+
+
+@bp.patch("/<namespace>/<name>")
+def update(namespace: str, name: str) -> Response:
+    return _detail_json(images().update(caller(), RepoId(namespace, name),
+                                        lambda: json_body(SETTINGS)))
 
 
 def _detail_json(detail: ImageDetail) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -13,6 +14,7 @@ from heater.http.context import caller, clone_url, json_body, registry
 from heater.http.publicurl import base_url
 from heater.names import RepoId
 from heater.repos.store import Kind, RepoInfo
+from heater.repositories import SETTINGS
 from heater.templates.bundle import dumps
 from heater.templates.service import Templates
 
@@ -52,11 +54,21 @@ def create_template() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/<namespace>/<name>")
 def show_template(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
-    detail = templates().show(caller(), repo, request.args.get("ref"))
+    return _detail_json(repo, templates().show(caller(), repo, request.args.get("ref")))
+
+
+@bp.patch("/<namespace>/<name>")
+def update_template(namespace: str, name: str) -> Response:
+    repo = RepoId(namespace, name)
+    return _detail_json(repo, templates().update(caller(), repo, lambda: json_body(SETTINGS)))
+
+
+def _detail_json(repo: RepoId, detail: dict[str, Any]) -> Response:
+    """A template's detail with the links of this request's host."""
     commit = detail["ref"]["commit"]
     detail["clone_url"] = clone_url(repo)
-    detail["raw_url"] = (f"{base_url()}/{namespace}/{name}/raw/{commit}/{detail['entrypoint']}"
-                         if commit else None)
+    detail["raw_url"] = (f"{base_url()}/{repo.namespace}/{repo.name}/raw/{commit}/"
+                         f"{detail['entrypoint']}" if commit else None)
     return jsonify(detail)
 
 
