@@ -12,6 +12,7 @@ from heater.catalog.indexer import shown_commit, to_utc, updated_at
 from heater.catalog.templates import read_metadata
 from heater.git.objects import head_commit
 from heater.names import RepoId
+from heater.repos.browse import default_branch
 from heater.repos.lifecycle import LifecycleState, Visible, hide_replacement
 from heater.repos.resolve import Resolved
 from heater.repos.versions import latest
@@ -71,6 +72,7 @@ def template_detail(view: RepoView, ref: str | None, visible: Visible) -> dict[s
         "latest_version": str(best.version) if best else None,
         "versions_count": len(versions),
         "head_commit": str(head.id) if head is not None else None,
+        "default_branch": default_branch(git),
         "created_at": created,
         "updated_at": updated_at(git, versions, created),
     }

@@ -2,8 +2,9 @@
 
 The ref and the path are both in the URL path, so that Heat's ``urljoin``
 of a relative ``get_file`` or nested template ``type:`` lands on the
-sibling file at the same ref. The ref is one path segment (a version, a
-branch without ``/``, ``latest`` or a SHA).
+sibling file at the same ref. The ref is a version, a branch or tag,
+``latest`` or a SHA; a branch name may hold ``/`` (the longest branch or
+tag name the URL starts with is the ref: :mod:`heater.repos.browse`).
 
 Caching follows what can change: a file addressed by a full commit SHA
 never does (``immutable``); a version's tag never moves, but the version
@@ -106,6 +107,7 @@ def cache_control(resolved: Resolved, private: bool) -> str:
 @bp.get("/<namespace>/<name>/raw/<ref>/<path:path>", merge_slashes=False)
 def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
     found = templates().raw_file(caller(), RepoId(namespace, name), ref, path)
+    path = found.path
     resolved, private = found.resolved, found.info.private
     etag = str(found.blob.id)
     headers = {

@@ -37,6 +37,7 @@ from heater.names import RepoId, check_uuid
 from heater.observe.metrics import blob_errors, metrics
 from heater.registry import Registry
 from heater.repos import lifecycle_actions
+from heater.repos.browse import default_branch
 from heater.repos.lifecycle import hide_replacement
 from heater.repos.lifecycle_actions import LifecycleConflict, VersionNotFound
 from heater.repos.store import Kind, RepoInfo, RepositoryExists, RepositoryNotFound, Visibility
@@ -177,6 +178,7 @@ class ImageDetail:
     current: ManifestAt | None   # the manifest at ``latest``
     versions: list[dict[str, object]]
     deprecated: dict[str, Any] | None
+    default_branch: str | None
 
 
 def _version(manifest: dict[str, Any]) -> str | None:
@@ -245,7 +247,7 @@ class Images:
             deprecated = hide_replacement(view.state.deprecated,
                                           self.repositories.visible(caller))
             return ImageDetail(view.info, lookup.current(view.git), lookup.versions(view.git),
-                               deprecated)
+                               deprecated, default_branch(view.git))
 
     def versions(self, caller: Caller, repo: RepoId) -> list[dict[str, object]]:
         with self.registry.view(caller, repo, Kind.IMAGE) as view:

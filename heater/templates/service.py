@@ -31,6 +31,7 @@ from heater.git.objects import head_commit
 from heater.git.trees import FileNotInTree, find_blob, is_directory
 from heater.names import RepoId
 from heater.registry import Registry
+from heater.repos.browse import split_ref
 from heater.repos.commits import HistoryPage, history
 from heater.repos.lifecycle_actions import VersionNotFound, check_text
 from heater.repos.resolve import LATEST, Resolved
@@ -78,6 +79,9 @@ class RawFile:
     # at ``repo_path`` rather than inflated (heater.git.blobs).
     size: int
     repo_path: Path
+    # The file's path in the repository: the URL's path less any part of a
+    # branch name (``feature/x``) it held.
+    path: str
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,8 @@ class Templates:
         """The file at ``path`` at ``ref`` in any repository (template or
         image) that ``caller`` may read."""
         with self.registry.view(caller, repo) as view:
+            # The URL split at the first "/"; a branch may hold more of it.
+            ref, path = split_ref(view.git, f"{ref}/{path}", path_required=True)
             resolved = view.resolve(ref)
             blob = find_blob(resolved.commit.tree, path)
             if blob is None:
@@ -154,7 +160,7 @@ class Templates:
                                     directory=is_directory(resolved.commit.tree, path))
             _type, size = view.git.odb.read_header(blob.id)
             return RawFile(view.info, resolved, blob, yank_of(resolved, view.state), size,
-                           Path(view.git.path))
+                           Path(view.git.path), path)
 
     def bundle(self, caller: Caller, repo: RepoId, ref: str | None,
                environments: Sequence[str], base_url: str) -> Bundle:

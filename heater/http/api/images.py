@@ -59,6 +59,7 @@ def _detail_json(detail: ImageDetail) -> Response:
     now = detail.current
     return jsonify({
         **repo_summary(detail.info),
+        "default_branch": detail.default_branch,
         "deprecated": detail.deprecated,
         "commit": now.commit if now else None,
         "version": now.version if now else None,

@@ -1,0 +1,71 @@
+"""Useful answers to near misses of the repository URLs.
+
+- ``git clone http://host/<ns>/<name>`` (no ``.git``): git's first request,
+  ``GET /<ns>/<name>/info/refs?service=...``, is redirected to the same
+  under ``/<ns>/<name>.git``. Git follows a redirect of that first request
+  and uses the new base for the rest (``http.followRedirects``' default),
+  so the clone or push simply works. The redirect is made from the name
+  alone, whatever exists: the ``.git`` URL then answers as it always does
+  (401 or 404 alike for a missing and a private repository).
+- ``GET /<ns>/<name>`` (a person pasting the clone URL less ``.git`` into a
+  browser): a short text naming the clone URL, the API and raw URLs of a
+  repository the caller may read; 404 exactly as for a missing one
+  otherwise. The web pages, when they exist, own this URL (DESIGN.md) and
+  their route replaces this one.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, redirect, request
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from heater.errors import InvalidInput
+from heater.http.context import caller, clone_url, registry
+from heater.http.publicurl import link
+from heater.names import RepoId
+from heater.repos.browse import default_branch
+from heater.repos.store import Kind
+
+bp = Blueprint("hints", __name__)
+
+# What git itself asks first; every later request goes to the .git URL.
+GIT_FIRST_REQUEST = "info/refs"
+
+
+def _repo(namespace: str, name: str) -> RepoId:
+    """The repository these URLs would name; a path that cannot name one
+    (``/api/v1``) is no route at all."""
+    try:
+        return RepoId(namespace, name)
+    except InvalidInput:
+        raise NotFound() from None
+
+
+@bp.get(f"/<namespace>/<name>/{GIT_FIRST_REQUEST}")
+def git_without_suffix(namespace: str, name: str) -> WerkzeugResponse:
+    repo = _repo(namespace, name)
+    query = request.query_string.decode("latin-1")
+    target = link(f"/{repo}.git/{GIT_FIRST_REQUEST}") + (f"?{query}" if query else "")
+    return redirect(target, 301)
+
+
+@bp.get("/<namespace>/<name>")
+def repository_page(namespace: str, name: str) -> Response:
+    repo = _repo(namespace, name)
+    with registry().view(caller(), repo) as view:
+        info, branch = view.info, default_branch(view.git) or "main"
+    api = "templates" if info.kind is Kind.TEMPLATE else "images"
+    lines = [
+        f"{repo} is a Heater {info.kind.value} repository ({info.visibility.value}).",
+        "",
+        f"clone it:   git clone {clone_url(repo)}",
+        f"its API:    {link(f'/api/v1/{api}/{quote(str(repo))}')}",
+        f"its files:  {link(f'/api/v1/{api}/{quote(str(repo))}/tree/{quote(branch)}')}",
+        f"raw files:  {link(f'/{quote(str(repo))}/raw/<ref>/<path>')}",
+        "",
+    ]
+    return Response("\n".join(lines), mimetype="text/plain",
+                    headers={"X-Content-Type-Options": "nosniff"})
