@@ -68,6 +68,21 @@ def _one_of(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _origins(value: str) -> tuple[str, ...]:
+    """Web origins allowed to call the API from a browser (CORS): ``*``, or
+    origins separated by commas or spaces; empty: none."""
+    found = tuple(part for part in value.replace(",", " ").split() if part)
+    if found == ("*",):
+        return found
+    for origin in found:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname \
+                or f"{parts.scheme}://{parts.netloc}" != origin or not is_host_port(parts.netloc):
+            raise ValueError("must be *, or origins such as https://ui.example.com (scheme, "
+                             f"host and port only) separated by commas, not {origin!r}")
+    return found
+
+
 def _optional_path(value: str) -> Path | None:
     return Path(value).expanduser().resolve() if value.strip() else None
 
@@ -93,6 +108,9 @@ SETTINGS = (
             parse=_one_of("anonymous", "token")),
     # The audit log of writes (JSON lines); empty: audit.jsonl in the data directory.
     Setting("audit_log", "HEATER_AUDIT_LOG", "", parse=_optional_path),
+    # Browser origins whose pages may call the API and read raw files (CORS);
+    # none by default, so that no other site's script reads a caller's answers.
+    Setting("cors_origins", "HEATER_CORS_ORIGINS", "", parse=_origins),
 )
 
 
@@ -122,6 +140,7 @@ class Config:
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
     metrics_access: str = "anonymous"
     audit_log: Path | None = None
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())

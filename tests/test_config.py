@@ -53,7 +53,8 @@ def test_unknown_backend_in_the_file_names_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ('blob = "filesystem"\n', "unknown settings blob; known: audit_log, blobs, data_dir, identity"),
+    ('blob = "filesystem"\n',
+     "unknown settings blob; known: audit_log, blobs, cors_origins, data_dir, identity"),
     ("index = 1\n", "index must be a string"),
     ("index = \n", "not a TOML file"),
 ])

@@ -13,7 +13,8 @@ from typing import Any
 from flask import Flask
 
 from heater.config import Config
-from heater.http import errors, health, observe, publicurl, raw
+from heater.http import cors, errors, health, hints, observe, publicurl, raw
+from heater.http.api import browse as browse_api
 from heater.http.api import builds as builds_api
 from heater.http.api import diff as diff_api
 from heater.http.api import images as images_api
@@ -36,6 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DATA_DIR=None, HEATER_SETTINGS=None, MAX_CONTENT_LENGTH=MAX_JSON_BODY,
                       JSON_SORT_KEYS=False)
+    # A trailing slash names the same resource ("/api/v1/templates/"): some
+    # clients add one, and a 404 for it helps no one.
+    app.url_map.strict_slashes = False
     if config:
         app.config.update(config)
     settings = app.config["HEATER_SETTINGS"] or Config.load(data_dir=app.config["DATA_DIR"])
@@ -48,10 +52,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     raw.init_app(app)
     for blueprint in (health.bp, templates_api.bp, lifecycle_api.templates_bp, images_api.bp,
                       lifecycle_api.images_bp, builds_api.bp, raw.bp, openapi.bp, diff_api.bp,
-                      parameters_api.bp):
+                      parameters_api.bp, browse_api.bp, hints.bp):
         app.register_blueprint(blueprint)
 
     observe.init_app(app, settings.metrics_access)
+    cors.init_app(app, settings.cors_origins)
 
     app.wsgi_app = observe.Observed(  # type: ignore[method-assign]
         GitDispatcher(SmartHTTP(registry, settings.max_blob_bytes), app.wsgi_app))

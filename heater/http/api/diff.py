@@ -21,7 +21,11 @@ def template_diff(namespace: str, name: str) -> Response:
                                     binary_patches=fmt == "unified")
     if fmt == "unified":
         text = result.comparison.text
-        response = Response(text.unified(), mimetype="text/x-diff")
+        patch = text.unified()
+        # No changes: 204, so that a script tells "nothing to apply" from a
+        # patch without parsing one (an error is a 4xx with a JSON body).
+        response = (Response(patch, mimetype="text/x-diff") if patch
+                    else Response(status=204))
         # Binary files too large for a --binary patch are only said to
         # differ: the patch does not give the whole of `to` either.
         cut = text.truncated or bool(text.binary_omitted)

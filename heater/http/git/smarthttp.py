@@ -166,9 +166,14 @@ class SmartHTTP:
         for route in ROUTES:
             if rest == route.suffix:
                 environ[ROUTE_ENV] = f"/<ns>/<name>.git{route.suffix}"
+                allowed = ", ".join([route.method, *(["HEAD"] * (route.method == "GET")),
+                                     "OPTIONS"])
+                if method == "OPTIONS":
+                    start_response("204 No Content", [("Allow", allowed)])
+                    return []
                 if method != route.method and not (method == "HEAD" and route.method == "GET"):
                     raise GitHTTPError("405 Method Not Allowed", f"use {route.method}",
-                                       [("Allow", route.method)])
+                                       [("Allow", allowed)])
                 handler = getattr(self, route.handler)
                 result: Iterable[bytes] = handler(environ, start_response, repo, rest)
                 return result
