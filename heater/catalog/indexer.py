@@ -17,10 +17,10 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pygit2
 
@@ -220,19 +220,21 @@ class Catalog:
         except Exception:
             log.exception("could not update the catalog entry of %s", repo)
 
-    def rebuild(self, processes: int | None = None) -> int:
+    def rebuild(self, processes: int | None = None,
+                progress: RebuildProgress | None = None) -> int:
         """Make the index describe exactly the repositories on disk; the
         number of repositories read. A missing or damaged index is
         discarded and built anew.
 
         Repositories are read in ``processes`` processes (default: one per
         core) and written in batches; any that changed meanwhile are then
-        refreshed one by one, as after a push.
+        refreshed one by one, as after a push. ``progress`` hears the
+        number of repositories first, then once per repository read.
         """
         with self.index.exclusive():
-            return self._rebuild(processes)
+            return self._rebuild(processes, progress)
 
-    def _rebuild(self, processes: int | None) -> int:
+    def _rebuild(self, processes: int | None, progress: RebuildProgress | None) -> int:
         problem = self.index.repair()
         if problem == "missing":
             log.info("no catalog index yet: building it from the repositories")
@@ -241,13 +243,15 @@ class Catalog:
                         problem)
         repos = list(self.repos)
         workers = processes or os.cpu_count() or 1
+        if progress is not None:
+            progress.start(len(repos))
         with _reader_pool(self, workers if len(repos) >= PARALLEL_REBUILD_FROM else 1) as run:
-            read = run(_read_entry, repos)
+            read = run(_read_entry, repos, progress.read if progress is not None else None)
             self.index.upsert_many(entry for entry, _ in read if entry is not None)
             for repo, (entry, _) in zip(repos, read, strict=True):
                 if entry is None:
                     self.index.remove(repo.namespace, repo.name)
-            now = run(_current_fingerprint, repos)
+            now = run(_current_fingerprint, repos, None)
         for repo, (_, seen), current in zip(repos, read, now, strict=True):
             if current != seen:
                 self.refresh(repo)
@@ -272,7 +276,7 @@ class Catalog:
         with self.index.exclusive():
             if self._built():  # another process rebuilt it while this one waited
                 return False
-            count = self._rebuild(None)
+            count = self._rebuild(None, None)
         log.info("catalog index rebuilt: %d repositories", count)
         return True
 
@@ -301,7 +305,25 @@ def _current_fingerprint(repo: RepoId) -> Fingerprint:
     return _REBUILDING.current_fingerprint(repo)
 
 
-Runner = Callable[[Callable[[RepoId], T], list[RepoId]], list[T]]
+Runner = Callable[[Callable[[RepoId], T], list[RepoId], Callable[[], None] | None], list[T]]
+
+
+class RebuildProgress(Protocol):
+    """Hears how far a rebuild is (``heater reindex`` draws it)."""
+
+    def start(self, total: int) -> None: ...
+
+    def read(self) -> None: ...
+
+
+def _counted(results: Iterable[T], each: Callable[[], None] | None) -> list[T]:
+    """``results`` as a list, calling ``each`` after each one."""
+    found = []
+    for result in results:
+        found.append(result)
+        if each is not None:
+            each()
+    return found
 
 
 @contextmanager
@@ -312,9 +334,10 @@ def _reader_pool(catalog: Catalog, processes: int) -> Iterator[Runner[Any]]:
     _REBUILDING = catalog
     try:
         if processes <= 1:
-            yield lambda function, repos: [function(repo) for repo in repos]
+            yield lambda function, repos, each: _counted(map(function, repos), each)
             return
         with multiprocessing.get_context("fork").Pool(processes) as pool:
-            yield lambda function, repos: pool.map(function, repos, chunksize=REBUILD_CHUNK)
+            yield lambda function, repos, each: _counted(
+                pool.imap(function, repos, chunksize=REBUILD_CHUNK), each)
     finally:
         _REBUILDING = None

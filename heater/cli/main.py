@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from heater.auth.tokens import Role
-from heater.cli import image
+from heater.cli import image, template
 from heater.cli.cleanup import DEFAULT_GRACE_SECONDS
 from heater.cli.serve import default_workers
+from heater.client.progress import Progress
 from heater.config import Config
 from heater.errors import HeaterError
 from heater.git.housekeeping import DEFAULT_MIN_PACKS
+from heater.names import is_host_port
 from heater.registry import Registry
 from heater.wiring import build_catalog, build_registry, clean_up, repack_all
 
@@ -31,8 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", parents=[data_dir], help="run the HTTP server")
-    serve.add_argument("--bind", default="127.0.0.1:8080",
-                       help="HOST:PORT (default 127.0.0.1:8080)")
+    serve.add_argument("--bind", default="127.0.0.1:8080", type=bind_address,
+                       help="HOST:PORT, or PORT alone for 127.0.0.1:PORT "
+                            "(default 127.0.0.1:8080)")
     serve.add_argument("--workers", type=int, default=default_workers(),
                        help="worker processes (default: cores + 1, at most 4)")
 
@@ -49,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     token_commands.add_parser("list", parents=[data_dir], help="list tokens (never secrets)")
     revoke = token_commands.add_parser("revoke", parents=[data_dir], help="revoke a token")
     revoke.add_argument("name")
+    template.add_commands(commands)
     image.add_commands(commands)
     cleanup = commands.add_parser(
         "cleanup", parents=[data_dir],
@@ -64,10 +68,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def bind_address(text: str) -> str:
+    """``--bind``: ``HOST:PORT`` (``[::1]:PORT`` for IPv6), or a port alone,
+    which means the default host; anything else is refused before the
+    server starts, naming the forms that work."""
+    if text.startswith("unix:"):  # a socket path, as gunicorn takes it
+        return text
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host, port = "127.0.0.1", text
+    if port.isdigit() and int(port) <= 65535 and host and is_host_port(f"{host}:{port}"):
+        return f"{host}:{port}"
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not HOST:PORT or PORT (for example 127.0.0.1:8080, 0.0.0.0:8080, "
+        "[::1]:8080 or 8080)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C: the user knows; no traceback
+        print("heater: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "image":  # a client of a server: no data directory
         return image.run(args)
+    if args.command == "template":
+        return template.run(args)
     try:
         config = Config.load(args.data_dir, args.config)
         if args.command == "serve":
@@ -104,13 +134,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"  {repo}", file=sys.stderr)
             return 0
         if args.command == "reindex":
-            count = build_catalog(registry, config).rebuild()
+            count = build_catalog(registry, config).rebuild(progress=ReindexProgress())
             print(f"catalog index rebuilt from {count} repositories", file=sys.stderr)
             return 0
     except HeaterError as exc:
         print(f"heater: {exc.message}", file=sys.stderr)
         return 1
     return 2
+
+
+class ReindexProgress:
+    """A progress bar of the repositories ``heater reindex`` has read."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+
+    def start(self, total: int) -> None:
+        self.bar = Progress("reindex", total, unit="repositories")
+
+    def read(self) -> None:
+        assert self.bar is not None
+        self.bar.advance(1)
 
 
 def _token(registry: Registry, args: argparse.Namespace) -> int:

@@ -5,15 +5,37 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from heater.blobs import CHUNK
 from heater.client.progress import Progress
 
 
 class ClientError(Exception):
-    """Something the user should read; the command exits 1."""
+    """Something the user should read; the command exits 1. ``status`` is
+    the HTTP status of a refusal by the server, if that is what it is."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response read whole (JSON and text answers are small)."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        result = json.loads(self.body)
+        if not isinstance(result, dict):
+            raise ClientError(f"the server answered {type(result).__name__}, not a JSON object")
+        return result
 
 
 class Client:
@@ -21,6 +43,9 @@ class Client:
 
     def __init__(self, url: str, token: str | None) -> None:
         parts = urlsplit(url)
+        if "://" not in url:  # "127.0.0.1:8080" reads as scheme "127.0.0.1"
+            raise ClientError(f"the server URL {url!r} has no scheme; did you mean "
+                              f"http://{url}?")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ClientError(f"not an http(s) URL: {url!r}")
         self.url = url
@@ -42,7 +67,14 @@ class Client:
             raise ClientError(f"cannot reach {self.url}: {exc.strerror or exc}") from None
         return conn
 
-    def json(self, method: str, path: str, body: object = None) -> dict[str, Any]:
+    def request(self, method: str, path: str, body: object = None,
+                query: Mapping[str, str | Sequence[str] | None] | None = None) -> Answer:
+        """``method path?query`` with ``body`` as JSON; a 4xx or 5xx answer
+        is a :class:`ClientError` that says what the server said."""
+        if query:
+            pairs = [(key, value) for key, values in query.items() if values is not None
+                     for value in ([values] if isinstance(values, str) else values)]
+            path = f"{path}?{urlencode(pairs)}" if pairs else path
         conn = self._connection()
         try:
             data = json.dumps(body).encode() if body is not None else None
@@ -53,10 +85,14 @@ class Client:
         finally:
             conn.close()
         if response.status >= 400:
-            raise ClientError(f"{method} {path}: {describe_error(response.status, payload)}")
-        result = json.loads(payload)
-        assert isinstance(result, dict)
-        return result
+            raise ClientError(f"{method} {path}: {describe_error(response.status, payload)}",
+                              response.status)
+        return Answer(response.status, response.headers, payload)
+
+    def json(self, method: str, path: str, body: object = None,
+             query: Mapping[str, str | Sequence[str] | None] | None = None) -> dict[str, Any]:
+        """The JSON object the server answers."""
+        return self.request(method, path, body, query).json()
 
     def upload(self, path: str, source: IO[bytes], size: int, progress: Progress,
                digest: Any) -> tuple[int, bytes]:
@@ -82,7 +118,8 @@ class Client:
             conn.request("GET", self.prefix + path, headers=self.headers)
             response = conn.getresponse()
             if response.status != 200:
-                raise ClientError(f"GET {path}: {describe_error(response.status, response.read())}")
+                raise ClientError(f"GET {path}: {describe_error(response.status, response.read())}",
+                                  response.status)
             while chunk := response.read(CHUNK):
                 out.write(chunk)
                 digest.update(chunk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import requests
 
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Role
-from heater.cli.main import main
+from heater.cli.main import bind_address, main
+from tests.app_support import App
 from tests.cli.entry import heater
 from tests.conftest import Server
+from tests.services.process import Service, free_port
 
 
 def test_token_create_prints_secret_last(tmp_path: Path) -> None:
@@ -121,3 +124,53 @@ def test_config_file_names_the_data_directory(tmp_path: Path,
                  "--config", str(tmp_path / "heater.toml")]) == 0
     assert (tmp_path / "from-file" / "auth.sqlite").is_file()
     capsys.readouterr()
+
+
+def test_bind_takes_a_port_alone_and_refuses_what_is_no_address(tmp_path: Path) -> None:
+    assert [bind_address(text) for text in ("8080", "0.0.0.0:80", "[::1]:8080",
+                                            "unix:/run/heater.sock")] == [
+        "127.0.0.1:8080", "0.0.0.0:80", "[::1]:8080", "unix:/run/heater.sock"]
+    for text in ("localhost", "127.0.0.1:", ":8080", "127.0.0.1:99999", "a b:80"):
+        refused = heater("serve", "--bind", text, "--data-dir", str(tmp_path / "d"),
+                         cwd=tmp_path)
+        assert refused.returncode == 2, text
+        assert f"argument --bind: {text!r} is not HOST:PORT or PORT" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.e2e
+def test_serve_on_a_port_alone(tmp_path: Path) -> None:
+    port = free_port()
+    service = Service("heater", [sys.executable, "-m", "heater", "serve", "--bind", str(port),
+                                 "--workers", "1", "--data-dir", str(tmp_path / "d")],
+                      tmp_path / "serve.log")
+    try:
+        service.wait_ready(lambda: requests.get(f"http://127.0.0.1:{port}/healthz",
+                                                timeout=2).status_code == 200)
+    finally:
+        service.stop()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self, total: int) -> None:
+        self.calls.append(f"start {total}")
+
+    def read(self) -> None:
+        self.calls.append("read")
+
+
+def test_reindex_reports_its_progress(tmp_path: Path) -> None:
+    app = App.start(tmp_path / "d")
+    token = app.token(Role.WRITER)
+    app.template(token, "acme/one")
+    app.template(token, "acme/two")
+    recorder = Recorder()
+    catalog = app.app.extensions["heater_catalog"]
+    assert catalog.rebuild(processes=1, progress=recorder) == 2
+    assert recorder.calls == ["start 2", "read", "read"]
+    done = heater("reindex", "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "catalog index rebuilt from 2 repositories\n")
