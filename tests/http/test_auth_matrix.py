@@ -217,6 +217,40 @@ POST   G/git-receive-pack                        st   401 401 401 200 200 401 40
 POST   G/git-receive-pack                        pi   401 401 401 403 403 401 401 401 401 403 403
 POST   G/git-receive-pack                        si   401 401 401 403 403 401 401 401 401 403 403
 POST   G/git-receive-pack                        none 401 401 401 200 200 401 401 401 401 200 200
+GET    T/tree/<path:ref_path>                    pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/tree/<path:ref_path>                    st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/tree/<path:ref_path>                    pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/tree/<path:ref_path>                    none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/branches                                pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/branches                                st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/branches                                pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/branches                                none 404 401 404 404 404 404 404 404 404 404 404
+GET    T/tags                                    pt   200 401 200 200 200 200 200 200 200 200 200
+GET    T/tags                                    st   404 401 200 200 200 404 404 404 200 200 200
+GET    T/tags                                    pi   404 401 404 404 404 404 404 404 404 404 404
+GET    T/tags                                    none 404 401 404 404 404 404 404 404 404 404 404
+GET    I/tree/<path:ref_path>                    pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I/tree/<path:ref_path>                    si   404 401 200 200 200 404 404 404 200 200 200
+GET    I/tree/<path:ref_path>                    pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I/tree/<path:ref_path>                    none 404 401 404 404 404 404 404 404 404 404 404
+GET    I/branches                                pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I/branches                                si   404 401 200 200 200 404 404 404 200 200 200
+GET    I/branches                                pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I/branches                                none 404 401 404 404 404 404 404 404 404 404 404
+GET    I/tags                                    pi   200 401 200 200 200 200 200 200 200 200 200
+GET    I/tags                                    si   404 401 200 200 200 404 404 404 200 200 200
+GET    I/tags                                    pt   404 401 404 404 404 404 404 404 404 404 404
+GET    I/tags                                    none 404 401 404 404 404 404 404 404 404 404 404
+GET    /<namespace>/<name>                       pt   200 401 200 200 200 200 200 200 200 200 200
+GET    /<namespace>/<name>                       st   404 401 200 200 200 404 404 404 200 200 200
+GET    /<namespace>/<name>                       pi   200 401 200 200 200 200 200 200 200 200 200
+GET    /<namespace>/<name>                       si   404 401 200 200 200 404 404 404 200 200 200
+GET    /<namespace>/<name>                       none 404 401 404 404 404 404 404 404 404 404 404
+GET    /<namespace>/<name>/info/refs             pt   301 301 301 301 301 301 301 301 301 301 301
+GET    /<namespace>/<name>/info/refs             st   301 301 301 301 301 301 301 301 301 301 301
+GET    /<namespace>/<name>/info/refs             pi   301 301 301 301 301 301 301 301 301 301 301
+GET    /<namespace>/<name>/info/refs             si   301 301 301 301 301 301 301 301 301 301 301
+GET    /<namespace>/<name>/info/refs             none 301 301 301 301 301 301 301 301 301 301 301
 GET    T#unreachable                             pt   404 401 404 404 404 404 404 404 404 404 404
 GET    T#unreachable                             st   404 401 404 404 404 404 404 404 404 404 404
 GET    T#unreachable                             none 404 401 404 404 404 404 404 404 404 404 404
@@ -495,6 +529,17 @@ def _settings(collection: str) -> Callable[[World, str], Call]:
     return make
 
 
+def _page(suffix: str, params: dict[str, str] | None = None) -> Callable[[World, str], Call]:
+    """A URL of the repository outside the API (its page, git without .git)."""
+    def make(world: World, key: str) -> Call:
+        name = world.name(key)
+        return Call("GET", f"/{world.ns}/{name}{suffix}", name, params=params or {})
+    return make
+
+
+# Browsing: the route's suffix, and the path a call asks for.
+BROWSE = (("/tree/<path:ref_path>", "/tree/main"), ("/branches", "/branches"),
+          ("/tags", "/tags"))
 YANK = "/versions/v1.0.0/yank"
 # The images' lifecycle: the templates' rules (heater/repositories.py).
 Action = tuple[str, str, Any, tuple[str, str] | None, tuple[str, str]]
@@ -559,6 +604,12 @@ CASES: dict[str, Callable[[World, str], Call]] = {
                                                  data=b"uploaded bytes"),
     "DELETE /api/v1/builds/<build_id>": _build("DELETE", fresh=True),
     "GET /<namespace>/<name>/raw/<ref>/<path:path>": _raw,
+    **{f"GET /api/v1/templates/<namespace>/<name>{suffix}": _read(path)
+       for suffix, path in BROWSE},
+    **{f"GET /api/v1/images/<namespace>/<name>{suffix}": _image(path)
+       for suffix, path in BROWSE},
+    "GET /<namespace>/<name>": _page(""),
+    "GET /<namespace>/<name>/info/refs": _page("/info/refs", {"service": "git-upload-pack"}),
     **{f"GET /<ns>/<name>.git/info/refs?service={s}": _git("GET", s) for s in SERVICES},
     **{f"POST /<ns>/<name>.git/{s}": _git("POST", s) for s in SERVICES},
 }
