@@ -1,5 +1,6 @@
 """The README's examples, run in the order written on a fresh server: every
-``sh`` block from "Using it" up to "Running it", as one shell script.
+``sh`` block from "Using it" up to "Running it", as one shell script
+(synopses, which are no shell, are ``text`` blocks).
 
 Only what cannot run here is left out: ``openstack`` commands and the block
 that posts to a Heat endpoint. The server's address replaces the README's

@@ -50,6 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     publicurl.init_app(app, settings)  # before the git dispatcher: git answers carry no links
     raw.init_app(app)
+    hints.init_app(app)
     for blueprint in (health.bp, templates_api.bp, lifecycle_api.templates_bp, images_api.bp,
                       lifecycle_api.images_bp, builds_api.bp, raw.bp, openapi.bp, diff_api.bp,
                       parameters_api.bp, browse_api.bp, hints.bp):

@@ -16,16 +16,16 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
-from flask import Blueprint, Response, redirect, request
-from werkzeug.exceptions import NotFound
+from flask import Blueprint, Flask, Response, redirect, request
+from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from heater.errors import InvalidInput
 from heater.http.context import caller, clone_url, registry
 from heater.http.publicurl import link
-from heater.names import RepoId
+from heater.names import RESERVED, RepoId
 from heater.repos.browse import default_branch
 from heater.repos.store import Kind
 
@@ -35,26 +35,33 @@ bp = Blueprint("hints", __name__)
 GIT_FIRST_REQUEST = "info/refs"
 
 
-def _repo(namespace: str, name: str) -> RepoId:
-    """The repository these URLs would name; a path that cannot name one
-    (``/api/v1``) is no route at all."""
-    try:
-        return RepoId(namespace, name)
-    except InvalidInput:
-        raise NotFound() from None
+class RepoName(BaseConverter):
+    """A URL segment that can name a repository (:data:`heater.names.NAME_RE`,
+    not reserved, not ending in ``.git``). Anything else is no route here,
+    so that these two catch-all shapes take nothing from other URLs: a
+    ``POST /api/v1`` stays 404, not 405."""
+
+    regex = (r"(?!(?:" + "|".join(re.escape(word) for word in sorted(RESERVED))
+             + r")(?![a-z0-9._-]))[a-z0-9][a-z0-9._-]{0,62}(?<!\.git)")
 
 
-@bp.get(f"/<namespace>/<name>/{GIT_FIRST_REQUEST}")
+def init_app(app: Flask) -> None:
+    """Add the ``repo`` converter; before the blueprint is registered."""
+    app.url_map.converters["repo"] = RepoName
+
+
+# merge_slashes=False: "/a//b/info/refs" is no repository's URL.
+@bp.get(f"/<repo:namespace>/<repo:name>/{GIT_FIRST_REQUEST}", merge_slashes=False)
 def git_without_suffix(namespace: str, name: str) -> WerkzeugResponse:
-    repo = _repo(namespace, name)
+    repo = RepoId(namespace, name)
     query = request.query_string.decode("latin-1")
     target = link(f"/{repo}.git/{GIT_FIRST_REQUEST}") + (f"?{query}" if query else "")
     return redirect(target, 301)
 
 
-@bp.get("/<namespace>/<name>")
+@bp.get("/<repo:namespace>/<repo:name>", merge_slashes=False)
 def repository_page(namespace: str, name: str) -> Response:
-    repo = _repo(namespace, name)
+    repo = RepoId(namespace, name)
     with registry().view(caller(), repo) as view:
         info, branch = view.info, default_branch(view.git) or "main"
     api = "templates" if info.kind is Kind.TEMPLATE else "images"

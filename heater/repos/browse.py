@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from heater.errors import NotFound
+from heater.errors import InvalidInput, NotFound
 from heater.git.objects import peel_commit
-from heater.names import RepoId, check_repo_path
+from heater.git.trees import FileNotInTree
+from heater.names import RepoId, check_repo_path, check_short_ref
 from heater.repos.resolve import Resolved
 from heater.repos.store import Kind
 from heater.repos.versions import Version
@@ -44,14 +45,13 @@ _TYPES = {pygit2.GIT_FILEMODE_BLOB: "file", pygit2.GIT_FILEMODE_BLOB_EXECUTABLE:
           pygit2.GIT_FILEMODE_LINK: "symlink", pygit2.GIT_FILEMODE_COMMIT: "submodule"}
 
 
-class DirectoryNotFound(NotFound):
-    """No directory at a path of a tree (missing, or a file)."""
-
-    code = "file_not_found"
+class DirectoryNotFound(FileNotInTree):
+    """No directory at a path of a tree (missing, or a file): the same
+    ``file_not_found`` as a missing file, said of a directory."""
 
     def __init__(self, path: str, where: str, is_file: bool) -> None:
-        super().__init__(f"{path!r} is a file at {where}, not a directory; read it by its raw "
-                         "URL" if is_file else f"no directory {path!r} at {where}")
+        NotFound.__init__(self, f"{path!r} is a file at {where}, not a directory; read it by "
+                          "its raw URL" if is_file else f"no directory {path!r} at {where}")
         self.path = path
 
 
@@ -92,9 +92,19 @@ def split_ref(git: pygit2.Repository, ref_and_path: str, *,
     last = len(segments) - 1 if path_required else len(segments)
     for end in range(last, 1, -1):
         name = "/".join(segments[:end])
-        if any(prefix + name in git.references for prefix in (BRANCH_PREFIX, TAG_PREFIX)):
+        if _names_a_ref(git, name):
             return name, "/".join(segments[end:])
     return segments[0], "/".join(segments[1:])
+
+
+def _names_a_ref(git: pygit2.Repository, name: str) -> bool:
+    """Whether ``name`` is a branch or tag; a name no ref may have is none
+    (libgit2 refuses to look some of those up)."""
+    try:
+        check_short_ref(name)
+        return any(prefix + name in git.references for prefix in (BRANCH_PREFIX, TAG_PREFIX))
+    except (InvalidInput, ValueError):
+        return False
 
 
 def default_branch(git: pygit2.Repository) -> str | None:

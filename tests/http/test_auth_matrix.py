@@ -241,16 +241,16 @@ GET    I/tags                                    pi   200 401 200 200 200 200 20
 GET    I/tags                                    si   404 401 200 200 200 404 404 404 200 200 200
 GET    I/tags                                    pt   404 401 404 404 404 404 404 404 404 404 404
 GET    I/tags                                    none 404 401 404 404 404 404 404 404 404 404 404
-GET    /<namespace>/<name>                       pt   200 401 200 200 200 200 200 200 200 200 200
-GET    /<namespace>/<name>                       st   404 401 200 200 200 404 404 404 200 200 200
-GET    /<namespace>/<name>                       pi   200 401 200 200 200 200 200 200 200 200 200
-GET    /<namespace>/<name>                       si   404 401 200 200 200 404 404 404 200 200 200
-GET    /<namespace>/<name>                       none 404 401 404 404 404 404 404 404 404 404 404
-GET    /<namespace>/<name>/info/refs             pt   301 301 301 301 301 301 301 301 301 301 301
-GET    /<namespace>/<name>/info/refs             st   301 301 301 301 301 301 301 301 301 301 301
-GET    /<namespace>/<name>/info/refs             pi   301 301 301 301 301 301 301 301 301 301 301
-GET    /<namespace>/<name>/info/refs             si   301 301 301 301 301 301 301 301 301 301 301
-GET    /<namespace>/<name>/info/refs             none 301 301 301 301 301 301 301 301 301 301 301
+GET    /<repo:namespace>/<repo:name>             pt   200 401 200 200 200 200 200 200 200 200 200
+GET    /<repo:namespace>/<repo:name>             st   404 401 200 200 200 404 404 404 200 200 200
+GET    /<repo:namespace>/<repo:name>             pi   200 401 200 200 200 200 200 200 200 200 200
+GET    /<repo:namespace>/<repo:name>             si   404 401 200 200 200 404 404 404 200 200 200
+GET    /<repo:namespace>/<repo:name>             none 404 401 404 404 404 404 404 404 404 404 404
+GET    /<repo:namespace>/<repo:name>/info/refs   pt   301 301 301 301 301 301 301 301 301 301 301
+GET    /<repo:namespace>/<repo:name>/info/refs   st   301 301 301 301 301 301 301 301 301 301 301
+GET    /<repo:namespace>/<repo:name>/info/refs   pi   301 301 301 301 301 301 301 301 301 301 301
+GET    /<repo:namespace>/<repo:name>/info/refs   si   301 301 301 301 301 301 301 301 301 301 301
+GET    /<repo:namespace>/<repo:name>/info/refs   none 301 301 301 301 301 301 301 301 301 301 301
 GET    T#unreachable                             pt   404 401 404 404 404 404 404 404 404 404 404
 GET    T#unreachable                             st   404 401 404 404 404 404 404 404 404 404 404
 GET    T#unreachable                             none 404 401 404 404 404 404 404 404 404 404 404
@@ -608,8 +608,9 @@ CASES: dict[str, Callable[[World, str], Call]] = {
        for suffix, path in BROWSE},
     **{f"GET /api/v1/images/<namespace>/<name>{suffix}": _image(path)
        for suffix, path in BROWSE},
-    "GET /<namespace>/<name>": _page(""),
-    "GET /<namespace>/<name>/info/refs": _page("/info/refs", {"service": "git-upload-pack"}),
+    "GET /<repo:namespace>/<repo:name>": _page(""),
+    "GET /<repo:namespace>/<repo:name>/info/refs": _page("/info/refs",
+                                                         {"service": "git-upload-pack"}),
     **{f"GET /<ns>/<name>.git/info/refs?service={s}": _git("GET", s) for s in SERVICES},
     **{f"POST /<ns>/<name>.git/{s}": _git("POST", s) for s in SERVICES},
 }

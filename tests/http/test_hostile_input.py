@@ -207,6 +207,7 @@ def routes(tmp_path: Path) -> Iterator[tuple[str, str, bool]]:
 HOSTILE_BY_PARAMETER = {
     "namespace": HOSTILE_NAMES, "name": HOSTILE_NAMES, "ref": HOSTILE_REFS,
     "version": HOSTILE_REFS, "path": HOSTILE_PATHS, "build_id": BAD_UUIDS,
+    "ref_path": HOSTILE_REFS,
 }
 _PARAMETER_RE = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
@@ -227,6 +228,9 @@ URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
     # has, and so is U+FFFD, what "%ff" decodes to.
     "ref": ((400, "invalid_name"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
                                     "%ff": (404, "unknown_ref")}),
+    # A tree's ref and path: the ref ends where no branch or tag name does.
+    "ref_path": ((400, "invalid_name"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
+                                         "%ff": (404, "unknown_ref")}),
     "path": ((400, "invalid_name"), {
         "%2fetc%2fpasswd": NO_ROUTE, "/etc/passwd": NO_ROUTE,
         # Names git allows in a tree; this one has no such file.
@@ -236,8 +240,17 @@ URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
 DUMB_HTTP = (404, "only git's smart HTTP protocol is served")
 
 
-def url_answer(parameter: str, value: str, git_service: bool, path: str) -> tuple[int, str]:
+# The repository's own URLs outside the API (its page, git without .git):
+# a segment that cannot name a repository makes no route of them.
+REPOSITORY_URLS = frozenset({"/<repo:namespace>/<repo:name>",
+                             "/<repo:namespace>/<repo:name>/info/refs"})
+
+
+def url_answer(parameter: str, value: str, git_service: bool, path: str,
+               rule: str = "") -> tuple[int, str]:
     """What ``value`` in ``parameter`` of a route must answer."""
+    if rule in REPOSITORY_URLS and not is_git_path(path.split("?")[0]):
+        return NO_ROUTE
     usual, unusual = URL_ANSWERS[parameter]
     answer = unusual.get(value, usual)
     if answer == NO_ROUTE:
@@ -250,7 +263,7 @@ def url_answer(parameter: str, value: str, git_service: bool, path: str) -> tupl
 def legit_values(world: World, rule: str) -> dict[str, str]:
     image = "/images/" in rule or rule.endswith("/builds")
     return {"namespace": world.ns, "name": world.names["pi" if image else "pt"],
-            "ref": "main", "version": "v1.0.0", "path": "template.yaml",
+            "ref": "main", "version": "v1.0.0", "path": "template.yaml", "ref_path": "main",
             "build_id": world.builds["pi"]}
 
 
@@ -277,7 +290,7 @@ def url_parameter_probes(world: World, tmp_path: Path) -> list[Probe]:
                     for service in SERVICES:
                         probes.append(Probe(f"{rule} {parameter}={value[:40]}", method,
                                             f"{path}?service={service}", headers, git=True,
-                                            expect=url_answer(parameter, value, git, path)))
+                                            expect=url_answer(parameter, value, git, path, rule)))
                     continue
                 action = rule.rsplit("/", 1)[1]
                 if git:
@@ -294,7 +307,7 @@ def url_parameter_probes(world: World, tmp_path: Path) -> list[Probe]:
                 # A name ending in .git makes a git URL of any route.
                 probes.append(Probe(f"{rule} {parameter}={value[:40]}", method, path, headers,
                                     body, git=git or is_git_path(path),
-                                    expect=url_answer(parameter, value, git, path)))
+                                    expect=url_answer(parameter, value, git, path, rule)))
     return probes
 
 

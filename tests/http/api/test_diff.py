@@ -83,15 +83,15 @@ def test_unified_equals_git_diff_over_a_corpus_history(server: Server, git: Git,
         expected = git.run("diff", old, new, cwd=clone).stdout
         response = _api(server, ns, template.lower(), **{"from": old, "to": new,
                                                          "format": "unified"})
+        if not expected:  # two versions with the same content: no patch
+            assert (response.status_code, response.content) == (204, b"")
+            continue
         assert response.status_code == 200, response.text
         assert response.headers["Content-Type"].startswith("text/x-diff")
         if "Binary files" not in expected:
             assert response.text == expected, (old, new)
         else:  # git diff --binary is what applies; its zlib payload may differ
             assert git.run("diff", "--stat", old, new, cwd=clone).stdout.strip()
-        if not expected:  # two versions with the same content
-            assert response.content == b""
-            continue
         # The patch applies on a checkout of `from` and gives `to`.
         git.run("checkout", "-q", "--detach", old, cwd=clone)
         patch = tmp_path / "change.patch"
@@ -170,7 +170,7 @@ def test_same_ref_gives_an_empty_diff(server: Server, git: Git, ns: str,
     body = _api(server, ns, "app", **{"from": "latest", "to": "v1.0.0"}).json()
     assert body["files"] == [] and body["semantic"] == [] and body["verdict"] == "none"
     unified = _api(server, ns, "app", **{"from": "main", "to": "1.0.0", "format": "unified"})
-    assert unified.status_code == 200 and unified.content == b""
+    assert unified.status_code == 204 and unified.content == b""
 
 
 def test_unknown_ref_is_404_naming_it(server: Server, git: Git, ns: str,

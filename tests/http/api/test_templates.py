@@ -525,10 +525,10 @@ def test_credentials_come_before_the_body(server: Server, ns: str) -> None:
 
 
 def test_an_unknown_route_is_named(server: Server, ns: str) -> None:
-    slash = api(server, "GET", f"/api/v1/templates/{ns}/web/")
-    assert slash.status_code == 404
-    assert slash.json()["error"]["message"] == (
-        f"no endpoint GET /api/v1/templates/{ns}/web/; "
+    unknown = api(server, "GET", f"/api/v1/templates/{ns}/web/stars")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["message"] == (
+        f"no endpoint GET /api/v1/templates/{ns}/web/stars; "
         "the API is described at /api/v1/openapi.json")
     wrong_method = api(server, "PATCH", "/api/v1/templates")
     assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"]
