@@ -123,6 +123,23 @@ def test_image_commands(server: Server, ns: str, tmp_path: Path) -> None:
     again = heater(server, None, "image", "pull", ids["1.0.0"], "-o", str(out))
     assert again.returncode == 1 and "410" in again.stderr
 
+    queued = api(server, "POST", f"/api/v1/images/{ns}/jammy/builds", writer,
+                 json=UBUNTU_MANIFEST).json()
+    builds = ok(heater(server, None, "image", "builds", f"{ns}/jammy")).stdout.splitlines()
+    assert builds[0].split() == ["BUILD", "STATUS", "VERSION", "SIZE", "CREATED"]
+    assert [line.split()[:2] for line in builds[1:]] == [
+        [queued["id"], "queued"], [ids["1.1.0"], "active"], [ids["1.0.0"], "deleted"]]
+    one = json.loads(ok(heater(server, None, "image", "builds", f"{ns}/jammy", "--limit", "1",
+                               "--json")).stdout)
+    assert len(one["builds"]) == 1
+
+    no_reason = heater(server, writer, "image", "delete", f"{ns}/jammy")
+    assert no_reason.returncode == 1 and "--reason" in no_reason.stderr
+    gone = ok(heater(server, server.token("admin", ns), "image", "delete", f"{ns}/jammy",
+                     "--reason", "retired"))
+    assert gone.stdout == f"{ns}/jammy deleted (a tombstone keeps its history)\n"
+    assert api(server, "GET", f"/api/v1/images/{ns}/jammy").status_code == 410
+
 
 def test_user_mistakes_get_one_line_and_advice(server: Server, ns: str) -> None:
     no_scheme = run_heater("template", "list", "--url", "127.0.0.1:8080")

@@ -34,7 +34,8 @@ def test_a_trailing_slash_names_the_same_resource(app: App) -> None:
 def test_options_answers_with_allow(app: App, server: Server) -> None:
     answer = app.call("OPTIONS", "/api/v1/templates/acme/web")
     assert answer.status_code == 200
-    assert set(answer.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "DELETE"}
+    assert set(answer.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "DELETE",
+                                                         "PATCH"}
     assert "Access-Control-Allow-Origin" not in answer.headers  # CORS is off by default
     git = requests.options(f"{server.url}/acme/web.git/info/refs", timeout=10)
     assert git.status_code == 204 and git.headers["Allow"] == "GET, HEAD, OPTIONS"
