@@ -25,6 +25,7 @@ from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Role
 from heater.cli.serve import WORKER_READY
 from heater.paths import Layout
+from tests.services.swift_server import Swift, start_swift
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
@@ -113,7 +114,8 @@ def stop_server(server: Server) -> None:
 
 # Tests that use one of these fixtures run a server (and git over HTTP):
 # they are end-to-end tests, marked ``e2e`` without anyone having to say so.
-E2E_FIXTURES = frozenset({"server", "two_workers", "own_server", "fuzzed_server", "werkzeug_url"})
+E2E_FIXTURES = frozenset({"server", "two_workers", "own_server", "fuzzed_server", "werkzeug_url",
+                          "swift"})
 SYSTEM_TESTS = Path(__file__).parent / "system"
 
 
@@ -133,6 +135,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(root / "data", root / "server.log")
     yield srv
     stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swift]:
+    """A real Swift all-in-one (also S3, through s3api), one per session;
+    installed from Debian's packages if missing. Tests use containers or
+    buckets of their own."""
+    aio = start_swift(tmp_path_factory.mktemp("swift"))
+    yield aio
+    aio.stop()
 
 
 @pytest.fixture
