@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +23,10 @@ from heater.names import is_host_port
 # Here rather than in heater.push.sizes, which reads it: config imports
 # nothing of the domain.
 DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
+# Image bytes sent to an object store per request (and held in memory, twice
+# at most, per upload); S3 refuses smaller parts.
+DEFAULT_BLOB_PART_BYTES = 16 * 1024 * 1024
+MIN_BLOB_PART_BYTES = 5 * 1024 * 1024
 
 ENV_CONFIG = "HEATER_CONFIG"
 
@@ -92,7 +96,7 @@ def _optional_path(value: str) -> Path | None:
 SETTINGS = (
     Setting("data_dir", "HEATER_DATA_DIR", "./repos"),
     Setting("index", "HEATER_INDEX", "sqlite", ("sqlite",)),
-    Setting("blobs", "HEATER_BLOBS", "filesystem", ("filesystem",)),
+    Setting("blobs", "HEATER_BLOBS", "filesystem", ("filesystem", "swift", "s3")),
     Setting("identity", "HEATER_IDENTITY", "tokens", ("tokens",)),
     # Links (clone_url, next, upload_url) are built on this when set, else on
     # the request's Host header (only a plain host[:port] is believed).
@@ -111,10 +115,39 @@ SETTINGS = (
     # Browser origins whose pages may call the API and read raw files (CORS);
     # none by default, so that no other site's script reads a caller's answers.
     Setting("cors_origins", "HEATER_CORS_ORIGINS", "", parse=_origins),
+    # blobs = "swift": where, who, and how (tempauth v1.0 or Keystone v3).
+    Setting("swift_auth_url", "HEATER_SWIFT_AUTH_URL", ""),
+    Setting("swift_auth", "HEATER_SWIFT_AUTH", "tempauth",
+            parse=_one_of("tempauth", "keystone")),
+    Setting("swift_user", "HEATER_SWIFT_USER", ""),
+    Setting("swift_key", "HEATER_SWIFT_KEY", ""),
+    Setting("swift_project", "HEATER_SWIFT_PROJECT", ""),
+    Setting("swift_domain", "HEATER_SWIFT_DOMAIN", "Default"),
+    Setting("swift_region", "HEATER_SWIFT_REGION", ""),
+    Setting("swift_container", "HEATER_SWIFT_CONTAINER", "heater"),
+    # blobs = "s3": an endpoint (empty: AWS), a bucket and keys.
+    Setting("s3_endpoint", "HEATER_S3_ENDPOINT", ""),
+    Setting("s3_bucket", "HEATER_S3_BUCKET", "heater"),
+    Setting("s3_access_key", "HEATER_S3_ACCESS_KEY", ""),
+    Setting("s3_secret_key", "HEATER_S3_SECRET_KEY", ""),
+    Setting("s3_region", "HEATER_S3_REGION", "us-east-1"),
+    # Above this size an image goes to an object store in parts of this size.
+    Setting("blob_part_bytes", "HEATER_BLOB_PART_BYTES", str(DEFAULT_BLOB_PART_BYTES),
+            parse=_count(MIN_BLOB_PART_BYTES, 2**32, "a number of bytes")),
+    # > 0: downloads redirect to the object store's signed URL, valid this long.
+    Setting("blob_redirect_seconds", "HEATER_BLOB_REDIRECT_SECONDS", "0",
+            parse=_count(0, 7 * 24 * 3600, "a number of seconds")),
 )
 
+# What each object store needs set (the others have usable defaults).
+_REQUIRED = {
+    "swift": ("swift_auth_url", "swift_user", "swift_key"),
+    "s3": ("s3_access_key", "s3_secret_key"),
+}
 
-_NUMBERS = frozenset({"trusted_proxies", "max_blob_bytes"})
+
+_NUMBERS = frozenset({"trusted_proxies", "max_blob_bytes", "blob_part_bytes",
+                      "blob_redirect_seconds"})
 
 
 class ConfigError(InvalidInput):
@@ -141,12 +174,36 @@ class Config:
     metrics_access: str = "anonymous"
     audit_log: Path | None = None
     cors_origins: tuple[str, ...] = ()
+    swift_auth_url: str = ""
+    swift_auth: str = "tempauth"
+    swift_user: str = ""
+    swift_key: str = field(default="", repr=False)
+    swift_project: str = ""
+    swift_domain: str = "Default"
+    swift_region: str = ""
+    swift_container: str = "heater"
+    s3_endpoint: str = ""
+    s3_bucket: str = "heater"
+    s3_access_key: str = ""
+    s3_secret_key: str = field(default="", repr=False)
+    s3_region: str = "us-east-1"
+    blob_part_bytes: int = DEFAULT_BLOB_PART_BYTES
+    blob_redirect_seconds: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
         for setting in SETTINGS:
             if setting.choices:
                 _check_choice(setting, getattr(self, setting.key), f"setting {setting.key}")
+        needed = _REQUIRED.get(self.blobs, ())
+        if self.blobs == "swift" and self.swift_auth == "keystone":
+            needed += ("swift_project",)
+        missing = [key for key in needed if not getattr(self, key)]
+        if missing:
+            envs = {s.key: s.env for s in SETTINGS}
+            raise ConfigError(f"blobs {self.blobs} needs "
+                              + ", ".join(f"{key} (${envs[key]})" for key in missing),
+                              "settings")
 
     @classmethod
     def load(cls, data_dir: str | None = None, config_file: str | None = None,

@@ -32,7 +32,7 @@ from heater.config import Config
 from heater.git.housekeeping import repack
 from heater.images.builds import BuildStore
 from heater.images.sqlite import SqliteBuildStore
-from heater.images.sweep import finished_upload_locks, orphan_blobs
+from heater.images.sweep import abandoned_uploads, finished_upload_locks, orphan_blobs
 from heater.names import RepoId
 from heater.observe.audit import AuditLog
 from heater.observe.metrics import metrics
@@ -54,8 +54,30 @@ INDEX_BACKENDS: Mapping[str, Callable[[Layout], CatalogIndex]] = {
 BUILD_BACKENDS: Mapping[str, Callable[[Layout], BuildStore]] = {
     "sqlite": lambda layout: SqliteBuildStore(layout.builds_db),
 }
-BLOB_BACKENDS: Mapping[str, Callable[[Layout], BlobStore]] = {
-    "filesystem": FilesystemBlobStore,
+
+
+def _swift(layout: Layout, config: Config) -> BlobStore:
+    from heater.blobs.swift import SwiftBlobStore, SwiftSettings  # its client only when chosen
+    return SwiftBlobStore(SwiftSettings(
+        auth_url=config.swift_auth_url, user=config.swift_user, key=config.swift_key,
+        container=config.swift_container, auth=config.swift_auth,
+        project=config.swift_project, user_domain=config.swift_domain,
+        project_domain=config.swift_domain, region=config.swift_region,
+        part_bytes=config.blob_part_bytes))
+
+
+def _s3(layout: Layout, config: Config) -> BlobStore:
+    from heater.blobs.s3 import S3BlobStore, S3Settings  # botocore only when chosen
+    return S3BlobStore(S3Settings(
+        endpoint=config.s3_endpoint, bucket=config.s3_bucket,
+        access_key=config.s3_access_key, secret_key=config.s3_secret_key,
+        region=config.s3_region, part_bytes=config.blob_part_bytes))
+
+
+BLOB_BACKENDS: Mapping[str, Callable[[Layout, Config], BlobStore]] = {
+    "filesystem": lambda layout, _config: FilesystemBlobStore(layout),
+    "swift": _swift,
+    "s3": _s3,
 }
 IDENTITY_BACKENDS: Mapping[str, Callable[[Layout], TokenStore]] = {
     "tokens": lambda layout: SqliteTokenStore(layout.auth_db),
@@ -70,7 +92,7 @@ def build_registry(config: Config) -> Registry:
         layout,
         repos=RepositoryStore(layout),
         tokens=IDENTITY_BACKENDS[config.identity](layout),
-        blobs=BLOB_BACKENDS[config.blobs](layout),
+        blobs=BLOB_BACKENDS[config.blobs](layout, config),
         builds=BUILD_BACKENDS[config.index](layout),
         audit=AuditLog(config.audit_log or layout.audit_log),
     )
@@ -93,6 +115,7 @@ def sweepers(registry: Registry) -> list[Sweeper]:
     return [
         partial(orphan_blobs, registry.layout, registry.repos, registry.builds),
         partial(finished_upload_locks, registry.layout, registry.builds),
+        partial(abandoned_uploads, registry.blobs),
     ]
 
 

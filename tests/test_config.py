@@ -29,7 +29,7 @@ def test_option_then_environment_then_file_then_default(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("environ", "source"), [
-    ({"HEATER_BLOBS": "swift"}, "$HEATER_BLOBS"),
+    ({"HEATER_BLOBS": "ceph"}, "$HEATER_BLOBS"),
     ({"HEATER_INDEX": "postgresql"}, "$HEATER_INDEX"),
     ({"HEATER_IDENTITY": "keystone"}, "$HEATER_IDENTITY"),
 ])
@@ -40,21 +40,22 @@ def test_unknown_backend_is_refused_with_the_allowed_ones(
     [(key, value)] = environ.items()
     setting = next(s for s in SETTINGS if s.env == key)
     assert refused.value.message == (
-        f"{source}: unknown {setting.key} backend {value!r}; allowed: {setting.choices[0]}")
+        f"{source}: unknown {setting.key} backend {value!r}; "
+        f"allowed: {', '.join(setting.choices)}")
     assert refused.value.code == "invalid_config"
 
 
 def test_unknown_backend_in_the_file_names_the_file(tmp_path: Path) -> None:
     file = tmp_path / "heater.toml"
-    file.write_text('blobs = "s3"\n')
-    with pytest.raises(ConfigError, match=r"heater.toml: blobs: unknown blobs backend 's3'; "
-                                          r"allowed: filesystem"):
+    file.write_text('blobs = "gcs"\n')
+    with pytest.raises(ConfigError, match=r"heater.toml: blobs: unknown blobs backend 'gcs'; "
+                                          r"allowed: filesystem, swift, s3"):
         Config.load(config_file=str(file), environ={})
 
 
 @pytest.mark.parametrize(("content", "message"), [
     ('blob = "filesystem"\n',
-     "unknown settings blob; known: audit_log, blobs, cors_origins, data_dir, identity"),
+     "unknown settings blob; known: audit_log, blob_part_bytes, blob_redirect_seconds, blobs, "),
     ("index = 1\n", "index must be a string"),
     ("index = \n", "not a TOML file"),
 ])
@@ -97,3 +98,36 @@ def test_links_proxies_and_file_size_come_from_the_file_or_the_environment(
     with pytest.raises(ConfigError, match=r"\$HEATER_MAX_BLOB_BYTES: max_blob_bytes must be "
                                           r"a number of bytes"):
         Config.load(config_file=str(path), environ={"HEATER_MAX_BLOB_BYTES": "lots"})
+
+
+@pytest.mark.parametrize(("environ", "missing"), [
+    ({"HEATER_BLOBS": "swift"}, "swift_auth_url ($HEATER_SWIFT_AUTH_URL), swift_user "
+                                "($HEATER_SWIFT_USER), swift_key ($HEATER_SWIFT_KEY)"),
+    ({"HEATER_BLOBS": "swift", "HEATER_SWIFT_AUTH": "keystone",
+      "HEATER_SWIFT_AUTH_URL": "https://keystone.example.com/v3", "HEATER_SWIFT_USER": "heater",
+      "HEATER_SWIFT_KEY": "k"}, "swift_project ($HEATER_SWIFT_PROJECT)"),
+    ({"HEATER_BLOBS": "s3", "HEATER_S3_ACCESS_KEY": "a"}, "s3_secret_key ($HEATER_S3_SECRET_KEY)"),
+])
+def test_an_object_store_needs_where_and_who(tmp_path: Path, environ: dict[str, str],
+                                             missing: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Config.load(str(tmp_path), environ=environ)
+    assert refused.value.message == f"settings: blobs {environ['HEATER_BLOBS']} needs {missing}"
+
+
+def test_object_store_settings_come_from_the_file_and_hide_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "heater.toml"
+    path.write_text('blobs = "s3"\ns3_endpoint = "http://127.0.0.1:9000"\ns3_bucket = "images"\n'
+                    's3_access_key = "heater"\ns3_secret_key = "s3cr3t-value"\n'
+                    "blob_part_bytes = 8388608\nblob_redirect_seconds = 300\n")
+    config = Config.load(config_file=str(path), environ={})
+    assert (config.blobs, config.s3_endpoint, config.s3_bucket, config.blob_part_bytes,
+            config.blob_redirect_seconds) == ("s3", "http://127.0.0.1:9000", "images",
+                                              8388608, 300)
+    assert "s3cr3t-value" not in repr(config)
+
+
+def test_parts_smaller_than_s3_takes_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"blob_part_bytes must be a number of bytes "
+                                          r"\(5242880 to 4294967296\), not '1000'"):
+        Config.load(str(tmp_path), environ={"HEATER_BLOB_PART_BYTES": "1000"})

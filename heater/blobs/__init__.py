@@ -4,7 +4,9 @@ Every backend implements :class:`BlobStore`, and every backend runs the one
 contract suite in ``tests/blobs/test_contract.py``. A blob is named by an id
 the caller chooses (a build's UUID); its bytes never change once written.
 Backends: :mod:`heater.blobs.filesystem` (the default; configuration
-``blobs = "filesystem"``) and :mod:`heater.blobs.memory` (tests only).
+``blobs = "filesystem"``), :mod:`heater.blobs.swift` (``"swift"``),
+:mod:`heater.blobs.s3` (``"s3"``) and :mod:`heater.blobs.memory` (tests
+only).
 
 Contract of each method:
 
@@ -34,6 +36,13 @@ Contract of each method:
 ``delete(blob_id)``
     Remove the bytes for real; ``True`` if something was removed, ``False``
     if there was nothing. Readers already open may finish.
+``abandoned(cutoff)``
+    Remove what writers whose process died (so that neither ``commit``
+    nor ``cancel`` ran) left in the store and last touched before
+    ``cutoff`` (a time as ``time.time()``); what was removed. Nothing of
+    it was ever visible. Backends whose writers leave nothing of their
+    own inherit the empty answer (the filesystem's scratch files are swept
+    with the data directory's).
 """
 
 from __future__ import annotations
@@ -140,6 +149,9 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, blob_id: str) -> bool: ...
+
+    def abandoned(self, cutoff: float) -> list[str]:
+        return []
 
     def put(self, blob_id: str, chunks: Iterable[bytes]) -> int:
         with self.writer(blob_id) as writer:

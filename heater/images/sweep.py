@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from heater.blobs import BlobStore
 from heater.images.builds import BuildStore
 from heater.images.repository import find_build
 from heater.paths import Layout
@@ -57,3 +58,10 @@ def finished_upload_locks(layout: Layout, builds: BuildStore, _cutoff: float) ->
             removed.append(path)
     return removed
 
+
+
+def abandoned_uploads(blobs: BlobStore, cutoff: float) -> list[Path]:
+    """What uploads that died left in the blob store itself (an object
+    store's segments or multipart uploads), removed; named as the store
+    names them."""
+    return [Path(name) for name in blobs.abandoned(cutoff)]
