@@ -200,6 +200,7 @@ CODES: dict[str, type[HeaterError]] = {
     "unsupported_media_type": UnsupportedMediaType,
     "unavailable": Unavailable,
     "index_unavailable": Unavailable,
+    "blob_store_unavailable": Unavailable,
 }
 
 

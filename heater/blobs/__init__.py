@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
-from heater.errors import Conflict, InvalidInput, NotFound
+from heater.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 # Bytes moved per read or write: large enough that per-call overhead is
 # noise next to hashing and I/O, small enough to bound memory per request.
@@ -88,6 +88,17 @@ class RangeNotSatisfiable(InvalidInput):
         self.size = size
         self.start = start
         self.end = end
+
+
+class BlobStoreUnavailable(Unavailable):
+    """An object store refused or failed a request (down, unreachable,
+    credentials refused); its answer is in the message."""
+
+    code = "blob_store_unavailable"
+
+    def __init__(self, store: str, reason: str) -> None:
+        super().__init__(f"the image store ({store}) failed: {reason}")
+        self.store = store
 
 
 @dataclass(frozen=True)

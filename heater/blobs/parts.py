@@ -13,15 +13,42 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from heater.blobs import BlobWriter
+from heater.blobs import BlobStoreUnavailable, BlobWriter
 from heater.config import DEFAULT_BLOB_PART_BYTES as DEFAULT_PART_BYTES
 from heater.config import MIN_BLOB_PART_BYTES as MIN_PART_BYTES
+from heater.errors import HeaterError
 
-__all__ = ["DEFAULT_PART_BYTES", "MIN_PART_BYTES", "BodyReader", "EmptyReader", "PartedWriter"]
+__all__ = ["DEFAULT_PART_BYTES", "MIN_PART_BYTES", "BodyReader", "EmptyReader", "PartedWriter",
+           "translated"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translated(store: str, *failures: type[Exception]
+               ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A decorator: a client library's ``failures`` (and OSError: the
+    network) become :class:`BlobStoreUnavailable` naming ``store``, which
+    the API answers 503; Heater's own errors pass unchanged."""
+    caught: tuple[type[Exception], ...] = (OSError, *failures)
+
+    def decorate(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except HeaterError:
+                raise
+            except caught as exc:
+                raise BlobStoreUnavailable(store, str(exc).strip() or type(exc).__name__) \
+                    from exc
+        return wrapper
+    return decorate
 
 
 class PartedWriter(BlobWriter):

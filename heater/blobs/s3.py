@@ -19,7 +19,7 @@ from typing import Any
 
 import botocore.config
 import botocore.session
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from heater.blobs import BlobExists, BlobNotFound, BlobReader, BlobStat, BlobStore, check_range
 from heater.blobs.parts import (
@@ -28,11 +28,14 @@ from heater.blobs.parts import (
     BodyReader,
     EmptyReader,
     PartedWriter,
+    translated,
 )
 from heater.names import check_blob_id
 
 TIMEOUT_SECONDS = 60
 _MISSING = ("404", "NoSuchKey", "NotFound")
+
+_translated = translated("S3", ClientError, BotoCoreError)
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,14 @@ class S3BlobStore(BlobStore):
 
     # -- BlobStore ------------------------------------------------------------
 
+    @_translated
     def writer(self, blob_id: str) -> S3Writer:
         self._ensure_bucket()
         if self._size(blob_id) is not None:
             raise BlobExists(blob_id)
         return S3Writer(self, blob_id, max(self.settings.part_bytes, MIN_PART_BYTES))
 
+    @_translated
     def open(self, blob_id: str, start: int = 0, end: int | None = None) -> BlobReader:
         size = self.stat(blob_id).size
         stop = check_range(size, start, end)
@@ -104,18 +109,21 @@ class S3BlobStore(BlobStore):
             raise
         return BodyReader(answer["Body"])
 
+    @_translated
     def stat(self, blob_id: str) -> BlobStat:
         size = self._size(blob_id)
         if size is None:
             raise BlobNotFound(blob_id)
         return BlobStat(size)
 
+    @_translated
     def url_for(self, blob_id: str, expires_in: int) -> str:
         """A presigned GET (signature v4, computed here: no request)."""
         return str(self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": check_blob_id(blob_id)},
             ExpiresIn=expires_in))
 
+    @_translated
     def delete(self, blob_id: str) -> bool:
         # S3's DELETE answers 204 whether or not the key existed.
         if self._size(blob_id) is None:
@@ -123,6 +131,7 @@ class S3BlobStore(BlobStore):
         self.client.delete_object(Bucket=self.bucket, Key=blob_id)
         return True
 
+    @_translated
     def abandoned(self, cutoff: float) -> list[str]:
         """Abort the multipart uploads begun before ``cutoff`` (a live
         upload finishes within the grace period)."""
@@ -177,10 +186,12 @@ class S3Writer(PartedWriter):
         self._upload_id: str | None = None
         self._etags: dict[int, str] = {}
 
+    @_translated
     def _put_whole(self, data: bytes) -> None:
         self._store.conditional(self._blob_id, self._store.client.put_object,
                                 Bucket=self._store.bucket, Key=self._blob_id, Body=data)
 
+    @_translated
     def _put_part(self, number: int, data: bytes) -> None:
         client = self._store.client
         if self._upload_id is None:
@@ -190,12 +201,14 @@ class S3Writer(PartedWriter):
                                     UploadId=self._upload_id, PartNumber=number, Body=data)
         self._etags[number] = answer["ETag"]
 
+    @_translated
     def _complete(self) -> None:
         parts = [{"PartNumber": n, "ETag": self._etags[n]} for n in sorted(self._etags)]
         self._store.conditional(self._blob_id, self._store.client.complete_multipart_upload,
                                 Bucket=self._store.bucket, Key=self._blob_id,
                                 UploadId=self._upload_id, MultipartUpload={"Parts": parts})
 
+    @_translated
     def _discard_parts(self) -> None:
         if self._upload_id is not None:
             self._store.client.abort_multipart_upload(

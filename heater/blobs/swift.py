@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -40,7 +41,13 @@ from heater.blobs import (
     BlobStore,
     check_range,
 )
-from heater.blobs.parts import DEFAULT_PART_BYTES, BodyReader, EmptyReader, PartedWriter
+from heater.blobs.parts import (
+    DEFAULT_PART_BYTES,
+    BodyReader,
+    EmptyReader,
+    PartedWriter,
+    translated,
+)
 from heater.names import check_blob_id
 
 # Metadata on a large blob's manifest naming the upload its segments carry.
@@ -49,6 +56,8 @@ TIMEOUT_SECONDS = 60.0
 # A few quick retries for a connection that a proxy closed; more would hold
 # a request for minutes.
 RETRIES = 2
+
+_translated = translated("Swift", swift.ClientException)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,9 @@ class SwiftSettings:
 
 class SwiftBlobStore(BlobStore):
     def __init__(self, settings: SwiftSettings) -> None:
+        # swiftclient logs every request, curl line and headers, at INFO:
+        # Heater's log keeps one line per request of its own.
+        logging.getLogger("swiftclient").setLevel(logging.WARNING)
         self.settings = settings
         self.container = settings.container
         self.segments = f"{settings.container}_segments"
@@ -121,6 +133,7 @@ class SwiftBlobStore(BlobStore):
 
     # -- BlobStore ------------------------------------------------------------
 
+    @_translated
     def writer(self, blob_id: str) -> SwiftWriter:
         with self.connection() as conn:
             self._ensure_containers(conn)
@@ -128,6 +141,7 @@ class SwiftBlobStore(BlobStore):
                 raise BlobExists(blob_id)
         return SwiftWriter(self, blob_id, self.settings.part_bytes)
 
+    @_translated
     def open(self, blob_id: str, start: int = 0, end: int | None = None) -> BlobReader:
         conn = self._connect()  # the body's own: it stays open while the body streams
         try:
@@ -153,6 +167,7 @@ class SwiftBlobStore(BlobStore):
             raise
         return BodyReader(body, conn.close)
 
+    @_translated
     def stat(self, blob_id: str) -> BlobStat:
         with self.connection() as conn:
             headers = self._head(conn, blob_id)
@@ -160,6 +175,7 @@ class SwiftBlobStore(BlobStore):
             raise BlobNotFound(blob_id)
         return BlobStat(int(headers["content-length"]))
 
+    @_translated
     def url_for(self, blob_id: str, expires_in: int) -> str:
         """A temp URL (Swift's tempurl middleware) signed with the container's
         key, which is set at first use if the container has none."""
@@ -170,6 +186,7 @@ class SwiftBlobStore(BlobStore):
         signed = generate_temp_url(path, expires_in, key, "GET")
         return f"{storage.scheme}://{storage.netloc}{signed}"
 
+    @_translated
     def delete(self, blob_id: str) -> bool:
         with self.connection() as conn:
             headers = self._head(conn, blob_id)
@@ -186,6 +203,7 @@ class SwiftBlobStore(BlobStore):
                 raise
         return True
 
+    @_translated
     def abandoned(self, cutoff: float) -> list[str]:
         """Delete the segments of uploads that never became a blob (their
         process died) and were last written before ``cutoff``."""
@@ -255,10 +273,12 @@ class SwiftWriter(PartedWriter):
     def _segment(self, number: int) -> str:
         return f"{self._blob_id}/{self._upload}/{number:08d}"
 
+    @_translated
     def _put_whole(self, data: bytes) -> None:
         with self._store.connection() as conn:
             self._put(conn, self._store.container, self._blob_id, data)
 
+    @_translated
     def _put_part(self, number: int, data: bytes) -> None:
         with self._store.connection() as conn:
             etag = conn.put_object(self._store.segments, self._segment(number), data,
@@ -266,6 +286,7 @@ class SwiftWriter(PartedWriter):
         self._segments.append({"path": f"/{self._store.segments}/{self._segment(number)}",
                                "etag": etag, "size_bytes": len(data)})
 
+    @_translated
     def _complete(self) -> None:
         manifest = json.dumps(self._segments).encode()
         with self._store.connection() as conn:
@@ -273,6 +294,7 @@ class SwiftWriter(PartedWriter):
                       query_string="multipart-manifest=put",
                       headers={UPLOAD_META: self._upload})
 
+    @_translated
     def _discard_parts(self) -> None:
         with self._store.connection() as conn:
             for number in range(1, self.parts + 1):

@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     settings = app.config["HEATER_SETTINGS"] or Config.load(data_dir=app.config["DATA_DIR"])
     registry, catalog = start_application(settings)
+    app.config["BLOB_REDIRECT_SECONDS"] = settings.blob_redirect_seconds
     app.extensions["heater"] = registry
     app.extensions["heater_catalog"] = catalog
 

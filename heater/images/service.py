@@ -336,6 +336,12 @@ class Images:
         with blob_errors("read"):
             return self.blobs.open(build.id, start, end)
 
+    def signed_url(self, build: Build, seconds: int) -> str | None:
+        """A URL of the blob store serving an active build's bytes for
+        ``seconds`` without Heater, or None if the store has none."""
+        with blob_errors("read"):
+            return self.blobs.url_for(build.id, seconds)
+
     # -- upload ------------------------------------------------------------
 
     def upload(self, caller: Caller, build_id: str, chunks: Iterable[bytes],

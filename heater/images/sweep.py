@@ -11,13 +11,16 @@ are removed and the build can be uploaded again. The composition root
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from heater.blobs import BlobStore
+from heater.blobs import BlobStore, BlobStoreUnavailable
 from heater.images.builds import BuildStore
 from heater.images.repository import find_build
 from heater.paths import Layout
 from heater.repos.store import RepositoryNotFound, RepositoryStore
+
+log = logging.getLogger(__name__)
 
 
 def orphan_blobs(layout: Layout, repos: RepositoryStore, builds: BuildStore,
@@ -63,5 +66,10 @@ def finished_upload_locks(layout: Layout, builds: BuildStore, _cutoff: float) ->
 def abandoned_uploads(blobs: BlobStore, cutoff: float) -> list[Path]:
     """What uploads that died left in the blob store itself (an object
     store's segments or multipart uploads), removed; named as the store
-    names them."""
-    return [Path(name) for name in blobs.abandoned(cutoff)]
+    names them. A store that cannot answer is logged, not fatal: git and
+    the API serve without it, and the next sweep tries again."""
+    try:
+        return [Path(name) for name in blobs.abandoned(cutoff)]
+    except BlobStoreUnavailable as exc:
+        log.error("abandoned uploads not swept: %s", exc.message)
+        return []

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from heater.errors import Unavailable
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -127,10 +129,11 @@ def process_exited(pid: int) -> None:
 
 @contextmanager
 def blob_errors(operation: str) -> Iterator[None]:
-    """Count an unexpected failure (an OSError: disk, network) of the blob
-    store during ``operation`` (read, write, delete), and let it raise."""
+    """Count an unexpected failure (an OSError: disk, network; an object
+    store's refusal) of the blob store during ``operation`` (read, write,
+    delete), and let it raise."""
     try:
         yield
-    except OSError:
+    except (OSError, Unavailable):
         metrics().blob_errors.labels(operation).inc()
         raise

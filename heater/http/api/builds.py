@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import Range
 from werkzeug.wsgi import wrap_file
 
@@ -76,6 +76,12 @@ def download(build_id: str) -> Response:
     }
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
+    seconds = current_app.config.get("BLOB_REDIRECT_SECONDS", 0)
+    if seconds and request.method == "GET":
+        url = service.signed_url(build, seconds)
+        if url is not None:  # the client's Range goes along to the store
+            return Response(status=302, headers={"Location": url, "ETag": f'"{etag}"',
+                                                 "Cache-Control": "private, no-store"})
     start, stop, status = 0, size, 200
     wanted = request.range
     if wanted is not None and wanted.units == "bytes" and len(wanted.ranges) == 1 and (
