@@ -2,9 +2,12 @@
 
 An object store takes a part in one request of known length, so the bytes
 are gathered in memory up to ``part_bytes``; a full part is sent by a
-helper thread while the next one fills, so receiving and sending overlap
-and at most two parts are held. A blob that ends inside its first part is
-sent in one request, as a plain object. Nothing is visible under the blob's
+helper thread while the next one fills, so receiving and sending overlap.
+The two buffers are anonymous memory maps made once per upload: filled in
+place and read in place by the client library (:class:`PartReader`), never
+copied whole, and given back to the system when the upload ends (freed
+heap memory of that size would stay in the process). A blob that ends
+inside its first part is sent in one request, as a plain object. Nothing is visible under the blob's
 name until the final request (the manifest, the completion) that
 :meth:`PartedWriter.commit` makes.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
+import io
+import mmap
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -23,8 +28,8 @@ from heater.config import DEFAULT_BLOB_PART_BYTES as DEFAULT_PART_BYTES
 from heater.config import MIN_BLOB_PART_BYTES as MIN_PART_BYTES
 from heater.errors import HeaterError
 
-__all__ = ["DEFAULT_PART_BYTES", "MIN_PART_BYTES", "BodyReader", "EmptyReader", "PartedWriter",
-           "translated"]
+__all__ = ["DEFAULT_PART_BYTES", "MIN_PART_BYTES", "BodyReader", "EmptyReader", "PartReader",
+           "PartedWriter", "translated"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,7 +63,9 @@ class PartedWriter(BlobWriter):
         self.part_bytes = part_bytes
         self.size = 0
         self.parts = 0  # parts handed to the sender so far
-        self._buffer = bytearray()
+        self._maps: list[mmap.mmap] = []  # made on first use: the second only for a large blob
+        self._active = 0  # the buffer being filled
+        self._filled = 0
         self._sender: ThreadPoolExecutor | None = None
         self._sending: Future[None] | None = None
         self._finished = False
@@ -66,11 +73,11 @@ class PartedWriter(BlobWriter):
     # -- what a backend provides -------------------------------------------
 
     @abc.abstractmethod
-    def _put_whole(self, data: bytes) -> None:
+    def _put_whole(self, data: PartReader) -> None:
         """Store ``data`` as the blob in one request; BlobExists if taken."""
 
     @abc.abstractmethod
-    def _put_part(self, number: int, data: bytes) -> None:
+    def _put_part(self, number: int, data: PartReader) -> None:
         """Send part ``number`` (from 1); runs in the helper thread."""
 
     @abc.abstractmethod
@@ -88,21 +95,22 @@ class PartedWriter(BlobWriter):
             raise RuntimeError("write after commit or cancel")
         view = memoryview(data)
         while view:
-            if len(self._buffer) == self.part_bytes:  # full, and more is coming
+            if self._filled == self.part_bytes:  # full, and more is coming
                 self._send_buffer()
-            room = self.part_bytes - len(self._buffer)
-            self._buffer += view[:room]
-            self.size += min(room, len(view))
-            view = view[room:]
+            taken = min(self.part_bytes - self._filled, len(view))
+            self._buffer()[self._filled:self._filled + taken] = view[:taken]
+            self._filled += taken
+            self.size += taken
+            view = view[taken:]
 
     def commit(self) -> int:
         if self._finished:
             raise RuntimeError("commit after commit or cancel")
         try:
             if self.parts == 0:
-                self._put_whole(bytes(self._buffer))
+                self._put_whole(PartReader(self._buffer()[:self._filled]))
             else:
-                if self._buffer:
+                if self._filled:
                     self._send_buffer()
                 self._wait()
                 self._complete()
@@ -125,13 +133,19 @@ class PartedWriter(BlobWriter):
 
     # -- helpers -------------------------------------------------------------
 
+    def _buffer(self) -> memoryview:
+        while len(self._maps) <= self._active:
+            self._maps.append(mmap.mmap(-1, self.part_bytes))
+        return memoryview(self._maps[self._active])
+
     def _send_buffer(self) -> None:
-        part, self._buffer = bytes(self._buffer), bytearray()
-        self._wait()  # at most one part in flight: two in memory
+        self._wait()  # at most one part in flight: the other buffer is free again
         if self._sender is None:
             self._sender = ThreadPoolExecutor(1, thread_name_prefix="blob-parts")
         self.parts += 1
+        part = PartReader(self._buffer()[:self._filled])
         self._sending = self._sender.submit(self._put_part, self.parts, part)
+        self._active, self._filled = 1 - self._active, 0
 
     def _wait(self) -> None:
         """Raise what the part in flight raised, if anything."""
@@ -141,9 +155,57 @@ class PartedWriter(BlobWriter):
 
     def _close(self) -> None:
         self._finished = True
-        self._buffer = bytearray()
         if self._sender is not None:
             self._sender.shutdown(wait=True)
+        for buffer in self._maps:
+            # A client library may still hold a view of it; then the
+            # collector unmaps it once that is dropped.
+            with contextlib.suppress(BufferError):
+                buffer.close()
+        self._maps = []
+
+
+class PartReader(io.RawIOBase):
+    """A part in its buffer, as the file object client libraries read a
+    request body from (in their own chunks; they seek back to retry)."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._position = 0
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        end = len(self._view) if size is None or size < 0 else min(
+            len(self._view), self._position + size)
+        data = bytes(self._view[self._position:end])
+        self._position = max(self._position, end)
+        return data
+
+    def readinto(self, target: Any, /) -> int:
+        data = self.read(len(target))
+        target[:len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        self._view.release()
+        super().close()
 
 
 class BodyReader:

@@ -28,6 +28,7 @@ from heater.blobs.parts import (
     BodyReader,
     EmptyReader,
     PartedWriter,
+    PartReader,
     translated,
 )
 from heater.names import check_blob_id
@@ -173,6 +174,8 @@ class S3BlobStore(BlobStore):
                 if _code(exc) != "NotImplemented":
                     raise
                 self.conditional_writes = False
+                if "Body" in kwargs:  # read by the refused attempt
+                    kwargs["Body"].seek(0)
         if self._size(blob_id) is not None:
             raise BlobExists(blob_id)
         call(**kwargs)
@@ -187,12 +190,12 @@ class S3Writer(PartedWriter):
         self._etags: dict[int, str] = {}
 
     @_translated
-    def _put_whole(self, data: bytes) -> None:
+    def _put_whole(self, data: PartReader) -> None:
         self._store.conditional(self._blob_id, self._store.client.put_object,
                                 Bucket=self._store.bucket, Key=self._blob_id, Body=data)
 
     @_translated
-    def _put_part(self, number: int, data: bytes) -> None:
+    def _put_part(self, number: int, data: PartReader) -> None:
         client = self._store.client
         if self._upload_id is None:
             self._upload_id = client.create_multipart_upload(

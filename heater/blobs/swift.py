@@ -46,6 +46,7 @@ from heater.blobs.parts import (
     BodyReader,
     EmptyReader,
     PartedWriter,
+    PartReader,
     translated,
 )
 from heater.names import check_blob_id
@@ -274,15 +275,15 @@ class SwiftWriter(PartedWriter):
         return f"{self._blob_id}/{self._upload}/{number:08d}"
 
     @_translated
-    def _put_whole(self, data: bytes) -> None:
+    def _put_whole(self, data: PartReader) -> None:
         with self._store.connection() as conn:
             self._put(conn, self._store.container, self._blob_id, data)
 
     @_translated
-    def _put_part(self, number: int, data: bytes) -> None:
+    def _put_part(self, number: int, data: PartReader) -> None:
         with self._store.connection() as conn:
             etag = conn.put_object(self._store.segments, self._segment(number), data,
-                                   content_length=len(data))
+                                   content_length=len(data), chunk_size=CHUNK)
         self._segments.append({"path": f"/{self._store.segments}/{self._segment(number)}",
                                "etag": etag, "size_bytes": len(data)})
 
@@ -301,10 +302,12 @@ class SwiftWriter(PartedWriter):
                 with contextlib.suppress(swift.ClientException):
                     conn.delete_object(self._store.segments, self._segment(number))
 
-    def _put(self, conn: swift.Connection, container: str, name: str, data: bytes,
-             query_string: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def _put(self, conn: swift.Connection, container: str, name: str,
+             data: bytes | PartReader, query_string: str | None = None,
+             headers: dict[str, str] | None = None) -> None:
+        reading = {"chunk_size": CHUNK} if isinstance(data, PartReader) else {}
         try:
-            conn.put_object(container, name, data, content_length=len(data),
+            conn.put_object(container, name, data, content_length=len(data), **reading,
                             query_string=query_string,
                             headers={"If-None-Match": "*", **(headers or {})})
         except swift.ClientException as exc:

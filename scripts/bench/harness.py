@@ -31,14 +31,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from measure import group_cpu_seconds
 
 from heater.names import RepoId
 from heater.paths import Layout
 
+if TYPE_CHECKING:
+    from tests.services.swift_server import Swift
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
 BENCH_DIR = REPO_ROOT / ".bench"  # git-ignored: cached repositories, run directories
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -103,6 +107,7 @@ class Bench:
     _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
     _names: dict[str, int] = field(default_factory=dict, init=False)
     _old_handlers: dict[int, Any] = field(default_factory=dict, init=False)
+    _cleanups: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def __enter__(self) -> Bench:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -157,6 +162,8 @@ class Bench:
     def stop_all(self) -> None:
         for proc in list(reversed(self._procs)):
             self.stop(proc)
+        while self._cleanups:
+            self._cleanups.pop()()
 
     def _unique(self, name: str) -> str:
         """``name`` the first time, then ``name-2``, ``name-3``...: file names of a run."""
@@ -180,13 +187,15 @@ class Bench:
         out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60)
         return out.stdout.strip().splitlines()[-1]
 
-    def start_heater(self, layout: Layout, workers: int) -> Endpoint:
-        """``heater serve`` on a free loopback port, started as a user would."""
+    def start_heater(self, layout: Layout, workers: int,
+                     settings: dict[str, str] | None = None) -> Endpoint:
+        """``heater serve`` on a free loopback port, started as a user would;
+        ``settings`` are HEATER_* environment variables."""
         log = self.run_dir / f"{self._unique('heater')}.log"
         port = free_port()
         argv = [str(_heater_cli()), "serve", "--bind", f"127.0.0.1:{port}",
                 "--data-dir", str(layout.root), "--workers", str(workers)]
-        proc = self.spawn(argv, log=log)
+        proc = self.spawn(argv, log=log, env={**os.environ, **(settings or {})})
         url = f"http://127.0.0.1:{port}"
         _wait_http(f"{url}/healthz", proc, log)
         return Endpoint("heater", url, f"heater serve --workers {workers} (gunicorn gthread)",
@@ -210,6 +219,17 @@ class Bench:
         _wait_http(probe, proc, log, accept=(200, 403, 404))
         return Endpoint("http-backend", url, f"git http-backend (CGI) under {version}",
                         log, proc.pid)
+
+    def start_swift(self) -> Swift:
+        """A Swift all-in-one in the run directory (the test suite's, Debian's
+        packages installed if missing), stopped with the rest."""
+        if str(REPO_ROOT) not in sys.path:  # the test suite's helper for real servers
+            sys.path.insert(0, str(REPO_ROOT))
+        from tests.services.swift_server import start_swift
+
+        swift = start_swift(self.run_dir / "swift")
+        self._cleanups.append(swift.stop)
+        return swift
 
     def start_static(self, directory: Path) -> Endpoint:
         """lighttpd serving the files in ``directory`` (sendfile) on a free

@@ -7,6 +7,14 @@ rounds alternating with lighttpd serving the same file; meanwhile the peak
 resident memory of Heater's processes is sampled. Printed: what was compared,
 the throughputs, and the targets (download at least 0.8 of lighttpd's, the
 server under 200 MiB). Run it through ``scripts/bench/images``.
+
+With ``--blobs swift`` Heater keeps the image on a Swift all-in-one that
+the benchmark starts (Debian's packages), and the baseline is
+python-swiftclient uploading the same file to the same Swift in SLO
+segments of the same size, and downloading it, alternated with Heater's
+transfers. Targets: both directions at least 0.8 of swiftclient's, and
+Heater's memory flat (its peak during transfers under 200 MiB whatever the
+image's size).
 """
 
 from __future__ import annotations
@@ -17,13 +25,23 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import swiftclient
 from harness import Bench, Endpoint, ensure_program, run_main
 from measure import PeakRss, Samples, interleaved, stopwatch
+from swiftclient.service import SwiftService, SwiftUploadObject
+from swiftclient.version import version_string as swiftclient_version
 
+from heater.blobs import CHUNK
+from heater.config import DEFAULT_BLOB_PART_BYTES
 from heater.names import RepoId
+
+if TYPE_CHECKING:
+    from tests.services.swift_server import Swift
 
 MiB = 1024 * 1024
 DOWNLOAD_TARGET = 0.8  # of lighttpd's throughput, at least
@@ -32,6 +50,7 @@ IMAGE = RepoId("bench", "disk")
 MANIFEST = {"disk_format": "raw", "container_format": "bare",
             "os": {"distro": "ubuntu", "version": "22.04"}, "packages": []}
 TRANSFER_TIMEOUT = 3600.0
+PART_BYTES = DEFAULT_BLOB_PART_BYTES  # Heater's default, and swiftclient's segments
 
 
 def make_image(path: Path, size_mib: int) -> Path:
@@ -97,14 +116,59 @@ class Transfers:
         return {"seconds": elapsed()}
 
 
+class SwiftTransfers(Transfers):
+    """Heater on Swift against swiftclient on the same Swift, used in this
+    process as a program would (no command start-up in the timings)."""
+
+    def __init__(self, image: Path, heater: Endpoint, swift: Swift, container: str,
+                 token: str) -> None:
+        super().__init__(image, heater, heater, token)
+        self.options = {"auth": swift.auth_url, "user": swift.user, "key": swift.key,
+                        "auth_version": "1.0"}
+        self.connection = swiftclient.Connection(authurl=swift.auth_url, user=swift.user,
+                                                 key=swift.key)
+        self.container = f"{container}-direct"
+        self.direct: list[str] = []
+
+    def upload(self, side: str) -> dict[str, float]:
+        if side == "heater":
+            return super().upload(side)
+        name = f"direct-{len(self.direct)}"
+        self.direct.append(name)
+        with stopwatch() as elapsed, SwiftService(self.options) as service:
+            for result in service.upload(
+                    self.container, [SwiftUploadObject(str(self.image), object_name=name)],
+                    {"segment_size": PART_BYTES, "use_slo": True}):
+                if not result["success"]:
+                    raise RuntimeError(f"swiftclient upload failed: {result}")
+        return {"seconds": elapsed()}
+
+    def download(self, side: str) -> dict[str, float]:
+        if side == "heater":
+            return super().download(side)
+        with stopwatch() as elapsed:
+            _, body = self.connection.get_object(self.container, self.direct[0],
+                                                 resp_chunk_size=CHUNK)
+            for _chunk in body:
+                pass
+        return {"seconds": elapsed()}
+
+    def client(self) -> str:
+        return (f"{super().client()}; python-swiftclient {swiftclient_version} "
+                "(SwiftService.upload, Connection.get_object)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/bench/images", description=__doc__)
-    parser.add_argument("--size-mib", type=int, default=2048,
-                        help="size of the image in MiB (default 2048)")
+    parser.add_argument("--size-mib", type=int, default=None,
+                        help="size of the image in MiB (default 2048; 1024 with --blobs swift)")
     parser.add_argument("--runs", type=int, default=3,
                         help="rounds of each transfer (default 3)")
     parser.add_argument("--workers", type=int, default=2,
                         help="heater serve --workers (default 2)")
+    parser.add_argument("--blobs", choices=("filesystem", "swift"), default="filesystem",
+                        help="where Heater keeps the image: its data directory (default; "
+                             "against lighttpd) or a Swift all-in-one (against swiftclient)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the run directory (server logs, image) afterwards")
     return parser
@@ -147,12 +211,84 @@ def report(args: argparse.Namespace, servers: Sequence[Endpoint], curl_version: 
     ])
 
 
+def swift_report(args: argparse.Namespace, heater: Endpoint, swift: Swift, client: str,
+                 uploads: Samples, downloads: Samples, idle: PeakRss, up_rss: PeakRss,
+                 down_rss: PeakRss, load: float) -> str:
+    size: int = args.size_mib * MiB
+
+    def rate(samples: Samples, side: str) -> float:
+        return size / samples.median(side) / MiB
+
+    def ratio(samples: Samples) -> str:
+        value = samples.ratio("swiftclient", "heater")
+        return (f"{value:9.2f}  (target >= {DOWNLOAD_TARGET}) "
+                f"{'ok' if value >= DOWNLOAD_TARGET else 'MISSED'}")
+
+    def rss(peak: PeakRss) -> str:
+        verdict = "ok" if peak.total < RSS_TARGET else "MISSED"
+        return (f"{peak.total / MiB:6.0f} MiB total, {peak.largest / MiB:.0f} MiB largest "
+                f"process  (target < {RSS_TARGET // MiB} MiB) {verdict}")
+
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        f"images benchmark on Swift, {when}",
+        f"  data      image of {args.size_mib} MiB (random bytes, in the page cache), 127.0.0.1",
+        f"  heater    {heater.describe}, blobs = swift, parts of {PART_BYTES // MiB} MiB",
+        f"  store     Swift all-in-one at {swift.url} (Debian's packages, workers = 0), tempauth",
+        f"  baseline  swiftclient on the same Swift, SLO segments of {PART_BYTES // MiB} MiB",
+        f"  client    {client}",
+        f"  method    median of {args.runs} runs, alternated with the baseline; load average "
+        f"at start {load:.2f} on {os.cpu_count()} cores (shared machine: figures vary)",
+        "",
+        f"{'heater upload (3 hashes)':34} {rate(uploads, 'heater'):9.0f} MiB/s",
+        f"{'swiftclient upload':34} {rate(uploads, 'swiftclient'):9.0f} MiB/s",
+        f"{'heater download':34} {rate(downloads, 'heater'):9.0f} MiB/s",
+        f"{'swiftclient download':34} {rate(downloads, 'swiftclient'):9.0f} MiB/s",
+        f"{'upload / swiftclient':34} {ratio(uploads)}",
+        f"{'download / swiftclient':34} {ratio(downloads)}",
+        f"heater RSS idle:                  {idle.total / MiB:6.0f} MiB total",
+        f"heater RSS peak during uploads:   {rss(up_rss)}",
+        f"heater RSS peak during downloads: {rss(down_rss)}",
+    ])
+
+
+def swift_main(args: argparse.Namespace, load: float) -> int:
+    with Bench(keep=args.keep) as bench:
+        print("starting Swift ...", file=sys.stderr)
+        swift = bench.start_swift()
+        print(f"writing a {args.size_mib} MiB image ...", file=sys.stderr)
+        image = make_image(bench.run_dir / "www" / "image.raw", args.size_mib)
+        layout = bench.data_dir()
+        token = bench.create_token(layout, "writer", IMAGE.namespace)
+        container = "bench"
+        heater = bench.start_heater(layout, args.workers, {
+            "HEATER_BLOBS": "swift", "HEATER_SWIFT_AUTH_URL": swift.auth_url,
+            "HEATER_SWIFT_USER": swift.user, "HEATER_SWIFT_KEY": swift.key,
+            "HEATER_SWIFT_CONTAINER": container, "HEATER_BLOB_PART_BYTES": str(PART_BYTES)})
+        transfers = SwiftTransfers(image, heater, swift, container, token)
+        with PeakRss(heater.pid) as idle:
+            time.sleep(1)
+        print(f"{args.runs} uploads ...", file=sys.stderr)
+        with PeakRss(heater.pid) as up_rss:
+            uploads = interleaved(["heater", "swiftclient"], args.runs, transfers.upload)
+        print(f"{args.runs} downloads ...", file=sys.stderr)
+        with PeakRss(heater.pid) as down_rss:
+            downloads = interleaved(["heater", "swiftclient"], args.runs, transfers.download)
+        print(swift_report(args, heater, swift, transfers.client(), uploads["seconds"],
+                           downloads["seconds"], idle, up_rss, down_rss, load))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.size_mib is None:
+        args.size_mib = 1024 if args.blobs == "swift" else 2048
     if args.size_mib < 1 or args.runs < 1 or args.workers < 1:
         print("images: --size-mib, --runs and --workers must be at least 1", file=sys.stderr)
         return 2
     load = os.getloadavg()[0]
+    if args.blobs == "swift":
+        return swift_main(args, load)
     with Bench(keep=args.keep) as bench:
         print(f"writing a {args.size_mib} MiB image ...", file=sys.stderr)
         image = make_image(bench.run_dir / "www" / "image.raw", args.size_mib)
