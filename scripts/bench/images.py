@@ -211,6 +211,19 @@ def report(args: argparse.Namespace, servers: Sequence[Endpoint], curl_version: 
     ])
 
 
+def measure(transfers: Transfers, heater: Endpoint, runs: int, baselines: tuple[str, str]
+            ) -> tuple[dict[str, Samples], dict[str, Samples], PeakRss, PeakRss]:
+    """Uploads, then downloads, each alternated with its baseline, with
+    Heater's peak memory during each."""
+    print(f"{runs} uploads ...", file=sys.stderr)
+    with PeakRss(heater.pid) as up_rss:
+        uploads = interleaved(["heater", baselines[0]], runs, transfers.upload)
+    print(f"{runs} downloads ...", file=sys.stderr)
+    with PeakRss(heater.pid) as down_rss:
+        downloads = interleaved(["heater", baselines[1]], runs, transfers.download)
+    return uploads, downloads, up_rss, down_rss
+
+
 def swift_report(args: argparse.Namespace, heater: Endpoint, swift: Swift, client: str,
                  uploads: Samples, downloads: Samples, idle: PeakRss, up_rss: PeakRss,
                  down_rss: PeakRss, load: float) -> str:
@@ -268,12 +281,8 @@ def swift_main(args: argparse.Namespace, load: float) -> int:
         transfers = SwiftTransfers(image, heater, swift, container, token)
         with PeakRss(heater.pid) as idle:
             time.sleep(1)
-        print(f"{args.runs} uploads ...", file=sys.stderr)
-        with PeakRss(heater.pid) as up_rss:
-            uploads = interleaved(["heater", "swiftclient"], args.runs, transfers.upload)
-        print(f"{args.runs} downloads ...", file=sys.stderr)
-        with PeakRss(heater.pid) as down_rss:
-            downloads = interleaved(["heater", "swiftclient"], args.runs, transfers.download)
+        uploads, downloads, up_rss, down_rss = measure(
+            transfers, heater, args.runs, ("swiftclient", "swiftclient"))
         print(swift_report(args, heater, swift, transfers.client(), uploads["seconds"],
                            downloads["seconds"], idle, up_rss, down_rss, load))
     return 0
@@ -297,12 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         heater = bench.start_heater(layout, args.workers)
         static = bench.start_static(image.parent)
         transfers = Transfers(image, heater, static, token)
-        print(f"{args.runs} uploads ...", file=sys.stderr)
-        with PeakRss(heater.pid) as up_rss:
-            uploads = interleaved(["heater", "sha256sum"], args.runs, transfers.upload)
-        print(f"{args.runs} downloads ...", file=sys.stderr)
-        with PeakRss(heater.pid) as down_rss:
-            downloads = interleaved(["heater", "lighttpd"], args.runs, transfers.download)
+        uploads, downloads, up_rss, down_rss = measure(
+            transfers, heater, args.runs, ("sha256sum", "lighttpd"))
         print(report(args, (heater, static), transfers.client(), uploads["seconds"],
                      downloads["seconds"], up_rss, down_rss, load))
     return 0
