@@ -64,6 +64,7 @@ class PartedWriter(BlobWriter):
         self.size = 0
         self.parts = 0  # parts handed to the sender so far
         self._maps: list[mmap.mmap] = []  # made on first use: the second only for a large blob
+        self._readers: list[PartReader] = []  # views of the maps, released at the end
         self._active = 0  # the buffer being filled
         self._filled = 0
         self._sender: ThreadPoolExecutor | None = None
@@ -108,7 +109,7 @@ class PartedWriter(BlobWriter):
             raise RuntimeError("commit after commit or cancel")
         try:
             if self.parts == 0:
-                self._put_whole(PartReader(self._buffer()[:self._filled]))
+                self._put_whole(self._reader())
             else:
                 if self._filled:
                     self._send_buffer()
@@ -138,12 +139,18 @@ class PartedWriter(BlobWriter):
             self._maps.append(mmap.mmap(-1, self.part_bytes))
         return memoryview(self._maps[self._active])
 
+    def _reader(self) -> PartReader:
+        """What the buffer being filled holds, to be sent."""
+        reader = PartReader(self._buffer()[:self._filled])
+        self._readers.append(reader)
+        return reader
+
     def _send_buffer(self) -> None:
         self._wait()  # at most one part in flight: the other buffer is free again
         if self._sender is None:
             self._sender = ThreadPoolExecutor(1, thread_name_prefix="blob-parts")
         self.parts += 1
-        part = PartReader(self._buffer()[:self._filled])
+        part = self._reader()
         self._sending = self._sender.submit(self._put_part, self.parts, part)
         self._active, self._filled = 1 - self._active, 0
 
@@ -157,12 +164,14 @@ class PartedWriter(BlobWriter):
         self._finished = True
         if self._sender is not None:
             self._sender.shutdown(wait=True)
+        for reader in self._readers:
+            reader.close()
         for buffer in self._maps:
-            # A client library may still hold a view of it; then the
-            # collector unmaps it once that is dropped.
+            # Should a view of it still be held somewhere, the map goes
+            # once that view is dropped.
             with contextlib.suppress(BufferError):
                 buffer.close()
-        self._maps = []
+        self._maps, self._readers = [], []
 
 
 class PartReader(io.RawIOBase):
@@ -204,7 +213,8 @@ class PartReader(io.RawIOBase):
         return self._position
 
     def close(self) -> None:
-        self._view.release()
+        with contextlib.suppress(BufferError):  # a view of the view still held
+            self._view.release()
         super().close()
 
 

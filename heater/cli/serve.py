@@ -9,6 +9,8 @@ headers in that loop, so slow clients wait there and not in threads.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
@@ -111,7 +113,26 @@ def serve(config: Config, bind: str, workers: int) -> None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+# Blocks of at least this size come from mmap, and freeing one gives the
+# memory back. Image chunks and parts pass through workers by the megabyte;
+# with glibc's default, the threshold rises to the largest block ever freed
+# and such blocks stay on the heaps of the threads that used them, so a
+# worker's memory would grow with each upload instead of staying flat.
+MMAP_THRESHOLD = 256 * 1024
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+
+
+def give_back_large_blocks() -> None:
+    """Fix glibc's mmap threshold (workers inherit it); nothing elsewhere."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _serve(config: Config, bind: str, workers: int) -> None:
+    give_back_large_blocks()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Each waiting client holds a descriptor; workers inherit the limit.

@@ -108,10 +108,21 @@ def test_token_commands_create_only_the_token_store(tmp_path: Path,
 def test_unknown_backend_stops_a_command(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HEATER_BLOBS", "swift")
+    monkeypatch.setenv("HEATER_BLOBS", "ceph")
     assert main(["token", "list", "--data-dir", str(tmp_path / "d")]) == 1
     assert capsys.readouterr().err == (
-        "heater: $HEATER_BLOBS: unknown blobs backend 'swift'; allowed: filesystem\n")
+        "heater: $HEATER_BLOBS: unknown blobs backend 'ceph'; allowed: filesystem, swift, s3\n")
+    assert not (tmp_path / "d").exists()
+
+
+def test_an_object_store_without_credentials_stops_a_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEATER_BLOBS", "s3")
+    monkeypatch.setenv("HEATER_S3_ACCESS_KEY", "heater")
+    assert main(["token", "list", "--data-dir", str(tmp_path / "d")]) == 1
+    assert capsys.readouterr().err == (
+        "heater: settings: blobs s3 needs s3_secret_key ($HEATER_S3_SECRET_KEY)\n")
     assert not (tmp_path / "d").exists()
 
 
