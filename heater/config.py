@@ -87,6 +87,18 @@ def _origins(value: str) -> tuple[str, ...]:
     return found
 
 
+def _dsn(value: str) -> str | None:
+    """A libpq connection string (``postgresql://user:pw@host/db`` or
+    ``host=... dbname=...``); psycopg checks the rest when it connects."""
+    value = value.strip()
+    if not value:
+        return None
+    if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
+        raise ValueError("must be a PostgreSQL DSN such as "
+                         "postgresql://heater:secret@db.example.com/heater")
+    return value
+
+
 def _optional_path(value: str) -> Path | None:
     return Path(value).expanduser().resolve() if value.strip() else None
 
@@ -95,7 +107,9 @@ def _optional_path(value: str) -> Path | None:
 # factory per name, and a test checks that the two agree.
 SETTINGS = (
     Setting("data_dir", "HEATER_DATA_DIR", "./repos"),
-    Setting("index", "HEATER_INDEX", "sqlite", ("sqlite",)),
+    Setting("index", "HEATER_INDEX", "sqlite", ("sqlite", "postgresql")),
+    # The PostgreSQL database of index = "postgresql" (a libpq DSN).
+    Setting("dsn", "HEATER_DSN", "", parse=_dsn),
     Setting("blobs", "HEATER_BLOBS", "filesystem", ("filesystem", "swift", "s3")),
     Setting("identity", "HEATER_IDENTITY", "tokens", ("tokens",)),
     # Links (clone_url, next, upload_url) are built on this when set, else on
@@ -189,6 +203,7 @@ class Config:
     s3_region: str = "us-east-1"
     blob_part_bytes: int = DEFAULT_BLOB_PART_BYTES
     blob_redirect_seconds: int = 0
+    dsn: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -204,6 +219,9 @@ class Config:
             raise ConfigError(f"blobs {self.blobs} needs "
                               + ", ".join(f"{key} (${envs[key]})" for key in missing),
                               "settings")
+        if self.index == "postgresql" and not self.dsn:
+            raise ConfigError("index postgresql needs the database's DSN (HEATER_DSN, "
+                              "or dsn in the config file)", "setting dsn")
 
     @classmethod
     def load(cls, data_dir: str | None = None, config_file: str | None = None,

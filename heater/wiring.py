@@ -43,16 +43,44 @@ from heater.repos.store import RepositoryStore
 
 log = logging.getLogger(__name__)
 
+# The PostgreSQL stores are imported when configured: psycopg takes 0.15 s
+# to import, which every command would pay. (config.dsn is set whenever
+# index is postgresql: Config checks it.)
+def _postgres_index(_layout: Layout, config: Config) -> CatalogIndex:
+    from heater.catalog.postgres import PostgresIndex
+
+    return PostgresIndex(str(config.dsn))
+
+
+def _postgres_builds(_layout: Layout, config: Config) -> BuildStore:
+    from heater.images.postgres import PostgresBuildStore
+
+    return PostgresBuildStore(str(config.dsn))
+
+
+def _postgres_tokens(_layout: Layout, config: Config) -> TokenStore:
+    from heater.auth.postgres import PostgresTokenStore
+
+    return PostgresTokenStore(str(config.dsn))
+
+
 # One factory per backend name that heater.config allows. The index is
 # created only by a rebuild (Catalog.rebuild, Catalog.ensure_built), never
 # by a read or a write.
-INDEX_BACKENDS: Mapping[str, Callable[[Layout], CatalogIndex]] = {
-    "sqlite": lambda layout: SqliteIndex(layout.index_db, create=False),
+INDEX_BACKENDS: Mapping[str, Callable[[Layout, Config], CatalogIndex]] = {
+    "sqlite": lambda layout, _config: SqliteIndex(layout.index_db, create=False),
+    "postgresql": _postgres_index,
 }
-# Queued builds live in the database the index setting names (a file of
-# their own for SQLite: the index is a cache that a rebuild may discard).
-BUILD_BACKENDS: Mapping[str, Callable[[Layout], BuildStore]] = {
-    "sqlite": lambda layout: SqliteBuildStore(layout.builds_db),
+# Queued builds and tokens live in the database the index setting names
+# (files of their own for SQLite: the index is a cache that a rebuild may
+# discard), so that with PostgreSQL every node shares them.
+BUILD_BACKENDS: Mapping[str, Callable[[Layout, Config], BuildStore]] = {
+    "sqlite": lambda layout, _config: SqliteBuildStore(layout.builds_db),
+    "postgresql": _postgres_builds,
+}
+TOKEN_BACKENDS: Mapping[str, Callable[[Layout, Config], TokenStore]] = {
+    "sqlite": lambda layout, _config: SqliteTokenStore(layout.auth_db),
+    "postgresql": _postgres_tokens,
 }
 
 
@@ -79,8 +107,8 @@ BLOB_BACKENDS: Mapping[str, Callable[[Layout, Config], BlobStore]] = {
     "swift": _swift,
     "s3": _s3,
 }
-IDENTITY_BACKENDS: Mapping[str, Callable[[Layout], TokenStore]] = {
-    "tokens": lambda layout: SqliteTokenStore(layout.auth_db),
+IDENTITY_BACKENDS: Mapping[str, Callable[[Layout, Config], TokenStore]] = {
+    "tokens": lambda layout, config: TOKEN_BACKENDS[config.index](layout, config),
 }
 
 
@@ -91,16 +119,17 @@ def build_registry(config: Config) -> Registry:
     return Registry(
         layout,
         repos=RepositoryStore(layout),
-        tokens=IDENTITY_BACKENDS[config.identity](layout),
+        tokens=IDENTITY_BACKENDS[config.identity](layout, config),
         blobs=BLOB_BACKENDS[config.blobs](layout, config),
-        builds=BUILD_BACKENDS[config.index](layout),
+        builds=BUILD_BACKENDS[config.index](layout, config),
         audit=AuditLog(config.audit_log or layout.audit_log),
     )
 
 
 def build_catalog(registry: Registry, config: Config) -> Catalog:
     """The catalog of ``registry``'s repositories on the configured index."""
-    return Catalog(registry.repos, INDEX_BACKENDS[config.index](registry.layout), EXTRACTORS)
+    index = INDEX_BACKENDS[config.index](registry.layout, config)
+    return Catalog(registry.repos, index, EXTRACTORS)
 
 
 def prepare_to_serve(registry: Registry) -> None:

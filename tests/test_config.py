@@ -30,7 +30,7 @@ def test_option_then_environment_then_file_then_default(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("environ", "source"), [
     ({"HEATER_BLOBS": "ceph"}, "$HEATER_BLOBS"),
-    ({"HEATER_INDEX": "postgresql"}, "$HEATER_INDEX"),
+    ({"HEATER_INDEX": "mysql"}, "$HEATER_INDEX"),
     ({"HEATER_IDENTITY": "keystone"}, "$HEATER_IDENTITY"),
 ])
 def test_unknown_backend_is_refused_with_the_allowed_ones(
@@ -83,6 +83,22 @@ def test_every_allowed_backend_can_be_built() -> None:
         if setting.choices:
             assert sorted(tables[setting.key]) == sorted(setting.choices), setting.key
     assert sorted(wiring.BUILD_BACKENDS) == sorted(wiring.INDEX_BACKENDS)
+    assert sorted(wiring.TOKEN_BACKENDS) == sorted(wiring.INDEX_BACKENDS)
+
+
+def test_postgresql_needs_a_dsn(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"setting dsn: index postgresql needs the "
+                                          r"database's DSN \(HEATER_DSN"):
+        Config.load(str(tmp_path), environ={"HEATER_INDEX": "postgresql"})
+    with pytest.raises(ConfigError, match=r"\$HEATER_DSN: dsn must be a PostgreSQL DSN"):
+        Config.load(str(tmp_path), environ={"HEATER_INDEX": "postgresql",
+                                            "HEATER_DSN": "db.example.com"})
+    file = tmp_path / "heater.toml"
+    file.write_text('index = "postgresql"\ndsn = "postgresql://heater@db.example.com/heater"\n')
+    config = Config.load(config_file=str(file), environ={})
+    assert (config.index, config.dsn) == ("postgresql", "postgresql://heater@db.example.com/heater")
+    config = Config.load(config_file=str(file), environ={"HEATER_DSN": "host=db dbname=h"})
+    assert config.dsn == "host=db dbname=h"
 
 
 def test_links_proxies_and_file_size_come_from_the_file_or_the_environment(

@@ -44,7 +44,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -62,7 +61,7 @@ from heater.catalog.index import (
     encode_marker,
     listing_document,
 )
-from heater.errors import InvalidInput
+from heater.catalog.words import search_terms
 from heater.git import locks
 from heater.paths import sqlite_lock, sqlite_side_files
 
@@ -79,9 +78,6 @@ REBUILD_WAIT_SECONDS = 30 * 60.0
 # Entries written per transaction by upsert_many(): short enough that other
 # writers (pushes during a reindex) wait milliseconds, not seconds.
 UPSERT_BATCH = 200
-# A search box, not a query language: a bound on the work one request asks for.
-MAX_QUERY_TERMS = 16
-MAX_QUERY_LENGTH = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,26 +119,14 @@ _SORT_COLUMNS = {
     "updated": ("updated_at", "namespace", "name"),
     "created": ("created_at", "namespace", "name"),
 }
-_WORD = re.compile(r"\w", re.UNICODE)
-
-
-class SearchTooLong(InvalidInput):
-    code = "invalid_query"
-
-    def __init__(self) -> None:
-        super().__init__(f"q is limited to {MAX_QUERY_LENGTH} characters and "
-                         f"{MAX_QUERY_TERMS} words")
 
 
 def fts_query(text: str) -> str | None:
-    """An FTS5 expression matching entries that contain every word of
-    ``text``; a word with punctuation (``OS::Nova::Server``) matches as a
-    phrase. None when ``text`` holds no word at all. The user's text never
-    reaches FTS5's query syntax unquoted."""
-    terms = text.split()
-    if len(text) > MAX_QUERY_LENGTH or len(terms) > MAX_QUERY_TERMS:
-        raise SearchTooLong()
-    phrases = ['"' + term.replace('"', '""') + '"' for term in terms if _WORD.search(term)]
+    """An FTS5 expression matching entries that contain every term of
+    ``text`` (see :mod:`heater.catalog.words`); a term of several words
+    (``OS::Nova::Server``) matches as a phrase. None when ``text`` holds no
+    word at all. The user's text never reaches FTS5's query syntax unquoted."""
+    phrases = ['"' + term.replace('"', '""') + '"' for term in search_terms(text)]
     return " AND ".join(phrases) if phrases else None
 
 

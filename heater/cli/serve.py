@@ -146,4 +146,8 @@ def _serve(config: Config, bind: str, workers: int) -> None:
     clean_up(registry)  # what a previous run's crash left behind
     # A missing index is rebuilt once here rather than by every worker.
     build_catalog(registry, config).ensure_built()
+    if "heater.pgdb" in sys.modules:
+        from heater.pgdb import close_all
+
+        close_all()  # workers make their own pools: connections must not cross fork()
     HeaterServer(config, bind, workers).run()

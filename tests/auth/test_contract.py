@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from heater.auth.postgres import PostgresTokenStore
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import BadToken, Role, TokenExists, TokenNotFound, TokenStore
 from heater.errors import InvalidInput
+from tests.services.postgres import database_for
 
 BACKENDS: dict[str, Callable[[Path], TokenStore]] = {
     "sqlite": lambda tmp: SqliteTokenStore(tmp / "auth.sqlite"),
+    "postgresql": lambda tmp: PostgresTokenStore(database_for(tmp)),
 }
 
 

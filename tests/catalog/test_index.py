@@ -20,12 +20,23 @@ from heater.catalog.index import (
     Sort,
     encode_marker,
 )
+from heater.catalog.postgres import PostgresIndex
 from heater.catalog.sqlite import SqliteIndex
 from heater.errors import InvalidMarker
+from tests.services.postgres import database_for
 
 BACKENDS: dict[str, Callable[[Path], CatalogIndex]] = {
     "sqlite": lambda tmp: SqliteIndex(tmp / "index.sqlite"),
+    "postgresql": lambda tmp: _repaired(PostgresIndex(database_for(tmp))),
 }
+
+
+def _repaired(index: PostgresIndex) -> PostgresIndex:
+    """A store with its tables (made by a rebuild in service, as SQLite's
+    file is made by opening it here)."""
+    with index.exclusive():
+        index.repair()
+    return index
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -198,6 +209,7 @@ def _writer(factory_name: str, tmp: str, worker: int) -> None:
 @pytest.mark.e2e  # starts processes
 def test_concurrent_processes(tmp_path: Path) -> None:
     for backend in BACKENDS:
+        BACKENDS[backend](tmp_path)  # the store, made here: the processes share it
         context = multiprocessing.get_context("spawn")
         workers = [context.Process(target=_writer, args=(backend, str(tmp_path), w))
                    for w in range(3)]

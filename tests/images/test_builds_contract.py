@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 
 from heater.images.builds import BuildExists, BuildNotFound, BuildRecord, BuildStore, Status
+from heater.images.postgres import PostgresBuildStore
 from heater.images.sqlite import SqliteBuildStore
 from heater.names import RepoId
+from tests.services.postgres import database_for
 
 BACKENDS: dict[str, Callable[[Path], BuildStore]] = {
     "sqlite": lambda tmp: SqliteBuildStore(tmp / "builds.sqlite"),
+    "postgresql": lambda tmp: PostgresBuildStore(database_for(tmp)),
 }
 
 

@@ -1,0 +1,335 @@
+"""The catalog index on PostgreSQL (``index = "postgresql"``), shared by
+every node: see :mod:`heater.catalog.index` for the contract.
+
+Full text: the words of each field are those of
+:func:`heater.catalog.words.words`, the tokenizer SQLite's index uses,
+stored as space-separated text (words that are not ASCII hex-encoded, so
+that PostgreSQL's parser, whatever the database's locale, sees plain ASCII
+words and keeps each whole); a generated ``tsvector`` column with a GIN
+index holds them, each field at its own weight (name A, description B,
+keywords C, the rest D). A term of one word is a lexeme; a term of several
+is a phrase within one field (``'a':A <-> 'b':A | 'a':B <-> 'b':B ...``),
+as FTS5 matches a phrase within one column. Both indexes then give the
+same answer to the same query.
+
+Order: names and times compare byte by byte (``COLLATE "C"``), as in
+SQLite, so pages and markers are the same on both. A page is an index scan
+in the page's order, filtered, stopped after one page: with statistics
+(refreshed after each rebuild) the planner walks the order for a common
+word and stops after one page, and finds a rare word through GIN and sorts
+its few matches; statements are planned for their values
+(``plan_cache_mode``), never generically.
+
+Lost or damaged: the tables are the index. Dropped (or altered) by hand,
+every call raises :class:`IndexUnavailable` (503); only :meth:`repair`,
+inside :meth:`exclusive` (a session advisory lock, across every node),
+creates them, by applying the catalog's migrations anew.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import LiteralString
+
+import psycopg
+
+from heater.catalog.index import (
+    Entry,
+    IndexUnavailable,
+    Listed,
+    Page,
+    Query,
+    ReadScope,
+    decode_marker,
+    encode_marker,
+    listing_document,
+)
+from heater.catalog.words import search_terms, words
+from heater.pgdb import MIGRATIONS_LOCK, Migrations, apply_migrations, database, reason_of
+
+COMPONENT = "catalog"
+# Step 1 creates the tables. A later step may change them in place or
+# drop and create them again: the built flag holds the number of steps the
+# last rebuild ran under, so a node with more steps rebuilds first.
+MIGRATIONS: Migrations = (
+    """
+    CREATE TABLE catalog_meta (key text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE catalog_entries (
+        namespace   text COLLATE "C" NOT NULL,
+        name        text COLLATE "C" NOT NULL,
+        kind        text NOT NULL,
+        private     boolean NOT NULL,
+        deprecated  boolean NOT NULL,
+        created_at  text COLLATE "C" NOT NULL,
+        updated_at  text COLLATE "C" NOT NULL,
+        keywords    text[] NOT NULL,
+        name_words        text NOT NULL,
+        description_words text NOT NULL,
+        keyword_words     text NOT NULL,
+        body_words        text NOT NULL,
+        words tsvector GENERATED ALWAYS AS (
+            setweight(to_tsvector('simple', name_words), 'A')
+            || setweight(to_tsvector('simple', description_words), 'B')
+            || setweight(to_tsvector('simple', keyword_words), 'C')
+            || setweight(to_tsvector('simple', body_words), 'D')) STORED,
+        document    text NOT NULL,
+        shown       text NOT NULL,
+        PRIMARY KEY (namespace, name)
+    );
+    CREATE UNIQUE INDEX catalog_by_name ON catalog_entries (kind, name, namespace);
+    CREATE INDEX catalog_by_updated ON catalog_entries (kind, updated_at, namespace, name);
+    CREATE INDEX catalog_by_created ON catalog_entries (kind, created_at, namespace, name);
+    CREATE INDEX catalog_words ON catalog_entries USING gin (words);
+    CREATE INDEX catalog_keywords ON catalog_entries USING gin (keywords)
+    """,
+)
+_TABLES = ("catalog_entries", "catalog_meta")
+# What every method reads; selecting it proves the tables are usable.
+_PROBE = ("SELECT namespace, name, kind, private, deprecated, created_at, updated_at, "
+          "keywords, words, document, shown FROM catalog_entries LIMIT 0")
+# A session advisory lock: serialises rebuilds across processes and nodes.
+REBUILD_LOCK = 0x486561746572_0002
+REBUILD_WAIT = "30min"
+UPSERT_BATCH = 500
+_WEIGHTS = "ABCD"
+
+_SORT_COLUMNS: dict[str, tuple[LiteralString, ...]] = {
+    "name": ("name", "namespace"),
+    "updated": ("updated_at", "namespace", "name"),
+    "created": ("created_at", "namespace", "name"),
+}
+
+
+def lexeme(word: str) -> str:
+    """``word`` as the index stores it: ASCII words as they are, others as
+    ``u`` and the hex of their UTF-8 (never ASCII-only, so never equal to
+    an ASCII word a user types, unless that word is such hex)."""
+    return word if word.isascii() else "u" + word.encode().hex()
+
+
+def _field(text: str) -> str:
+    return " ".join(lexeme(w) for w in words(text))
+
+
+NOTHING = ""
+
+
+def ts_query(text: str) -> str | None:
+    """The ``tsquery`` of a search box's text: every term, a term of
+    several words a phrase within one field. None when it has no term;
+    :data:`NOTHING` when a term has no word (``_``: FTS5 reads it as an
+    empty phrase, which matches nothing). The lexemes are letters and digits
+    only, so the text is safe to cast."""
+    parts = []
+    for term in search_terms(text):
+        lexemes = [lexeme(w) for w in words(term)]
+        if not lexemes:
+            return NOTHING
+        if len(lexemes) == 1:
+            parts.append(f"'{lexemes[0]}'")
+        else:
+            parts.append("(" + " | ".join(
+                " <-> ".join(f"'{lex}':{weight}" for lex in lexemes) for weight in _WEIGHTS)
+                + ")")
+    return " & ".join(parts) if parts else None
+
+
+class PostgresIndex:
+    """:class:`heater.catalog.index.CatalogIndex` on PostgreSQL."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.db = database(dsn)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection]:
+        try:
+            with self.db.transaction() as conn:
+                yield conn
+        except psycopg.errors.UndefinedTable as exc:
+            raise IndexUnavailable("its tables are missing") from exc
+        except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedObject,
+                psycopg.errors.DatatypeMismatch) as exc:
+            raise IndexUnavailable(f"its tables are damaged ({reason_of(exc)})") from exc
+        except psycopg.OperationalError as exc:
+            raise IndexUnavailable(f"PostgreSQL says: {reason_of(exc)}",
+                                   "check that PostgreSQL runs and try again") from exc
+
+    # -- rebuilds --------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(self) -> Iterator[object]:
+        """Hold the lock that serialises repairs and rebuilds of this index
+        across processes and nodes (on a connection of its own: a rebuild
+        holds it for minutes)."""
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise IndexUnavailable(f"PostgreSQL says: {reason_of(exc)}",
+                                   "check that PostgreSQL runs and try again") from exc
+        with conn:
+            try:
+                conn.execute(f"SET lock_timeout = '{REBUILD_WAIT}'")
+                conn.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK,))
+            except psycopg.errors.LockNotAvailable as exc:
+                raise IndexUnavailable(f"another rebuild held it for {REBUILD_WAIT}",
+                                       "try again later") from exc
+            yield conn  # the lock goes with the connection
+
+    def repair(self) -> str | None:
+        """Make the tables usable: missing or damaged ones are dropped and
+        created anew by the catalog's migrations (empty, not built); steps
+        a newer Heater added are applied. What was wrong ("missing",
+        "damaged"), None if nothing. The caller holds :meth:`exclusive`."""
+        with self._transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATIONS_LOCK,))
+            present = conn.execute(
+                "SELECT count(*) FROM unnest(%s::text[]) AS t(name) "
+                "WHERE to_regclass(t.name) IS NOT NULL", (list(_TABLES),)).fetchone()
+            problem = None
+            if present is None or present[0] < len(_TABLES):
+                problem = "missing"
+            else:
+                try:
+                    with conn.transaction():  # a savepoint: a failed probe is undone alone
+                        conn.execute(_PROBE)
+                except psycopg.errors.ProgrammingError:
+                    problem = "damaged"
+            if problem is not None:
+                for table in _TABLES:
+                    conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+                conn.execute("CREATE TABLE IF NOT EXISTS heater_migrations ("
+                             "component text NOT NULL, version integer NOT NULL, "
+                             "applied_at timestamptz NOT NULL DEFAULT now(), "
+                             "PRIMARY KEY (component, version))")
+                conn.execute("DELETE FROM heater_migrations WHERE component = %s",
+                             (COMPONENT,))
+            apply_migrations(conn, COMPONENT, MIGRATIONS)
+        return problem
+
+    def is_built(self) -> bool:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'built'").fetchone()
+        return row is not None and row[0] == str(len(MIGRATIONS))
+
+    def set_built(self) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO catalog_meta (key, value) VALUES ('built', %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         (str(len(MIGRATIONS)),))
+        # Fresh statistics: how common each word is decides each search's plan.
+        with self._transaction() as conn:
+            conn.execute("ANALYZE catalog_entries")
+
+    # -- the contract --------------------------------------------------------
+
+    def upsert(self, entry: Entry) -> None:
+        with self._transaction() as conn:
+            conn.execute(_UPSERT, _row(entry))
+
+    def upsert_many(self, entries: Iterable[Entry]) -> None:
+        batch: list[tuple[object, ...]] = []
+        for entry in entries:
+            batch.append(_row(entry))
+            if len(batch) == UPSERT_BATCH:
+                self._upsert_batch(batch)
+                batch = []
+        if batch:
+            self._upsert_batch(batch)
+
+    def _upsert_batch(self, rows: list[tuple[object, ...]]) -> None:
+        with self._transaction() as conn, conn.cursor() as cursor:
+            cursor.executemany(_UPSERT, rows)
+
+    def remove(self, namespace: str, name: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM catalog_entries WHERE namespace = %s AND name = %s",
+                         (namespace, name))
+
+    def get(self, namespace: str, name: str) -> Entry | None:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT document FROM catalog_entries "
+                               "WHERE namespace = %s AND name = %s",
+                               (namespace, name)).fetchone()
+        return Entry.from_json(json.loads(row[0])) if row else None
+
+    def keys(self) -> set[tuple[str, str]]:
+        with self._transaction() as conn:
+            rows = conn.execute("SELECT namespace, name FROM catalog_entries").fetchall()
+        return {(r[0], r[1]) for r in rows}
+
+    def query(self, query: Query) -> Page:
+        where: list[LiteralString] = ["kind = %s"]
+        args: list[object] = [query.kind]
+        scope, scope_args = _scope_clause(query.scope)
+        if scope:
+            where.append(scope)
+            args += scope_args
+        if query.keywords:
+            where.append("keywords @> %s::text[]")
+            args.append(list(dict.fromkeys(query.keywords)))
+        if query.namespace is not None:
+            where.append("namespace = %s")
+            args.append(query.namespace)
+        if query.deprecated is not None:
+            where.append("deprecated = %s")
+            args.append(query.deprecated)
+        if query.text is not None:
+            tsquery = ts_query(query.text)
+            if tsquery == NOTHING:
+                where.append("FALSE")
+            elif tsquery is not None:
+                where.append("words @@ %s::tsquery")
+                args.append(tsquery)
+        columns = _SORT_COLUMNS[query.sort.key]
+        listed = ", ".join(columns)
+        if query.marker is not None:
+            operator = "<" if query.sort.descending else ">"
+            marks = ", ".join(["%s"] * len(columns))
+            where.append(f"({listed}) {operator} ({marks})")
+            args += decode_marker(query.marker, query.sort)
+        direction = "DESC" if query.sort.descending else "ASC"
+        order = ", ".join(f"{c} {direction}" for c in columns)
+        # Only fixed fragments are spliced into the SQL; every value is bound.
+        sql = (f"SELECT shown, namespace, name, {listed} FROM catalog_entries "  # noqa: S608
+               f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s")
+        with self._transaction() as conn:
+            rows = conn.execute(sql, (*args, query.limit + 1)).fetchall()
+        entries = [Listed(r[1], r[2], r[0]) for r in rows[: query.limit]]
+        more = len(rows) > query.limit
+        next_marker = (encode_marker(query.sort, tuple(rows[query.limit - 1][3:]))
+                       if more and entries else None)
+        return Page(entries, next_marker)
+
+
+_UPSERT: LiteralString = """
+INSERT INTO catalog_entries (namespace, name, kind, private, deprecated, created_at,
+    updated_at, keywords, name_words, description_words, keyword_words, body_words,
+    document, shown)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (namespace, name) DO UPDATE SET
+    kind = excluded.kind, private = excluded.private, deprecated = excluded.deprecated,
+    created_at = excluded.created_at, updated_at = excluded.updated_at,
+    keywords = excluded.keywords, name_words = excluded.name_words,
+    description_words = excluded.description_words, keyword_words = excluded.keyword_words,
+    body_words = excluded.body_words, document = excluded.document, shown = excluded.shown
+"""
+
+
+def _row(entry: Entry) -> tuple[object, ...]:
+    document = json.dumps(entry.as_json(), sort_keys=True, separators=(",", ":"))
+    shown = json.dumps(listing_document(entry), separators=(",", ":"))
+    return (entry.namespace, entry.name, entry.kind, entry.private, entry.deprecated,
+            entry.created_at, entry.updated_at, list(entry.keywords), _field(entry.name),
+            _field(entry.description), _field(" ".join(entry.keywords)),
+            _field("\n".join(entry.search_text)), document, shown)
+
+
+def _scope_clause(scope: ReadScope) -> tuple[LiteralString, list[object]]:
+    if scope.all_private:
+        return "", []
+    if not scope.namespaces:
+        return "NOT private", []
+    return "(NOT private OR namespace = ANY(%s))", [sorted(scope.namespaces)]

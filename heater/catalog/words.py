@@ -1,0 +1,76 @@
+"""The words full-text search matches: one tokenizer for every index backend.
+
+SQLite's FTS5 splits text with its ``unicode61`` tokenizer
+(``remove_diacritics 2``); :func:`words` does the same in Python (letters,
+digits and private-use characters make words, everything else separates
+them; words are lower-cased and Latin letters lose their diacritics), so
+that a backend without that tokenizer (PostgreSQL, whose parser would also
+split ``web-app`` three ways and treat ``1.2.3`` as a version) indexes and
+searches the very same words, and both answer a query alike.
+
+A search is a list of terms (:func:`search_terms`): every term must match;
+a term that holds several words (``OS::Nova::Server``, ``vip_subnet``)
+matches them as a phrase, in order, within one field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from heater.errors import InvalidInput
+
+# A search box, not a query language: a bound on the work one request asks for.
+MAX_QUERY_TERMS = 16
+MAX_QUERY_LENGTH = 256
+
+_TERM = re.compile(r"\w", re.UNICODE)
+
+
+class SearchTooLong(InvalidInput):
+    code = "invalid_query"
+
+    def __init__(self) -> None:
+        super().__init__(f"q is limited to {MAX_QUERY_LENGTH} characters and "
+                         f"{MAX_QUERY_TERMS} words")
+
+
+def search_terms(text: str) -> list[str]:
+    """The terms of a search box's ``text`` that hold a word character
+    (punctuation alone searches nothing); :class:`SearchTooLong` beyond the
+    bounds."""
+    terms = text.split()
+    if len(text) > MAX_QUERY_LENGTH or len(terms) > MAX_QUERY_TERMS:
+        raise SearchTooLong()
+    return [term for term in terms if _TERM.search(term)]
+
+
+def _is_word_character(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] in "LN" or category == "Co"
+
+
+@lru_cache(maxsize=4096)
+def _fold(char: str) -> str:
+    """``char`` lower-cased, without diacritics if it is a Latin letter (as
+    unicode61 does: a Greek or Cyrillic letter keeps its accents)."""
+    parts = unicodedata.normalize("NFD", char.lower())
+    if len(parts) > 1 and unicodedata.name(parts[0], "").startswith("LATIN"):
+        return "".join(c for c in parts if unicodedata.category(c) != "Mn")
+    return char.lower()
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``, folded, in order."""
+    found: list[str] = []
+    current: list[str] = []
+    for char in text:
+        if _is_word_character(char):
+            current.append(_fold(char))
+        elif current:
+            found.append("".join(current))
+            current = []
+    if current:
+        found.append("".join(current))
+    return found
