@@ -8,6 +8,7 @@ rebuild of the index from git alone must change nothing.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def full_listing(server: Server, token: str, ns: str) -> dict[str, list[dict[str
 def reindex(server: Server) -> None:
     done = subprocess.run([sys.executable, "-m", "heater", "reindex", "--data-dir",
                            str(server.data_dir)], capture_output=True, text=True, timeout=120,
-                          check=False)
+                          check=False, env={**os.environ, **server.env})
     assert done.returncode == 0, done.stderr
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -59,7 +60,8 @@ def listing(server: Server, token: str | None = None, collection: str = "templat
 def reindex(server: Server) -> None:
     """Run ``heater reindex`` on the server's data directory, as an operator would."""
     subprocess.run([sys.executable, "-m", "heater", "reindex", "--data-dir",
-                    str(server.data_dir)], check=True, capture_output=True, timeout=120)
+                    str(server.data_dir)], check=True, capture_output=True, timeout=120,
+                   env={**os.environ, **server.env})
 
 
 def record_lifecycle(path: Path, state: dict[str, Any]) -> None:

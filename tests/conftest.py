@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Role
 from heater.cli.serve import WORKER_READY
+from heater.config import Config
 from heater.paths import Layout
+from heater.wiring import build_registry
 from tests.services.swift_server import Swift, start_swift
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,9 @@ class Server:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    # The server's own HEATER_* settings (its index backend, DSN...), which
+    # commands run against its data directory need too.
+    env: dict[str, str] = field(default_factory=dict)
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
     _count: Iterator[int] = field(default_factory=itertools.count)
 
@@ -53,7 +57,8 @@ class Server:
         key = (role, namespace)
         if key not in self._tokens:
             name = f"{role}-{namespace or 'all'}-{next(self._count)}-{uuid.uuid4().hex[:6]}"
-            self._tokens[key] = SqliteTokenStore(self.layout.auth_db).create(
+            config = Config.load(str(self.data_dir), environ={**os.environ, **self.env})
+            self._tokens[key] = build_registry(config).tokens.create(
                 name, Role.parse(role), namespace)
         return self._tokens[key]
 
@@ -95,7 +100,7 @@ def start_server(data_dir: Path, log_path: Path, workers: int = 2,
             # replay pending changes behind a test's back.
             if (requests.get(f"{url}/healthz", timeout=2).status_code == 200
                     and log_path.read_bytes().count(WORKER_READY.encode()) >= workers):
-                return Server(url, data_dir, process, log_path)
+                return Server(url, data_dir, process, log_path, dict(env or {}))
         except requests.RequestException:  # not listening yet, or slow under load
             pass
         time.sleep(0.05)
@@ -115,7 +120,7 @@ def stop_server(server: Server) -> None:
 # Tests that use one of these fixtures run a server (and git over HTTP):
 # they are end-to-end tests, marked ``e2e`` without anyone having to say so.
 E2E_FIXTURES = frozenset({"server", "two_workers", "own_server", "fuzzed_server", "werkzeug_url",
-                          "swift"})
+                          "swift", "pg_server"})
 SYSTEM_TESTS = Path(__file__).parent / "system"
 
 

@@ -211,6 +211,7 @@ class PostgresIndex:
 
     def is_built(self) -> bool:
         with self._transaction() as conn:
+            conn.execute(_PROBE)  # a table dropped or altered since is not built
             row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'built'").fetchone()
         return row is not None and row[0] == str(len(MIGRATIONS))
 

@@ -2,10 +2,11 @@
 
 SQLite's FTS5 splits text with its ``unicode61`` tokenizer
 (``remove_diacritics 2``); :func:`words` does the same in Python (letters,
-digits and private-use characters make words, everything else separates
-them; words are lower-cased and Latin letters lose their diacritics), so
-that a backend without that tokenizer (PostgreSQL, whose parser would also
-split ``web-app`` three ways and treat ``1.2.3`` as a version) indexes and
+digits, private-use characters and any character beyond the Basic
+Multilingual Plane make words, everything else separates them; words are
+lower-cased and Latin letters lose their diacritics), so that a backend
+without that tokenizer (PostgreSQL, whose parser would also split
+``web-app`` three ways and treat ``1.2.3`` as a version) indexes and
 searches the very same words, and both answer a query alike.
 
 A search is a list of terms (:func:`search_terms`): every term must match;
@@ -47,6 +48,10 @@ def search_terms(text: str) -> list[str]:
 
 
 def _is_word_character(char: str) -> bool:
+    # unicode61's tables cover the Basic Multilingual Plane only: above it
+    # (emoji, historic scripts) every character is part of a word.
+    if ord(char) > 0xFFFF:
+        return True
     category = unicodedata.category(char)
     return category[0] in "LN" or category == "Co"
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -79,13 +80,27 @@ def repo_id(index: int) -> RepoId:
     return RepoId(f"ns{index % NAMESPACES:02d}", f"tpl-{index:05d}")
 
 
+GENERATORS = 6  # processes: creating repositories waits on the disk more than on the CPU
+
+
 def generate(data_dir: Path, count: int, corpus: Path, seed: int = 1) -> None:
-    """``count`` template repositories, deterministic for a given seed."""
-    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    """``count`` template repositories, deterministic for a given seed (each
+    from its own random stream, so that processes can share the work)."""
     templates = corpus_templates(corpus)
+    RepositoryStore(Layout(data_dir)).layout.ensure()
+    chunks = [range(start, min(start + 500, count)) for start in range(0, count, 500)]
+    with multiprocessing.get_context("fork").Pool(GENERATORS) as pool:
+        pool.starmap(_generate_some, [(data_dir, chunk, templates, seed) for chunk in chunks])
+
+
+def _generate_some(data_dir: Path, indices: range, templates: list[tuple[str, bytes]],
+                   seed: int) -> None:
     store = RepositoryStore(Layout(data_dir))
-    for index in range(count):
+    for index in indices:
+        rng = random.Random(seed * 1_000_003 + index)  # noqa: S311 (test data, not secrets)
         repo = repo_id(index)
+        if store.exists(repo):  # an interrupted run's
+            continue
         visibility = Visibility.PRIVATE if index % 10 == 0 else Visibility.PUBLIC
         store.create(repo, Kind.TEMPLATE, visibility)
         stem, template = templates[index % len(templates)]
@@ -120,9 +135,10 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def start(argv: list[str], log: Path) -> Server:
+def start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Server:
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         match = _LISTENING.search(log.read_bytes())
@@ -132,7 +148,7 @@ def start(argv: list[str], log: Path) -> Server:
                 try:
                     requests.get(url + "/healthz", timeout=2)
                     return Server(url, process)
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening yet, or slow under load
                     time.sleep(0.1)
         if process.poll() is not None:
             break
@@ -142,8 +158,9 @@ def start(argv: list[str], log: Path) -> Server:
 
 
 @contextmanager
-def serving(argv: list[str], log: Path) -> Iterator[Server]:
-    server = start(argv, log)
+def serving(argv: list[str], log: Path, env: dict[str, str] | None = None
+            ) -> Iterator[Server]:
+    server = start(argv, log, env)
     try:
         yield server
     finally:
@@ -248,36 +265,49 @@ def raw_path() -> str:
     return f"/{repo.namespace}/{repo.name}/raw/v1.0.0/template.yaml"
 
 
-def bench_all(work: Path, sizes: dict[str, int], args: argparse.Namespace
-              ) -> tuple[dict[str, dict[str, Result]], dict[str, Result], Result]:
-    """Every case on every data directory, and the floor beside each case.
+@dataclass
+class Side:
+    """One server of the comparison: a data directory on an index backend."""
+
+    data_dir: Path
+    env: dict[str, str]
+
+
+def bench_all(work: Path, sides: dict[str, Side], args: argparse.Namespace, floor: bool
+              ) -> tuple[dict[str, dict[str, Result]], dict[str, Result], Result | None]:
+    """Every case on every side, and (if ``floor``) the floor beside each case.
 
     All servers run at once; each round measures each case on each of them
     in turn, then on the floor, so that background load shifts all sides of
     a case alike; each figure is the median of the rounds."""
     cases = {**LISTING_CASES, "raw (version)": raw_path()}
+    labels = [*sides, "floor"] if floor else list(sides)
     runs: dict[str, dict[str, list[Result]]] = {
-        side: {case: [] for case in cases} for side in [*sizes, "floor"]}
+        side: {case: [] for case in cases} for side in labels}
+    tiny = None
     with contextlib.ExitStack() as stack:
-        servers = {label: stack.enter_context(serving(heater_serve(work / label, args.workers),
-                                                      work / f"serve-{label}.log"))
-                   for label in sizes}
-        body = requests.get(servers["large"].url + LISTING_CASES["list"], timeout=10).json()
-        (work / "body.json").write_text(json.dumps(body))
-        floor = stack.enter_context(serving(floor_serve(work / "body.json", args.workers),
-                                            work / "floor.log"))
+        servers = {label: stack.enter_context(serving(heater_serve(side.data_dir, args.workers),
+                                                      work / f"serve-{label}.log", side.env))
+                   for label, side in sides.items()}
+        if floor:
+            body = requests.get(servers["large"].url + LISTING_CASES["list"], timeout=10).json()
+            (work / "body.json").write_text(json.dumps(body))
+            servers["floor"] = stack.enter_context(
+                serving(floor_serve(work / "body.json", args.workers), work / "floor.log"))
         for round_ in range(args.rounds):
             for case, path in cases.items():
-                for label, server in servers.items():
-                    runs[label][case].append(measure(server.url + path, args))
-                runs["floor"][case].append(measure(floor.url + "/floor", args))
+                for label in labels:
+                    url = servers[label].url + ("/floor" if label == "floor" else path)
+                    runs[label][case].append(measure(url, args))
                 print(f"  round {round_ + 1} {case}: "
                       + ", ".join(f"{side} {runs[side][case][-1]}" for side in runs),
                       file=sys.stderr)
-        tiny = median_result([measure(floor.url + "/healthz", args) for _ in range(args.rounds)])
+        if floor:
+            tiny = median_result([measure(servers["floor"].url + "/healthz", args)
+                                  for _ in range(args.rounds)])
     medians = {side: {case: median_result(results) for case, results in by_case.items()}
                for side, by_case in runs.items()}
-    floors = medians.pop("floor")
+    floors = medians.pop("floor", {})
     return medians, floors, tiny
 
 
@@ -294,8 +324,11 @@ def main() -> int:
     floor = sub.add_parser("floor", help=argparse.SUPPRESS)
     floor.add_argument("--body", type=Path, required=True)
     floor.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--templates", type=int, default=10_000)
-    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--index", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="postgresql: the same cases on SQLite and PostgreSQL side by "
+                             "side, at 10,000 and 100,000 templates by default")
+    parser.add_argument("--templates", type=int)
+    parser.add_argument("--small", type=int)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=3, help="per wrk run (default 3)")
@@ -305,6 +338,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, help="keep data here (default: a temp dir)")
     parser.add_argument("--out", type=Path, help="also write the report here")
     args = parser.parse_args()
+    large, small = (100_000, 10_000) if args.index == "postgresql" else (10_000, 100)
+    args.templates = args.templates or large
+    args.small = args.small or small
     if args.command == "floor":
         run_floor(args.body, args.workers)
         return 0
@@ -318,7 +354,9 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def report(args: argparse.Namespace, work: Path) -> int:
+def generate_sizes(args: argparse.Namespace, work: Path) -> dict[str, int]:
+    """The data directories ``small`` and ``large`` (kept from an earlier
+    run with ``--work``); their sizes."""
     sizes = {"small": args.small, "large": args.templates}
     for label, count in sizes.items():
         data = work / label
@@ -327,16 +365,29 @@ def report(args: argparse.Namespace, work: Path) -> int:
             generate(data, count, args.corpus)
             print(f"generated {count} templates in {time.monotonic() - started:.1f} s",
                   file=sys.stderr)
-    large = work / "large"
-    Layout(large).index_db.unlink(missing_ok=True)
-    for suffix in ("-wal", "-shm"):
-        Path(str(Layout(large).index_db) + suffix).unlink(missing_ok=True)
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "heater", "reindex", "--data-dir", str(large)],
-                   check=True)
-    reindex_seconds = time.monotonic() - started
+    return sizes
 
-    results, floors, tiny = bench_all(work, sizes, args)
+
+def timed_reindex(data_dir: Path, env: dict[str, str]) -> float:
+    """Seconds ``heater reindex`` takes from scratch (the SQLite file deleted
+    first; a PostgreSQL database is new)."""
+    Layout(data_dir).index_db.unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(str(Layout(data_dir).index_db) + suffix).unlink(missing_ok=True)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "heater", "reindex", "--data-dir", str(data_dir)],
+                   check=True, env={**os.environ, **env})
+    return time.monotonic() - started
+
+
+def report(args: argparse.Namespace, work: Path) -> int:
+    if args.index == "postgresql":
+        return report_postgresql(args, work)
+    sizes = generate_sizes(args, work)
+    reindex_seconds = timed_reindex(work / "large", {})
+    sides = {label: Side(work / label, {}) for label in sizes}
+    results, floors, tiny = bench_all(work, sides, args, floor=True)
+    assert tiny is not None
 
     lines = [
         f"Catalog benchmark: {args.templates} and {args.small} templates, "
@@ -374,6 +425,72 @@ def report(args: argparse.Namespace, work: Path) -> int:
         f"Targets: 10,000/100 p50 ratio <= {RATIO_TARGET}, p50 <= {P50_TARGET_MS} ms, "
         f"req/s >= {FLOOR_TARGET} of the floor.",
     ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+PG_RATIO_TARGET = 2.0
+PG_P50_TARGET_MS = 10.0
+PG_REINDEX_TARGET_S = 300
+
+
+def report_postgresql(args: argparse.Namespace, work: Path) -> int:
+    """SQLite and PostgreSQL side by side on the same data directories."""
+    from tests.services.postgres import PostgresServer
+
+    sizes = generate_sizes(args, work)
+    postgres = PostgresServer(work / "postgresql", durable=True)
+    try:
+        envs = {label: {"HEATER_INDEX": "postgresql",
+                        "HEATER_DSN": postgres.create_database(f"bench_{label}")}
+                for label in sizes}
+        reindex = {"sqlite": timed_reindex(work / "large", {}),
+                   "postgresql": timed_reindex(work / "large", envs["large"])}
+        sides = {f"{backend} {label}": Side(work / label, envs[label] if backend != "sqlite"
+                                            else {})
+                 for backend in ("sqlite", "postgresql") for label in sizes}
+        results, _, _ = bench_all(work, sides, args, floor=False)
+    finally:
+        postgres.stop()
+    lines = [
+        f"Catalog benchmark, SQLite and PostgreSQL side by side: {args.small} and "
+        f"{args.templates} templates, each data directory served by two `heater serve` "
+        f"(one per index backend), {args.workers} gunicorn workers x 16 threads each; wrk "
+        f"1 connection for latency and {args.connections} for throughput, {args.seconds} s "
+        f"each; the four servers run at once and each of {args.rounds} rounds measures each "
+        "case on each in turn; medians of the rounds.",
+        "",
+    ]
+    for backend, seconds in reindex.items():
+        lines.append(f"`heater reindex` of {args.templates} templates on {backend}: "
+                     f"{seconds:.1f} s (target {PG_REINDEX_TARGET_S} s) "
+                     f"{verdict(seconds <= PG_REINDEX_TARGET_S)}")
+    n, big = args.small, args.templates
+    lines += [
+        "",
+        f"| case | entries shown @{n} / @{big} | SQLite p50 ms @{n} | PostgreSQL p50 ms @{n} | "
+        f"SQLite p50 ms @{big} | PostgreSQL p50 ms @{big} | PostgreSQL / SQLite @{big} | "
+        f"PostgreSQL p99 ms @{big} | SQLite req/s @{big} | PostgreSQL req/s @{big} | targets |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in results["sqlite large"]:
+        lite_s, lite_l = results["sqlite small"][case], results["sqlite large"][case]
+        pg_s, pg_l = results["postgresql small"][case], results["postgresql large"][case]
+        ratio = pg_l.p50_ms / lite_l.p50_ms
+        met = ratio <= PG_RATIO_TARGET and pg_l.p50_ms <= PG_P50_TARGET_MS
+        shown = f"{pg_s.entries} / {pg_l.entries}" if pg_l.entries is not None else ""
+        if (lite_s.entries, lite_l.entries) != (pg_s.entries, pg_l.entries):
+            shown += f" (SQLite {lite_s.entries} / {lite_l.entries}: DIFFERENT)"
+            met = False
+        lines.append(
+            f"| {case} | {shown} | {lite_s.p50_ms:.2f} | {pg_s.p50_ms:.2f} | {lite_l.p50_ms:.2f} "
+            f"| {pg_l.p50_ms:.2f} | {ratio:.2f} | {pg_l.p99_ms:.2f} | {lite_l.rps:.0f} | "
+            f"{pg_l.rps:.0f} | {verdict(met)} |")
+    lines += ["", f"Targets: PostgreSQL p50 <= {PG_RATIO_TARGET} x SQLite's and <= "
+              f"{PG_P50_TARGET_MS} ms at {big} templates; reindex <= {PG_REINDEX_TARGET_S} s."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -187,7 +187,14 @@ def test_lost_index_fails_clearly_then_reindex_restores_it(
     unavailable = _right_or_unavailable(_answers(server, admin, ns), before["templates"])
     if damage.startswith(("deleted", "replaced")):
         assert unavailable == 24
-    # Writes still land in git; reads by name do not need the index.
+    writes_land_then_reindex_restores(server, git, ns, tmp_path, before)
+
+
+def writes_land_then_reindex_restores(server: Server, git: Git, ns: str, tmp_path: Path,
+                                      before: dict[str, list[dict[str, Any]]]) -> None:
+    """While the index is lost: a push lands and its template reads by name;
+    then ``heater reindex`` gives back ``before`` plus that template."""
+    admin = server.token("admin")
     token = server.token("writer", ns)
     late = git.worktree(tmp_path / "late", {"template.yaml": HELLO_WORLD})
     git.run("push", server.auth_url(f"{ns}/late.git", token), "main", cwd=late)

@@ -42,7 +42,7 @@ def _bin_dir() -> Path:
 class PostgresServer:
     """One cluster: ``initdb`` then ``postgres`` as a background service."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, durable: bool = False) -> None:
         self.root = root
         bin_dir = _bin_dir()
         self.port = free_port()
@@ -64,14 +64,17 @@ class PostgresServer:
             capture_output=True, text=True, user=user, cwd=root, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{done.stdout}{done.stderr}")
-        # Durability is not what the tests measure: fsync off keeps them fast.
+        # Durability is not what the tests check: fsync off keeps them fast.
+        # A benchmark runs durable, with a modest production's buffers.
+        settings = (["shared_buffers=256MB"] if durable else
+                    ["fsync=off", "synchronous_commit=off", "full_page_writes=off",
+                     "shared_buffers=64MB"])
         self.service = Service(
             "postgresql",
             [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={root}",
-             "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200",
-             "-c", "shared_buffers=64MB"],
+             "-c", "max_connections=200",
+             *(arg for setting in settings for arg in ("-c", setting))],
             root / "postgres.log", cwd=root, user=user)
         self.service.wait_ready(self._accepts, seconds=60)
 
