@@ -241,8 +241,16 @@ class PostgresIndex:
             self._upsert_batch(batch)
 
     def _upsert_batch(self, rows: list[tuple[object, ...]]) -> None:
+        """One transaction: the rows are copied into a temporary table (COPY
+        is several times faster than one INSERT per row), then upserted."""
         with self._transaction() as conn, conn.cursor() as cursor:
-            cursor.executemany(_UPSERT, rows)
+            cursor.execute("CREATE TEMPORARY TABLE IF NOT EXISTS catalog_batch "
+                           "(LIKE catalog_entries INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            with cursor.copy(f"COPY catalog_batch ({_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"{_INSERT} SELECT {_COLUMNS} FROM catalog_batch "  # noqa: S608
+                           f"{_ON_CONFLICT}")
 
     def remove(self, namespace: str, name: str) -> None:
         with self._transaction() as conn:
@@ -305,11 +313,11 @@ class PostgresIndex:
         return Page(entries, next_marker)
 
 
-_UPSERT: LiteralString = """
-INSERT INTO catalog_entries (namespace, name, kind, private, deprecated, created_at,
-    updated_at, keywords, name_words, description_words, keyword_words, body_words,
-    document, shown)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+_COLUMNS: LiteralString = (
+    "namespace, name, kind, private, deprecated, created_at, updated_at, keywords, "
+    "name_words, description_words, keyword_words, body_words, document, shown")
+_INSERT: LiteralString = f"INSERT INTO catalog_entries ({_COLUMNS})"
+_ON_CONFLICT: LiteralString = """
 ON CONFLICT (namespace, name) DO UPDATE SET
     kind = excluded.kind, private = excluded.private, deprecated = excluded.deprecated,
     created_at = excluded.created_at, updated_at = excluded.updated_at,
@@ -317,6 +325,7 @@ ON CONFLICT (namespace, name) DO UPDATE SET
     description_words = excluded.description_words, keyword_words = excluded.keyword_words,
     body_words = excluded.body_words, document = excluded.document, shown = excluded.shown
 """
+_UPSERT: LiteralString = f"{_INSERT} VALUES ({', '.join(['%s'] * 14)}) {_ON_CONFLICT}"
 
 
 def _row(entry: Entry) -> tuple[object, ...]:

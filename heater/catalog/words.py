@@ -66,8 +66,13 @@ def _fold(char: str) -> str:
     return char.lower()
 
 
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+
+
 def words(text: str) -> list[str]:
     """The words of ``text``, folded, in order."""
+    if text.isascii():  # most text: letters and digits are the word characters
+        return _ASCII_WORD.findall(text.lower())
     found: list[str] = []
     current: list[str] = []
     for char in text:
