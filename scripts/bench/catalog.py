@@ -399,10 +399,11 @@ def generate_sizes(args: argparse.Namespace, work: Path) -> dict[str, int]:
 
 def timed_reindex(data_dir: Path, env: dict[str, str]) -> float:
     """Seconds ``heater reindex`` takes from scratch (the SQLite file deleted
-    first; a PostgreSQL database is new)."""
-    Layout(data_dir).index_db.unlink(missing_ok=True)
-    for suffix in ("-wal", "-shm"):
-        Path(str(Layout(data_dir).index_db) + suffix).unlink(missing_ok=True)
+    first; a PostgreSQL database is new, and the SQLite file is kept)."""
+    if "HEATER_DSN" not in env:
+        Layout(data_dir).index_db.unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):
+            Path(str(Layout(data_dir).index_db) + suffix).unlink(missing_ok=True)
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "heater", "reindex", "--data-dir", str(data_dir)],
                    check=True, env={**os.environ, **env})
