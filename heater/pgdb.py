@@ -85,13 +85,14 @@ class Database:
                 self._inherited.append(self._pool)  # the parent's: never closed here
                 self._pool = None
             if self._pool is None:
+                # Autocommit: a read is one round trip (no BEGIN, no COMMIT),
+                # and nothing checks a connection before use (a round trip
+                # each): one a database restart broke fails its call with a
+                # 503 and the pool discards it.
                 self._pool = psycopg_pool.ConnectionPool(
                     self.dsn, min_size=1, max_size=POOL_SIZE, open=True,
                     timeout=CONNECT_TIMEOUT_S, name="heater",
-                    # A connection a database restart broke is replaced
-                    # before a call gets it, not failed in the call.
-                    check=psycopg_pool.ConnectionPool.check_connection,
-                    configure=_configure)
+                    kwargs={"autocommit": True}, configure=_configure)
                 self._pid = os.getpid()
             return self._pool
 
@@ -101,6 +102,13 @@ class Database:
         ends, rolled back if it raises. Failures to connect or of the server
         raise :class:`psycopg.OperationalError` (a timeout waiting for a
         connection included), which each store turns into its own 503."""
+        with self.read() as conn, conn.transaction():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection in autocommit mode, for statements that read
+        (each is atomic on its own); errors as for :meth:`transaction`."""
         try:
             with self._current_pool().connection() as conn:
                 yield conn
@@ -148,7 +156,6 @@ def _configure(conn: psycopg.Connection) -> None:
     # (walk the name order, filter) or rare (find it, then sort) depends on
     # the word, and a generic plan of a prepared statement cannot know it.
     conn.execute("SET plan_cache_mode = force_custom_plan")
-    conn.commit()
 
 
 def apply_migrations(conn: psycopg.Connection, component: str, steps: Migrations) -> list[int]:

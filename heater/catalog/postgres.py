@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import LiteralString
 
 import psycopg
@@ -89,6 +89,9 @@ _TABLES = ("catalog_entries", "catalog_meta")
 # What every method reads; selecting it proves the tables are usable.
 _PROBE = ("SELECT namespace, name, kind, private, deprecated, created_at, updated_at, "
           "keywords, words, document, shown FROM catalog_entries LIMIT 0")
+_BUILT: LiteralString = (
+    "SELECT value FROM catalog_meta WHERE key = 'built' AND NOT EXISTS ("  # noqa: S608
+    + _PROBE.removesuffix(" LIMIT 0") + " WHERE false)")
 # A session advisory lock: serialises rebuilds across processes and nodes.
 REBUILD_LOCK = 0x486561746572_0002
 REBUILD_WAIT = "30min"
@@ -143,10 +146,13 @@ class PostgresIndex:
         self.dsn = dsn
         self.db = database(dsn)
 
+    def _read(self) -> AbstractContextManager[psycopg.Connection]:
+        return self._transaction(read=True)
+
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection]:
+    def _transaction(self, read: bool = False) -> Iterator[psycopg.Connection]:
         try:
-            with self.db.transaction() as conn:
+            with self.db.read() if read else self.db.transaction() as conn:
                 yield conn
         except psycopg.errors.UndefinedTable as exc:
             raise IndexUnavailable("its tables are missing") from exc
@@ -210,9 +216,9 @@ class PostgresIndex:
         return problem
 
     def is_built(self) -> bool:
-        with self._transaction() as conn:
-            conn.execute(_PROBE)  # a table dropped or altered since is not built
-            row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'built'").fetchone()
+        with self._read() as conn:
+            # One statement, which fails if a table was dropped or altered.
+            row = conn.execute(_BUILT).fetchone()
         return row is not None and row[0] == str(len(MIGRATIONS))
 
     def set_built(self) -> None:
@@ -258,14 +264,14 @@ class PostgresIndex:
                          (namespace, name))
 
     def get(self, namespace: str, name: str) -> Entry | None:
-        with self._transaction() as conn:
+        with self._read() as conn:
             row = conn.execute("SELECT document FROM catalog_entries "
                                "WHERE namespace = %s AND name = %s",
                                (namespace, name)).fetchone()
         return Entry.from_json(json.loads(row[0])) if row else None
 
     def keys(self) -> set[tuple[str, str]]:
-        with self._transaction() as conn:
+        with self._read() as conn:
             rows = conn.execute("SELECT namespace, name FROM catalog_entries").fetchall()
         return {(r[0], r[1]) for r in rows}
 
@@ -304,7 +310,7 @@ class PostgresIndex:
         # Only fixed fragments are spliced into the SQL; every value is bound.
         sql = (f"SELECT shown, namespace, name, {listed} FROM catalog_entries "  # noqa: S608
                f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s")
-        with self._transaction() as conn:
+        with self._read() as conn:
             rows = conn.execute(sql, (*args, query.limit + 1)).fetchall()
         entries = [Listed(r[1], r[2], r[0]) for r in rows[: query.limit]]
         more = len(rows) > query.limit
