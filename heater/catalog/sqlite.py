@@ -62,7 +62,7 @@ from heater.catalog.index import (
     encode_marker,
     listing_document,
 )
-from heater.errors import InvalidInput
+from heater.errors import InvalidValue
 from heater.git import locks
 from heater.paths import sqlite_lock, sqlite_side_files
 
@@ -126,11 +126,9 @@ _SORT_COLUMNS = {
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
-class SearchTooLong(InvalidInput):
-    code = "invalid_query"
-
+class SearchTooLong(InvalidValue):
     def __init__(self) -> None:
-        super().__init__(f"q is limited to {MAX_QUERY_LENGTH} characters and "
+        super().__init__("q", f"q is limited to {MAX_QUERY_LENGTH} characters and "
                          f"{MAX_QUERY_TERMS} words")
 
 
