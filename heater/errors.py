@@ -26,9 +26,17 @@ class HeaterError(Exception):
         if code is not None:
             self.code = code
 
+    def details(self) -> dict[str, object]:
+        """What the error body says beside ``code`` and ``message``."""
+        return {}
+
 
 class InvalidInput(HeaterError):
-    code = "invalid"
+    """The request cannot be right as sent. Raised as such (without a code
+    of its own), it is a malformed value: prefer :class:`InvalidValue`,
+    which names the field."""
+
+    code = "invalid_value"
 
 
 class NotFound(HeaterError):
@@ -77,14 +85,63 @@ class Unavailable(HeaterError):
     code = "unavailable"
 
 
-class InvalidMarker(InvalidInput):
+class InvalidValue(InvalidInput):
+    """A malformed query, path or body value (a name, a version, a format,
+    an enum...): ``field`` names the parameter or body field."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def details(self) -> dict[str, object]:
+        return {"field": self.field}
+
+
+class UnknownField(InvalidInput):
+    """A query parameter or body field the endpoint does not take (a typo
+    must not be silently dropped); ``did_you_mean`` is the closest known
+    name, if one is close."""
+
+    code = "unknown_field"
+
+    def __init__(self, field: str, did_you_mean: str | None, where: str = "field",
+                 message: str | None = None) -> None:
+        hint = f" (did you mean {did_you_mean!r}?)" if did_you_mean else ""
+        super().__init__(message or f"unknown {where} {field!r}{hint}")
+        self.field = field
+        self.did_you_mean = did_you_mean
+
+    def details(self) -> dict[str, object]:
+        return {"field": self.field, "did_you_mean": self.did_you_mean}
+
+
+class MissingField(InvalidInput):
+    """A required query parameter or body field is absent."""
+
+    code = "missing_field"
+
+    def __init__(self, field: str, message: str | None = None) -> None:
+        super().__init__(message or f"{field!r} is required")
+        self.field = field
+
+    def details(self) -> dict[str, object]:
+        return {"field": self.field}
+
+
+class AlreadyDone(Conflict):
+    """A lifecycle action repeated while it is in effect (yanking a yanked
+    version, deleting a deleted build), or undone while it is not."""
+
+    code = "already_done"
+
+
+class InvalidMarker(InvalidValue):
     """A paging marker this server did not make, or made for another listing;
     every paged listing (catalog, commit history) refuses it alike."""
 
-    code = "invalid_marker"
-
     def __init__(self, reason: str) -> None:
-        super().__init__(f"invalid marker: {reason}; use the 'next' URL of a previous page")
+        super().__init__("marker",
+                         f"invalid marker: {reason}; use the 'next' URL of a previous page")
         self.reason = reason
 
 
@@ -125,34 +182,17 @@ STATUS: dict[type[HeaterError], int] = {
 CODES: dict[str, type[HeaterError]] = {
     "error": HeaterError,
     # 400: the request cannot be right as sent
-    "invalid": InvalidInput,
+    "invalid_value": InvalidInput,
+    "unknown_field": InvalidInput,
+    "missing_field": InvalidInput,
+    "invalid_json": InvalidInput,
     "ambiguous_ref": InvalidInput,
     "empty_upload": InvalidInput,
     "invalid_config": InvalidInput,
     "invalid_entrypoint": InvalidInput,
-    "invalid_field": InvalidInput,
-    "invalid_format": InvalidInput,
     "invalid_host": InvalidInput,
-    "invalid_json": InvalidInput,
-    "invalid_manifest": InvalidInput,
-    "invalid_marker": InvalidInput,
-    "invalid_message": InvalidInput,
-    "invalid_name": InvalidInput,
-    "invalid_parameter": InvalidInput,
-    "invalid_path": InvalidInput,
-    "invalid_range": InvalidInput,
-    "invalid_query": InvalidInput,
-    "invalid_replacement": InvalidInput,
-    "invalid_role": InvalidInput,
-    "invalid_version": InvalidInput,
     "invalid_yaml": InvalidInput,
-    "missing_field": InvalidInput,
-    "missing_parameter": InvalidInput,
-    "not_an_image": InvalidInput,
-    "too_long": InvalidInput,
-    "too_many_files": InvalidInput,
-    "unknown_field": InvalidInput,
-    "unknown_target": InvalidInput,
+    "invalid_range": InvalidInput,
     "unbundlable_template": InvalidInput,
     "upload_incomplete": InvalidInput,
     "validation_failed": InvalidInput,
@@ -167,20 +207,17 @@ CODES: dict[str, type[HeaterError]] = {
     "build_not_found": NotFound,
     "build_not_uploaded": NotFound,
     "file_not_found": NotFound,
-    "no_manifest": NotFound,
     "repository_not_found": NotFound,
     "token_not_found": NotFound,
-    "unknown_build": NotFound,
     "unknown_ref": NotFound,
-    "version_not_found": NotFound,
     # 409: the state of the registry does not allow it
     "conflict": Conflict,
     "blob_exists": Conflict,
     "build_exists": Conflict,
     "build_not_queued": Conflict,
+    "already_done": Conflict,
     "concurrent_update": Conflict,
     "lifecycle_busy": Conflict,
-    "lifecycle_conflict": Conflict,
     "name_tombstoned": Conflict,
     "ref_refused": Conflict,
     "repository_exists": Conflict,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from heater.errors import InvalidInput
+from heater.errors import InvalidValue
 
 # \Z rather than $, which would also match before a trailing newline.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
@@ -43,12 +43,13 @@ _CREATABLE_PREFIXES = ("refs/heads/", "refs/tags/")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class InvalidName(InvalidInput):
-    code = "invalid_name"
+class InvalidName(InvalidValue):
+    """A malformed name; ``kind`` (``namespace``, ``name``, ``ref``...) is
+    the field it was sent as."""
 
     def __init__(self, kind: str, value: str, reason: str) -> None:
         shown = value if len(value) <= 80 else value[:77] + "..."
-        super().__init__(f"invalid {kind} {shown!r}: {reason}")
+        super().__init__(kind, f"invalid {kind} {shown!r}: {reason}")
         self.kind = kind
         self.value = value
         self.reason = reason
@@ -159,10 +160,9 @@ def check_free_text(value: str, field: str) -> str:
     no NUL (git ends a message there, and no argument may hold one) and no
     unpaired surrogate (it has no UTF-8 form)."""
     if "\x00" in value:
-        raise InvalidInput(f"{field!r} contains a NUL character", code="invalid_field")
+        raise InvalidValue(field, f"{field!r} contains a NUL character")
     if _SURROGATE.search(value):
-        raise InvalidInput(f"{field!r} is not valid Unicode (an unpaired surrogate)",
-                           code="invalid_field")
+        raise InvalidValue(field, f"{field!r} is not valid Unicode (an unpaired surrogate)")
     return value
 
 
@@ -229,8 +229,13 @@ def is_host_port(value: str) -> bool:
 
 def closest(name: str, candidates: Iterable[object]) -> str:
     """`` (did you mean 'x'?)`` for the candidate nearest ``name``, or ''."""
-    found = _closest_match(name, tuple(str(c) for c in candidates))
+    found = nearest(name, candidates)
     return f" (did you mean {found!r}?)" if found else ""
+
+
+def nearest(name: str, candidates: Iterable[object]) -> str | None:
+    """The candidate nearest ``name``, if one is near enough to be a typo of it."""
+    return _closest_match(name, tuple(sorted(str(c) for c in candidates)))
 
 
 # A large template repeats its mistakes (the same plugin type in every

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from heater.auth.tokens import Caller, Role
-from heater.errors import InvalidInput
+from heater.errors import MissingField
 from heater.names import RepoId
 from heater.registry import Registry
 from heater.repos import lifecycle, lifecycle_actions
@@ -83,7 +83,8 @@ class Repositories:
     def delete(self, caller: Caller, repo: RepoId,
                reason: Callable[[], object]) -> dict[str, Any]:
         """Leave a tombstone (admins only)."""
-        with self.writable(caller, repo, Role.ADMIN) as (view, who):
+        # A deleted repository deleted again: 409 already_done, not 410.
+        with self.writable(caller, repo, Role.ADMIN, allow_deleted=True) as (view, who):
             text = reason()
             return self._act(view, caller, "delete", lambda: lifecycle_actions.delete(
                 view.git, text, who))
@@ -104,8 +105,8 @@ class Repositories:
         with self.writable(caller, repo) as (view, who):
             fields = body()
             if "visibility" not in fields:
-                raise InvalidInput("'visibility' is required: the only setting a PATCH "
-                                   "changes", code="missing_field")
+                raise MissingField("visibility", "'visibility' is required: the only setting "
+                                   "a PATCH changes")
             wanted = parse_visibility(fields["visibility"])
             current = view.info.visibility
             if wanted is current:

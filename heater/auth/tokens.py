@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from heater.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from heater.errors import Conflict, InvalidValue, NotFound, Unauthenticated
 from heater.names import InvalidName
 
 SECRET_PREFIX = "heater"
@@ -36,9 +36,8 @@ class Role(enum.IntEnum):
         try:
             return cls[value.upper()]
         except KeyError:
-            raise InvalidInput(
-                f"role must be reader, writer or admin, not {value!r}", code="invalid_role"
-            ) from None
+            raise InvalidValue(
+                "role", f"role must be reader, writer or admin, not {value!r}") from None
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -137,7 +136,7 @@ class TokenStore(Protocol):
     def create(self, name: str, role: Role, namespace: str | None = None) -> str:
         """Store a new token and return its secret, made by :func:`new_secret`;
         the store keeps only its :func:`digest`, so this is the only time the
-        secret exists. :class:`InvalidInput` for a bad name
+        secret exists. :class:`InvalidValue` for a bad name
         (:func:`check_token_name`) or namespace; :class:`TokenExists` when
         the name is taken (names are unique, whatever the role)."""
         ...

@@ -23,17 +23,15 @@ from heater.catalog.index import (
     Sort,
 )
 from heater.catalog.templates import MAX_KEYWORD_LENGTH, normalise_keywords
-from heater.errors import InvalidInput, InvalidMarker
+from heater.errors import InvalidMarker, InvalidValue
 from heater.names import check_name
 
 MAX_FILTER_KEYWORDS = 16
 
 
-class InvalidListing(InvalidInput):
-    code = "invalid_parameter"
-
+class InvalidListing(InvalidValue):
     def __init__(self, parameter: str, reason: str) -> None:
-        super().__init__(f"{parameter}: {reason}")
+        super().__init__(parameter, f"{parameter}: {reason}")
         self.parameter = parameter
 
 

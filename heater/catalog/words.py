@@ -20,7 +20,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from heater.errors import InvalidInput
+from heater.errors import InvalidValue
 
 # A search box, not a query language: a bound on the work one request asks for.
 MAX_QUERY_TERMS = 16
@@ -29,12 +29,10 @@ MAX_QUERY_LENGTH = 256
 _TERM = re.compile(r"\w", re.UNICODE)
 
 
-class SearchTooLong(InvalidInput):
-    code = "invalid_query"
-
+class SearchTooLong(InvalidValue):
     def __init__(self) -> None:
-        super().__init__(f"q is limited to {MAX_QUERY_LENGTH} characters and "
-                         f"{MAX_QUERY_TERMS} words")
+        super().__init__("q", f"q is limited to {MAX_QUERY_LENGTH} characters and "
+                              f"{MAX_QUERY_TERMS} words")
 
 
 def search_terms(text: str) -> list[str]:

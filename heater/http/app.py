@@ -19,7 +19,7 @@ from heater.http.api import builds as builds_api
 from heater.http.api import diff as diff_api
 from heater.http.api import images as images_api
 from heater.http.api import lifecycle as lifecycle_api
-from heater.http.api import openapi
+from heater.http.api import openapi, queries
 from heater.http.api import parameters as parameters_api
 from heater.http.api import templates as templates_api
 from heater.http.git.smarthttp import SmartHTTP, StartResponse, WSGIApp, is_git_path
@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     publicurl.init_app(app, settings)  # before the git dispatcher: git answers carry no links
     raw.init_app(app)
     hints.init_app(app)
+    queries.init_app(app)
     for blueprint in (health.bp, templates_api.bp, lifecycle_api.templates_bp, images_api.bp,
                       lifecycle_api.images_bp, builds_api.bp, raw.bp, openapi.bp, diff_api.bp,
                       parameters_api.bp, browse_api.bp, hints.bp):

@@ -9,10 +9,16 @@ from flask import current_app, g, request
 
 from heater.auth.tokens import Caller
 from heater.catalog.indexer import Catalog
-from heater.errors import InvalidInput, UnsupportedMediaType
+from heater.errors import (
+    InvalidInput,
+    InvalidValue,
+    MissingField,
+    UnknownField,
+    UnsupportedMediaType,
+)
 from heater.http.credentials import note_caller, token_from_environ
 from heater.http.publicurl import base_url
-from heater.names import RepoId, closest
+from heater.names import RepoId, closest, nearest
 from heater.registry import Registry
 
 
@@ -43,8 +49,12 @@ def repo_id(namespace: str, name: str) -> RepoId:
 
 def json_body(fields: Collection[str] | None = None) -> dict[str, Any]:
     """The request's JSON object, or a 4xx that says what is wrong with it;
-    with ``fields``, a field not among them is refused (a typo must not be
-    silently dropped)."""
+    with ``fields``, a field not among them is refused with the closest
+    one (a typo must not be silently dropped). No body at all reads as
+    ``{}``, so that the first required field is named as missing."""
+    if not request.content_length and "chunked" not in request.headers.get(
+            "Transfer-Encoding", "").lower():
+        return {}
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as Content-Type: application/json")
     try:
@@ -55,33 +65,32 @@ def json_body(fields: Collection[str] | None = None) -> dict[str, Any]:
         raise InvalidInput("the body is not valid JSON", code="invalid_json")
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", code="invalid_json")
-    unknown = set(data) - set(fields) if fields is not None else set()
-    if unknown:
-        hints = "".join(closest(field, fields or ()) for field in sorted(unknown))
-        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}{hints}; expected "
-                           f"{', '.join(sorted(fields or ()))}", code="unknown_field")
+    if fields is not None:
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise UnknownField(unknown[0], nearest(unknown[0], fields), "field",
+                               f"unknown field {unknown[0]!r}{closest(unknown[0], fields)}; "
+                               f"expected {', '.join(sorted(fields))}")
     return data
 
 
 def required_args(names: tuple[str, ...], forms: str) -> dict[str, str]:
     """The query parameters ``names``, each required and non-empty, else 400
-    ``missing_parameter`` naming the first one missing; ``forms`` says
-    what a value may be."""
+    ``missing_field`` naming the first one missing; ``forms`` says what a
+    value may be."""
     values = {name: request.args.get(name, "") for name in names}
     for name, value in values.items():
         if not value:
-            raise InvalidInput(f"the query parameter {name!r} is required ({forms})",
-                               code="missing_parameter")
+            raise MissingField(name, f"the query parameter {name!r} is required ({forms})")
     return values
 
 
 def format_arg(formats: tuple[str, ...]) -> str:
     """``?format=``: one of ``formats`` (the first by default), else 400
-    ``invalid_format``."""
+    ``invalid_value``."""
     fmt = request.args.get("format", formats[0])
     if fmt not in formats:
-        raise InvalidInput(f"format must be one of {', '.join(formats)}, not {fmt!r}",
-                           code="invalid_format")
+        raise InvalidValue("format", f"format must be one of {', '.join(formats)}, not {fmt!r}")
     return fmt
 
 

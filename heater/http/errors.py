@@ -33,7 +33,7 @@ def error_response(status: int, code: str, message: str,
 
 
 def _domain_error(error: HeaterError) -> Response:
-    extra: dict[str, object] = {}
+    extra = error.details()
     if isinstance(error, Gone) and error.record:
         extra["tombstone"] = error.record
     return error_response(status_of(error), error.code, error.message, extra)

@@ -8,7 +8,6 @@ from typing import Any
 
 import pygit2
 
-from heater.errors import NotFound
 from heater.images import repository
 from heater.images.builds import Status
 from heater.names import is_uuid
@@ -16,12 +15,11 @@ from heater.repos.resolve import LATEST, UnknownRef, resolve
 from heater.repos.versions import TaggedVersion, Version, find_version, list_versions
 
 
-class NoManifest(NotFound):
-    code = "no_manifest"
+class NoManifest(UnknownRef):
+    """A ref whose commit records no build."""
 
     def __init__(self, ref: str) -> None:
-        super().__init__(f"no manifest.json at {ref!r}")
-        self.ref = ref
+        super().__init__(ref, "no manifest.json (no build) at it")
 
 
 @dataclass(frozen=True)
@@ -32,11 +30,11 @@ class ManifestAt:
     version: str | None
 
 
-class UnknownBuild(NotFound):
-    code = "unknown_build"
+class UnknownBuild(UnknownRef):
+    """A build id, as a ref, that names no uploaded build of the image."""
 
     def __init__(self, build_id: str) -> None:
-        super().__init__(f"no uploaded build {build_id} in this image")
+        super().__init__(build_id, "no uploaded build of this image has that id")
         self.build_id = build_id
 
 

@@ -14,9 +14,10 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
-from heater.errors import InvalidInput
+from heater.errors import InvalidInput, InvalidValue, MissingField, UnknownField
 from heater.images.builds import Status
 from heater.images.digests import ALGORITHMS
+from heater.names import nearest
 from heater.repos.versions import Version
 
 if TYPE_CHECKING:
@@ -109,14 +110,40 @@ _RPM_DISTROS = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "alm
                           "mageia", "openeuler"})
 
 
-class InvalidManifest(InvalidInput):
-    code = "invalid_manifest"
+class InvalidManifest(InvalidValue):
+    """A manifest value that breaks the schema; ``path`` is its JSON path
+    (``$.packages[3].version``), ``field`` the same without ``$.``."""
 
-    def __init__(self, field: str, reason: str, others: tuple[str, ...] = ()) -> None:
-        more = "".join(f"; {other}" for other in others)
-        super().__init__(f"manifest field {field}: {reason}{more}")
-        self.field = field
+    def __init__(self, path: str, reason: str, others: tuple[str, ...] = ()) -> None:
+        super().__init__(_field_name(path), _message(path, reason, others))
+        self.path = path
         self.reason = reason
+
+
+class MissingManifestField(MissingField):
+    """A field the manifest must have is absent."""
+
+    def __init__(self, path: str, reason: str, others: tuple[str, ...] = ()) -> None:
+        super().__init__(_field_name(path), _message(path, reason, others))
+        self.path = path
+
+
+class UnknownManifestField(UnknownField):
+    """A field the manifest schema does not have, with the closest one it has."""
+
+    def __init__(self, path: str, did_you_mean: str | None, reason: str,
+                 others: tuple[str, ...] = ()) -> None:
+        super().__init__(_field_name(path), did_you_mean,
+                         message=_message(path, reason, others))
+        self.path = path
+
+
+def _field_name(path: str) -> str:
+    return path.removeprefix("$.") if path != "$" else "$"
+
+
+def _message(path: str, reason: str, others: tuple[str, ...]) -> str:
+    return f"manifest field {path}: {reason}" + "".join(f"; {other}" for other in others)
 
 
 # A manifest with many mistakes gets this many named at once.
@@ -138,7 +165,7 @@ def validate(manifest: object) -> dict[str, Any]:
         shown = [f"{field}: {reason}" for field, reason in problems[1:MAX_REPORTED]]
         if len(problems) > MAX_REPORTED:
             shown.append(f"and {len(problems) - MAX_REPORTED} more")
-        raise InvalidManifest(problems[0][0], problems[0][1], tuple(shown))
+        raise _refusal(errors[0], problems[0][0], problems[0][1], tuple(shown))
     assert isinstance(manifest, dict)
     if "version" in manifest:
         version = Version.try_parse(manifest["version"])
@@ -148,6 +175,18 @@ def validate(manifest: object) -> dict[str, Any]:
         # Stored as every version is written: no "v" (v1.2.0 is 1.2.0).
         return {**manifest, "version": str(version)}
     return manifest
+
+
+def _refusal(error: Any, path: str, reason: str, others: tuple[str, ...]) -> InvalidInput:
+    """The error that names what is wrong with the first field: missing,
+    unknown (with the closest known name) or of the wrong value."""
+    if error.validator == "required" and path != error.json_path:
+        return MissingManifestField(path, reason, others)
+    if error.validator == "additionalProperties" and path != error.json_path:
+        known = error.schema.get("properties", {})
+        return UnknownManifestField(path, nearest(path.rpartition(".")[2], known), reason,
+                                    others)
+    return InvalidManifest(path, reason, others)
 
 
 def _document_order(error: Any) -> list[tuple[int, int, str]]:

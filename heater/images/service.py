@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from heater.auth.policy import require_role
+from heater.auth.policy import WrongKind, require_role
 from heater.auth.tokens import Caller, Role
 from heater.blobs import BlobReader, BlobStore
 from heater.clock import now
-from heater.errors import Conflict, Gone, InvalidInput, NotFound
+from heater.errors import AlreadyDone, Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
 from heater.git.identity import signature
 from heater.images import lookup, repository, schema
@@ -89,6 +89,18 @@ class BuildDeleted(Gone):
         self.build_id = build_id
 
 
+class BuildAlreadyDeleted(AlreadyDone):
+    """A deleted build deleted again; ``tombstone`` is its record."""
+
+    def __init__(self, build_id: str, tombstone: dict[str, object]) -> None:
+        super().__init__(f"build {build_id} is already deleted")
+        self.build_id = build_id
+        self.tombstone = tombstone
+
+    def details(self) -> dict[str, object]:
+        return {"tombstone": self.tombstone}
+
+
 class BuildNotUploaded(NotFound):
     code = "build_not_uploaded"
 
@@ -122,14 +134,6 @@ class EmptyUpload(InvalidInput):
         super().__init__(f"the body is empty: send the image file as the body; build "
                          f"{build_id} stays queued")
         self.build_id = build_id
-
-
-class NotAnImage(InvalidInput):
-    code = "not_an_image"
-
-    def __init__(self, repo: RepoId) -> None:
-        super().__init__(f"{repo} is a template repository, not an image")
-        self.repo = repo
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,7 @@ class Images:
         with view:
             info = view.info
             if info.kind is not Kind.IMAGE:
-                raise NotAnImage(repo)
+                raise WrongKind(repo, info.kind, Kind.IMAGE)
             if visibility is not None and visibility is not info.visibility:
                 raise VisibilityMismatch(repo, visibility, info.visibility)
             if "version" in checked:
@@ -409,7 +413,10 @@ class Images:
         """Commit a tombstone, then remove the bytes; the tombstone record."""
         record, view = self._open(caller, build_id, write=True)
         with view:
-            current = self._state(record, view)  # raises BuildDeleted a second time
+            try:
+                current = self._state(record, view)
+            except BuildDeleted as gone:
+                raise BuildAlreadyDeleted(record.id, gone.record) from None
             if current.status is Status.QUEUED:
                 self.builds.set_status(record.id, Status.DELETED)
                 return {"image_id": record.id, "status": "deleted", "uploaded": False,

@@ -16,9 +16,10 @@ from typing import Any, Literal
 import pygit2
 
 from heater.clock import now
-from heater.errors import Conflict, InvalidInput, NotFound
+from heater.errors import AlreadyDone, InvalidValue, MissingField
 from heater.names import RepoId, check_free_text
 from heater.repos.lifecycle import REPLACED_BY, LifecycleState, write_state
+from heater.repos.resolve import UnknownRef
 from heater.repos.store import RepoInfo
 from heater.repos.versions import Version, find_version, list_versions
 
@@ -27,30 +28,26 @@ from heater.repos.versions import Version, find_version, list_versions
 MAX_TEXT = 2000
 
 
-class VersionNotFound(NotFound):
-    code = "version_not_found"
-
+class VersionNotFound(UnknownRef):
     def __init__(self, version: str) -> None:
-        super().__init__(f"no version {version} in this repository")
+        super().__init__(version, "no such version in this repository")
         self.version = version
 
 
-class LifecycleConflict(Conflict):
+class LifecycleConflict(AlreadyDone):
     """The action is already in the state it asks for (or its undo is not)."""
-
-    code = "lifecycle_conflict"
 
 
 def check_text(value: object, field: str, required: bool = True) -> str:
     """A free-text field (reason, message): a string of at most MAX_TEXT."""
     if value is None and not required:
         return ""
+    if value is None:
+        raise MissingField(field, f"{field!r} is required: a non-empty string")
     if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"{field!r} is required and must be a non-empty string",
-                           code="missing_field")
+        raise InvalidValue(field, f"{field!r} must be a non-empty string")
     if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{field!r} is longer than {MAX_TEXT} characters",
-                           code="too_long")
+        raise InvalidValue(field, f"{field!r} is longer than {MAX_TEXT} characters")
     return check_free_text(value, field).strip()
 
 
@@ -89,13 +86,11 @@ def unyank(git: pygit2.Repository, version_text: str, who: str) -> None:
     write_state(git, change, who)
 
 
-class BadReplacement(InvalidInput):
+class BadReplacement(InvalidValue):
     """A deprecation's replacement that readers could not follow."""
 
-    code = "invalid_replacement"
-
     def __init__(self, replacement: str, reason: str) -> None:
-        super().__init__(f"replacement {replacement}: {reason}")
+        super().__init__("replacement", f"replacement {replacement}: {reason}")
         self.replacement = replacement
 
 
@@ -113,8 +108,7 @@ def check_replacement(repo: RepoInfo, replacement: object, lookup: Lookup) -> st
     if replacement is None:
         return None
     if not isinstance(replacement, str):
-        raise InvalidInput("'replacement' must be a string <namespace>/<name>",
-                           code="invalid_field")
+        raise InvalidValue("replacement", "'replacement' must be a string <namespace>/<name>")
     successor = str(RepoId.parse(replacement))
     if successor == str(repo.repo):
         raise BadReplacement(successor, "a repository cannot replace itself")
@@ -131,14 +125,17 @@ def check_replacement(repo: RepoInfo, replacement: object, lookup: Lookup) -> st
 
 def deprecate(git: pygit2.Repository, repo: RepoInfo, message: object, replacement: object,
               who: str, lookup: Lookup) -> dict[str, Any]:
-    """Flag the whole repository deprecated (again, replacing an earlier
-    message), optionally naming the repository that replaces it (checked by
-    :func:`check_replacement`)."""
+    """Flag the whole repository deprecated, optionally naming the
+    repository that replaces it (checked by :func:`check_replacement`).
+    Deprecating it again is refused (undo it first to change the message)."""
     text = check_text(message, "message")
     successor = check_replacement(repo, replacement, lookup)
     record = {"message": text, "replacement": successor, "by": who, "at": now()}
 
     def change(state: LifecycleState) -> str:
+        if state.deprecated is not None:
+            raise LifecycleConflict("the repository is already deprecated; undo the "
+                                    "deprecation first to change it")
         state.deprecated = record
         return f"Deprecate\n\n{text}\n" + (f"\n{REPLACED_BY}{successor}\n"
                                            if successor else "")

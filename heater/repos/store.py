@@ -17,7 +17,7 @@ from pathlib import Path
 import pygit2
 
 from heater.clock import now
-from heater.errors import Conflict, InvalidInput, NotFound
+from heater.errors import Conflict, InvalidValue, NotFound
 from heater.names import InvalidName, RepoId, check_name
 from heater.paths import REPOSITORY_SUFFIX, Layout, config_file, head_file
 
@@ -52,10 +52,9 @@ class RepositoryExists(Conflict):
         self.kind = kind
 
 
-class InvalidChoice(InvalidInput):
+class InvalidChoice(InvalidValue):
     def __init__(self, field: str, value: object, allowed: list[str]) -> None:
-        super().__init__(f"{field} must be one of {', '.join(allowed)}, not {value!r}")
-        self.field = field
+        super().__init__(field, f"{field} must be one of {', '.join(allowed)}, not {value!r}")
 
 
 def parse_kind(value: object) -> Kind:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pygit2
 
-from heater.errors import Conflict, InvalidInput
+from heater.errors import Conflict, InvalidValue
 from heater.git.objects import peel_commit
 from heater.repos.lifecycle import read_state
 
@@ -32,11 +32,10 @@ _SEMVER_RE = re.compile(
 MAX_VERSION_LENGTH = 128
 
 
-class InvalidVersion(InvalidInput):
-    code = "invalid_version"
-
-    def __init__(self, value: str) -> None:
+class InvalidVersion(InvalidValue):
+    def __init__(self, value: str, field: str = "version") -> None:
         super().__init__(
+            field,
             f"{value!r} is not a semantic version (expected MAJOR.MINOR.PATCH, "
             "optionally v-prefixed, with -prerelease and +build parts)"
         )

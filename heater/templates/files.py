@@ -14,7 +14,7 @@ from typing import Any
 
 import pygit2
 
-from heater.errors import InvalidInput
+from heater.errors import InvalidValue
 from heater.git.command import run_git
 from heater.git.identity import signature
 from heater.git.objects import ZERO_OID
@@ -28,21 +28,19 @@ MAX_FILES = 500
 def parse_files(value: Any) -> dict[str, bytes]:
     """``{"path": "text"}`` from a request, paths validated, as bytes."""
     if not isinstance(value, dict):
-        raise InvalidInput("'files' must be an object of path to file content",
-                           code="invalid_field")
+        raise InvalidValue("files", "'files' must be an object of path to file content")
     if len(value) > MAX_FILES:
-        raise InvalidInput(f"at most {MAX_FILES} files per request", code="too_many_files")
+        raise InvalidValue("files", f"at most {MAX_FILES} files per request")
     files: dict[str, bytes] = {}
     for path, content in value.items():
         check_repo_path(path)
         if not isinstance(content, str):
-            raise InvalidInput(f"the content of {path!r} must be a string",
-                               code="invalid_field")
+            raise InvalidValue("files", f"the content of {path!r} must be a string")
         try:
             files[path] = content.encode("utf-8")
         except UnicodeEncodeError:  # an unpaired surrogate, which JSON can carry
-            raise InvalidInput(f"the content of {path!r} is not valid Unicode "
-                               "(an unpaired surrogate)", code="invalid_field") from None
+            raise InvalidValue("files", f"the content of {path!r} is not valid Unicode "
+                               "(an unpaired surrogate)") from None
     return files
 
 
@@ -69,11 +67,11 @@ def _write_tree(git: pygit2.Repository, files: Mapping[str, bytes]) -> pygit2.Oi
             parent, name = "/".join(parts[:depth - 1]), parts[depth - 1]
             dirs.setdefault("/".join(parts[:depth]), {})
             if dirs.setdefault(parent, {}).get(name, None) is not None:
-                raise InvalidInput(f"{path!r} is below a file", code="invalid_path")
+                raise InvalidValue("files", f"{path!r} is below a file")
             dirs[parent][name] = None
         parent = "/".join(parts[:-1])
         if parts[-1] in dirs.setdefault(parent, {}):
-            raise InvalidInput(f"{path!r} is both a file and a directory", code="invalid_path")
+            raise InvalidValue("files", f"{path!r} is both a file and a directory")
         dirs[parent][parts[-1]] = git.create_blob(content)
     written: dict[str, pygit2.Oid] = {}
     for directory in sorted(dirs, key=lambda d: d.count("/") + (d != ""), reverse=True):

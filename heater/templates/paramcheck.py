@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from heater.errors import InvalidInput
+from heater.errors import InvalidValue
 from heater.templates.heatcheck import matches_pattern
 from heater.templates.paramschema import (
     BOOLEAN,
@@ -72,17 +72,17 @@ class _Merged:
 def check_parameter_values(template: Any, body: Mapping[str, Any]) -> list[ValueProblem]:
     """Every problem with the values ``body`` gives for ``template``'s
     parameters; empty when Heat would take them (custom constraints aside).
-    A body that is not of the documented shape is InvalidInput."""
+    A body that is not of the documented shape is InvalidValue."""
     parameters = _object_field(body, "parameters")
     environment = _object_field(body, "environment")
     files = _object_field(body, "environment_files")
     if body.get("environment") is not None and body.get("environment_files") is not None:
-        raise InvalidInput("give either 'environment' or 'environment_files', not both "
-                           "(Heat ignores 'environment' when files are given)",
-                           code="invalid_field")
+        raise InvalidValue("environment_files",
+                           "give either 'environment' or 'environment_files', not both "
+                           "(Heat ignores 'environment' when files are given)")
     if len(files) > MAX_ENVIRONMENT_FILES:
-        raise InvalidInput(f"at most {MAX_ENVIRONMENT_FILES} environment files",
-                           code="too_many_files")
+        raise InvalidValue("environment_files",
+                           f"at most {MAX_ENVIRONMENT_FILES} environment files")
     problems: list[ValueProblem] = []
     start = _environment_section(environment, "environment", problems) if environment else {}
     merged = _merge(start, parameters, files, set(parameter_definitions(template)), problems)
@@ -95,13 +95,12 @@ def _object_field(body: Mapping[str, Any], field: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(f"{field!r} must be a JSON object", code="invalid_field")
+        raise InvalidValue(field, f"{field!r} must be a JSON object")
     if field == "environment_files":
         for name, text in value.items():
             if not isinstance(text, str) or not name or len(name) > MAX_FILE_NAME:
-                raise InvalidInput("'environment_files' maps a file name (1 to "
-                                   f"{MAX_FILE_NAME} characters) to its YAML text",
-                                   code="invalid_field")
+                raise InvalidValue(field, "'environment_files' maps a file name (1 to "
+                                   f"{MAX_FILE_NAME} characters) to its YAML text")
     return value
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pygit2
 
-from heater.errors import InvalidInput
+from heater.errors import InvalidValue, NotFound
 from heater.git import locks
 from heater.git.identity import signature
 from heater.git.objects import ZERO_OID
@@ -37,14 +37,11 @@ from heater.repos.versions import (
 MAX_MESSAGE_LENGTH = 64 * 1024
 
 
-class UnknownTarget(InvalidInput):
-    """The ref a version should point at does not exist (a bad request,
-    not a missing resource: the resource is the repository)."""
-
-    code = "unknown_target"
+class UnknownTarget(UnknownRef):
+    """The ref a version should point at does not exist."""
 
     def __init__(self, ref: str, reason: str) -> None:
-        super().__init__(f"cannot tag {ref!r}: {reason}")
+        NotFound.__init__(self, f"cannot tag {ref!r}: {reason}")
         self.ref = ref
 
 
@@ -70,8 +67,7 @@ def create_version(git: pygit2.Repository, version_text: str, ref: str | None,
     tag = tag_name(version)
     tag_ref = check_ref_name(f"refs/tags/{tag}")
     if message is not None and len(message) > MAX_MESSAGE_LENGTH:
-        raise InvalidInput(f"message is longer than {MAX_MESSAGE_LENGTH} characters",
-                           code="invalid_message")
+        raise InvalidValue("message", f"message is longer than {MAX_MESSAGE_LENGTH} characters")
     if message is not None:
         check_free_text(message, "message")
     text = message if message and message.strip() else f"Release {version}"

@@ -26,7 +26,7 @@ from heater.auth.policy import require_token
 from heater.auth.tokens import Caller
 from heater.catalog.detail import template_detail, yank_of
 from heater.diff import RefComparison, compare_refs
-from heater.errors import InvalidInput
+from heater.errors import InvalidValue, MissingField
 from heater.git.objects import head_commit
 from heater.git.trees import FileNotInTree, find_blob, is_directory
 from heater.names import RepoId
@@ -54,9 +54,9 @@ def string_field(body: Mapping[str, Any], field: str, *, required: bool) -> str 
     if value is None and not required:
         return None
     if value is None:
-        raise InvalidInput(f"{field!r} is required and must be a string", code="missing_field")
+        raise MissingField(field, f"{field!r} is required and must be a string")
     if not isinstance(value, str):
-        raise InvalidInput(f"{field!r} must be a string", code="invalid_field")
+        raise InvalidValue(field, f"{field!r} must be a string")
     return value
 
 

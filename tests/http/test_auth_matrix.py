@@ -137,8 +137,8 @@ GET    I/diff                                    pt   404 401 404 404 404 404 40
 GET    I/diff                                    none 404 401 404 404 404 404 404 404 404 404 404
 POST   I/builds                                  pi   401 401 403 201 201 403 403 403 403 201 201
 POST   I/builds                                  si   401 401 403 201 201 403 403 403 403 201 201
-POST   I/builds                                  pt   401 401 403 400 400 403 403 403 403 400 400
-POST   I/builds                                  st   401 401 403 400 400 403 403 403 403 400 400
+POST   I/builds                                  pt   401 401 403 404 404 403 403 403 403 404 404
+POST   I/builds                                  st   401 401 403 404 404 403 403 403 403 404 404
 POST   I/builds                                  none 401 401 403 201 201 403 403 403 403 201 201
 GET    B                                         pi   200 401 200 200 200 200 200 200 200 200 200
 GET    B                                         si   404 401 200 200 200 404 404 404 200 200 200
@@ -263,8 +263,8 @@ GET    T/diff#unreachable                        none 404 401 404 404 404 404 40
 GET    RAW#unreachable                           pt   404 401 404 404 404 404 404 404 404 404 404
 GET    RAW#unreachable                           st   404 401 404 404 404 404 404 404 404 404 404
 GET    RAW#unreachable                           none 404 401 404 404 404 404 404 404 404 404 404
-POST   T/versions#unreachable                    pt   401 401 403 400 400 403 403 403 403 400 400
-POST   T/versions#unreachable                    st   404 401 403 400 400 404 404 404 403 400 400
+POST   T/versions#unreachable                    pt   401 401 403 404 404 403 403 403 403 404 404
+POST   T/versions#unreachable                    st   404 401 403 404 404 404 404 404 403 404 404
 POST   T/versions#unreachable                    none 404 401 404 404 404 404 404 404 404 404 404
 POST   G/git-upload-pack#unreachable             pt   200 401 200 200 200 200 200 200 200 200 200
 POST   G/git-upload-pack#unreachable             st   401 401 200 200 200 404 404 404 200 200 200
@@ -281,8 +281,8 @@ GET    T/diff#lifecycle                          none 404 401 404 404 404 404 40
 GET    RAW#lifecycle                             pt   404 401 404 404 404 404 404 404 404 404 404
 GET    RAW#lifecycle                             st   404 401 404 404 404 404 404 404 404 404 404
 GET    RAW#lifecycle                             none 404 401 404 404 404 404 404 404 404 404 404
-POST   T/versions#lifecycle                      pt   401 401 403 400 400 403 403 403 403 400 400
-POST   T/versions#lifecycle                      st   404 401 403 400 400 404 404 404 403 400 400
+POST   T/versions#lifecycle                      pt   401 401 403 404 404 403 403 403 403 404 404
+POST   T/versions#lifecycle                      st   404 401 403 404 404 404 404 404 403 404 404
 POST   T/versions#lifecycle                      none 404 401 404 404 404 404 404 404 404 404 404
 POST   G/git-upload-pack#lifecycle               pt   200 401 200 200 200 200 200 200 200 200 200
 POST   G/git-upload-pack#lifecycle               st   401 401 200 200 200 404 404 404 200 200 200
@@ -421,7 +421,7 @@ def _lifecycle(method: str, suffix: str, body: Any = None,
             # the undo is the action itself (then when it did not).
             pending = (response.status_code == 200) != (undo == (method, suffix))
             _admin(world, undo[0], path + undo[1],
-                   missing or ((200, None) if pending else (409, "lifecycle_conflict")),
+                   missing or ((200, None) if pending else (409, "already_done")),
                    json={"reason": "undo"})
         return Call(method, path + suffix, name, json=body,
                     after=after if undo is not None else None)
@@ -631,7 +631,7 @@ VARIANT_ANSWERS = {
            ("GET /api/v1/templates/<namespace>/<name>/commits", (404, "unknown_ref")),
            ("GET /api/v1/templates/<namespace>/<name>/diff", (404, "unknown_ref")),
            ("GET /<namespace>/<name>/raw/<ref>/<path:path>", (404, "unknown_ref")),
-           ("POST /api/v1/templates/<namespace>/<name>/versions", (400, "unknown_target")),
+           ("POST /api/v1/templates/<namespace>/<name>/versions", (404, "unknown_ref")),
            ("POST /<ns>/<name>.git/git-upload-pack", (200, "ERR upload-pack: not our ref")))},
     "POST /<ns>/<name>.git/git-receive-pack#sha-named": (200, "ng refs/heads/"),
     "POST /<ns>/<name>.git/git-receive-pack#lifecycle-ref": (200, "ng refs/heater/lifecycle"),
@@ -789,7 +789,7 @@ def run_principal(world: World, principal: str) -> Iterator[Seen]:
 # The error code of each refusal status in the table (the API's; git's
 # answers are text), unless VARIANT_ANSWERS says what a caller who may read
 # the repository gets.
-ERROR_CODES = {400: "not_an_image", 403: "forbidden", 404: "repository_not_found",
+ERROR_CODES = {403: "forbidden", 404: "repository_not_found",
                409: "repository_exists"}
 
 

@@ -219,19 +219,19 @@ _SLASHED = {v: NO_ROUTE for v in (*HOSTILE_NAMES, *HOSTILE_REFS) if "%2f" in v}
 # What a hostile value of each URL parameter answers: the usual answer, then
 # the values answered otherwise.
 URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
-    "namespace": ((400, "invalid_name"), _SLASHED),
-    "name": ((400, "invalid_name"), _SLASHED),
-    "version": ((400, "invalid_version"), _SLASHED),
-    "build_id": ((400, "invalid_name"), {}),
+    "namespace": ((400, "invalid_value"), _SLASHED),
+    "name": ((400, "invalid_value"), _SLASHED),
+    "version": ((400, "invalid_value"), _SLASHED),
+    "build_id": ((400, "invalid_value"), {}),
     # Decoded, a ref with "%2f" ends at its first slash: ".." and "--output="
     # are refused by name, "refs" is a well-formed ref that no repository
     # has, and so is U+FFFD, what "%ff" decodes to.
-    "ref": ((400, "invalid_name"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
+    "ref": ((400, "invalid_value"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
                                     "%ff": (404, "unknown_ref")}),
     # A tree's ref and path: the ref ends where no branch or tag name does.
-    "ref_path": ((400, "invalid_name"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
+    "ref_path": ((400, "invalid_value"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
                                          "%ff": (404, "unknown_ref")}),
-    "path": ((400, "invalid_name"), {
+    "path": ((400, "invalid_value"), {
         "%2fetc%2fpasswd": NO_ROUTE, "/etc/passwd": NO_ROUTE,
         # Names git allows in a tree; this one has no such file.
         "-x": (404, "file_not_found"), "%ff": (404, "file_not_found")}),
@@ -322,14 +322,14 @@ def test_every_url_parameter_refuses_hostile_values(server: Server, world: World
 # decodes to U+FFFD, a well-formed ref name that no repository has).
 _NO_SUCH_REF = {"%ff": (404, "unknown_ref")}
 QUERY_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
-    "namespace": ((400, "invalid_name"), {}),
-    "marker": ((400, "invalid_marker"), {}),
-    "sort": ((400, "invalid_parameter"), {}),
-    "limit": ((400, "invalid_parameter"), {}),
-    "format": ((400, "invalid_format"), {}),
-    "ref": ((400, "invalid_name"), _NO_SUCH_REF),
-    "from": ((400, "invalid_name"), _NO_SUCH_REF),
-    "to": ((400, "invalid_name"), _NO_SUCH_REF),
+    "namespace": ((400, "invalid_value"), {}),
+    "marker": ((400, "invalid_value"), {}),
+    "sort": ((400, "invalid_value"), {}),
+    "limit": ((400, "invalid_value"), {}),
+    "format": ((400, "invalid_value"), {}),
+    "ref": ((400, "invalid_value"), _NO_SUCH_REF),
+    "from": ((400, "invalid_value"), _NO_SUCH_REF),
+    "to": ((400, "invalid_value"), _NO_SUCH_REF),
 }
 
 
@@ -359,8 +359,8 @@ BODY_ANSWERS: dict[str, tuple[int, str]] = {
     **dict.fromkeys(("invalid UTF-8", "raw NUL in the body", "not JSON", "a list",
                      "JSON nested 100,000 deep", "JSON nested 100,000 deep, manifest",
                      "JSON nested 100,000 deep, version"), (400, "invalid_json")),
-    "wrong types": (400, "invalid_field"),
-    "manifest nested 5,000 deep": (400, "invalid_manifest"),
+    "wrong types": (400, "invalid_value"),
+    "manifest nested 5,000 deep": (400, "invalid_value"),
     "oversized JSON": (413, "too_large"),
     "not JSON content type": (415, "unsupported_media_type"),
     # Files that Heat could not use: the reason is in the message.
@@ -371,13 +371,13 @@ BODY_ANSWERS: dict[str, tuple[int, str]] = {
     **dict.fromkeys(("NUL in a name", "traversal in a file path", "absolute file path",
                      "control character in a file path", "NUL in a file path",
                      ".git in a file path", "lone surrogate in a file path"),
-                    (400, "invalid_name")),
+                    (400, "invalid_value")),
     # Free text git or JSON cannot carry, wherever it is.
     **dict.fromkeys(("NUL in a message", "lone surrogate in a message",
                      "lone surrogate in a file", "NUL in a tag message",
                      "lone surrogate in a tag message", "NUL in a deprecation message"),
-                    (400, "invalid_field")),
-    "version with a trailing newline": (400, "invalid_version"),
+                    (400, "invalid_value")),
+    "version with a trailing newline": (400, "invalid_value"),
 }
 
 
@@ -478,21 +478,21 @@ def test_hostile_json_bodies(server: Server, world: World) -> None:
         for body in ({"namespace": value, "name": name}, {"namespace": world.ns, "name": value}):
             probes.append(_json(f"create {body}"[:80], "POST", create,
                                 json.dumps(body).encode(), world,
-                                expect=(400, "invalid_name")))
+                                expect=(400, "invalid_value")))
         probes.append(_json(f"deprecation replacement {value[:30]!r}", "PUT", deprecation,
                             json.dumps({"message": "x", "replacement": f"{world.ns}/{value}"})
-                            .encode(), world, expect=(400, "invalid_name")))
+                            .encode(), world, expect=(400, "invalid_value")))
     for value in map(unquote, HOSTILE_REFS):
         manifest = {"disk_format": "qcow2", "container_format": "bare", "packages": [],
                     "os": {"distro": "ubuntu", "version": "22.04"}, "version": value}
         probes.append(_json(f"build version {value[:30]!r}", "POST", builds,
                             json.dumps(manifest).encode(), world,
-                            expect=(400, "invalid_manifest")))
+                            expect=(400, "invalid_value")))
     # A ref that is well formed but names nothing (U+FFFD, from "%ff") is
     # not a target to tag.
     for field_name, usual, unusual in (
-            ("version", (400, "invalid_version"), {}),
-            ("ref", (400, "invalid_name"), {"%ff": (400, "unknown_target")})):
+            ("version", (400, "invalid_value"), {}),
+            ("ref", (400, "invalid_value"), {"%ff": (404, "unknown_ref")})):
         for value in HOSTILE_REFS:
             body = {"version": "v7.7.7", "ref": "main", field_name: unquote(value)}
             probes.append(_json(f"version body {field_name}={value[:30]}", "POST", versions,
@@ -536,7 +536,7 @@ def test_hostile_headers(server: Server, world: World) -> None:
     create = "/api/v1/templates"
     probes.append(Probe("invalid UTF-8 content type", "POST", create,
                         {**_admin(world), "Content-Type": b"application/json; charset=\xff"},
-                        b'{"namespace": "..", "name": "x"}', expect=(400, "invalid_name")))
+                        b'{"namespace": "..", "name": "x"}', expect=(400, "invalid_value")))
     probes.append(Probe("invalid UTF-8 content type, as a NUL", "POST", create,
                         {**_admin(world), "Content-Type": b"application/\xff\xfe"}, b"{}",
                         expect=(415, "unsupported_media_type")))

@@ -113,13 +113,13 @@ def test_malformed_environments_name_their_file() -> None:
 
 
 @pytest.mark.parametrize(("body", "code"), [
-    ({"parameters": ["a"]}, "invalid_field"),
-    ({"environment": "parameters: {}"}, "invalid_field"),
-    ({"environment_files": {"a.yaml": 5}}, "invalid_field"),
-    ({"environment_files": {"": "{}"}}, "invalid_field"),
-    ({"environment": {}, "environment_files": {}}, "invalid_field"),
+    ({"parameters": ["a"]}, "invalid_value"),
+    ({"environment": "parameters: {}"}, "invalid_value"),
+    ({"environment_files": {"a.yaml": 5}}, "invalid_value"),
+    ({"environment_files": {"": "{}"}}, "invalid_value"),
+    ({"environment": {}, "environment_files": {}}, "invalid_value"),
     ({"environment_files": {f"{i}.yaml": "{}" for i in range(MAX_ENVIRONMENT_FILES + 1)}},
-     "too_many_files"),
+     "invalid_value"),
 ])
 def test_bodies_of_the_wrong_shape_are_refused(body: dict[str, Any], code: str) -> None:
     with pytest.raises(InvalidInput) as refused:

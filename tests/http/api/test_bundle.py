@@ -170,7 +170,7 @@ def test_bad_requests(server: Server, ns: str, published: str) -> None:
     assert conforms(missing, PATH)["error"]["code"] == "file_not_found"
     escaping = bundle(server, ns, "web", ref="main", environment="../env/prod.yaml")
     assert escaping.status_code == 400
-    assert conforms(escaping, PATH)["error"]["code"] == "invalid_name"
+    assert conforms(escaping, PATH)["error"]["code"] == "invalid_value"
     unknown = bundle(server, ns, "web", ref="nope")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_ref"
     not_an_environment = bundle(server, ns, "web", ref="main", environment="template.yaml")

@@ -189,9 +189,9 @@ def test_unknown_ref_is_404_naming_it(server: Server, git: Git, ns: str,
 def test_bad_requests(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
     _push_versions(server, git, ns, tmp_path, [HELLO_WORLD])
     assert _api(server, ns, "app", **{"from": "main"}).json()["error"]["code"] == \
-        "missing_parameter"
+        "missing_field"
     response = _api(server, ns, "app", **{"from": "main", "to": "main", "format": "html"})
-    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_format"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_value"
     assert _api(server, ns, "nothing", **{"from": "a", "to": "b"}).status_code == 404
 
 

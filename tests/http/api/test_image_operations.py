@@ -71,7 +71,7 @@ def test_builds_page_like_the_other_listings(server: Server, ns: str) -> None:
         page = requests.get(page.json()["next"], timeout=30)
     assert sorted(seen) == sorted(made) and len(seen) == 5
     assert _error(_get(server, f"{image}/builds", marker="bm90IG91cnM")) == (
-        400, "invalid_marker")
+        400, "invalid_value")
     assert _error(_get(server, f"{image}/builds", limit="0"))[0] == 400
     # A private image's builds are not listed to those who cannot read it.
     hidden = requests.post(f"{server.url}/api/v1/images/{ns}/hidden/builds",
@@ -91,8 +91,8 @@ def test_one_version_of_an_image(server: Server, ns: str) -> None:
         assert one.status_code == 200, one.text
         assert one.json() == listed[0]
         assert one.json()["image_id"] == build_id and one.json()["status"] == "active"
-    assert _error(_get(server, f"{ns}/jammy/versions/9.9.9")) == (404, "version_not_found")
-    assert _error(_get(server, f"{ns}/jammy/versions/nine")) == (400, "invalid_version")
+    assert _error(_get(server, f"{ns}/jammy/versions/9.9.9")) == (404, "unknown_ref")
+    assert _error(_get(server, f"{ns}/jammy/versions/nine")) == (400, "invalid_value")
     assert _error(_get(server, f"{ns}/nothing/versions/1.2.0")) == (404, "repository_not_found")
 
 
@@ -112,7 +112,7 @@ def test_yank_deprecate_and_delete_an_image(server: Server, ns: str) -> None:
     assert _get(server, f"{image}/versions/1.1.0").json()["yanked"] is True
     again = requests.post(f"{base}/versions/1.1.0/yank", json={"reason": "x"},
                           headers=auth(writer), timeout=30)
-    assert _error(again) == (409, "lifecycle_conflict")
+    assert _error(again) == (409, "already_done")
     assert requests.delete(f"{base}/versions/1.1.0/yank", headers=auth(writer),
                            timeout=30).status_code == 200
     assert _get(server, image).json()["manifest"]["image_id"] == two
@@ -131,7 +131,7 @@ def test_yank_deprecate_and_delete_an_image(server: Server, ns: str) -> None:
                   headers=auth(writer), timeout=30)
     wrong = requests.put(f"{base}/deprecation", json={"message": "m", "replacement": f"{ns}/tpl"},
                          headers=auth(writer), timeout=30)
-    assert _error(wrong) == (400, "invalid_replacement")
+    assert _error(wrong) == (400, "invalid_value")
 
     # Deleting a whole image is an admin's, as for a template.
     refused = requests.delete(base, json={"reason": "retired"}, headers=auth(writer), timeout=30)

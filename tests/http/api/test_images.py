@@ -52,10 +52,10 @@ def test_diff_parameters_are_those_of_the_template_diff(server: Server, ns: str)
     for query in ("", "?from=1.0.0", "?to=1.0.0", "?from=&to=1.0.0"):
         missing = get(server, f"images/{ns}/jammy/diff{query}")
         assert missing.status_code == 400, query
-        assert missing.json()["error"]["code"] == "missing_parameter"
+        assert missing.json()["error"]["code"] == "missing_field"
     unknown = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.0.0&format=yaml")
     assert unknown.status_code == 400
-    assert unknown.json()["error"]["code"] == "invalid_format"
+    assert unknown.json()["error"]["code"] == "invalid_value"
     assert get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.0.0&format=json").ok
 
 
@@ -72,7 +72,7 @@ def test_diff_between_two_builds_by_their_ids(server: Server, ns: str) -> None:
     assert get(server, f"images/{ns}/jammy/diff?from={first}&to=main").json()["to"] \
         == {**diff["to"], "ref": "main"}
     unknown = get(server, f"images/{ns}/jammy/diff?from={first}&to={uuid.uuid4()}")
-    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_build"
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_ref"
     # a deleted build stays comparable: its manifest as it was uploaded
     requests.delete(f"{server.url}/api/v1/builds/{first}", headers=auth(token), timeout=30)
     again = get(server, f"images/{ns}/jammy/diff?from={first}&to={second}").json()

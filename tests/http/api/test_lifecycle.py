@@ -10,8 +10,10 @@ import pygit2
 import pytest
 import requests
 
+from heater.auth.tokens import Role
 from heater.repos.lifecycle import LIFECYCLE_REF, history
 from heater.repos.versions import latest, list_versions
+from tests.app_support import App
 from tests.conftest import HELLO_WORLD, Git, Server
 
 
@@ -130,7 +132,7 @@ def test_replacement_must_be_one_every_reader_can_follow(server: Server, ns: str
         resp = api(server, "PUT", f"{ns}/app/deprecation", writer,
                    json={"message": "m", "replacement": replacement})
         assert resp.status_code == 400, (replacement, resp.text)
-        assert resp.json()["error"]["code"] == "invalid_replacement"
+        assert resp.json()["error"]["code"] == "invalid_value"
         assert reason in resp.json()["error"]["message"], resp.text
     # An admin who can read the private repository still may not name it here.
     resp = api(server, "PUT", f"{ns}/app/deprecation", admin,
@@ -273,3 +275,40 @@ def test_one_token_has_one_git_identity(server: Server, ns: str) -> None:
     people = {(who.name, who.email) for who in (commit.author, tag.tagger, lifecycle.author)}
     [(name, email)] = people
     assert name.startswith(f"writer-{ns}-") and email == f"{name}@tokens.heater.invalid"
+
+
+def test_mistakes_and_repeats_have_one_code_each(tmp_path: Path) -> None:
+    app = App.start(tmp_path / "data")
+    writer, admin = app.token(Role.WRITER, "acme"), app.token(Role.ADMIN, "acme")
+    app.template(writer, "acme/app", "1.0.0")
+    base = "/api/v1/templates/acme/app"
+
+    def error(method: str, path: str, token: str, **kwargs: object) -> tuple[int, object]:
+        answer = app.call(method, base + path, token, **kwargs)
+        return answer.status_code, answer.get_json()["error"]
+
+    assert error("POST", "/versions/1.0.0/yank", writer, json={"reson": "x"}) == (400, {
+        "code": "unknown_field", "field": "reson", "did_you_mean": "reason",
+        "message": "unknown field 'reson' (did you mean 'reason'?); expected reason"})
+    # No body at all: the field it lacks is named.
+    for method, path, field in (("POST", "/versions/1.0.0/yank", "reason"),
+                                ("PUT", "/deprecation", "message"), ("DELETE", "", "reason")):
+        status, body = error(method, path, admin)
+        assert (status, body) == (400, {"code": "missing_field", "field": field, "message":
+                                        f"{field!r} is required: a non-empty string"}), path
+    status, body = error("POST", "/versions/9.9.9/yank", writer, json={"reason": "x"})
+    assert (status, body["code"]) == (404, "unknown_ref")  # type: ignore[index]
+    status, body = error("POST", "/versions/nine/yank", writer, json={"reason": "x"})
+    assert (status, body["code"], body["field"]) == (  # type: ignore[index]
+        400, "invalid_value", "version")
+    for method, path, token, kwargs in (
+            ("POST", "/versions/1.0.0/yank", writer, {"json": {"reason": "broken"}}),
+            ("PUT", "/deprecation", writer, {"json": {"message": "old"}}),
+            ("DELETE", "", admin, {"json": {"reason": "obsolete"}})):
+        assert app.call(method, base + path, token, **kwargs).status_code == 200
+        # Deleting twice is a repeat too, not a read of a deleted template (410).
+        status, body = error(method, path, token, **kwargs)
+        assert (status, body["code"]) == (409, "already_done"), body  # type: ignore[index]
+    assert app.call("POST", base + "/undelete", admin).status_code == 200
+    status, body = error("POST", "/undelete", admin)
+    assert (status, body["code"]) == (409, "already_done")  # type: ignore[index]

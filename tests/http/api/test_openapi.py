@@ -136,10 +136,10 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
     cancelled = queue_build(server, token, f"{ns}/jammy")
     assert conforms(requests.delete(f"{api}/builds/{cancelled}", headers=headers, timeout=30),
                     BUILD)["uploaded"] is False
-    refusals = [(404, "build_not_found"), (400, "invalid_name"), (409, "build_not_queued"),
-                (400, "empty_upload"), (400, "invalid_manifest"), (401, "unauthenticated"),
-                (409, "visibility_mismatch"), (400, "missing_parameter"),
-                (400, "invalid_format"), (404, "unknown_build"),
+    refusals = [(404, "build_not_found"), (400, "invalid_value"), (409, "build_not_queued"),
+                (400, "empty_upload"), (400, "missing_field"), (401, "unauthenticated"),
+                (409, "visibility_mismatch"), (400, "missing_field"),
+                (400, "invalid_value"), (404, "unknown_ref"),
                 (414, None)]  # refused by the HTTP server itself: not the JSON error shape
     for (answer, path), (status, code) in zip((
             (requests.get(f"{api}/builds/{uuid.uuid4()}", timeout=10), BUILD),

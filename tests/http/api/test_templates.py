@@ -51,13 +51,14 @@ def test_create_needs_a_writer_of_the_namespace(server: Server, ns: str) -> None
 def test_bad_bodies_get_clear_errors(server: Server, ns: str) -> None:
     token = server.token("writer", ns)
     cases = [
-        ({"namespace": ns, "name": "../etc"}, 400, "invalid_name"),
-        ({"namespace": ns, "name": "x.git"}, 400, "invalid_name"),
-        ({"namespace": ns, "name": "api"}, 400, "invalid_name"),
+        ({"namespace": ns, "name": "../etc"}, 400, "invalid_value"),
+        ({"namespace": ns, "name": "x.git"}, 400, "invalid_value"),
+        ({"namespace": ns, "name": "api"}, 400, "invalid_value"),
         ({"namespace": ns}, 400, "missing_field"),
-        ({"namespace": ns, "name": 5}, 400, "invalid_field"),
-        ({"namespace": ns, "name": "ok", "visibility": "secret"}, 400, "invalid"),
+        ({"namespace": ns, "name": 5}, 400, "invalid_value"),
+        ({"namespace": ns, "name": "ok", "visibility": "secret"}, 400, "invalid_value"),
         ({"namespace": ns, "name": "ok", "colour": "red"}, 400, "unknown_field"),
+        ({"namespace": ns, "nmae": "ok"}, 400, "unknown_field"),
         (["not", "an", "object"], 400, "invalid_json"),
     ]
     for body, status, code in cases:
@@ -65,6 +66,17 @@ def test_bad_bodies_get_clear_errors(server: Server, ns: str) -> None:
         assert response.status_code == status, (body, response.text)
         error = response.json()["error"]
         assert error["code"] == code and error["message"]
+        if code in ("invalid_value", "missing_field"):
+            assert isinstance(body, dict)
+            assert error["field"] == ("visibility" if "visibility" in body else "name"), error
+    typo = _post(server, {"namespace": ns, "nmae": "ok"}, token).json()["error"]
+    assert (typo["field"], typo["did_you_mean"]) == ("nmae", "name")
+    # No body at all names the first field it lacks.
+    empty = requests.post(f"{server.url}/api/v1/templates", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+    assert (empty.status_code, empty.json()["error"]) == (400, {
+        "code": "missing_field", "field": "namespace", "message": "'namespace' is required "
+        "and must be a string"})
     raw = requests.post(f"{server.url}/api/v1/templates", data=b"{not json", timeout=10,
                         headers={"Authorization": f"Bearer {token}",
                                  "Content-Type": "application/json"})
@@ -146,12 +158,14 @@ def test_versions_and_latest(server: Server, git: Git, ns: str, tmp_path: Path) 
         again = api(server, "POST", path, writer, json={"version": spelling, "ref": "main"})
         assert again.status_code == 409, spelling
         assert again.json()["error"]["code"] == "version_exists"
-    for bad in ({"version": "1.0", "ref": "main"}, {"version": "v2.0.0", "ref": "nope"},
-                {"ref": "main"}, {"version": 2, "ref": "main"},
-                {"version": "v2.0.0", "ref": "main", "extra": 1}):
+    for bad, status, code in (
+            ({"version": "1.0", "ref": "main"}, 400, "invalid_value"),
+            ({"version": "v2.0.0", "ref": "nope"}, 404, "unknown_ref"),
+            ({"ref": "main"}, 400, "missing_field"),
+            ({"version": 2, "ref": "main"}, 400, "invalid_value"),
+            ({"version": "v2.0.0", "ref": "main", "extra": 1}, 400, "unknown_field")):
         answer = api(server, "POST", path, writer, json=bad)
-        assert answer.status_code == 400, (bad, answer.text)
-        assert set(answer.json()["error"]) >= {"code", "message"}
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), answer.text
     assert api(server, "POST", path, json={"version": "2.0.0", "ref": "main"}).status_code == 401
     reader = server.token("reader", ns)
     assert api(server, "POST", path, reader,
@@ -285,16 +299,16 @@ def test_commits(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
     at_version = api(server, "GET", path, params={"ref": "1.0.0"}).json()
     assert [c["sha"] for c in at_version["commits"]] == [shas[1], shas[0]]
     for params, status, code in (
-            ({"ref": "nope"}, 404, "unknown_ref"), ({"limit": "0"}, 400, "invalid_parameter"),
-            ({"limit": "501"}, 400, "invalid_parameter"),
-            ({"marker": "bad"}, 400, "invalid_marker"),
-            ({"marker": "ZGVhZGJlZWY6MQ"}, 400, "invalid_marker"),
-            ({"ref": "../x"}, 400, "invalid_name")):
+            ({"ref": "nope"}, 404, "unknown_ref"), ({"limit": "0"}, 400, "invalid_value"),
+            ({"limit": "501"}, 400, "invalid_value"),
+            ({"marker": "bad"}, 400, "invalid_value"),
+            ({"marker": "ZGVhZGJlZWY6MQ"}, 400, "invalid_value"),
+            ({"ref": "../x"}, 400, "invalid_value")):
         answer = api(server, "GET", path, params=params)
         assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), params
 
 
-def test_an_unknown_ref_is_404_to_a_read_and_400_as_what_to_tag(
+def test_an_unknown_ref_is_404_to_a_read_and_as_what_to_tag(
         server: Server, git: Git, ns: str, tmp_path: Path) -> None:
     token = server.token("writer", ns)
     push(server, git, tmp_path / "w", f"{ns}/r", token, {"template.yaml": HELLO_WORLD})
@@ -304,7 +318,7 @@ def test_an_unknown_ref_is_404_to_a_read_and_400_as_what_to_tag(
         read = api(server, "GET", path, params=params)
         assert (read.status_code, read.json()["error"]["code"]) == (404, "unknown_ref"), path
     tag = api(server, "POST", f"{base}/versions", token, json={"version": "1.0.0", "ref": "nope"})
-    assert (tag.status_code, tag.json()["error"]["code"]) == (400, "unknown_target")
+    assert (tag.status_code, tag.json()["error"]["code"]) == (404, "unknown_ref")
 
 
 @pytest.mark.parametrize("params", [
@@ -317,7 +331,8 @@ def test_an_unknown_ref_is_404_to_a_read_and_400_as_what_to_tag(
 def test_bad_listing_parameters(server: Server, params: dict[str, str]) -> None:
     answer = api(server, "GET", "/api/v1/templates", params=params)
     assert answer.status_code == 400, answer.text
-    assert set(answer.json()["error"]) == {"code", "message"}
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_value", next(iter(params))), error
 
 
 def test_marker_from_another_sort_is_refused(server: Server, git: Git, ns: str,
@@ -330,7 +345,7 @@ def test_marker_from_another_sort_is_refused(server: Server, git: Git, ns: str,
     answer = api(server, "GET", "/api/v1/templates",
                  params={"namespace": ns, "limit": 1, "sort": "updated", "marker": marker})
     assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "invalid_marker"
+    assert answer.json()["error"]["code"] == "invalid_value"
 
 
 def test_reindex_gives_the_same_listing(server: Server, git: Git, ns: str,
@@ -385,28 +400,28 @@ HOSTILE = ["", " ", "%00", "\x00", "..", "../..", "%2e%2e", "a" * 3000, "'; DROP
 
 
 OK = (200, None)
-BAD_PARAMETER = (400, "invalid_parameter")
+BAD_PARAMETER = (400, "invalid_value")
 # HOSTILE values that are not even a well-formed ref name.
 BAD_REF_NAMES = {"", " ", "\x00", "..", "../..", "a" * 3000, "'; DROP TABLE x;--", "*", "-1",
                  "main:x", "@{-1}", "HEAD~1"}
-REF_ANSWERS = ((404, "unknown_ref"), {**dict.fromkeys(BAD_REF_NAMES, (400, "invalid_name")),
+REF_ANSWERS = ((404, "unknown_ref"), {**dict.fromkeys(BAD_REF_NAMES, (400, "invalid_value")),
                                       "v1.0.0": OK, "latest": OK})
 # What each query parameter answers to HOSTILE values: the usual answer, and
 # the values answered otherwise.
 HOSTILE_ANSWERS: dict[tuple[str, str], tuple[tuple[int, str | None],
                                              dict[str, tuple[int, str | None]]]] = {
-    ("/api/v1/templates", "q"): (OK, {"a" * 3000: (400, "invalid_query")}),
+    ("/api/v1/templates", "q"): (OK, {"a" * 3000: (400, "invalid_value")}),
     ("/api/v1/templates", "keyword"): (OK, dict.fromkeys(("", " ", "a" * 3000), BAD_PARAMETER)),
-    ("/api/v1/templates", "namespace"): ((400, "invalid_name"), dict.fromkeys(
+    ("/api/v1/templates", "namespace"): ((400, "invalid_value"), dict.fromkeys(
         ("1e309", "v1.0.0", "0" * 40, "latest"), OK)),
     ("/api/v1/templates", "sort"): (BAD_PARAMETER, {}),
     ("/api/v1/templates", "limit"): (BAD_PARAMETER, {}),
-    ("/api/v1/templates", "marker"): ((400, "invalid_marker"), {}),
+    ("/api/v1/templates", "marker"): ((400, "invalid_value"), {}),
     ("/api/v1/templates", "deprecated"): (BAD_PARAMETER, {}),
     ("T", "ref"): REF_ANSWERS,
     ("T/commits", "ref"): REF_ANSWERS,
     ("T/commits", "limit"): (BAD_PARAMETER, {}),
-    ("T/commits", "marker"): ((400, "invalid_marker"), {"": OK}),
+    ("T/commits", "marker"): ((400, "invalid_value"), {"": OK}),
 }
 
 
@@ -433,14 +448,14 @@ def test_hostile_parameters_never_fail_the_server(server: Server, git: Git, ns: 
     writer = server.token("writer", ns)
     for i, value in enumerate(HOSTILE):
         # A version of its own for each value, so that each is really tried.
-        version = (400, "invalid_version") if value != "v1.0.0" else (409, "version_exists")
-        ref = {**dict.fromkeys(BAD_REF_NAMES, (400, "invalid_name")),
-               "v1.0.0": (201, None), "latest": (201, None)}.get(value, (400, "unknown_target"))
+        version = (400, "invalid_value") if value != "v1.0.0" else (409, "version_exists")
+        ref = {**dict.fromkeys(BAD_REF_NAMES, (400, "invalid_value")),
+               "v1.0.0": (201, None), "latest": (201, None)}.get(value, (404, "unknown_ref"))
         for body, (status, code) in (
                 ({"version": value, "ref": "main"}, version),
                 ({"version": f"9.{i}.0", "ref": value}, ref),
                 ({"version": f"9.{i}.1", "ref": "main", "message": value},
-                 (400, "invalid_field") if value == "\x00" else (201, None))):
+                 (400, "invalid_value") if value == "\x00" else (201, None))):
             answer = api(server, "POST", f"/api/v1/templates/{ns}/t/versions", writer,
                          json=body)
             assert answer.status_code == status, (body, answer.text)

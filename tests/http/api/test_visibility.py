@@ -101,7 +101,7 @@ def test_bad_bodies_change_nothing(server: Server, ns: str, web: Path) -> None:
     writer = server.token("writer", ns)
     for body, answer in (({"visbility": "private"}, (400, "unknown_field")),
                          ({}, (400, "missing_field")),
-                         ({"visibility": "secret"}, (400, "invalid")),
+                         ({"visibility": "secret"}, (400, "invalid_value")),
                          ({"visibility": "private", "name": "x"}, (400, "unknown_field"))):
         assert _error(_patch(server, f"templates/{ns}/web", writer, body)) == answer, body
     assert requests.get(f"{server.url}/api/v1/templates/{ns}/web",

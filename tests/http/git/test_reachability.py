@@ -151,8 +151,8 @@ def test_rest_reads_of_an_unreachable_commit_are_unknown(server: Server, ns: str
         assert response.json()["error"]["code"] == "unknown_ref"
     tagged = api(server, "POST", f"/api/v1/templates/{ns}/app/versions",
                  server.token("writer", ns), json={"version": "2.0.0", "ref": sha})
-    assert tagged.status_code == 400, tagged.text
-    assert tagged.json()["error"]["code"] == "unknown_target"
+    assert tagged.status_code == 404, tagged.text
+    assert tagged.json()["error"]["code"] == "unknown_ref"
     assert "2.0.0" not in api(server, "GET", f"/api/v1/templates/{ns}/app/versions").text
 
 
@@ -179,4 +179,4 @@ def test_a_forged_history_marker_cannot_start_at_a_hidden_commit(
     response = api(server, "GET", f"/api/v1/templates/{ns}/app/commits",
                    params={"marker": forged.rstrip("=")})
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_marker"
+    assert response.json()["error"]["code"] == "invalid_value"

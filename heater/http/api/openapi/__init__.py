@@ -105,6 +105,34 @@ def document() -> dict[str, Any]:
     return result
 
 
+def _resolved(node: dict[str, Any]) -> dict[str, Any]:
+    """``node``, or what its ``$ref`` (within the document) points at."""
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return node
+    found: Any = document()
+    for part in ref.removeprefix("#/").split("/"):
+        found = found[part.replace("~1", "/").replace("~0", "~")]
+    return _resolved(found)
+
+
+@functools.cache
+def query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """The query parameters each operation takes, by ``(path, method)``
+    as documented (``/api/v1/templates/{namespace}/{name}``, ``get``): the
+    one list every endpoint's parameters are checked against."""
+    found: dict[tuple[str, str], frozenset[str]] = {}
+    for path, item in document()["paths"].items():
+        shared = item.get("parameters") or []
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            parameters = (_resolved(p) for p in [*shared, *(operation.get("parameters") or [])])
+            found[(path, method)] = frozenset(p["name"] for p in parameters
+                                              if p.get("in") == "query")
+    return found
+
+
 @bp.get("/api/v1/openapi.json")
 def openapi_json() -> Response:
     return jsonify(document())
