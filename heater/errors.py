@@ -201,6 +201,7 @@ CODES: dict[str, type[HeaterError]] = {
     "unavailable": Unavailable,
     "index_unavailable": Unavailable,
     "blob_store_unavailable": Unavailable,
+    "identity_unavailable": Unavailable,
 }
 
 

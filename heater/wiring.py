@@ -19,6 +19,8 @@ import logging
 from collections.abc import Callable, Mapping
 from functools import partial
 
+from heater.auth.identity import HeaterTokens, Identity
+from heater.auth.keystone import KeystoneIdentity
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Caller, TokenStore
 from heater.blobs import BlobStore
@@ -79,8 +81,15 @@ BLOB_BACKENDS: Mapping[str, Callable[[Layout, Config], BlobStore]] = {
     "swift": _swift,
     "s3": _s3,
 }
-IDENTITY_BACKENDS: Mapping[str, Callable[[Layout], TokenStore]] = {
-    "tokens": lambda layout: SqliteTokenStore(layout.auth_db),
+# Heater's own tokens are kept in the data directory whatever the identity:
+# `heater token` manages them, and identity keystone accepts them too
+# unless switched off.
+IDENTITY_BACKENDS: Mapping[str, Callable[[TokenStore, Config], Identity]] = {
+    "tokens": lambda tokens, config: HeaterTokens(tokens),
+    "keystone": lambda tokens, config: KeystoneIdentity(
+        config.keystone_url or "", cache_seconds=config.keystone_cache_seconds,
+        namespaces=config.keystone_namespaces,
+        heater_tokens=HeaterTokens(tokens) if config.keystone_heater_tokens == "on" else None),
 }
 
 
@@ -88,10 +97,12 @@ def build_registry(config: Config) -> Registry:
     """The stores of ``config``'s data directory on its backends. Nothing
     is created on disk until a store is used."""
     layout = Layout(config.data_dir)
+    tokens = SqliteTokenStore(layout.auth_db)
     return Registry(
         layout,
         repos=RepositoryStore(layout),
-        tokens=IDENTITY_BACKENDS[config.identity](layout),
+        tokens=tokens,
+        identity=IDENTITY_BACKENDS[config.identity](tokens, config),
         blobs=BLOB_BACKENDS[config.blobs](layout, config),
         builds=BUILD_BACKENDS[config.index](layout),
         audit=AuditLog(config.audit_log or layout.audit_log),
