@@ -141,6 +141,7 @@ CODES: dict[str, type[HeaterError]] = {
     "invalid_parameter": InvalidInput,
     "invalid_path": InvalidInput,
     "invalid_range": InvalidInput,
+    "invalid_value": InvalidInput,
     "invalid_query": InvalidInput,
     "invalid_replacement": InvalidInput,
     "invalid_role": InvalidInput,
@@ -175,9 +176,11 @@ CODES: dict[str, type[HeaterError]] = {
     "version_not_found": NotFound,
     # 409: the state of the registry does not allow it
     "conflict": Conflict,
+    "glance_id_taken": Conflict,
     "blob_exists": Conflict,
     "build_exists": Conflict,
     "build_not_queued": Conflict,
+    "already_done": Conflict,
     "concurrent_update": Conflict,
     "lifecycle_busy": Conflict,
     "lifecycle_conflict": Conflict,
@@ -202,6 +205,9 @@ CODES: dict[str, type[HeaterError]] = {
     "index_unavailable": Unavailable,
     "blob_store_unavailable": Unavailable,
     "identity_unavailable": Unavailable,
+    "glance_unavailable": Unavailable,
+    "glance_not_configured": Unavailable,
+    "glance_mismatch": Unavailable,
 }
 
 

@@ -25,6 +25,7 @@ from heater.auth.tokens import Caller, Principal, Role, TokenStore
 from heater.blobs import BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.images.builds import BuildStore
+from heater.images.glance import Glance
 from heater.names import RepoId
 from heater.observe.audit import AuditLog
 from heater.observe.metrics import metrics
@@ -69,11 +70,12 @@ class Registry:
 
     def __init__(self, layout: Layout, *, repos: RepositoryStore, tokens: TokenStore,
                  identity: Identity, blobs: BlobStore, builds: BuildStore,
-                 audit: AuditLog | None = None) -> None:
+                 audit: AuditLog | None = None, glance: Glance | None = None) -> None:
         self.layout = layout
         self.repos = repos
         self.tokens = tokens  # Heater's own tokens, which `heater token` manages
         self.identity = identity
+        self.glance = glance  # where builds are published; None: nowhere
         self.blobs = blobs
         self.builds = builds
         self.audit = audit

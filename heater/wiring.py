@@ -33,6 +33,7 @@ from heater.cli.cleanup import DEFAULT_GRACE_SECONDS, Report, Sweeper, sweep
 from heater.config import Config
 from heater.git.housekeeping import repack
 from heater.images.builds import BuildStore
+from heater.images.glance import Glance
 from heater.images.sqlite import SqliteBuildStore
 from heater.images.sweep import abandoned_uploads, finished_upload_locks, orphan_blobs
 from heater.names import RepoId
@@ -106,6 +107,8 @@ def build_registry(config: Config) -> Registry:
         blobs=BLOB_BACKENDS[config.blobs](layout, config),
         builds=BUILD_BACKENDS[config.index](layout),
         audit=AuditLog(config.audit_log or layout.audit_log),
+        glance=Glance(config.keystone_url or "", config.glance_credential, config.glance_url)
+        if config.glance_credential is not None else None,
     )
 
 
