@@ -29,7 +29,7 @@ from heater.clock import now
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
 from heater.git.identity import signature
-from heater.images import lookup, publication, repository, schema
+from heater.images import lookup, publication, referrers, repository, schema
 from heater.images.buildlist import BuildsPage, list_builds
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
 from heater.images.digests import HashingStream
@@ -41,6 +41,7 @@ from heater.images.glance import (
     GlanceNotConfigured,
 )
 from heater.images.lookup import ManifestAt
+from heater.images.referrers import Referrer
 from heater.names import RepoId, check_uuid
 from heater.observe.metrics import blob_errors, metrics
 from heater.registry import Registry
@@ -335,6 +336,14 @@ class Images:
         return Build(record.id, record.repo, Status.ACTIVE, latest, found.build.sha,
                      version, record.created_at, private,
                      publication.read(view.git, record.id))
+
+    def referrers(self, caller: Caller, build_id: str) -> list[Referrer]:
+        """The template releases ``caller`` may read that name the build by
+        its id (see :mod:`heater.images.referrers`); of a deleted build too,
+        whose referrers are what its deletion breaks."""
+        record, view = self._open(caller, build_id, write=False)
+        view.close()
+        return referrers.find(self.registry, caller, record.id)
 
     def uploaded(self, caller: Caller, build_id: str) -> Build:
         """The build if its bytes can be read (active); 404 while queued."""

@@ -46,6 +46,12 @@ def delete_build(build_id: str) -> Response:
     return jsonify(images().delete(caller(), build_id, delete_published=glance == "delete"))
 
 
+@bp.get("/<build_id>/referrers")
+def referrers(build_id: str) -> Response:
+    found = images().referrers(caller(), build_id)
+    return jsonify({"referrers": [referrer.as_json() for referrer in found]})
+
+
 @bp.post("/<build_id>/publish")
 def publish(build_id: str) -> Response:
     return jsonify(images().publish(caller(), build_id, base_url()).as_json())
