@@ -11,6 +11,9 @@
   kept until shortly before it expires; that token is then validated as
   above, so deleting the credential (which revokes its tokens) takes
   effect within the same cache time.
+- HTTP Basic with the user name ``token`` carries a Keystone token as its
+  password (for git, which sends nothing else, and tokens that no
+  application credential can stand for: system-scoped ones).
 - Heater's own tokens keep working beside them unless switched off.
 
 Who the caller is: a project-scoped token acts on one namespace (the
@@ -54,6 +57,9 @@ EXPIRY_MARGIN_SECONDS = 60
 # whatever the number of callers.
 CACHE_ENTRIES = 10_000
 TIMEOUT_SECONDS = 10
+# The Basic user name that says the password is a Keystone token, not an
+# application credential's secret (whose ids are hexadecimal).
+TOKEN_USER = "token"
 
 
 class KeystoneRefused(BadToken):
@@ -142,7 +148,7 @@ class KeystoneIdentity:
             return self.heater_tokens.authenticate(credentials)
         if not credentials.secret:
             raise Unauthenticated("empty credentials were given")
-        if credentials.scheme is Scheme.BASIC:
+        if credentials.scheme is Scheme.BASIC and credentials.user != TOKEN_USER:
             return self.validate(self._exchange(credentials.user, credentials.secret))
         return self.validate(credentials.secret)
 
