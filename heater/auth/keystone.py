@@ -56,7 +56,9 @@ EXPIRY_MARGIN_SECONDS = 60
 # Entries kept per cache (least recently used go first): bounded memory
 # whatever the number of callers.
 CACHE_ENTRIES = 10_000
-TIMEOUT_SECONDS = 10
+# Keystone answers in milliseconds; a busy one may queue a request for a
+# while before it fails the caller with 503.
+TIMEOUT_SECONDS = 30
 # The Basic user name that says the password is a Keystone token, not an
 # application credential's secret (whose ids are hexadecimal).
 TOKEN_USER = "token"
