@@ -490,6 +490,19 @@ class Images:
         if build.published is not None:
             raise publication.AlreadyPublished(build.id, build.published)
         glance = self._glance()
+        # One publication of a build at a time (on any node sharing the data
+        # directory): Glance takes the bytes of an image once.
+        with upload_lock(self.registry.layout.upload_lock(build.id), build.id):
+            image = self._to_glance(glance, build, base_url)
+            path = self.registry.repos.path(record.repo)
+            recorded = publication.record(path, build.id, image.id, image.url, _who(caller))
+        self.registry.record(caller, "publish_build", record.repo,
+                             {"build": build.id, "glance": image.url})
+        return dataclasses.replace(build, published=recorded)
+
+    def _to_glance(self, glance: Glance, build: Build, base_url: str) -> GlanceImage:
+        """Glance's image of ``build``, made and filled now unless an earlier
+        attempt did, and checked."""
         image = glance.show(build.id)
         if image is None:
             manifest_url = (f"{base_url}/{build.repo.namespace}/{build.repo.name}/raw/"
@@ -505,16 +518,16 @@ class Images:
             finally:
                 reader.close()
             image = glance.show(build.id) or image
+        elif image.status != "active":  # Glance is still busy with an earlier attempt
+            raise UploadInProgress(build.id)
         try:
             check_glance_copy(build, image)
         except GlanceMismatch:
-            glance.delete(build.id)  # a wrong copy must not be booted
+            # A wrong copy must not be booted. Glance never reuses the id:
+            # such a build cannot be published again.
+            glance.delete(build.id)
             raise
-        path = self.registry.repos.path(record.repo)
-        recorded = publication.record(path, build.id, image.id, image.url, _who(caller))
-        self.registry.record(caller, "publish_build", record.repo,
-                             {"build": build.id, "glance": image.url})
-        return dataclasses.replace(build, published=recorded)
+        return image
 
     def _yank(self, view: RepoView, record: BuildRecord, version: str, caller: Caller) -> None:
         """Yank the version a deleted build carries, so that it is never
