@@ -50,7 +50,9 @@ class Site:
     mapped_namespace: str
 
 
-@pytest.fixture(scope="module")
+# Session-scoped like the cloud: xdist may interleave the cloud's tests of
+# several modules on one worker, and a module fixture would be made again.
+@pytest.fixture(scope="session")
 def site(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     keystone = cloud.keystone
     project = f"Mapped {uuid.uuid4().hex[:6]}"
@@ -269,7 +271,7 @@ class KeystoneWorld(World):
         return keystone_headers(token) if token is not None else {}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(site: Site) -> KeystoneWorld:
     cloud = site.cloud
     built = world_for(site.server)  # made with Heater's own tokens, which keep working

@@ -36,7 +36,8 @@ class Site:
                                 headers={"X-Auth-Token": token}, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
+# Session-scoped like the cloud (see tests/auth/test_keystone.py).
+@pytest.fixture(scope="session")
 def site(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     publisher = cloud.make_user(("member",), prefix="heater")
     credential = cloud.app_credential(publisher)
