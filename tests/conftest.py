@@ -123,6 +123,9 @@ CLOUD_GROUP = pytest.mark.xdist_group("openstack")
 SYSTEM_TESTS = Path(__file__).parent / "system"
 
 
+# tryfirst: xdist's own hook reads the xdist_group marks on workers (for
+# --dist loadgroup), and would run before this one otherwise.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark system runs ``system`` and server-backed tests ``e2e``; the rest
     are unit tests (``scripts/test --fast`` runs only those)."""
