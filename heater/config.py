@@ -43,6 +43,17 @@ class Setting:
 
 def _public_url(value: str) -> str | None:
     """The base of every link Heater gives out, without its trailing ``/``."""
+    return _http_url(value, "https://heater.example.com")
+
+
+def _optional_url(value: str) -> str | None:
+    """The base URL of another service (Keystone, Glance)."""
+    return _http_url(value, "https://keystone.example.com:5000/v3")
+
+
+def _http_url(value: str, example: str) -> str | None:
+    """An http(s) URL without credentials, query or fragment, without its
+    trailing ``/``; None when empty."""
     value = value.strip()
     if not value:
         return None
@@ -50,8 +61,7 @@ def _public_url(value: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
             or parts.fragment or parts.username or parts.password \
             or not is_host_port(parts.netloc):
-        raise ValueError("must be an http(s) URL such as https://heater.example.com, "
-                         f"not {value!r}")
+        raise ValueError(f"must be an http(s) URL such as {example}, not {value!r}")
     return value.rstrip("/")
 
 
@@ -103,6 +113,28 @@ def _optional_path(value: str) -> Path | None:
     return Path(value).expanduser().resolve() if value.strip() else None
 
 
+def _mapping(value: str) -> dict[str, str]:
+    """``key=value,key=value`` (spaces around the parts are ignored)."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        key, sep, mapped = (text.strip() for text in item.partition("="))
+        if not sep or not key or not mapped:
+            raise ValueError(f"must be <project id>=<namespace>, comma-separated, not {item!r}")
+        pairs[key] = mapped
+    return pairs
+
+
+def _credential(value: str) -> tuple[str, str] | None:
+    """An application credential as ``<id>:<secret>``."""
+    value = value.strip()
+    if not value:
+        return None
+    ident, sep, secret = value.partition(":")
+    if not sep or not ident or not secret:
+        raise ValueError("must be <application credential id>:<secret>")
+    return ident, secret
+
+
 # The backends that exist; the composition root (heater.wiring) has one
 # factory per name, and a test checks that the two agree.
 SETTINGS = (
@@ -111,7 +143,7 @@ SETTINGS = (
     # The PostgreSQL database of index = "postgresql" (a libpq DSN).
     Setting("dsn", "HEATER_DSN", "", parse=_dsn),
     Setting("blobs", "HEATER_BLOBS", "filesystem", ("filesystem", "swift", "s3")),
-    Setting("identity", "HEATER_IDENTITY", "tokens", ("tokens",)),
+    Setting("identity", "HEATER_IDENTITY", "tokens", ("tokens", "keystone")),
     # Links (clone_url, next, upload_url) are built on this when set, else on
     # the request's Host header (only a plain host[:port] is believed).
     Setting("public_url", "HEATER_PUBLIC_URL", "", parse=_public_url),
@@ -151,6 +183,22 @@ SETTINGS = (
     # > 0: downloads redirect to the object store's signed URL, valid this long.
     Setting("blob_redirect_seconds", "HEATER_BLOB_REDIRECT_SECONDS", "0",
             parse=_count(0, 7 * 24 * 3600, "a number of seconds")),
+    # Keystone (identity "keystone", and the Glance hand-off): its v3 endpoint.
+    Setting("keystone_url", "HEATER_KEYSTONE_URL", "", parse=_optional_url),
+    # How long a validated Keystone token is believed without asking again:
+    # a revoked token keeps working at most this long (per worker process).
+    Setting("keystone_cache_seconds", "HEATER_KEYSTONE_CACHE_SECONDS", "60",
+            parse=_count(0, 3600, "a number of seconds")),
+    # Whether Heater's own tokens keep working beside Keystone's.
+    Setting("keystone_heater_tokens", "HEATER_KEYSTONE_HEATER_TOKENS", "on",
+            parse=_one_of("on", "off")),
+    # Namespaces of projects whose names are not namespaces (or not in the
+    # Default domain): "<project id>=<namespace>,...".
+    Setting("keystone_namespaces", "HEATER_KEYSTONE_NAMESPACES", "", parse=_mapping),
+    # The application credential ("<id>:<secret>") Heater publishes to Glance with.
+    Setting("glance_credential", "HEATER_GLANCE_CREDENTIAL", "", parse=_credential),
+    # Glance's endpoint; empty: the image service of Keystone's catalog.
+    Setting("glance_url", "HEATER_GLANCE_URL", "", parse=_optional_url),
 )
 
 # What each object store needs set (the others have usable defaults).
@@ -161,7 +209,7 @@ _REQUIRED = {
 
 
 _NUMBERS = frozenset({"trusted_proxies", "max_blob_bytes", "blob_part_bytes",
-                      "blob_redirect_seconds"})
+                      "blob_redirect_seconds", "keystone_cache_seconds"})
 
 
 class ConfigError(InvalidInput):
@@ -204,6 +252,12 @@ class Config:
     blob_part_bytes: int = DEFAULT_BLOB_PART_BYTES
     blob_redirect_seconds: int = 0
     dsn: str | None = None
+    keystone_url: str | None = None
+    keystone_cache_seconds: int = 60
+    keystone_heater_tokens: str = "on"
+    keystone_namespaces: Mapping[str, str] = field(default_factory=dict)
+    glance_credential: tuple[str, str] | None = field(default=None, repr=False)
+    glance_url: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -222,6 +276,13 @@ class Config:
         if self.index == "postgresql" and not self.dsn:
             raise ConfigError("index postgresql needs the database's DSN (HEATER_DSN, "
                               "or dsn in the config file)", "setting dsn")
+        # Combinations that cannot work stop the process before it builds anything.
+        if self.identity == "keystone" and self.keystone_url is None:
+            raise ConfigError("identity keystone needs keystone_url (HEATER_KEYSTONE_URL)",
+                              "setting identity")
+        if self.glance_credential is not None and self.keystone_url is None:
+            raise ConfigError("glance_credential needs keystone_url (HEATER_KEYSTONE_URL)",
+                              "setting glance_credential")
 
     @classmethod
     def load(cls, data_dir: str | None = None, config_file: str | None = None,

@@ -212,6 +212,7 @@ CODES: dict[str, type[HeaterError]] = {
     "unknown_ref": NotFound,
     # 409: the state of the registry does not allow it
     "conflict": Conflict,
+    "glance_id_taken": Conflict,
     "blob_exists": Conflict,
     "build_exists": Conflict,
     "build_not_queued": Conflict,
@@ -239,6 +240,10 @@ CODES: dict[str, type[HeaterError]] = {
     "index_unavailable": Unavailable,
     "blob_store_unavailable": Unavailable,
     "database_unavailable": Unavailable,
+    "identity_unavailable": Unavailable,
+    "glance_unavailable": Unavailable,
+    "glance_not_configured": Unavailable,
+    "glance_mismatch": Unavailable,
 }
 
 

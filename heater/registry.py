@@ -19,11 +19,13 @@ from types import TracebackType
 import pygit2
 
 from heater.auth import policy
+from heater.auth.identity import Credentials, Identity
 from heater.auth.policy import require_role
 from heater.auth.tokens import Caller, Principal, Role, TokenStore
 from heater.blobs import BlobStore
-from heater.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
+from heater.errors import Conflict, Gone, InvalidInput, NotFound
 from heater.images.builds import BuildStore
+from heater.images.glance import Glance
 from heater.names import RepoId
 from heater.observe.audit import AuditLog
 from heater.observe.metrics import metrics
@@ -67,10 +69,13 @@ class Registry:
     nothing on disk itself (each store creates what it uses, when used)."""
 
     def __init__(self, layout: Layout, *, repos: RepositoryStore, tokens: TokenStore,
-                 blobs: BlobStore, builds: BuildStore, audit: AuditLog | None = None) -> None:
+                 identity: Identity, blobs: BlobStore, builds: BuildStore,
+                 audit: AuditLog | None = None, glance: Glance | None = None) -> None:
         self.layout = layout
         self.repos = repos
-        self.tokens = tokens
+        self.tokens = tokens  # Heater's own tokens, which `heater token` manages
+        self.identity = identity
+        self.glance = glance  # where builds are published; None: nowhere
         self.blobs = blobs
         self.builds = builds
         self.audit = audit
@@ -133,13 +138,12 @@ class Registry:
             replayed.append(repo)
         return replayed
 
-    def authenticate(self, secret: str | None) -> Principal | None:
-        """The caller behind a token secret; ``None`` for no secret at all."""
-        if secret is None:
+    def authenticate(self, credentials: Credentials | None) -> Principal | None:
+        """The caller behind a request's credentials, as the configured
+        identity judges them; ``None`` (anonymous) for none at all."""
+        if credentials is None:
             return None
-        if not secret:
-            raise Unauthenticated("an empty token was given")
-        return self.tokens.authenticate(secret)
+        return self.identity.authenticate(credentials)
 
     # -- access-checked operations shared by every interface ---------------
     # The decisions are the access policy's (heater.auth.policy); these read

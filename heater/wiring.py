@@ -19,6 +19,8 @@ import logging
 from collections.abc import Callable, Mapping
 from functools import partial
 
+from heater.auth.identity import HeaterTokens, Identity
+from heater.auth.keystone import KeystoneIdentity
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Caller, TokenStore
 from heater.blobs import BlobStore
@@ -31,6 +33,7 @@ from heater.cli.cleanup import DEFAULT_GRACE_SECONDS, Report, Sweeper, sweep
 from heater.config import Config
 from heater.git.housekeeping import repack
 from heater.images.builds import BuildStore
+from heater.images.glance import Glance
 from heater.images.sqlite import SqliteBuildStore
 from heater.images.sweep import abandoned_uploads, finished_upload_locks, orphan_blobs
 from heater.names import RepoId
@@ -107,8 +110,16 @@ BLOB_BACKENDS: Mapping[str, Callable[[Layout, Config], BlobStore]] = {
     "swift": _swift,
     "s3": _s3,
 }
-IDENTITY_BACKENDS: Mapping[str, Callable[[Layout, Config], TokenStore]] = {
-    "tokens": lambda layout, config: TOKEN_BACKENDS[config.index](layout, config),
+# Heater's own tokens are kept with the index (its SQLite file or database)
+# whatever the identity:
+# `heater token` manages them, and identity keystone accepts them too
+# unless switched off.
+IDENTITY_BACKENDS: Mapping[str, Callable[[TokenStore, Config], Identity]] = {
+    "tokens": lambda tokens, config: HeaterTokens(tokens),
+    "keystone": lambda tokens, config: KeystoneIdentity(
+        config.keystone_url or "", cache_seconds=config.keystone_cache_seconds,
+        namespaces=config.keystone_namespaces,
+        heater_tokens=HeaterTokens(tokens) if config.keystone_heater_tokens == "on" else None),
 }
 
 
@@ -116,13 +127,17 @@ def build_registry(config: Config) -> Registry:
     """The stores of ``config``'s data directory on its backends. Nothing
     is created on disk until a store is used."""
     layout = Layout(config.data_dir)
+    tokens = TOKEN_BACKENDS[config.index](layout, config)
     return Registry(
         layout,
         repos=RepositoryStore(layout),
-        tokens=IDENTITY_BACKENDS[config.identity](layout, config),
+        tokens=tokens,
+        identity=IDENTITY_BACKENDS[config.identity](tokens, config),
         blobs=BLOB_BACKENDS[config.blobs](layout, config),
         builds=BUILD_BACKENDS[config.index](layout, config),
         audit=AuditLog(config.audit_log or layout.audit_log),
+        glance=Glance(config.keystone_url or "", config.glance_credential, config.glance_url)
+        if config.glance_credential is not None else None,
     )
 
 

@@ -31,7 +31,7 @@ def test_option_then_environment_then_file_then_default(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("environ", "source"), [
     ({"HEATER_BLOBS": "ceph"}, "$HEATER_BLOBS"),
     ({"HEATER_INDEX": "mysql"}, "$HEATER_INDEX"),
-    ({"HEATER_IDENTITY": "keystone"}, "$HEATER_IDENTITY"),
+    ({"HEATER_IDENTITY": "ldap"}, "$HEATER_IDENTITY"),
 ])
 def test_unknown_backend_is_refused_with_the_allowed_ones(
         tmp_path: Path, environ: dict[str, str], source: str) -> None:
@@ -147,3 +147,24 @@ def test_parts_smaller_than_s3_takes_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"blob_part_bytes must be a number of bytes "
                                           r"\(5242880 to 4294967296\), not '1000'"):
         Config.load(str(tmp_path), environ={"HEATER_BLOB_PART_BYTES": "1000"})
+
+
+def test_keystone_settings(tmp_path: Path) -> None:
+    path = tmp_path / "heater.toml"
+    path.write_text('identity = "keystone"\nkeystone_url = "http://keystone:5000/v3/"\n'
+                    "keystone_cache_seconds = 30\n"
+                    'keystone_namespaces = "0123abcd = acme, 4567ef=ops"\n'
+                    'glance_credential = "cred-id:s3cr3t:with-colon"\n')
+    config = Config.load(config_file=str(path), environ={})
+    assert (config.identity, config.keystone_url, config.keystone_cache_seconds) == (
+        "keystone", "http://keystone:5000/v3", 30)
+    assert config.keystone_namespaces == {"0123abcd": "acme", "4567ef": "ops"}
+    assert config.glance_credential == ("cred-id", "s3cr3t:with-colon")
+    assert "s3cr3t" not in repr(config)
+    with pytest.raises(ConfigError, match="identity keystone needs keystone_url"):
+        Config.load(environ={"HEATER_IDENTITY": "keystone"})
+    with pytest.raises(ConfigError, match=r"\$HEATER_KEYSTONE_NAMESPACES: keystone_namespaces "
+                                          "must be <project id>=<namespace>"):
+        Config.load(environ={"HEATER_KEYSTONE_NAMESPACES": "acme"})
+    with pytest.raises(ConfigError, match="must be one of on, off"):
+        Config.load(environ={"HEATER_KEYSTONE_HEATER_TOKENS": "yes"})

@@ -1,7 +1,7 @@
 """``heater image ...``: images on a server, over the REST API through
 :mod:`heater.client` (builds stream both ways, with a progress bar on a
 terminal): list, show, builds, push, pull (by build or by
-``ns/name[:version]``), diff, delete."""
+``ns/name[:version]``), publish (to the server's Glance), diff, delete."""
 
 from __future__ import annotations
 
@@ -66,6 +66,11 @@ def add_commands(commands: Any) -> None:
                       help="an image (its latest build, or that version's) or a build's UUID")
     pull.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
 
+    publish = sub.add_parser("publish", parents=[remote],
+                             help="publish a build to the server's Glance, under its own id")
+    publish.add_argument("build", metavar="NS/NAME[:VERSION]|UUID",
+                         help="an image (its latest build, or that version's) or a build's UUID")
+
     diff = sub.add_parser("diff", parents=[remote],
                           help="package and os changes between two builds of an image")
     diff.add_argument("image", metavar="NS/NAME")
@@ -81,7 +86,7 @@ def add_commands(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     command = {"list": list_images, "search": list_images, "show": show, "builds": builds,
                "push": push_command, "pull": pull_command, "diff": diff,
-               "delete": delete}[args.image_command]
+               "publish": publish, "delete": delete}[args.image_command]
     return run_remote(args, lambda api: command(api, args))
 
 
@@ -211,6 +216,14 @@ def _diff_summary(result: dict[str, Any], args: argparse.Namespace) -> str:
                      if isinstance(value, dict) else f"os {key} changed")
     lines.append(table(["change", "package", "from", "to"], rows) or "no package changes")
     return "\n".join(lines)
+
+
+def publish(api: Client, args: argparse.Namespace) -> int:
+    """Ask the server to publish the build to its Glance; prints Glance's
+    URL of the image (whose id is the build's)."""
+    build = resolve_build(api, args.build)
+    answer = api.json("POST", f"/api/v1/builds/{build}/publish")
+    return emit(args, answer, lambda: str(answer["published"]["glance"]["url"]))
 
 
 def delete(api: Client, args: argparse.Namespace) -> int:

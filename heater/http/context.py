@@ -16,7 +16,7 @@ from heater.errors import (
     UnknownField,
     UnsupportedMediaType,
 )
-from heater.http.credentials import note_caller, token_from_environ
+from heater.http.credentials import credentials_from_environ, note_caller
 from heater.http.publicurl import base_url
 from heater.names import RepoId, closest, nearest
 from heater.registry import Registry
@@ -37,8 +37,8 @@ def catalog() -> Catalog:
 def caller() -> Caller:
     """The authenticated caller (``None`` when anonymous); a bad token is 401."""
     if "heater_caller" not in g:
-        token = token_from_environ(request.environ, x_auth_token=True)
-        g.heater_caller = note_caller(request.environ, registry().authenticate(token))
+        credentials = credentials_from_environ(request.environ)
+        g.heater_caller = note_caller(request.environ, registry().authenticate(credentials))
     result: Caller = g.heater_caller
     return result
 

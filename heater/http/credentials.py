@@ -1,16 +1,17 @@
-"""Reading a token from an HTTP request (WSGI environ), for every endpoint.
+"""Reading credentials from an HTTP request (WSGI environ), for every endpoint.
 
 A token goes as the password of HTTP Basic (any user name, as git sends it)
 or as ``Authorization: Bearer <token>``. ``curl -u "$TOKEN:"`` puts it in
 the user name with an empty password: a user name of Heater's token form is
 taken as the token then.
 
-``X-Auth-Token`` is accepted too, but it is also where OpenStack services
-put their own Keystone token (``gAAAA...``) when they fetch a URL for a
-user: one that is not of Heater's token form is none of Heater's business
-and is ignored (the request is anonymous), so that public reads still
-work. A malformed ``Authorization`` header, which the caller wrote for
-Heater, stays an error.
+``X-Auth-Token`` is read too: with identity ``keystone`` it carries a
+Keystone token; otherwise it is also where OpenStack services put their
+own Keystone token when they fetch a URL for a user, and the identity
+backend ignores one that is not of Heater's token form (see
+:class:`heater.auth.identity.HeaterTokens`). What the secret means is the
+identity backend's to decide; a malformed ``Authorization`` header, which
+the caller wrote for Heater, is an error here already.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
-from heater.auth.tokens import Caller, is_token_shaped
+from heater.auth.identity import Credentials, Scheme
+from heater.auth.tokens import Caller
 from heater.errors import Unauthenticated
 
 MAX_AUTH_HEADER = 4096
@@ -34,8 +36,9 @@ def note_caller(environ: dict[str, object], caller: Caller) -> Caller:
     return caller
 
 
-def token_from_environ(environ: Mapping[str, object], *, x_auth_token: bool = False) -> str | None:
-    """The token secret the request carries, ``None`` if it carries none."""
+def credentials_from_environ(environ: Mapping[str, object]) -> Credentials | None:
+    """The credentials the request carries, ``None`` if it carries none.
+    ``Authorization`` wins over ``X-Auth-Token``."""
     header = environ.get("HTTP_AUTHORIZATION")
     if isinstance(header, str) and header:
         if len(header) > MAX_AUTH_HEADER:
@@ -44,7 +47,7 @@ def token_from_environ(environ: Mapping[str, object], *, x_auth_token: bool = Fa
         scheme = scheme.lower()
         value = value.strip()
         if scheme == "bearer":
-            return value
+            return Credentials(Scheme.BEARER, value)
         if scheme == "basic":
             try:
                 decoded = base64.b64decode(value, validate=True).decode("utf-8")
@@ -55,12 +58,11 @@ def token_from_environ(environ: Mapping[str, object], *, x_auth_token: bool = Fa
             user, sep, password = decoded.partition(":")
             if not sep:
                 raise Unauthenticated("the Basic credentials have no password")
-            if not password and is_token_shaped(user):
-                return user
-            return password
+            return Credentials(Scheme.BASIC, password, user)
         raise Unauthenticated(f"unsupported authorization scheme {scheme!r}; use Basic or Bearer")
-    if x_auth_token:
-        token = environ.get("HTTP_X_AUTH_TOKEN")
-        if isinstance(token, str) and is_token_shaped(token.strip()):
-            return token.strip()
+    token = environ.get("HTTP_X_AUTH_TOKEN")
+    if isinstance(token, str) and token.strip():
+        if len(token) > MAX_AUTH_HEADER:
+            raise Unauthenticated("the X-Auth-Token header is too long")
+        return Credentials(Scheme.X_AUTH_TOKEN, token.strip())
     return None

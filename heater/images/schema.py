@@ -89,6 +89,9 @@ def _stored_schema() -> dict[str, Any]:
                    "additionalProperties": False, "properties": digests},
         "deleted_at": {"type": "string", "format": "date-time"},
         "deleted_by": {"type": "string"},
+        "published": {"type": "object", "description": "a deleted build's publication "
+                      "(see Publication), its glance.deleted saying whether the Glance "
+                      "image was deleted with it"},
     })
     schema["if"] = {"properties": {"status": {"const": Status.DELETED.value}}}
     schema["then"] = {"required": ["deleted_at", "deleted_by"]}

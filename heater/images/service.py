@@ -14,6 +14,7 @@ SQLite cache alone.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Iterable
@@ -28,11 +29,19 @@ from heater.clock import now
 from heater.errors import AlreadyDone, Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
 from heater.git.identity import signature
-from heater.images import lookup, repository, schema
+from heater.images import lookup, publication, referrers, repository, schema
 from heater.images.buildlist import BuildsPage, list_builds
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
 from heater.images.digests import HashingStream
+from heater.images.glance import (
+    Glance,
+    GlanceIdTaken,
+    GlanceImage,
+    GlanceMismatch,
+    GlanceNotConfigured,
+)
 from heater.images.lookup import ManifestAt
+from heater.images.referrers import Referrer
 from heater.names import RepoId, check_uuid
 from heater.observe.metrics import blob_errors, metrics
 from heater.registry import Registry
@@ -149,6 +158,8 @@ class Build:
     created_at: str | None
     # Whether its image is private (downloads are then cached privately).
     private: bool = False
+    # Where it was published (heater.images.publication), None if nowhere.
+    published: dict[str, Any] | None = None
 
     @property
     def size(self) -> int | None:
@@ -170,6 +181,7 @@ class Build:
             "size": self.size,
             "hashes": self.manifest.get("hashes"),
             "created_at": self.created_at,
+            "published": self.published,
             "manifest": self.manifest,
         }
 
@@ -326,7 +338,16 @@ class Images:
         version = next((str(v.version) for v in view.versions
                         if v.commit == found.build.sha), None)
         return Build(record.id, record.repo, Status.ACTIVE, latest, found.build.sha,
-                     version, record.created_at, private)
+                     version, record.created_at, private,
+                     publication.read(view.git, record.id))
+
+    def referrers(self, caller: Caller, build_id: str) -> list[Referrer]:
+        """The template releases ``caller`` may read that name the build by
+        its id (see :mod:`heater.images.referrers`); of a deleted build too,
+        whose referrers are what its deletion breaks."""
+        record, view = self._open(caller, build_id, write=False)
+        view.close()
+        return referrers.find(self.registry, caller, record.id)
 
     def uploaded(self, caller: Caller, build_id: str) -> Build:
         """The build if its bytes can be read (active); 404 while queued."""
@@ -409,8 +430,11 @@ class Images:
 
     # -- delete ------------------------------------------------------------
 
-    def delete(self, caller: Caller, build_id: str) -> dict[str, object]:
-        """Commit a tombstone, then remove the bytes; the tombstone record."""
+    def delete(self, caller: Caller, build_id: str,
+               delete_published: bool = False) -> dict[str, object]:
+        """Commit a tombstone, then remove the bytes; the tombstone record,
+        which names the Glance image the build was published as (deleted
+        too with ``delete_published``; kept otherwise: clouds may boot it)."""
         record, view = self._open(caller, build_id, write=True)
         with view:
             try:
@@ -421,18 +445,96 @@ class Images:
                 self.builds.set_status(record.id, Status.DELETED)
                 return {"image_id": record.id, "status": "deleted", "uploaded": False,
                         "deleted_at": now(), "deleted_by": _who(caller)}
+            published = self._unpublish(current, delete_published)
             with self.registry.change(record.repo, caller, "delete_build") as change:
                 change.details["build"] = record.id
                 if current.version is not None:
                     self._yank(view, record, current.version, caller)
                 tombstone: dict[str, Any] = {**current.manifest, "status": Status.DELETED.value,
                                              "deleted_at": now(), "deleted_by": _who(caller)}
+                if published is not None:
+                    tombstone["published"] = published
                 sha = repository.commit_manifest(self.registry.repos.path(record.repo),
                                                  tombstone, f"Delete build {record.id}",
                                                  signature(_who(caller)))
                 self.blobs.delete(record.id)
                 self.builds.set_status(record.id, Status.DELETED)
         return {**tombstone, "commit": sha, "build_commit": current.commit}
+
+    def _unpublish(self, build: Build, delete: bool) -> dict[str, Any] | None:
+        """The build's publication as its tombstone reports it, with
+        ``glance.deleted`` saying whether the Glance image was deleted now
+        (asked to, before anything else is: a Glance that cannot be reached
+        then stops the deletion, which can simply be asked again)."""
+        if build.published is None:
+            return None
+        glance = build.published.get("glance", {})
+        deleted = False
+        if delete:
+            deleted = self._glance().delete(str(glance.get("image_id")))
+        return {**build.published, "glance": {**glance, "deleted": deleted}}
+
+    def _glance(self) -> Glance:
+        if self.registry.glance is None:
+            raise GlanceNotConfigured()
+        return self.registry.glance
+
+    # -- publish -------------------------------------------------------------
+
+    def publish(self, caller: Caller, build_id: str, base_url: str) -> Build:
+        """Upload an active build's bytes to Glance under the build's own id,
+        check Glance's checksums against the build's, and record where it
+        went; the build as it is then. The Glance image points back at the
+        raw URL of the build's manifest at its commit, under ``base_url``.
+
+        A publication that stopped half-way (Glance holds a queued or
+        active image of this build, not yet recorded) is taken up again."""
+        record, view = self._open(caller, build_id, write=True)
+        with view:
+            build = self._state(record, view)  # BuildDeleted (410) once deleted
+        if build.status is not Status.ACTIVE:
+            raise BuildNotUploaded(build.id)
+        if build.published is not None:
+            raise publication.AlreadyPublished(build.id, build.published)
+        glance = self._glance()
+        # One publication of a build at a time (on any node sharing the data
+        # directory): Glance takes the bytes of an image once.
+        with upload_lock(self.registry.layout.upload_lock(build.id), build.id):
+            image = self._to_glance(glance, build, base_url)
+            path = self.registry.repos.path(record.repo)
+            recorded = publication.record(path, build.id, image.id, image.url, _who(caller))
+        self.registry.record(caller, "publish_build", record.repo,
+                             {"build": build.id, "glance": image.url})
+        return dataclasses.replace(build, published=recorded)
+
+    def _to_glance(self, glance: Glance, build: Build, base_url: str) -> GlanceImage:
+        """Glance's image of ``build``, made and filled now unless an earlier
+        attempt did, and checked."""
+        image = glance.show(build.id)
+        if image is None:
+            manifest_url = (f"{base_url}/{build.repo.namespace}/{build.repo.name}/raw/"
+                            f"{build.commit}/{repository.MANIFEST}")
+            image = glance.create(build.id, glance_fields(build, manifest_url))
+        elif image.properties.get(GLANCE_BUILD) != build.id:
+            raise GlanceIdTaken(build.id)
+        if image.status == "queued":
+            with blob_errors("read"):
+                reader = self.blobs.open(build.id)
+            try:
+                glance.upload(build.id, reader, build.size or 0)
+            finally:
+                reader.close()
+            image = glance.show(build.id) or image
+        elif image.status != "active":  # Glance is still busy with an earlier attempt
+            raise UploadInProgress(build.id)
+        try:
+            check_glance_copy(build, image)
+        except GlanceMismatch:
+            # A wrong copy must not be booted. Glance never reuses the id:
+            # such a build cannot be published again.
+            glance.delete(build.id)
+            raise
+        return image
 
     def _yank(self, view: RepoView, record: BuildRecord, version: str, caller: Caller) -> None:
         """Yank the version a deleted build carries, so that it is never
@@ -444,6 +546,58 @@ class Images:
         with contextlib.suppress(LifecycleConflict):
             lifecycle_actions.yank(view.git, version, f"build {record.id} was deleted",
                                    _who(caller))
+
+
+# The Glance property that names the build an image was published from.
+GLANCE_BUILD = "heater_build"
+# Glance's own image attributes, which a manifest's properties may not set.
+GLANCE_RESERVED = frozenset({
+    "id", "name", "status", "visibility", "protected", "os_hidden", "owner", "size",
+    "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "container_format",
+    "disk_format", "created_at", "updated_at", "tags", "file", "self", "schema",
+    "direct_url", "locations", "min_ram", "min_disk", "stores",
+})
+
+
+def glance_fields(build: Build, manifest_url: str) -> dict[str, str]:
+    """The Glance image record of ``build``: formats, os, the manifest's
+    properties, and the way back to the manifest (repository, commit,
+    version, its raw URL). A public image is ``community`` in Glance (any
+    project boots it by id; ``public`` needs a Glance admin), a private
+    one ``private`` to Heater's project."""
+    manifest = build.manifest
+    os_info: dict[str, Any] = manifest.get("os") or {}
+    properties: dict[str, Any] = manifest.get("properties") or {}
+    fields = {str(k): str(v) for k, v in properties.items()
+              if str(k) not in GLANCE_RESERVED and not str(k).startswith("heater_")}
+    fields.update({
+        "name": f"{build.repo} {build.version or build.id}",
+        "disk_format": str(manifest.get("disk_format")),
+        "container_format": str(manifest.get("container_format")),
+        "visibility": "private" if build.private else "community",
+        "os_distro": str(os_info.get("distro", "")),
+        "os_version": str(os_info.get("version", "")),
+        GLANCE_BUILD: build.id,
+        "heater_repository": str(build.repo),
+        "heater_commit": str(build.commit),
+        "heater_manifest": manifest_url,
+    })
+    if build.version is not None:
+        fields["heater_version"] = build.version
+    return fields
+
+
+def check_glance_copy(build: Build, image: GlanceImage) -> None:
+    """:class:`GlanceMismatch` unless Glance holds exactly the build's bytes:
+    the same size, md5 (``checksum``) and ``os_hash_value`` by Glance's
+    algorithm (sha512 unless its operator chose another)."""
+    hashes = build.manifest.get("hashes") or {}
+    wanted = {"status": "active", "size": build.size, "checksum": hashes.get("md5"),
+              "os_hash_value": hashes.get(image.hash_algo or "sha512")}
+    got = {"status": image.status, "size": image.size, "checksum": image.checksum,
+           "os_hash_value": image.hash_value}
+    if wanted != got or wanted["os_hash_value"] is None:
+        raise GlanceMismatch(build.id, wanted, got)
 
 
 __all__ = ["Build", "BuildDeleted", "BuildNotFound", "BuildNotQueued", "EmptyUpload", "Images",

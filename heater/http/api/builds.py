@@ -1,5 +1,6 @@
 """REST endpoints for image builds (``/api/v1/builds/<uuid>``): state, the
-binary upload, the download with Range requests, and deletion.
+binary upload, the download with Range requests, publishing to Glance and
+deletion.
 
 The upload reads ``wsgi.input`` itself, in bounded chunks, and never goes
 through Flask's body parsing, so the JSON size limit does not apply and a
@@ -16,8 +17,9 @@ from werkzeug.datastructures import Range
 from werkzeug.wsgi import wrap_file
 
 from heater.blobs import CHUNK
-from heater.errors import UnsupportedMediaType
+from heater.errors import InvalidInput, UnsupportedMediaType
 from heater.http.context import caller, registry
+from heater.http.publicurl import base_url
 from heater.images.digests import UploadIncomplete
 from heater.images.service import Build, Images
 
@@ -37,7 +39,22 @@ def get_build(build_id: str) -> Response:
 
 @bp.delete("/<build_id>")
 def delete_build(build_id: str) -> Response:
-    return jsonify(images().delete(caller(), build_id))
+    glance = request.args.get("glance", "keep")
+    if glance not in ("keep", "delete"):
+        raise InvalidInput(f"glance must be keep or delete, not {glance!r}",
+                           code="invalid_value")
+    return jsonify(images().delete(caller(), build_id, delete_published=glance == "delete"))
+
+
+@bp.get("/<build_id>/referrers")
+def referrers(build_id: str) -> Response:
+    found = images().referrers(caller(), build_id)
+    return jsonify({"referrers": [referrer.as_json() for referrer in found]})
+
+
+@bp.post("/<build_id>/publish")
+def publish(build_id: str) -> Response:
+    return jsonify(images().publish(caller(), build_id, base_url()).as_json())
 
 
 @bp.put("/<build_id>/file")

@@ -47,7 +47,7 @@ from heater.git.stream import (
     request_body,
 )
 from heater.git.wants import RequestRefused, WantFilter
-from heater.http.credentials import note_caller, token_from_environ
+from heater.http.credentials import credentials_from_environ, note_caller
 from heater.http.observe import ROUTE_ENV
 from heater.names import RepoId
 from heater.observe.metrics import metrics
@@ -183,7 +183,8 @@ class SmartHTTP:
     # -- authorisation -----------------------------------------------------
 
     def _caller(self, environ: dict[str, Any]) -> Caller:
-        return note_caller(environ, self.registry.authenticate(token_from_environ(environ)))
+        return note_caller(environ, self.registry.authenticate(
+            credentials_from_environ(environ)))
 
     def _describe(self, repo: RepoId) -> tuple[RepoInfo | None, dict[str, object] | None]:
         """The repository's info and tombstone, read through one open
