@@ -21,7 +21,7 @@ from typing import Any
 import pygit2
 
 from heater.clock import now
-from heater.errors import Conflict
+from heater.errors import AlreadyDone
 from heater.git.command import GitFailed, run_git
 from heater.git.identity import signature
 
@@ -30,8 +30,8 @@ RECORD_FILE = "publication.json"
 COMMITTER = pygit2.Signature("Heater", "heater@localhost")
 
 
-class AlreadyPublished(Conflict):
-    code = "already_done"
+class AlreadyPublished(AlreadyDone):
+    """Publishing a build that is published already."""
 
     def __init__(self, build_id: str, record: dict[str, Any]) -> None:
         super().__init__(f"build {build_id} is published to Glance already")

@@ -17,7 +17,7 @@ from werkzeug.datastructures import Range
 from werkzeug.wsgi import wrap_file
 
 from heater.blobs import CHUNK
-from heater.errors import InvalidInput, UnsupportedMediaType
+from heater.errors import InvalidValue, UnsupportedMediaType
 from heater.http.context import caller, registry
 from heater.http.publicurl import base_url
 from heater.images.digests import UploadIncomplete
@@ -41,8 +41,7 @@ def get_build(build_id: str) -> Response:
 def delete_build(build_id: str) -> Response:
     glance = request.args.get("glance", "keep")
     if glance not in ("keep", "delete"):
-        raise InvalidInput(f"glance must be keep or delete, not {glance!r}",
-                           code="invalid_value")
+        raise InvalidValue("glance", f"glance must be keep or delete, not {glance!r}")
     return jsonify(images().delete(caller(), build_id, delete_published=glance == "delete"))
 
 
