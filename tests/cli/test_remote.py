@@ -127,8 +127,16 @@ def test_image_commands(server: Server, ns: str, tmp_path: Path) -> None:
                  json=UBUNTU_MANIFEST).json()
     builds = ok(heater(server, None, "image", "builds", f"{ns}/jammy")).stdout.splitlines()
     assert builds[0].split() == ["BUILD", "STATUS", "VERSION", "SIZE", "CREATED"]
-    assert [line.split()[:2] for line in builds[1:]] == [
-        [queued["id"], "queued"], [ids["1.1.0"], "active"], [ids["1.0.0"], "deleted"]]
+    rows = [line.split()[:2] for line in builds[1:]]
+    assert sorted(rows) == sorted([[queued["id"], "queued"], [ids["1.1.0"], "active"],
+                                   [ids["1.0.0"], "deleted"]])
+    # Newest first, then by id: builds queued within one second (the
+    # precision of created_at) come in the order of their ids.
+    listed_json = json.loads(ok(heater(server, None, "image", "builds", f"{ns}/jammy",
+                                       "--json")).stdout)["builds"]
+    keys = [(b["created_at"], b["build_id"]) for b in listed_json]
+    assert keys == sorted(keys, reverse=True)
+    assert [row[0] for row in rows] == [b["build_id"] for b in listed_json]
     one = json.loads(ok(heater(server, None, "image", "builds", f"{ns}/jammy", "--limit", "1",
                                "--json")).stdout)
     assert len(one["builds"]) == 1
