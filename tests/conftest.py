@@ -27,6 +27,7 @@ from heater.config import Config
 from heater.paths import Layout
 from heater.wiring import build_registry
 from tests.services.swift_server import Swift, start_swift
+from tests.services.openstack import Cloud, start_cloud
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
@@ -120,7 +121,10 @@ def stop_server(server: Server) -> None:
 # Tests that use one of these fixtures run a server (and git over HTTP):
 # they are end-to-end tests, marked ``e2e`` without anyone having to say so.
 E2E_FIXTURES = frozenset({"server", "two_workers", "own_server", "fuzzed_server", "werkzeug_url",
-                          "swift", "pg_server"})
+                          "swift", "pg_server", "cloud"})
+# Tests that need the OpenStack cloud all run in one xdist worker (scripts/test
+# distributes with ``--dist loadgroup``): one cloud per run, not one per worker.
+CLOUD_GROUP = pytest.mark.xdist_group("openstack")
 SYSTEM_TESTS = Path(__file__).parent / "system"
 
 
@@ -132,6 +136,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.system)
         if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+        if "cloud" in getattr(item, "fixturenames", ()):
+            item.add_marker(CLOUD_GROUP)
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +156,15 @@ def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swift]:
     aio = start_swift(tmp_path_factory.mktemp("swift"))
     yield aio
     aio.stop()
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """Keystone, Heat and Glance, started once per run from the prepared
+    state (tests/services/openstack.py); each test makes its own users."""
+    running = start_cloud(tmp_path_factory.mktemp("cloud"))
+    yield running
+    running.stop()
 
 
 @pytest.fixture
