@@ -20,6 +20,7 @@ import pygit2
 
 from heater.auth import policy
 from heater.auth.policy import require_role
+from heater.auth.signing import Signing
 from heater.auth.tokens import Caller, Principal, Role, TokenStore
 from heater.blobs import BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound, Unauthenticated
@@ -67,8 +68,10 @@ class Registry:
     nothing on disk itself (each store creates what it uses, when used)."""
 
     def __init__(self, layout: Layout, *, repos: RepositoryStore, tokens: TokenStore,
-                 blobs: BlobStore, builds: BuildStore, audit: AuditLog | None = None) -> None:
+                 blobs: BlobStore, builds: BuildStore, audit: AuditLog | None = None,
+                 signing: Signing | None = None) -> None:
         self.layout = layout
+        self.signing = signing or Signing(layout.url_signing_key)
         self.repos = repos
         self.tokens = tokens
         self.blobs = blobs

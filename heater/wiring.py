@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Mapping
 from functools import partial
 
+from heater.auth.signing import Signing
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Caller, TokenStore
 from heater.blobs import BlobStore
@@ -123,6 +124,7 @@ def build_registry(config: Config) -> Registry:
         blobs=BLOB_BACKENDS[config.blobs](layout, config),
         builds=BUILD_BACKENDS[config.index](layout, config),
         audit=AuditLog(config.audit_log or layout.audit_log),
+        signing=Signing(layout.url_signing_key, config.url_signing_key),
     )
 
 
