@@ -11,6 +11,8 @@ so the outputs prove which version Heat read; the update from 1.0.0 to
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -93,15 +95,19 @@ def expected_outputs(version: str, length: int) -> dict[str, Any]:
             "config": f"#!/bin/sh\necho {version}\n", "secret_length": length}
 
 
-@pytest.fixture
-def released(server: Server, git: Git, ns: str, tmp_path: Path) -> str:
-    """``{ns}/app`` released as 1.0.0 (secret length 8) then 1.1.0
+def release(server: Server, git: Git, ns: str, work: Path, name: str = "app") -> str:
+    """``{ns}/{name}`` released as 1.0.0 (secret length 8) then 1.1.0
     (length 12, every file changed); the repository's path."""
     token = server.token("writer", ns)
-    work = tmp_path / "app"
-    push(server, git, work, f"{ns}/app", token, version_files("1.0.0", 8), tags=("v1.0.0",))
-    push(server, git, work, f"{ns}/app", token, version_files("1.1.0", 12), tags=("v1.1.0",))
-    return f"{ns}/app"
+    push(server, git, work, f"{ns}/{name}", token, version_files("1.0.0", 8), tags=("v1.0.0",))
+    push(server, git, work, f"{ns}/{name}", token, version_files("1.1.0", 12),
+         tags=("v1.1.0",))
+    return f"{ns}/{name}"
+
+
+@pytest.fixture
+def released(server: Server, git: Git, ns: str, tmp_path: Path) -> str:
+    return release(server, git, ns, tmp_path / "app")
 
 
 def test_the_command_line_creates_from_a_raw_url_and_updates_as_the_diff_said(
@@ -170,3 +176,28 @@ def test_heat_fetches_a_bare_template_url_itself(cloud: Cloud, server: Server, g
         '"files" section for get_file path: files/motd.txt',
         "Property error: resources.config.properties.config: No content found in the "
         '"files" section for get_file path: files/boot.sh'), message
+
+
+def test_a_private_template_through_a_signed_url(cloud: Cloud, server: Server, git: Git,
+                                                 ns: str, tmp_path: Path) -> None:
+    created = api(server, "POST", "/api/v1/templates", server.token("writer", ns),
+                  json={"namespace": ns, "name": "private", "visibility": "private"})
+    assert created.status_code == 201, created.text
+    private = release(server, git, ns, tmp_path / "private", "private")
+    user, name = cloud.make_user(), stack_name()
+    # Heat cannot read it unsigned: heatclient's fetch has no credentials.
+    refused = cloud.openstack("stack", "create", "-t",
+                              f"{server.url}/{private}/raw/1.0.0/template.yaml", name,
+                              user=user, check=False)
+    assert refused.returncode != 0
+    assert "404" in refused.stderr or "Not Found" in refused.stderr, refused.stderr
+    signed = subprocess.run(
+        [sys.executable, "-m", "heater", "template", "raw-url", private, "--ref", "1.0.0",
+         "--expires-in", "600", "--url", server.url, "--token", server.token("reader", ns)],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert signed.returncode == 0, signed.stderr
+    url = signed.stdout.strip()
+    assert f"/{private}/signed/" in url and url.endswith("/template.yaml")
+    stack = cloud.openstack_json("stack", "create", "--wait", "-t", url, name, user=user)
+    assert stack["stack_status"] == "CREATE_COMPLETE"
+    assert Heat(cloud, user).outputs(name) == expected_outputs("1.0.0", 8)
