@@ -27,8 +27,8 @@ from heater.cli.serve import WORKER_READY
 from heater.config import Config
 from heater.paths import Layout
 from heater.wiring import build_registry
-from tests.services.swift_server import Swift, start_swift
 from tests.services.openstack import Cloud, start_cloud
+from tests.services.swift_server import Swift, start_swift
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
