@@ -29,6 +29,8 @@ DEFAULT_BLOB_PART_BYTES = 16 * 1024 * 1024
 MIN_BLOB_PART_BYTES = 5 * 1024 * 1024
 
 ENV_CONFIG = "HEATER_CONFIG"
+# A signing key as text must carry at least the 128 bits of 32 hex digits.
+MIN_SIGNING_KEY_CHARS = 32
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,15 @@ def _origins(value: str) -> tuple[str, ...]:
             raise ValueError("must be *, or origins such as https://ui.example.com (scheme, "
                              f"host and port only) separated by commas, not {origin!r}")
     return found
+
+
+def _signing_key(value: str) -> str | None:
+    """A shared secret for signed raw URLs; empty: a key file in the data directory."""
+    value = value.strip()
+    if value and len(value) < MIN_SIGNING_KEY_CHARS:
+        raise ValueError(f"must be at least {MIN_SIGNING_KEY_CHARS} characters "
+                         "(e.g. from: openssl rand -hex 32)")
+    return value or None
 
 
 def _dsn(value: str) -> str | None:
@@ -199,6 +210,9 @@ SETTINGS = (
     Setting("glance_credential", "HEATER_GLANCE_CREDENTIAL", "", parse=_credential),
     # Glance's endpoint; empty: the image service of Keystone's catalog.
     Setting("glance_url", "HEATER_GLANCE_URL", "", parse=_optional_url),
+    # The key of signed raw URLs, shared by every node; empty: url-signing.key
+    # in the data directory, made on first use.
+    Setting("url_signing_key", "HEATER_URL_SIGNING_KEY", "", parse=_signing_key),
 )
 
 # What each object store needs set (the others have usable defaults).
@@ -258,6 +272,7 @@ class Config:
     keystone_namespaces: Mapping[str, str] = field(default_factory=dict)
     glance_credential: tuple[str, str] | None = field(default=None, repr=False)
     glance_url: str | None = None
+    url_signing_key: str | None = field(default=None, repr=False)  # a secret
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())

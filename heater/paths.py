@@ -26,6 +26,7 @@
       pending/<id>                  a write whose listeners (the index) have not
                                     run yet; left by a process that died
       auth.sqlite                   API tokens (secrets stored hashed)
+      url-signing.key               the key of signed raw URLs, unless configured
       builds.sqlite                 image builds still waiting for their bytes
       index.sqlite                  catalog index, a cache rebuilt from git/
         index.sqlite.lock             serialises its repairs and rebuilds
@@ -185,6 +186,12 @@ class Layout:
     @property
     def auth_db(self) -> Path:
         return self.root / "auth.sqlite"
+
+    @property
+    def url_signing_key(self) -> Path:
+        """The key signed raw URLs are made with (the ``url_signing_key``
+        setting replaces it)."""
+        return self.root / "url-signing.key"
 
     @property
     def builds_db(self) -> Path:

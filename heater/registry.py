@@ -21,6 +21,7 @@ import pygit2
 from heater.auth import policy
 from heater.auth.identity import Credentials, Identity
 from heater.auth.policy import require_role
+from heater.auth.signing import Signing
 from heater.auth.tokens import Caller, Principal, Role, TokenStore
 from heater.blobs import BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
@@ -70,8 +71,10 @@ class Registry:
 
     def __init__(self, layout: Layout, *, repos: RepositoryStore, tokens: TokenStore,
                  identity: Identity, blobs: BlobStore, builds: BuildStore,
-                 audit: AuditLog | None = None, glance: Glance | None = None) -> None:
+                 audit: AuditLog | None = None, glance: Glance | None = None,
+                 signing: Signing | None = None) -> None:
         self.layout = layout
+        self.signing = signing or Signing(layout.url_signing_key)
         self.repos = repos
         self.tokens = tokens  # Heater's own tokens, which `heater token` manages
         self.identity = identity

@@ -21,6 +21,7 @@ from functools import partial
 
 from heater.auth.identity import HeaterTokens, Identity
 from heater.auth.keystone import KeystoneIdentity
+from heater.auth.signing import Signing
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Caller, TokenStore
 from heater.blobs import BlobStore
@@ -138,6 +139,7 @@ def build_registry(config: Config) -> Registry:
         audit=AuditLog(config.audit_log or layout.audit_log),
         glance=Glance(config.keystone_url or "", config.glance_credential, config.glance_url)
         if config.glance_credential is not None else None,
+        signing=Signing(layout.url_signing_key, config.url_signing_key),
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from _pytest.nodeid import coerce_node_id
 
 from heater.auth.tokens import Role
 from heater.cli.serve import WORKER_READY
@@ -128,9 +129,33 @@ CLOUD_GROUP = pytest.mark.xdist_group("openstack")
 SYSTEM_TESTS = Path(__file__).parent / "system"
 
 
-# tryfirst: xdist's own hook reads the xdist_group marks on workers (for
-# --dist loadgroup), and would run before this one otherwise.
-@pytest.hookimpl(tryfirst=True)
+# A test that records a property named "report:<title>" has its value
+# printed at the end of the run: reports reach the controller from every
+# xdist worker, where a test's own output is not shown.
+REPORT_PREFIX = "report:"
+_REPORTS: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name.startswith(REPORT_PREFIX) and report.when == "call":
+            _REPORTS[name.removeprefix(REPORT_PREFIX)] = str(value)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for title, text in _REPORTS.items():
+        terminalreporter.section(title)
+        terminalreporter.write_line(text)
+
+
+def _join_group(item: pytest.Item, group: str) -> None:
+    """What xdist's ``--dist loadgroup`` does with an ``xdist_group`` mark:
+    the group as a suffix of the node id, which its scheduler reads. xdist
+    3.8 still writes ``item._nodeid``, which pytest 9 no longer reads."""
+    if item.config.getoption("loadgroup", False) and "@" not in item.nodeid:
+        item._id = coerce_node_id(f"{item.nodeid}@{group}")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark system runs ``system`` and server-backed tests ``e2e``; the rest
     are unit tests (``scripts/test --fast`` runs only those)."""
@@ -141,6 +166,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
         if "cloud" in getattr(item, "fixturenames", ()):
             item.add_marker(CLOUD_GROUP)
+            _join_group(item, "openstack")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """``heater template ...``: templates on a server, over the REST API: list
-and search, show, versions, release, yank, deprecate, diff, delete."""
+and search, show, versions, release, yank, deprecate, diff, delete, and
+signed raw URLs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import sys
 from typing import Any
 
+from heater.auth.signing import DEFAULT_EXPIRES_IN
 from heater.cli.remote import (
     add_listing,
     emit,
@@ -68,6 +70,17 @@ def add_commands(commands: Any) -> None:
     diff.add_argument("--unified", action="store_true",
                       help="print the patch (git apply takes it) instead of a summary")
 
+    raw_url = sub.add_parser(
+        "raw-url", parents=[remote],
+        help="print a signed raw URL that opens one commit of a template to anyone until "
+             "it expires: Heat reads a private template with it (openstack stack create -t)")
+    raw_url.add_argument("repo", metavar="NS/NAME")
+    raw_url.add_argument("--ref", help="a version, branch, latest or commit (default: "
+                                       "latest, else the default branch)")
+    raw_url.add_argument("--path", help="the file (default: the entry point)")
+    raw_url.add_argument("--expires-in", type=int, default=DEFAULT_EXPIRES_IN,
+                         metavar="SECONDS", help=f"default {DEFAULT_EXPIRES_IN}")
+
     delete = sub.add_parser("delete", parents=[remote],
                             help="delete a template (a tombstone; needs an admin token)")
     delete.add_argument("repo", metavar="NS/NAME")
@@ -78,7 +91,8 @@ def add_commands(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     command = {"list": list_templates, "search": list_templates, "show": show,
                "versions": versions, "release": release, "yank": yank,
-               "deprecate": deprecate, "diff": diff, "delete": delete}[args.template_command]
+               "deprecate": deprecate, "diff": diff, "delete": delete,
+               "raw-url": raw_url}[args.template_command]
     return run_remote(args, lambda api: command(api, args))
 
 
@@ -194,6 +208,20 @@ def _diff_summary(result: dict[str, Any], args: argparse.Namespace) -> str:
         lines.append(str(check["message"]))
     lines.append(table(["status", "file", "added", "removed"], rows) or "no changes")
     return "\n".join(lines)
+
+
+def raw_url(api: Client, args: argparse.Namespace) -> int:
+    """The signed URL on standard output (its commit and expiry on standard
+    error), so that it can go straight to ``openstack stack create -t``."""
+    body: dict[str, object] = {"expires_in": args.expires_in}
+    if args.ref:
+        body["ref"] = args.ref
+    if args.path:
+        body["path"] = args.path
+    signed = api.json("POST", f"{_repo(args)}/raw-url", body)
+    if not args.json:
+        print(f"{short(signed['ref']['commit'])} until {signed['expires_at']}", file=sys.stderr)
+    return emit(args, signed, lambda: str(signed["url"]))
 
 
 def delete(api: Client, args: argparse.Namespace) -> int:

@@ -21,22 +21,30 @@ chunks (:mod:`heater.git.blobs`): a worker never holds a large file whole.
 
 A file read through a yanked version (``v1.2.0`` after a yank) still
 answers, with ``X-Heater-Yanked: <reason>`` so that tools can warn.
+
+``/<ns>/<name>/signed/<signature>/raw/<commit>/<path>`` is the same file
+for anyone holding a signed URL (:mod:`heater.auth.signing`), private
+templates included; it is never stored by a shared cache.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import posixpath
+import time
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.routing import PathConverter
 
+from heater.auth.tokens import Principal, Role
 from heater.git.blobs import STREAM_ABOVE, BlobStream
 from heater.http.api.templates import templates
 from heater.http.context import caller
+from heater.http.credentials import note_caller
 from heater.names import RepoId
 from heater.repos.resolve import Resolved
+from heater.templates.service import SIGNED_URL_READER, RawFile
 
 bp = Blueprint("raw", __name__)
 
@@ -107,14 +115,31 @@ def cache_control(resolved: Resolved, private: bool) -> str:
 @bp.get("/<namespace>/<name>/raw/<ref>/<path:path>", merge_slashes=False)
 def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
     found = templates().raw_file(caller(), RepoId(namespace, name), ref, path)
+    resolved, path = found.resolved, found.path
+    return _answer(found, f"/{namespace}/{name}/raw/{resolved.sha}/{quote(path)}",
+                   cache_control(resolved, found.info.private), found.info.private)
+
+
+@bp.get("/<namespace>/<name>/signed/<signature>/raw/<commit>/<path:path>",
+        merge_slashes=False)
+def signed_raw_file(namespace: str, name: str, signature: str, commit: str,
+                    path: str) -> Response:
+    found = templates().signed_raw_file(RepoId(namespace, name), signature, commit, path,
+                                        time.time())
+    note_caller(request.environ, Principal(SIGNED_URL_READER, Role.READER, namespace))
+    # Never kept by a shared cache: the URL must stop working when it expires.
+    return _answer(found, request.path, "private, no-store", True)
+
+
+def _answer(found: RawFile, location: str, cache: str, private: bool) -> Response:
+    """The file, or 304, with the headers every raw answer carries."""
     path = found.path
-    resolved, private = found.resolved, found.info.private
     etag = str(found.blob.id)
     headers = {
         "ETag": f'"{etag}"',
-        "Cache-Control": cache_control(resolved, private),
-        "Content-Location": f"/{namespace}/{name}/raw/{resolved.sha}/{quote(path)}",
-        "X-Heater-Commit": resolved.sha,
+        "Cache-Control": cache,
+        "Content-Location": location,
+        "X-Heater-Commit": found.resolved.sha,
         **SECURITY_HEADERS,
     }
     if private:

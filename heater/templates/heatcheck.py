@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,8 @@ Keys = tuple[str | int, ...]
 
 # Heat's pseudo parameters, readable with get_param in every template.
 PSEUDO_PARAMETERS = frozenset({"OS::stack_name", "OS::stack_id", "OS::project_id"})
+# heat_template_version from which deletion_policy may be written lower-case.
+LOWER_CASE_POLICIES_SINCE = "2016-10-14"
 
 class Severity(enum.StrEnum):
     ERROR = "error"
@@ -50,6 +52,7 @@ class Rule(enum.StrEnum):
 
     UNKNOWN_SECTION = "unknown-section"
     UNKNOWN_FUNCTION = "unknown-function"
+    FUNCTION_ARGUMENTS = "function-arguments"
     PARAMETER_DEFINITION = "parameter-definition"
     UNDEFINED_PARAMETER = "undefined-parameter"
     UNDEFINED_RESOURCE = "undefined-resource"
@@ -146,6 +149,7 @@ class _Checker:
         self.check_sections()
         for name, definition in self.parameters.items():
             self.check_parameter(name, definition)
+        self.check_parameter_groups(self.data.get("parameter_groups"))
         for name, definition in self.resources.items():
             if isinstance(definition, dict):
                 self.check_resource(name, _mapping(definition))
@@ -196,6 +200,33 @@ class _Checker:
                 self.add((*where, "default"), Rule.PARAMETER_DEFINITION,
                          f"parameter {name}: default {reason}")
 
+    def check_parameter_groups(self, groups: Any) -> None:
+        """As Heat's ParameterGroups: a list of groups, each with a list of
+        parameters, each a parameter of the template and in one group only."""
+        if groups is None:
+            return
+        where: Keys = ("parameter_groups",)
+        if not isinstance(groups, list):
+            self.add(where, Rule.PARAMETER_DEFINITION, "parameter_groups must be a list")
+            return
+        grouped: set[str] = set()
+        for index, group in enumerate(groups):
+            names = group.get("parameters") if isinstance(group, dict) else None
+            if not isinstance(names, list):
+                self.add((*where, index), Rule.PARAMETER_DEFINITION,
+                         "a parameter group needs a list of parameters")
+                continue
+            for position, name in enumerate(names):
+                keys: Keys = (*where, index, "parameters", position)
+                if name in grouped:
+                    self.add(keys, Rule.PARAMETER_DEFINITION,
+                             f"parameter {name} is in more than one parameter group")
+                elif str(name) not in self.parameters and name not in PSEUDO_PARAMETERS:
+                    self.add(keys, Rule.PARAMETER_DEFINITION,
+                             f"parameter group names {name!r}, which is not a parameter"
+                             f"{closest(str(name), self.parameters)}")
+                grouped.add(str(name))
+
     def check_parameter_constraint(self, name: str, where: Keys, constraint: Any) -> None:
         if not isinstance(constraint, dict):
             self.add(where, Rule.PARAMETER_DEFINITION,
@@ -224,6 +255,12 @@ class _Checker:
                 self.add(keys, Rule.UNDEFINED_RESOURCE,
                          f"resource {name} depends on {target!r}, which is not a resource "
                          f"of this template{closest(target, self.resources)}")
+        policy = definition.get("deletion_policy")
+        allowed = self.deletion_policies()
+        if isinstance(policy, str) and policy not in allowed:
+            self.add((*where, "deletion_policy"), Rule.RESOURCE_DEFINITION,
+                     f"resource {name}: deletion_policy {policy!r} is not one of "
+                     f"{', '.join(allowed)}{closest(policy, allowed)}")
         condition = definition.get("condition")
         if isinstance(condition, str) and condition not in self.conditions:
             self.add((*where, "condition"), Rule.UNDEFINED_CONDITION,
@@ -234,6 +271,14 @@ class _Checker:
             return
         properties = definition.get("properties")
         self.check_type(name, rtype, where, properties)
+
+    def deletion_policies(self) -> tuple[str, ...]:
+        """Heat's policies; lower-case aliases from 2016-10-14 (every named version)."""
+        policies = ("Delete", "Retain", "Snapshot")
+        dated = self.version.version[:1].isdigit()
+        if dated and self.version.version < LOWER_CASE_POLICIES_SINCE:
+            return policies
+        return (*policies, *(p.lower() for p in policies))
 
     def check_type(self, name: str, rtype: str, where: Keys, properties: Any) -> None:
         mapped = self.mapped(rtype, name)
@@ -359,6 +404,11 @@ class _Checker:
                 stack.extend(item)
         return False
 
+    def is_call(self, value: Any) -> bool:
+        """Whether ``value`` itself is a function call (not one inside it)."""
+        return isinstance(value, dict) and len(value) == 1 \
+            and str(next(iter(value))) in self.all_functions
+
     def check_functions(self) -> None:
         for section in ("resources", "outputs"):
             for keys, call, args in _calls(self.data.get(section), (section,),
@@ -370,8 +420,8 @@ class _Checker:
                 self.add(keys, Rule.UNKNOWN_FUNCTION,
                          f"{call} cannot be used in conditions with heat_template_version "
                          f"{self.version.version}")
-            elif call == "get_param":
-                self.check_call(keys, call, args)
+            else:
+                self.check_arguments(keys, call, args)
 
     def check_call(self, keys: Keys, call: str, args: Any) -> None:
         if call not in self.version.functions:
@@ -380,6 +430,14 @@ class _Checker:
             self.add(keys, Rule.UNKNOWN_FUNCTION,
                      f"{call} is not a function of heat_template_version "
                      f"{self.version.version}{hint}")
+            return
+        self.check_arguments(keys, call, args)
+
+    def check_arguments(self, keys: Keys, call: str, args: Any) -> None:
+        """The shape of a call's arguments, and the names it refers to."""
+        problem = _argument_problem(call, args, self.is_call)
+        if problem:
+            self.add(keys, Rule.FUNCTION_ARGUMENTS, f"{call}: {problem}")
             return
         if call == "get_param":
             name = args[0] if isinstance(args, list) and args else args
@@ -428,6 +486,55 @@ def _replaced_by_given(prop: str, schema: Mapping[str, PropertySchema],
     return any(other.startswith(prop) and other != prop and value is not None
                and schema[other].support.status is not SupportStatus.SUPPORTED
                for other, value in given.items() if other in schema)
+
+
+# The shape Heat requires of a function's arguments before it makes a
+# stack: a list of so many items (at most None: any number), or a mapping
+# with these keys. Arguments computed by another function are not judged.
+_ARGUMENTS: dict[str, tuple[int, int | None] | tuple[str, ...]] = {
+    "get_attr": (1, None),  # one item: every attribute, from 2015-10-15
+    "list_join": (2, None),
+    "digest": (2, 2),
+    "str_split": (2, 3),
+    "equals": (2, 2),
+    "contains": (2, 2),
+    "filter": (2, 2),
+    "and": (2, None),
+    "or": (2, None),
+    "if": (2, 3),
+    "map_merge": (0, None),
+    "list_concat": (0, None),
+    "list_concat_unique": (0, None),
+    "str_replace": ("template", "params"),
+    "str_replace_strict": ("template", "params"),
+    "str_replace_vstrict": ("template", "params"),
+    "repeat": ("for_each", "template"),
+    "yaql": ("expression",),
+}
+
+
+def _argument_problem(call: str, args: Any, is_call: Callable[[Any], bool]) -> str | None:
+    """What is wrong with the literal ``args`` of ``call``, if anything."""
+    shape = _ARGUMENTS.get(call)
+    if shape is None or is_call(args):
+        return None
+    if isinstance(shape[0], str):
+        if not isinstance(args, dict):
+            return f"the arguments must be a mapping, not {_shape(args)}"
+        missing = [str(key) for key in shape if key not in args]
+        return f"needs {' and '.join(missing)}" if missing else None
+    least, most = shape
+    if not isinstance(args, list):
+        return f"the arguments must be a list, not {_shape(args)}"
+    if len(args) < least or (most is not None and len(args) > most):
+        count = str(least) if least == most else \
+            f"at least {least}" if most is None else f"{least} to {most}"
+        return f"takes {count} arguments, not {len(args)}"
+    if call == "list_join":
+        for index, joined in enumerate(args[1:], 1):
+            if not isinstance(joined, list) and not is_call(joined):
+                return f"argument {index} must be a list, not {_shape(joined)}"
+    return None
 
 
 def _calls(node: Any, keys: Keys, names: frozenset[str]) -> Iterator[tuple[Keys, str, Any]]:

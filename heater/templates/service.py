@@ -23,7 +23,8 @@ from typing import Any
 import pygit2
 
 from heater.auth.policy import require_token
-from heater.auth.tokens import Caller
+from heater.auth.signing import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MIN_EXPIRES_IN
+from heater.auth.tokens import Caller, Principal, Role
 from heater.catalog.detail import template_detail, yank_of
 from heater.diff import RefComparison, compare_refs
 from heater.errors import InvalidValue, MissingField
@@ -35,7 +36,7 @@ from heater.repos.browse import split_ref
 from heater.repos.commits import HistoryPage, history
 from heater.repos.lifecycle_actions import VersionNotFound, check_text
 from heater.repos.resolve import LATEST, Resolved
-from heater.repos.store import Kind, RepoInfo, parse_visibility
+from heater.repos.store import Kind, RepoInfo, RepositoryNotFound, parse_visibility
 from heater.repos.versions import TaggedVersion, Version
 from heater.repos.view import RepoView
 from heater.repositories import Body, Repositories
@@ -60,10 +61,36 @@ def string_field(body: Mapping[str, Any], field: str, *, required: bool) -> str 
     return value
 
 
+def _expires_in(body: Mapping[str, Any]) -> int:
+    """``expires_in``: whole seconds, within what signed URLs allow."""
+    value = body.get("expires_in", DEFAULT_EXPIRES_IN)
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or not MIN_EXPIRES_IN <= value <= MAX_EXPIRES_IN:
+        raise InvalidValue("expires_in", f"'expires_in' must be a whole number of seconds "
+                                         f"from {MIN_EXPIRES_IN} to {MAX_EXPIRES_IN}")
+    return value
+
+
 def _required(body: Mapping[str, Any], field: str) -> str:
     value = string_field(body, field, required=True)
     assert value is not None
     return value
+
+
+@dataclass(frozen=True)
+class SignedUrl:
+    """A signature that opens one commit of a repository until ``expires``
+    (Unix seconds), and the file the URL was asked for."""
+
+    resolved: Resolved
+    path: str
+    signature: str
+    expires: int
+
+
+# Who reads through a signed URL, for the access log and the access policy:
+# a reader of the URL's namespace, for the one repository the signature names.
+SIGNED_URL_READER = "signed-url"
 
 
 @dataclass(frozen=True)
@@ -147,10 +174,11 @@ class Templates:
                 return HistoryPage([], None)
             return history(view.git, start, limit, marker)
 
-    def raw_file(self, caller: Caller, repo: RepoId, ref: str, path: str) -> RawFile:
+    def raw_file(self, caller: Caller, repo: RepoId, ref: str, path: str,
+                 kind: Kind | None = None) -> RawFile:
         """The file at ``path`` at ``ref`` in any repository (template or
-        image) that ``caller`` may read."""
-        with self.registry.view(caller, repo) as view:
+        image, unless ``kind`` says which) that ``caller`` may read."""
+        with self.registry.view(caller, repo, kind) as view:
             # The URL split at the first "/"; a branch may hold more of it.
             ref, path = split_ref(view.git, f"{ref}/{path}", path_required=True)
             resolved = view.resolve(ref)
@@ -161,6 +189,35 @@ class Templates:
             _type, size = view.git.odb.read_header(blob.id)
             return RawFile(view.info, resolved, blob, yank_of(resolved, view.state), size,
                            Path(view.git.path), path)
+
+    def sign_raw_url(self, caller: Caller, repo: RepoId, body: Body, now: float) -> SignedUrl:
+        """A signed raw URL's parts for a template ``caller`` may read: at
+        ``ref`` (default ``latest``, else the default branch), for ``path``
+        (default the entry point), valid ``expires_in`` seconds (default an hour)."""
+        with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
+            fields = body()
+            ref = string_field(fields, "ref", required=False)
+            path = string_field(fields, "path", required=False)
+            expires = int(now) + _expires_in(fields)
+            resolved = _resolve(view, ref)
+            tree = resolved.commit.tree
+            path = path or entrypoint(tree)
+            if find_blob(tree, path) is None:
+                raise FileNotInTree(path, f"{resolved.ref} ({resolved.sha[:12]})",
+                                    directory=is_directory(tree, path))
+            signature = self.registry.signing.signer().sign(repo, resolved.sha, expires)
+            return SignedUrl(resolved, path, signature, expires)
+
+    def signed_raw_file(self, repo: RepoId, signature: str, commit: str, path: str,
+                        now: float) -> RawFile:
+        """The file at ``path`` of ``commit`` (a full SHA) through a signed
+        URL; a signature that does not open ``commit`` of ``repo`` at ``now``
+        is answered as a missing repository, whoever asks."""
+        if not self.registry.signing.signer().verify(repo, commit, signature, now):
+            self.registry.look_up_stand_in()  # the time a missing repository takes
+            raise RepositoryNotFound(repo)
+        reader = Principal(SIGNED_URL_READER, Role.READER, repo.namespace)
+        return self.raw_file(reader, repo, commit, path, Kind.TEMPLATE)
 
     def bundle(self, caller: Caller, repo: RepoId, ref: str | None,
                environments: Sequence[str], base_url: str) -> Bundle:

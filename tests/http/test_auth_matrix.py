@@ -38,7 +38,10 @@ from tests.images_helpers import UBUNTU_MANIFEST, push, queue_build
 # does not exist); "-" for endpoints about no repository. In endpoints, T is
 # /api/v1/templates/<namespace>/<name>, I /api/v1/images/<namespace>/<name>,
 # B /api/v1/builds/<build_id>, G /<ns>/<name>.git and RAW
-# /<namespace>/<name>/raw/<ref>/<path:path>. An endpoint with a "#" is one
+# /<namespace>/<name>/raw/<ref>/<path:path>, SIGNED the same through a signed
+# URL (credentials are not looked at: the URL is the credential; every row
+# but pt's sends the public template's signature, which opens nothing
+# else, so a private template is as missing as a missing one). An endpoint with a "#" is one
 # of the rows below with a hostile argument (VARIANTS says which).
 #
 # Reading rules: a private repository answers 404 to those who may not read
@@ -203,6 +206,15 @@ GET    /<namespace>/<name>/raw/<ref>/<path:path> st   404 401 200 200 200 404 40
 GET    /<namespace>/<name>/raw/<ref>/<path:path> pi   200 401 200 200 200 200 200 200 200 200 200
 GET    /<namespace>/<name>/raw/<ref>/<path:path> si   404 401 200 200 200 404 404 404 200 200 200
 GET    /<namespace>/<name>/raw/<ref>/<path:path> none 404 401 404 404 404 404 404 404 404 404 404
+POST   T/raw-url                                 pt   200 401 200 200 200 200 200 200 200 200 200
+POST   T/raw-url                                 st   404 401 200 200 200 404 404 404 200 200 200
+POST   T/raw-url                                 pi   404 401 404 404 404 404 404 404 404 404 404
+POST   T/raw-url                                 none 404 401 404 404 404 404 404 404 404 404 404
+GET    SIGNED                                    pt   200 200 200 200 200 200 200 200 200 200 200
+GET    SIGNED                                    st   404 404 404 404 404 404 404 404 404 404 404
+GET    SIGNED                                    pi   404 404 404 404 404 404 404 404 404 404 404
+GET    SIGNED                                    si   404 404 404 404 404 404 404 404 404 404 404
+GET    SIGNED                                    none 404 404 404 404 404 404 404 404 404 404 404
 GET    G/info/refs?service=git-upload-pack       pt   200 401 200 200 200 200 200 200 200 200 200
 GET    G/info/refs?service=git-upload-pack       st   401 401 200 200 200 404 404 404 200 200 200
 GET    G/info/refs?service=git-upload-pack       pi   200 401 200 200 200 200 200 200 200 200 200
@@ -306,6 +318,7 @@ ABBREVIATIONS = {
     "B": "/api/v1/builds/<build_id>",
     "G": "/<ns>/<name>.git",
     "RAW": "/<namespace>/<name>/raw/<ref>/<path:path>",
+    "SIGNED": "/<namespace>/<name>/signed/<signature>/raw/<commit>/<path:path>",
 }
 
 
@@ -487,6 +500,25 @@ def _raw(world: World, key: str) -> Call:
     return Call("GET", f"/{world.ns}/{name}/raw/main/{file}", name)
 
 
+def _sign_raw_url(world: World, key: str) -> Call:
+    path, name = _tpl(world, key, "/raw-url")
+    return Call("POST", path, name, json={"ref": "main", "expires_in": 600})
+
+
+_SIGNED: dict[str, str] = {}  # namespace -> "signed/<signature>/raw/<commit>/template.yaml"
+
+
+def _signed(world: World, key: str) -> Call:
+    """The public template's signed URL, with ``key``'s name in it."""
+    if world.ns not in _SIGNED:
+        made = requests.post(f"{world.server.url}/api/v1/templates/{world.ns}/"
+                             f"{world.name('pt')}/raw-url", json={"ref": "main"}, timeout=30)
+        assert made.status_code == 200, made.text
+        _SIGNED[world.ns] = made.json()["url"].split(f"/{world.name('pt')}/", 1)[1]
+    name = world.name(key)
+    return Call("GET", f"/{world.ns}/{name}/{_SIGNED[world.ns]}", name)
+
+
 def _image(suffix: str, params: dict[str, str] | None = None) -> Callable[[World, str], Call]:
     def make(world: World, key: str) -> Call:
         name = world.name(key)
@@ -621,6 +653,8 @@ CASES: dict[str, Callable[[World, str], Call]] = {
     "GET /<repo:namespace>/<repo:name>": _page(""),
     "GET /<repo:namespace>/<repo:name>/info/refs": _page("/info/refs",
                                                          {"service": "git-upload-pack"}),
+    "POST /api/v1/templates/<namespace>/<name>/raw-url": _sign_raw_url,
+    "GET /<namespace>/<name>/signed/<signature>/raw/<commit>/<path:path>": _signed,
     **{f"GET /<ns>/<name>.git/info/refs?service={s}": _git("GET", s) for s in SERVICES},
     **{f"POST /<ns>/<name>.git/{s}": _git("POST", s) for s in SERVICES},
 }

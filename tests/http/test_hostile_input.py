@@ -207,7 +207,7 @@ def routes(tmp_path: Path) -> Iterator[tuple[str, str, bool]]:
 HOSTILE_BY_PARAMETER = {
     "namespace": HOSTILE_NAMES, "name": HOSTILE_NAMES, "ref": HOSTILE_REFS,
     "version": HOSTILE_REFS, "path": HOSTILE_PATHS, "build_id": BAD_UUIDS,
-    "ref_path": HOSTILE_REFS,
+    "ref_path": HOSTILE_REFS, "signature": HOSTILE_REFS, "commit": HOSTILE_REFS,
 }
 _PARAMETER_RE = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
@@ -231,6 +231,11 @@ URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
     # A tree's ref and path: the ref ends where no branch or tag name does.
     "ref_path": ((400, "invalid_value"), {"refs%2fheads%2f..%2fx": (404, "unknown_ref"),
                                          "%ff": (404, "unknown_ref")}),
+    # A signed URL whose signature does not open that commit of that
+    # repository is a missing repository, whatever is wrong with it.
+    "signature": ((404, "repository_not_found"), _SLASHED),
+    # The commit is followed by the file's path: a "/" only moves where they meet.
+    "commit": ((404, "repository_not_found"), {}),
     "path": ((400, "invalid_value"), {
         "%2fetc%2fpasswd": NO_ROUTE, "/etc/passwd": NO_ROUTE,
         # Names git allows in a tree; this one has no such file.
@@ -262,9 +267,24 @@ def url_answer(parameter: str, value: str, git_service: bool, path: str,
 
 def legit_values(world: World, rule: str) -> dict[str, str]:
     image = "/images/" in rule or rule.endswith("/builds")
+    signature, commit = _signed(world)
     return {"namespace": world.ns, "name": world.names["pi" if image else "pt"],
             "ref": "main", "version": "v1.0.0", "path": "template.yaml", "ref_path": "main",
-            "build_id": world.builds["pi"]}
+            "build_id": world.builds["pi"], "signature": signature, "commit": commit}
+
+
+_SIGNATURES: dict[str, tuple[str, str]] = {}  # namespace -> the public template's
+
+
+def _signed(world: World) -> tuple[str, str]:
+    """A signature that opens main's head of the public template, and that commit."""
+    if world.ns not in _SIGNATURES:
+        made = requests.post(f"{world.server.url}/api/v1/templates/{world.ns}/"
+                             f"{world.names['pt']}/raw-url", json={"ref": "main"}, timeout=30)
+        assert made.status_code == 200, made.text
+        signature, _raw, commit = made.json()["base_url"].split("/signed/")[1].split("/")[:3]
+        _SIGNATURES[world.ns] = signature, commit
+    return _SIGNATURES[world.ns]
 
 
 # A well-formed request body for each action that takes one, and the query a

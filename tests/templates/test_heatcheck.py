@@ -77,6 +77,24 @@ def test_a_valid_template_has_no_findings() -> None:
      "4: warning: unknown-plugin-type: resource alarm: type 'OS::Ceilometer::Alarm' is "
      "neither a Heat resource type, a nested template, nor mapped in an environment's "
      "resource_registry (did you mean 'OS::Aodh::Alarm'?)"),
+    # What Heat 19 refused and Heater accepted (tests/templates/test_heat_agrees.py).
+    (template(SERVER + "    deletion_policy: Keep\n"),
+     "7: error: resource-definition: resource server: deletion_policy 'Keep' is not one of "
+     "Delete, Retain, Snapshot, delete, retain, snapshot"),
+    (template(SERVER + "    deletion_policy: retain\n", version="2015-10-15"),
+     "7: error: resource-definition: resource server: deletion_policy 'retain' is not one "
+     "of Delete, Retain, Snapshot (did you mean 'Retain'?)"),
+    (template(SERVER, "parameter_groups:\n  - parameters: [nope]\n"),
+     "3: error: parameter-definition: parameter group names 'nope', which is not a "
+     "parameter"),
+    (template(SERVER) + "outputs:\n  a: {value: {get_attr: server}}\n",
+     "8: error: function-arguments: get_attr: the arguments must be a list, not 'server'"),
+    (template(SERVER + "      name: {str_replace: {template: $x}}\n"),
+     "7: error: function-arguments: str_replace: needs params"),
+    (template(SERVER + "      name: {list_join: [',', a]}\n"),
+     "7: error: function-arguments: list_join: argument 1 must be a list, not 'a'"),
+    (template(SERVER, "conditions:\n  c: {equals: [a]}\n"),
+     "3: error: function-arguments: equals: takes 2 arguments, not 1"),
 ])
 def test_each_check(text: str, expected: str) -> None:
     assert found(text) == [expected]
@@ -89,6 +107,10 @@ def test_older_property_names_heat_translates_still_count() -> None:
 
 
 def test_functions_and_external_resources_are_not_judged_literally() -> None:
+    assert found(template(SERVER + "      name: {list_join: [',', {get_param: n}]}\n"
+                                   "    deletion_policy: {get_param: p}\n",
+                          "parameters:\n  n: {type: comma_delimited_list}\n"
+                          "  p: {type: string}\n")) == []
     assert found(template(SERVER + "      config_drive: {get_param: drive}\n",
                           "parameters:\n  drive: {type: boolean}\n")) == []
     assert found(template("  s:\n    type: OS::Nova::Server\n    external_id: abc\n")) == []

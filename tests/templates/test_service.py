@@ -109,6 +109,8 @@ def test_a_write_the_index_missed_is_replayed_on_restart(
     assert latest(restarted)[field] == value
 
 
+SIGNED_URL = "<the signed URL>"
+
 # The service methods a handler may call, and the requests that reach each
 # handler of the template blueprints (acme/web, versions 1.0.0 and 1.1.0).
 HANDLERS: dict[str, tuple[str, str, dict[str, Any] | None, str]] = {
@@ -129,6 +131,10 @@ HANDLERS: dict[str, tuple[str, str, dict[str, Any] | None, str]] = {
     "templates_api.template_bundle": (
         "GET", "/api/v1/templates/acme/web/bundle?ref=v1.0.0", None, "bundle"),
     "raw.raw_file": ("GET", "/acme/web/raw/v1.0.0/template.yaml", None, "raw_file"),
+    "templates_api.sign_raw_url": (
+        "POST", "/api/v1/templates/acme/web/raw-url", {"ref": "1.0.0"}, "sign_raw_url"),
+    # The path of the URL the entry above answered.
+    "raw.signed_raw_file": ("GET", SIGNED_URL, None, "signed_raw_file"),
     "lifecycle_api.state": ("GET", "/api/v1/templates/acme/web/lifecycle", None, "lifecycle"),
     "lifecycle_api.yank": (
         "POST", "/api/v1/templates/acme/web/versions/1.0.0/yank", {"reason": "x"}, "yank"),
@@ -175,9 +181,12 @@ def test_each_handler_is_one_call_of_the_service(app: App,
     # The listing reads the catalog index, not a repository.
     assert endpoints - {"templates_api.list_templates"} == set(HANDLERS)
     admin = app.token(Role.ADMIN, "acme")
+    signed = ""
     for endpoint, (verb, path, body, service_method) in HANDLERS.items():
         called.clear()
-        answer = app.call(verb, path, admin, json=body)
+        answer = app.call(verb, signed if path == SIGNED_URL else path, admin, json=body)
+        if service_method == "sign_raw_url":
+            signed = "/" + answer.get_json()["url"].split("/", 3)[3]
         created = verb == "POST" and path.endswith(("/versions", "/templates"))
         assert answer.status_code == (201 if created else 200), (endpoint, answer.get_json())
         assert called == [service_method], endpoint

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from heater.catalog.index import DEFAULT_LIMIT
 from heater.catalog.listing import parse_limit
+from heater.http.api.browse import resolved_ref
 from heater.http.api.listing import listing, next_page_url
 from heater.http.context import caller, clone_url, json_body, registry
 from heater.http.publicurl import base_url
@@ -110,3 +113,20 @@ def template_bundle(namespace: str, name: str) -> Response:
     return Response(dumps(bundle.body), mimetype="application/json",
                     headers={"X-Heater-Commit": bundle.commit,
                              "Content-Location": f"{request.path}?{pinned}"})
+
+
+@bp.post("/<namespace>/<name>/raw-url")
+def sign_raw_url(namespace: str, name: str) -> Response:
+    signed = templates().sign_raw_url(caller(), RepoId(namespace, name),
+                                      lambda: json_body({"ref", "path", "expires_in"}),
+                                      time.time())
+    resolved = signed.resolved
+    base = f"{base_url()}/{namespace}/{name}/signed/{signed.signature}/raw/{resolved.sha}/"
+    return jsonify({
+        "url": base + quote(signed.path),
+        "base_url": base,
+        "path": signed.path,
+        "ref": resolved_ref(resolved),
+        "expires_at": dt.datetime.fromtimestamp(signed.expires, dt.UTC)
+        .strftime("%Y-%m-%dT%H:%M:%SZ"),
+    })
