@@ -244,6 +244,8 @@ CODES: dict[str, type[HeaterError]] = {
     "glance_unavailable": Unavailable,
     "glance_not_configured": Unavailable,
     "glance_mismatch": Unavailable,
+    "graphviz_missing": Unavailable,
+    "graphviz_failed": Unavailable,
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from heater.config import Config
-from heater.http import cors, errors, health, hints, observe, publicurl, raw
+from heater.http import cors, errors, health, hints, observe, publicurl, raw, web
 from heater.http.api import browse as browse_api
 from heater.http.api import builds as builds_api
 from heater.http.api import diff as diff_api
@@ -57,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                       lifecycle_api.images_bp, builds_api.bp, raw.bp, openapi.bp, diff_api.bp,
                       parameters_api.bp, browse_api.bp, hints.bp):
         app.register_blueprint(blueprint)
+    web.init_app(app)
 
     observe.init_app(app, settings.metrics_access)
     cors.init_app(app, settings.cors_origins)

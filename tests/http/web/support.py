@@ -1,0 +1,177 @@
+"""A data directory with templates worth looking at, for the web UI's
+tests (in process) and its browser tests and screenshots (served)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pygit2
+
+# What a template callers deploy looks like at version 1.0.0 and after:
+# 2.0.0 removes a parameter (major) and changes the port's network
+# (Heat replaces the port).
+WEB_V1 = """heat_template_version: 2018-08-31
+description: A web server behind a port, with its volume
+parameters:
+  image:
+    type: string
+    label: Image
+    description: Image to boot
+    default: debian-12
+  flavor:
+    type: string
+    description: Size of the server
+    default: m1.small
+    constraints:
+      - allowed_values: [m1.small, m1.large]
+  network:
+    type: string
+    description: Network to attach to
+  admin_password:
+    type: string
+    hidden: true
+    default: change-me
+parameter_groups:
+  - label: Server
+    parameters: [image, flavor]
+resources:
+  port:
+    type: OS::Neutron::Port
+    properties:
+      network: {get_param: network}
+  volume:
+    type: OS::Cinder::Volume
+    properties:
+      size: 10
+  server:
+    type: OS::Nova::Server
+    depends_on: volume
+    properties:
+      image: {get_param: image}
+      flavor: {get_param: flavor}
+      networks:
+        - port: {get_resource: port}
+  monitoring:
+    type: monitoring.yaml
+    properties:
+      server: {get_resource: server}
+outputs:
+  address:
+    description: The server's first address
+    value: {get_attr: [server, first_address]}
+"""
+WEB_V2 = WEB_V1.replace("""  flavor:
+    type: string
+    description: Size of the server
+    default: m1.small
+    constraints:
+      - allowed_values: [m1.small, m1.large]
+""", "").replace("flavor: {get_param: flavor}", "flavor: m1.large").replace(
+    "network: {get_param: network}", "network: private")
+MONITORING = """heat_template_version: 2018-08-31
+description: A check of one server
+parameters:
+  server:
+    type: string
+resources:
+  alarm:
+    type: OS::Aodh::Alarm
+    properties:
+      meter_name: cpu_util
+      threshold: 90
+      comparison_operator: gt
+      matching_metadata: {resource_id: {get_param: server}}
+"""
+README = """# Web server
+
+A web server for **acme**, with a [guide](docs/guide.md) and a
+[section](#usage).
+
+![diagram](docs/diagram.png) ![tracker](https://tracker.example.com/t.png)
+
+<script>alert("readme")</script>
+<a href="javascript:alert(1)">bad link</a>
+
+## Usage
+
+| Parameter | Meaning |
+|-----------|---------|
+| image     | what to boot |
+"""
+HEATER_YAML = """keywords: [web, nginx]
+maintainers:
+  - name: Web Team
+    email: web@example.com
+metadata:
+  tier: frontend
+"""
+DB = """heat_template_version: 2018-08-31
+description: A PostgreSQL database server
+resources:
+  db:
+    type: OS::Trove::Instance
+    properties:
+      flavor: m1.small
+      size: 5
+"""
+
+
+def web_files() -> dict[str, str]:
+    return {"template.yaml": WEB_V1, "monitoring.yaml": MONITORING, "README.md": README,
+            "heater.yaml": HEATER_YAML, "docs/guide.md": "# Guide\n\nRead me.\n"}
+
+
+def commit_files(repo_path: str, files: Mapping[str, str], message: str) -> str:
+    """Commit ``files`` (changed or added) on top of ``main`` of the bare
+    repository at ``repo_path``, as a push would; the new commit's SHA."""
+    git = pygit2.Repository(repo_path)
+    parent = git.references["refs/heads/main"].peel(pygit2.Commit)
+    index = pygit2.Index()
+    index.read_tree(parent.tree)
+    for path, text in files.items():
+        index.add(pygit2.IndexEntry(path, git.create_blob(text.encode()),
+                                    pygit2.enums.FileMode.BLOB))
+    tree = index.write_tree(git)
+    who = pygit2.Signature("Web Team", "web@example.com")
+    oid = git.create_commit("refs/heads/main", who, who, message, tree, [parent.id])
+    return str(oid)
+
+
+# A call of the API: (method, path, json body) -> (status, json answer).
+Call = Callable[[str, str, dict[str, Any] | None], tuple[int, Any]]
+
+
+def populate(call: Call, namespace: str, commit: Callable[[str, dict[str, str]], None],
+             private_namespace: str) -> None:
+    """``namespace/web`` at 1.0.0 and 2.0.0 (main ahead with a fix),
+    ``namespace/db`` deprecated for web, and a private
+    ``private_namespace/secret``; ``commit(repo, files)`` commits to main."""
+    def ok(method: str, path: str, body: dict[str, Any] | None, want: int = 201) -> None:
+        status, answer = call(method, path, body)
+        assert status == want, answer
+
+    ok("POST", "/api/v1/templates", {"namespace": namespace, "name": "web",
+                                     "files": web_files(), "message": "First web server"})
+    ok("POST", f"/api/v1/templates/{namespace}/web/versions",
+       {"version": "1.0.0", "ref": "main", "message": "First release"})
+    ok("POST", f"/api/v1/templates/{namespace}/web/versions",
+       {"version": "1.0.1", "ref": "main", "message": "Same again"})
+    ok("POST", f"/api/v1/templates/{namespace}/web/versions/1.0.1/yank",
+       {"reason": "Tagged by mistake"}, 200)
+    commit(f"{namespace}/web", {"template.yaml": WEB_V2})
+    ok("POST", f"/api/v1/templates/{namespace}/web/versions",
+       {"version": "2.0.0", "ref": "main", "message": "Fixed flavor, private network"})
+    ok("POST", "/api/v1/templates", {"namespace": namespace, "name": "db",
+                                     "files": {"template.yaml": DB}})
+    # A replacement is named as a RepoRef, or (before API 1.0) as "ns/name".
+    status, _answer = call("PUT", f"/api/v1/templates/{namespace}/db/deprecation", {
+        "message": "Use the managed database",
+        "replacement": {"namespace": namespace, "name": "web"}})
+    if status == 400:
+        ok("PUT", f"/api/v1/templates/{namespace}/db/deprecation",
+           {"message": "Use the managed database", "replacement": f"{namespace}/web"}, 200)
+    ok("POST", "/api/v1/templates", {"namespace": private_namespace, "name": "secret",
+                                     "visibility": "private",
+                                     "files": {"template.yaml": DB.replace(
+                                         "A PostgreSQL", "A secret PostgreSQL")}})

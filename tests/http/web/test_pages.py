@@ -1,0 +1,202 @@
+"""The web UI's pages, in process: what each shows, who sees what, and
+that what a template holds is escaped or sanitised."""
+
+from __future__ import annotations
+
+import re
+
+from tests.http.web.conftest import NS, PRIVATE_NS, Site
+
+
+def text(response: object) -> str:
+    data: bytes = response.data  # type: ignore[attr-defined]
+    return data.decode()
+
+
+def test_catalog_lists_public_templates_with_badges(site: Site) -> None:
+    page = site.get("/")
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    body = text(page)
+    assert f'href="/{NS}/web"' in body and f'href="/{NS}/db"' in body
+    assert '<span class="version">2.0.0</span>' in body
+    assert '<span class="badge deprecated">deprecated</span>' in body
+    assert "secret" not in body
+
+
+def test_catalog_search_keyword_namespace_and_sort(site: Site) -> None:
+    found = text(site.get("/?q=postgresql"))
+    assert f'href="/{NS}/db"' in found and f'href="/{NS}/web"' not in found
+    by_keyword = text(site.get("/?keyword=nginx"))
+    assert f'href="/{NS}/web"' in by_keyword and f'href="/{NS}/db"' not in by_keyword
+    assert "Remove keyword nginx" in by_keyword
+    assert "Nothing found" in text(site.get("/?namespace=nobody"))
+    names = re.findall(rf'href="/{NS}/(\w+)"><span', text(site.get("/?sort=name:desc")))
+    assert names == ["web", "db"]
+
+
+def test_catalog_paging(site: Site) -> None:
+    first = text(site.get("/?limit=1"))
+    more = re.search(r'href="([^"]+)" rel="next"', first)
+    assert more is not None
+    second = text(site.get(more.group(1).replace("&amp;", "&")))
+    assert f'href="/{NS}/web"' in second and "First page" in second
+
+
+def test_bad_listing_parameter_is_a_400_page(site: Site) -> None:
+    page = site.get("/?sort=size")
+    assert page.status_code == 400
+    assert "sort" in text(page) and page.mimetype == "text/html"
+
+
+def test_template_page(site: Site) -> None:
+    page = site.get(f"/{NS}/web")
+    assert page.status_code == 200
+    body = text(page)
+    assert "A web server behind a port" in body
+    # How to use it: Heat at the latest version's raw URL, and the clone URL.
+    assert (f"openstack stack create -t http://localhost/{NS}/web/raw/2.0.0/template.yaml web"
+            in body)
+    assert f'value="http://localhost/{NS}/web.git"' in body
+    for name in ("image", "network", "admin_password"):
+        assert f'id="param-{name}"' in body
+    assert 'id="param-flavor"' not in body  # 2.0.0 removed it
+    assert "change-me" not in body  # a hidden parameter's default is not shown
+    for resource in ("port", "volume", "server", "monitoring"):
+        assert f"<code>{resource}</code>" in body
+    assert "<code>address</code>" in body
+    assert "Web Team" in body and "mailto:web@example.com" in body
+    assert "frontend" in body
+    assert 'class="badge yanked"' in body
+
+
+def test_template_page_at_a_version(site: Site) -> None:
+    body = text(site.get(f"/{NS}/web?ref=1.0.0"))
+    assert 'id="param-flavor"' in body
+    assert "raw/1.0.0/template.yaml" in body
+    yanked = text(site.get(f"/{NS}/web?ref=1.0.1"))
+    assert "Version 1.0.1 was yanked" in yanked and "Tagged by mistake" in yanked
+
+
+def test_readme_is_sanitised_and_links_resolve_at_the_commit(site: Site) -> None:
+    body = text(site.get(f"/{NS}/web"))
+    commit = re.search(rf'/{NS}/web/files/([0-9a-f]{{40}})"', body)
+    assert commit is not None
+    sha = commit.group(1)
+    assert f'href="/{NS}/web/files/{sha}/docs/guide.md"' in body
+    assert f'src="/{NS}/web/raw/{sha}/docs/diagram.png"' in body
+    assert 'href="#usage"' in body
+    assert "<script>" not in body.split("</head>")[1]
+    assert "javascript:" not in body
+    assert "tracker.example.com" not in body  # no third-party request
+    assert "<table>" in body and "<strong>acme</strong>" in body
+
+
+def test_deprecated_template_names_its_replacement(site: Site) -> None:
+    body = text(site.get(f"/{NS}/db"))
+    assert "Deprecated" in body and "Use the managed database" in body
+    assert f'<a href="/{NS}/web">{NS}/web</a>' in body
+
+
+def test_private_template_is_a_404_like_a_missing_one(site: Site) -> None:
+    hidden = site.get(f"/{PRIVATE_NS}/secret")
+    missing = site.get(f"/{PRIVATE_NS}/absent")
+    assert hidden.status_code == missing.status_code == 404
+    assert text(hidden).replace("secret", "X") == text(missing).replace("absent", "X")
+    for path in ("files/main", "versions", "history", "compare?from=main&to=main", "graph.svg"):
+        assert site.get(f"/{PRIVATE_NS}/secret/{path}").status_code == 404, path
+    assert f'href="/{PRIVATE_NS}/secret"' not in text(site.get("/?q=secret"))
+
+
+def test_signed_in_reader_sees_the_private_template(site: Site) -> None:
+    assert "A secret PostgreSQL" in text(site.get(f"/{PRIVATE_NS}/secret", site.reader))
+    assert f'href="/{PRIVATE_NS}/secret"' in text(site.get("/", site.reader))
+    # A token that no longer authenticates signs the browser out.
+    gone = site.get("/", "hk_not_a_real_token")
+    assert gone.status_code == 200
+    assert "heater_session=;" in gone.headers["Set-Cookie"]
+
+
+def test_files_tree_and_file_view(site: Site) -> None:
+    tree = site.get(f"/{NS}/web/files/1.0.0")
+    assert tree.status_code == 200
+    body = text(tree)
+    assert f'href="/{NS}/web/files/1.0.0/docs"' in body
+    assert f'href="/{NS}/web/files/1.0.0/template.yaml"' in body
+    assert body.index(">docs/<") < body.index(">README.md<")  # directories first
+    assert f'href="/{NS}/web/files/1.0.0"' in text(site.get(f"/{NS}/web/files/1.0.0/docs"))
+    file = text(site.get(f"/{NS}/web/files/1.0.0/template.yaml"))
+    assert 'href="#L-1"' in file and 'id="L-1"' in file
+    assert f'href="http://localhost/{NS}/web/raw/1.0.0/template.yaml"' in file
+    assert re.search(rf'href="/{NS}/web/files/[0-9a-f]{{40}}/template.yaml"', file)
+    assert 'class="highlight"' in file
+    missing = site.get(f"/{NS}/web/files/1.0.0/nope.yaml")
+    assert missing.status_code == 404 and "nope.yaml" in text(missing)
+    assert site.get(f"/{NS}/web/files/9.9.9").status_code == 404
+
+
+def test_versions_and_history(site: Site) -> None:
+    versions = text(site.get(f"/{NS}/web/versions"))
+    assert versions.index(">2.0.0<") < versions.index(">1.0.1<") < versions.index(">1.0.0<")
+    assert "First release" in versions and "Tagged by mistake" in versions
+    assert "compare?from=1.0.1&amp;to=2.0.0" in versions
+    history = text(site.get(f"/{NS}/web/history"))
+    assert "Change acme/web" in history and "First web server" in history
+    assert "Web Team" in history
+
+
+def test_compare_shows_the_verdict_first(site: Site) -> None:
+    page = site.get(f"/{NS}/web/compare?from=1.0.0&to=2.0.0")
+    assert page.status_code == 200
+    body = text(page)
+    assert "Verdict: major" in body
+    assert body.index("Verdict: major") < body.index('id="files"')
+    assert "Heat replaces port" in body
+    assert "is a major bump" in body and "enough" in body
+    assert 'class="add"' in body and 'class="del"' in body
+    split = text(site.get(f"/{NS}/web/compare?from=1.0.0&to=2.0.0&view=split"))
+    assert 'class="diff-table split"' in split
+    assert site.get(f"/{NS}/web/compare?from=1.0.0&to=2.0.0&view=3d").status_code == 400
+    assert site.get(f"/{NS}/web/compare?from=1.0.0&to=7.0.0").status_code == 404
+
+
+def test_graph_has_a_node_per_resource(site: Site) -> None:
+    svg = site.get(f"/{NS}/web/graph.svg?ref=1.0.0")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    body = text(svg)
+    # The entry point's four, and the nested template's alarm.
+    assert len(re.findall(r'class="node resource same"', body)) == 5
+    assert len(re.findall(r'class="node parameter same"', body)) == 4
+    assert len(re.findall(r'class="node output same"', body)) == 1
+    assert 'class="cluster' in body and "<script" not in body
+
+
+def test_graph_of_a_comparison_colours_changes(site: Site) -> None:
+    new = text(site.get(f"/{NS}/web/graph.svg?from=1.0.0&to=2.0.0&side=to"))
+    assert len(re.findall(r'class="node resource changed"', new)) == 2  # port, server
+    assert site.get(f"/{NS}/web/graph.svg?side=to").status_code == 400
+
+
+def test_pages_carry_a_strict_content_security_policy(site: Site) -> None:
+    page = site.get(f"/{NS}/web")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "default-src 'none'" in policy
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "Cookie" in page.headers["Vary"]
+    assert "<script>" not in text(page)  # scripts only from files
+    assert site.get("/ui/static/heater.css").status_code == 200
+    assert site.get("/ui/code.css").mimetype == "text/css"
+
+
+def test_deleted_template_shows_its_tombstone(site: Site) -> None:
+    created = site.app.call("POST", "/api/v1/templates", site.admin, json={
+        "namespace": NS, "name": "old", "files": {"template.yaml": "heat_template_version: "
+                                                  "2018-08-31\nresources: {}\n"}})
+    assert created.status_code == 201
+    deleted = site.app.call("DELETE", f"/api/v1/templates/{NS}/old", site.admin,
+                            json={"reason": "Superseded"})
+    assert deleted.status_code == 200, deleted.get_json()
+    page = site.get(f"/{NS}/old")
+    assert page.status_code == 410
+    assert "Deleted" in text(page) and "Superseded" in text(page)
