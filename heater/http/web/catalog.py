@@ -22,7 +22,10 @@ PAGE_SIZE = "24"
 
 
 def _listing(kind: Kind, template: str, title: str) -> Response:
-    args = request.args.to_dict(flat=False)
+    # A form sends its empty fields too: an empty filter is no filter.
+    args = {key: [v for v in values if v]
+            for key, values in request.args.to_dict(flat=False).items()}
+    args = {key: values for key, values in args.items() if values}
     args.setdefault("limit", [PAGE_SIZE])
     query = parse_listing(kind.value, web_caller(), args)
     found = catalog().query(query)

@@ -88,7 +88,7 @@ README = """# Web server
 A web server for **acme**, with a [guide](docs/guide.md) and a
 [section](#usage).
 
-![diagram](docs/diagram.png) ![tracker](https://tracker.example.com/t.png)
+![diagram](docs/diagram.svg) ![tracker](https://tracker.example.com/t.png)
 
 <script>alert("readme")</script>
 <a href="javascript:alert(1)">bad link</a>
@@ -98,6 +98,11 @@ A web server for **acme**, with a [guide](docs/guide.md) and a
 | Parameter | Meaning |
 |-----------|---------|
 | image     | what to boot |
+"""
+DIAGRAM = """<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60">
+<rect width="240" height="60" rx="8" fill="#e8eef9"/>
+<text x="20" y="36" font-family="sans-serif" font-size="16">port -> server -> volume</text>
+</svg>
 """
 HEATER_YAML = """keywords: [web, nginx]
 maintainers:
@@ -119,7 +124,8 @@ resources:
 
 def web_files() -> dict[str, str]:
     return {"template.yaml": WEB_V1, "monitoring.yaml": MONITORING, "README.md": README,
-            "heater.yaml": HEATER_YAML, "docs/guide.md": "# Guide\n\nRead me.\n"}
+            "heater.yaml": HEATER_YAML, "docs/guide.md": "# Guide\n\nRead me.\n",
+            "docs/diagram.svg": DIAGRAM}
 
 
 def commit_files(repo_path: str, files: Mapping[str, str], message: str) -> str:
@@ -138,16 +144,46 @@ def commit_files(repo_path: str, files: Mapping[str, str], message: str) -> str:
     return str(oid)
 
 
-# A call of the API: (method, path, json body) -> (status, json answer).
-Call = Callable[[str, str, dict[str, Any] | None], tuple[int, Any]]
+# A call of the API: (method, path, JSON body or bytes) -> (status, JSON answer).
+Call = Callable[[str, str, dict[str, Any] | bytes | None], tuple[int, Any]]
+
+JAMMY: dict[str, Any] = {
+    "disk_format": "qcow2", "container_format": "bare",
+    "os": {"distro": "ubuntu", "version": "22.04"},
+    "packages": [{"name": "bash", "version": "5.1-6ubuntu1"},
+                 {"name": "openssl", "version": "3.0.2-0ubuntu1.10"},
+                 {"name": "nginx", "version": "1.18.0-6ubuntu14"},
+                 {"name": "python3-cryptography", "version": "3.4.8-1ubuntu2"}],
+    "properties": {"hw_disk_bus": "virtio"},
+}
+JAMMY_UPDATED: dict[str, Any] = {
+    **JAMMY,
+    "packages": [{"name": "bash", "version": "5.1-6ubuntu1"},
+                 {"name": "openssl", "version": "3.0.2-0ubuntu1.15"},
+                 {"name": "nginx", "version": "1.18.0-6ubuntu14.4"},
+                 {"name": "wget", "version": "1.21.2-2ubuntu1"}],
+}
+
+
+def add_image(call: Call, image: str, manifest: dict[str, Any], version: str,
+              data: bytes) -> str:
+    """Queue and upload a build of ``image`` released as ``version``; its id."""
+    status, answer = call("POST", f"/api/v1/images/{image}/builds",
+                          {**manifest, "version": version})
+    assert status == 201, answer
+    build_id = str(answer.get("build_id") or answer.get("id"))
+    status, answer = call("PUT", f"/api/v1/builds/{build_id}/file", data)
+    assert status == 200, answer
+    return build_id
 
 
 def populate(call: Call, namespace: str, commit: Callable[[str, dict[str, str]], None],
              private_namespace: str) -> None:
-    """``namespace/web`` at 1.0.0 and 2.0.0 (main ahead with a fix),
-    ``namespace/db`` deprecated for web, and a private
-    ``private_namespace/secret``; ``commit(repo, files)`` commits to main."""
-    def ok(method: str, path: str, body: dict[str, Any] | None, want: int = 201) -> None:
+    """``namespace/web`` at 1.0.0, 1.0.1 (yanked) and 2.0.0,
+    ``namespace/db`` deprecated for web, a private
+    ``private_namespace/secret``, and the image ``namespace/jammy`` with
+    two builds; ``commit(repo, files)`` commits to main."""
+    def ok(method: str, path: str, body: dict[str, Any], want: int = 201) -> None:
         status, answer = call(method, path, body)
         assert status == want, answer
 
@@ -175,3 +211,5 @@ def populate(call: Call, namespace: str, commit: Callable[[str, dict[str, str]],
                                      "visibility": "private",
                                      "files": {"template.yaml": DB.replace(
                                          "A PostgreSQL", "A secret PostgreSQL")}})
+    add_image(call, f"{namespace}/jammy", JAMMY, "1.0.0", b"first image bytes")
+    add_image(call, f"{namespace}/jammy", JAMMY_UPDATED, "1.1.0", b"second image bytes")

@@ -25,7 +25,7 @@ def test_catalog_lists_public_templates_with_badges(site: Site) -> None:
 
 
 def test_catalog_search_keyword_namespace_and_sort(site: Site) -> None:
-    found = text(site.get("/?q=postgresql"))
+    found = text(site.get("/?q=postgresql&namespace=&sort="))  # empty fields, as forms send
     assert f'href="/{NS}/db"' in found and f'href="/{NS}/web"' not in found
     by_keyword = text(site.get("/?keyword=nginx"))
     assert f'href="/{NS}/web"' in by_keyword and f'href="/{NS}/db"' not in by_keyword
@@ -84,7 +84,7 @@ def test_readme_is_sanitised_and_links_resolve_at_the_commit(site: Site) -> None
     assert commit is not None
     sha = commit.group(1)
     assert f'href="/{NS}/web/files/{sha}/docs/guide.md"' in body
-    assert f'src="/{NS}/web/raw/{sha}/docs/diagram.png"' in body
+    assert f'src="/{NS}/web/raw/{sha}/docs/diagram.svg"' in body
     assert 'href="#usage"' in body
     assert "<script>" not in body.split("</head>")[1]
     assert "javascript:" not in body
@@ -200,3 +200,31 @@ def test_deleted_template_shows_its_tombstone(site: Site) -> None:
     page = site.get(f"/{NS}/old")
     assert page.status_code == 410
     assert "Deleted" in text(page) and "Superseded" in text(page)
+
+
+def test_images_listing_and_image_page(site: Site) -> None:
+    listing = text(site.get("/ui/images"))
+    assert f'href="/{NS}/jammy"' in listing and f'href="/{NS}/web"' not in listing
+    page = site.get(f"/{NS}/jammy")
+    assert page.status_code == 200
+    body = text(page)
+    assert "<code>wget</code>" in body and "<code>python3-cryptography</code>" not in body
+    assert "ubuntu 22.04" in body and "qcow2 / bare" in body
+    assert "sha256" in body and "virtio" in body
+    assert body.index(">1.1.0<") < body.index(">1.0.0<")
+    assert "compare?from=1.0.0&amp;to=1.1.0" in body
+    found = text(site.get(f"/{NS}/jammy?package=ngin"))
+    assert "<code>nginx</code>" in found and "<code>bash</code>" not in found
+
+
+def test_image_package_diff(site: Site) -> None:
+    page = site.get(f"/{NS}/jammy/compare?from=1.0.0&to=1.1.0")
+    assert page.status_code == 200
+    body = text(page)
+    upgraded = body[body.index('id="pk-upgraded"'):body.index('id="pk-downgraded"')]
+    assert "<code>openssl</code>" in upgraded and "<code>nginx</code>" in upgraded
+    assert "3.0.2-0ubuntu1.15" in upgraded
+    added = body[body.index('id="pk-added"'):body.index('id="pk-removed"')]
+    assert "<code>wget</code>" in added
+    assert "<code>python3-cryptography</code>" in body[body.index('id="pk-removed"'):]
+    assert site.get(f"/{NS}/jammy/compare?from=1.0.0&to=9.0.0").status_code == 404
