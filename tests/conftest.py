@@ -122,7 +122,7 @@ def stop_server(server: Server) -> None:
 # Tests that use one of these fixtures run a server (and git over HTTP):
 # they are end-to-end tests, marked ``e2e`` without anyone having to say so.
 E2E_FIXTURES = frozenset({"server", "two_workers", "own_server", "fuzzed_server", "werkzeug_url",
-                          "swift", "pg_server", "cloud"})
+                          "swift", "pg_server", "cloud", "web_site"})
 # Tests that need the OpenStack cloud all run in one xdist worker (scripts/test
 # distributes with ``--dist loadgroup``): one cloud per run, not one per worker.
 CLOUD_GROUP = pytest.mark.xdist_group("openstack")

@@ -13,6 +13,7 @@ from heater.auth.tokens import Role
 from heater.names import RepoId
 from tests.app_support import App
 from tests.http.web.support import commit_files, populate
+from tests.services.debian import ensure_packages
 
 NS = "acme"
 PRIVATE_NS = "hidden"
@@ -33,11 +34,17 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    # The resource graph is drawn by Graphviz; the pages are tested with it.
+    ensure_packages("graphviz", program="dot")
     app = App.start(tmp_path_factory.mktemp("web") / "data")
     admin = app.token(Role.ADMIN)
 
-    def call(method: str, path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
-        answer = app.call(method, path, admin, json=body)
+    def call(method: str, path: str, body: dict[str, Any] | bytes | None) -> tuple[int, Any]:
+        if isinstance(body, bytes):
+            answer = app.call(method, path, admin, data=body,
+                              content_type="application/octet-stream")
+        else:
+            answer = app.call(method, path, admin, json=body)
         return answer.status_code, answer.get_json()
 
     def commit(repo: str, files: dict[str, str]) -> None:
