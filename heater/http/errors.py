@@ -17,7 +17,7 @@ from heater.errors import CODES, STATUS, Gone, HeaterError, status_of
 log = logging.getLogger(__name__)
 
 # So that curl and browsers offer to send credentials.
-_CHALLENGE = 'Basic realm="Heater", charset="UTF-8"'
+CHALLENGE = 'Basic realm="Heater", charset="UTF-8"'
 
 
 def error_response(status: int, code: str, message: str,
@@ -28,7 +28,7 @@ def error_response(status: int, code: str, message: str,
     response = jsonify({"error": body})
     response.status_code = status
     if status == 401:
-        response.headers["WWW-Authenticate"] = _CHALLENGE
+        response.headers["WWW-Authenticate"] = CHALLENGE
     return response
 
 

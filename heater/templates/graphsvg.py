@@ -97,19 +97,22 @@ def to_dot(graph: Graph) -> str:
         children.setdefault(node.group, []).append(node)
     groups = {g.id: g for g in graph.groups}
     lines = ["digraph template {", "rankdir=LR; bgcolor=transparent;",
+             'graph [fontname="sans-serif" fontsize=11];',
              'node [fontname="sans-serif" fontsize=11 style=rounded];',
              'edge [arrowsize=0.7];']
 
     def emit(group: str | None, depth: int) -> None:
         for node in children.get(group, []):
             nested = groups.get(node.id)
+            if nested is None:
+                lines.append("  " * depth + _node(node, index))
+                continue
+            # The nesting resource and what its template holds, boxed together.
+            lines.append(f"subgraph cluster_{index[node.id]} {{")
+            lines.append(f'label={_quote(_short(nested.path))}; class="group";')
             lines.append("  " * depth + _node(node, index))
-            if nested is not None:
-                lines.append(f"subgraph cluster_{index[node.id]} {{")
-                lines.append(f"label={_quote(_short(node.name) + ': ' + _short(nested.path))}; "
-                             f'class="group";')
-                emit(node.id, depth + 1)
-                lines.append("}")
+            emit(node.id, depth + 1)
+            lines.append("}")
 
     emit(None, 1)
     for source, target in sorted(graph.edges):

@@ -29,6 +29,7 @@ from heater.http.git.smarthttp import ROUTES, SERVICES
 from tests.access_world import PRINCIPALS, READERS, REPOS, World, world_for
 from tests.conftest import Git, Server
 from tests.images_helpers import UBUNTU_MANIFEST, push, queue_build
+from tests.services.debian import ensure_packages
 
 # Columns: anonymous, an invalid token, then reader/writer/admin tokens of
 # the repositories' namespace (R W A), of another namespace (R' W' A') and
@@ -41,7 +42,8 @@ from tests.images_helpers import UBUNTU_MANIFEST, push, queue_build
 # /<namespace>/<name>/raw/<ref>/<path:path>, SIGNED the same through a signed
 # URL (credentials are not looked at: the URL is the credential; every row
 # but pt's sends the public template's signature, which opens nothing
-# else, so a private template is as missing as a missing one). An endpoint with a "#" is one
+# else, so a private template is as missing as a missing one), and W
+# /<namespace>/<name> (the web UI's pages of a repository). An endpoint with a "#" is one
 # of the rows below with a hostile argument (VARIANTS says which).
 #
 # Reading rules: a private repository answers 404 to those who may not read
@@ -309,6 +311,49 @@ POST   G/git-receive-pack#sha-named              pt   401 401 401 200 200 401 40
 POST   G/git-receive-pack#sha-named              st   401 401 401 200 200 401 401 401 401 200 200
 POST   G/git-receive-pack#lifecycle-ref          pt   401 401 401 200 200 401 401 401 401 200 200
 POST   G/git-receive-pack#lifecycle-ref          st   401 401 401 200 200 401 401 401 401 200 200
+GET    /                                         pt   200 401 200 200 200 200 200 200 200 200 200
+GET    /                                         st   200 401 200 200 200 200 200 200 200 200 200
+GET    /ui/images                                pi   200 401 200 200 200 200 200 200 200 200 200
+GET    /ui/images                                si   200 401 200 200 200 200 200 200 200 200 200
+GET    /ui/sign-in                               -    200 200 200 200 200 200 200 200 200 200 200
+POST   /ui/sign-in                               -    303 303 303 303 303 303 303 303 303 303 303
+POST   /ui/sign-out                              -    303 303 303 303 303 303 303 303 303 303 303
+GET    /ui/code.css                              -    200 200 200 200 200 200 200 200 200 200 200
+GET    /ui/static/<path:filename>                -    200 200 200 200 200 200 200 200 200 200 200
+GET    W                                         pt   200 401 200 200 200 200 200 200 200 200 200
+GET    W                                         st   404 401 200 200 200 404 404 404 200 200 200
+GET    W                                         pi   200 401 200 200 200 200 200 200 200 200 200
+GET    W                                         si   404 401 200 200 200 404 404 404 200 200 200
+GET    W                                         none 404 401 404 404 404 404 404 404 404 404 404
+GET    W/files                                   pt   303 401 303 303 303 303 303 303 303 303 303
+GET    W/files                                   st   404 401 303 303 303 404 404 404 303 303 303
+GET    W/files                                   pi   404 401 404 404 404 404 404 404 404 404 404
+GET    W/files                                   none 404 401 404 404 404 404 404 404 404 404 404
+GET    W/files/<ref>                             pt   200 401 200 200 200 200 200 200 200 200 200
+GET    W/files/<ref>                             st   404 401 200 200 200 404 404 404 200 200 200
+GET    W/files/<ref>                             pi   404 401 404 404 404 404 404 404 404 404 404
+GET    W/files/<ref>                             none 404 401 404 404 404 404 404 404 404 404 404
+GET    W/files/<ref>/<path:path>                 pt   200 401 200 200 200 200 200 200 200 200 200
+GET    W/files/<ref>/<path:path>                 st   404 401 200 200 200 404 404 404 200 200 200
+GET    W/files/<ref>/<path:path>                 pi   404 401 404 404 404 404 404 404 404 404 404
+GET    W/files/<ref>/<path:path>                 none 404 401 404 404 404 404 404 404 404 404 404
+GET    W/versions                                pt   200 401 200 200 200 200 200 200 200 200 200
+GET    W/versions                                st   404 401 200 200 200 404 404 404 200 200 200
+GET    W/versions                                pi   404 401 404 404 404 404 404 404 404 404 404
+GET    W/versions                                none 404 401 404 404 404 404 404 404 404 404 404
+GET    W/history                                 pt   200 401 200 200 200 200 200 200 200 200 200
+GET    W/history                                 st   404 401 200 200 200 404 404 404 200 200 200
+GET    W/history                                 pi   404 401 404 404 404 404 404 404 404 404 404
+GET    W/history                                 none 404 401 404 404 404 404 404 404 404 404 404
+GET    W/graph.svg                               pt   200 401 200 200 200 200 200 200 200 200 200
+GET    W/graph.svg                               st   404 401 200 200 200 404 404 404 200 200 200
+GET    W/graph.svg                               pi   404 401 404 404 404 404 404 404 404 404 404
+GET    W/graph.svg                               none 404 401 404 404 404 404 404 404 404 404 404
+GET    W/compare                                 pt   200 401 200 200 200 200 200 200 200 200 200
+GET    W/compare                                 st   404 401 200 200 200 404 404 404 200 200 200
+GET    W/compare                                 pi   200 401 200 200 200 200 200 200 200 200 200
+GET    W/compare                                 si   404 401 200 200 200 404 404 404 200 200 200
+GET    W/compare                                 none 404 401 404 404 404 404 404 404 404 404 404
 """
 
 
@@ -319,6 +364,7 @@ ABBREVIATIONS = {
     "G": "/<ns>/<name>.git",
     "RAW": "/<namespace>/<name>/raw/<ref>/<path:path>",
     "SIGNED": "/<namespace>/<name>/signed/<signature>/raw/<commit>/<path:path>",
+    "W": "/<namespace>/<name>",  # the web UI's pages of a repository
 }
 
 
@@ -756,6 +802,55 @@ for _which in ("unreachable", "lifecycle"):
 CASES["POST /<ns>/<name>.git/git-receive-pack#sha-named"] = _push_refused(None)
 CASES["POST /<ns>/<name>.git/git-receive-pack#lifecycle-ref"] = _push_refused(
     "refs/heater/lifecycle")
+
+
+# -- the web UI's pages --------------------------------------------------------
+# Pages answer as the API does (a bad token is 401, a private repository
+# the 404 page of a missing one); the forms and static files need no one.
+
+def _page(suffix: str = "", params: dict[str, str] | None = None,
+          image_suffix: str | None = None) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        if suffix == "/graph.svg":
+            ensure_packages("graphviz", program="dot")  # the server draws with it
+        name = world.name(key)
+        path = suffix if image_suffix is None or not key.endswith("i") else image_suffix
+        return Call("GET", f"/{world.ns}/{name}{path}", name, params=params or {})
+    return make
+
+
+def _catalog_page(path: str) -> Callable[[World, str], Call]:
+    def make(world: World, key: str) -> Call:
+        params = ({"namespace": world.ns} if key.startswith("p")
+                  else {"q": world.secret_word()})
+        return Call("GET", path, params=params)
+    return make
+
+
+def _sign_in(world: World, key: str) -> Call:
+    token = world.token("R")
+    assert token is not None
+    return Call("POST", "/ui/sign-in", data=f"token={token}&next=/".encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+CASES.update({
+    "GET /": _catalog_page("/"),
+    "GET /ui/images": _catalog_page("/ui/images"),
+    "GET /ui/sign-in": lambda world, key: Call("GET", "/ui/sign-in"),
+    "POST /ui/sign-in": _sign_in,
+    "POST /ui/sign-out": lambda world, key: Call("POST", "/ui/sign-out"),
+    "GET /ui/code.css": lambda world, key: Call("GET", "/ui/code.css"),
+    "GET /ui/static/<path:filename>": lambda world, key: Call("GET", "/ui/static/heater.css"),
+    "GET /<namespace>/<name>": _page(),
+    "GET /<namespace>/<name>/files": _page("/files"),
+    "GET /<namespace>/<name>/files/<ref>": _page("/files/main"),
+    "GET /<namespace>/<name>/files/<ref>/<path:path>": _page("/files/main/template.yaml"),
+    "GET /<namespace>/<name>/versions": _page("/versions"),
+    "GET /<namespace>/<name>/history": _page("/history"),
+    "GET /<namespace>/<name>/graph.svg": _page("/graph.svg"),
+    "GET /<namespace>/<name>/compare": _page("/compare", {"from": "main", "to": "main"}),
+})
 
 
 # -- the endpoint list comes from the application --------------------------------

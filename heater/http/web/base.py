@@ -21,6 +21,7 @@ from heater.errors import HeaterError, Unauthenticated, status_of
 from heater.http.context import caller as api_caller
 from heater.http.context import registry
 from heater.http.credentials import note_caller
+from heater.http.errors import CHALLENGE
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/ui/static")
@@ -59,7 +60,11 @@ def web_caller() -> Caller:
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
     """``template`` rendered with ``context`` and what every page shows."""
-    html = render_template(template, signed_in=web_caller(), **context)
+    try:
+        who = web_caller()
+    except Unauthenticated:  # a bad Authorization header: this page says so
+        who = None
+    html = render_template(template, signed_in=who, **context)
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -98,7 +103,13 @@ def error_page(error: HeaterError) -> Response:
     """A domain error as a page with the error table's status; a deleted
     repository shows its tombstone."""
     tombstone = error.record if isinstance(error, RepositoryGone) else None
-    return page("error.html", status_of(error), error=error, tombstone=tombstone)
+    response = page("error.html", status_of(error), error=error, tombstone=tombstone)
+    if response.status_code == 401:
+        # Only a request that sent bad credentials itself gets here (a
+        # browser's own cookie never does), so the challenge reaches no one
+        # who did not ask for it.
+        response.headers["WWW-Authenticate"] = CHALLENGE
+    return response
 
 
 bp.register_error_handler(HeaterError, error_page)

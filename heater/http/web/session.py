@@ -63,7 +63,9 @@ def sign_in() -> Response:
     except Unauthenticated:
         who = None
     if who is None:
-        return page("sign_in.html", 401, title="Sign in", next=target,
+        # Not 401: that would need a challenge, and browsers would answer
+        # it with a password dialog of their own.
+        return page("sign_in.html", 400, title="Sign in", next=target,
                     problem="That token is not valid: check it, or ask for a new one.")
     response = redirect(target, 303)
     response.set_cookie(COOKIE, secret, httponly=True, samesite="Strict",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Response, request
+from flask import Response, redirect, request
 
 from heater.auth.policy import WrongKind
 from heater.catalog.listing import parse_limit
@@ -16,6 +16,7 @@ from heater.http.web.base import bp, page, web_caller
 from heater.http.web.image import image_page
 from heater.http.web.render import highlight_file, render_readme
 from heater.names import RepoId
+from heater.repos.resolve import UnknownRef
 from heater.templates.pages import TemplatePages, parent_of
 from heater.templates.service import Templates
 
@@ -55,6 +56,16 @@ def repository_page(namespace: str, name: str) -> Response:
                 readme=readme, entry_url=entry_url, heat_url=heat_url,
                 clone_url=f"{base_url()}/{namespace}/{name}.git",
                 ref=request.args.get("ref") or "")
+
+
+@bp.get("/<namespace>/<name>/files")
+def files_at_default(namespace: str, name: str) -> Response:
+    """The files at ``latest``, else at the default branch."""
+    repo = RepoId(namespace, name)
+    _info, _versions, _branches, default = pages().refs(web_caller(), repo)
+    if default is None:
+        raise UnknownRef("HEAD", "the repository has no commit")
+    return redirect(f"/{namespace}/{name}/files/{quote(default)}", 303)  # type: ignore[return-value]
 
 
 @bp.get("/<namespace>/<name>/files/<ref>", defaults={"path": ""})

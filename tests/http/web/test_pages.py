@@ -103,7 +103,8 @@ def test_private_template_is_a_404_like_a_missing_one(site: Site) -> None:
     missing = site.get(f"/{PRIVATE_NS}/absent")
     assert hidden.status_code == missing.status_code == 404
     assert text(hidden).replace("secret", "X") == text(missing).replace("absent", "X")
-    for path in ("files/main", "versions", "history", "compare?from=main&to=main", "graph.svg"):
+    for path in ("files", "files/main", "versions", "history", "compare?from=main&to=main",
+                 "graph.svg"):
         assert site.get(f"/{PRIVATE_NS}/secret/{path}").status_code == 404, path
     assert f'href="/{PRIVATE_NS}/secret"' not in text(site.get("/?q=secret"))
 
@@ -130,6 +131,8 @@ def test_files_tree_and_file_view(site: Site) -> None:
     assert f'href="http://localhost/{NS}/web/raw/1.0.0/template.yaml"' in file
     assert re.search(rf'href="/{NS}/web/files/[0-9a-f]{{40}}/template.yaml"', file)
     assert 'class="highlight"' in file
+    default = site.get(f"/{NS}/web/files")
+    assert default.status_code == 303 and default.headers["Location"] == f"/{NS}/web/files/latest"
     missing = site.get(f"/{NS}/web/files/1.0.0/nope.yaml")
     assert missing.status_code == 404 and "nope.yaml" in text(missing)
     assert site.get(f"/{NS}/web/files/9.9.9").status_code == 404

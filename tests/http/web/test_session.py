@@ -26,7 +26,7 @@ def test_sign_in_sets_a_strict_http_only_session_cookie(site: Site) -> None:
 def test_a_bad_token_is_refused_with_the_form_again(site: Site) -> None:
     client = site.app.app.test_client()
     answer = client.post("/ui/sign-in", data={"token": "hk_wrong"})
-    assert answer.status_code == 401
+    assert answer.status_code == 400
     assert b"not valid" in answer.data and "Set-Cookie" not in answer.headers
 
 
