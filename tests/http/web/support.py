@@ -105,6 +105,7 @@ DIAGRAM = """<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60">
 </svg>
 """
 HEATER_YAML = """keywords: [web, nginx]
+icon: docs/diagram.svg
 maintainers:
   - name: Web Team
     email: web@example.com

@@ -66,6 +66,7 @@ def test_template_page(site: Site) -> None:
         assert f"<code>{resource}</code>" in body
     assert "<code>address</code>" in body
     assert "Web Team" in body and "mailto:web@example.com" in body
+    assert re.search(rf'class="icon" src="/{NS}/web/raw/[0-9a-f]{{40}}/docs/diagram.svg"', body)
     assert "frontend" in body
     assert 'class="badge yanked"' in body
 
