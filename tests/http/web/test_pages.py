@@ -4,7 +4,12 @@ that what a template holds is escaped or sanitised."""
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
+import pytest
+
+from tests.app_support import App
 from tests.http.web.conftest import NS, PRIVATE_NS, Site
 
 
@@ -232,3 +237,20 @@ def test_image_package_diff(site: Site) -> None:
     assert "<code>wget</code>" in added
     assert "<code>python3-cryptography</code>" in body[body.index('id="pk-removed"'):]
     assert site.get(f"/{NS}/jammy/compare?from=1.0.0&to=9.0.0").status_code == 404
+
+
+def test_without_graphviz_pages_say_so(site: Site, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server whose PATH has git but no dot, over the same data.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    git = shutil.which("git")
+    assert git is not None
+    (bin_dir / "git").symlink_to(git)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    plain = App.start(site.app.data_dir)
+    page = plain.client.get(f"/{NS}/web")
+    assert page.status_code == 200
+    assert b"needs Graphviz" in page.data and b"graph.svg" not in page.data
+    svg = plain.client.get(f"/{NS}/web/graph.svg")
+    assert svg.status_code == 503 and b"graphviz_missing" in svg.data
