@@ -21,10 +21,10 @@ from typing import Any
 
 import pygit2
 
+from heater.diff.parsecache import PARSED
 from heater.errors import HeaterError
 from heater.git.trees import find_blob
 from heater.templates.hot import Template, references
-from heater.templates.yamlload import load_yaml
 
 # Deeper or wider nesting is drawn as the resource alone: a picture of
 # hundreds of nested templates helps nobody, and reading them costs.
@@ -138,7 +138,7 @@ def _add_resources(graph: Graph, tree: pygit2.Tree, path: str, data: Any,
 def _load(tree: pygit2.Tree, path: str) -> Any:
     try:
         blob = find_blob(tree, path)
-        data = load_yaml(blob.data, path).data if blob is not None else None
+        data = PARSED.load(str(blob.id), blob.data, path) if blob is not None else None
     except HeaterError:
         return None
     return data if isinstance(data, dict) else None

@@ -14,6 +14,8 @@ import pygit2
 
 from heater.auth.tokens import Caller
 from heater.catalog.detail import template_detail
+from heater.diff.parsecache import PARSED
+from heater.errors import HeaterError
 from heater.git.trees import FileNotInTree, find_blob
 from heater.names import RepoId, check_repo_path
 from heater.registry import Registry
@@ -25,7 +27,6 @@ from heater.repos.view import RepoView
 from heater.templates.graph import Graph, mark_changes, template_graph
 from heater.templates.heateryaml import entrypoint
 from heater.templates.hot import Template
-from heater.templates.yamlload import load_yaml
 
 README_NAMES = ("README.md", "readme.md", "README.markdown", "README")
 # A README larger than this is linked, not rendered into the page.
@@ -64,6 +65,7 @@ class AtPath:
     path: str
     entries: list[TreeEntry] | None = None
     data: bytes | None = None
+    blob_id: str = ""
     size: int = 0
     branches: list[str] = field(default_factory=list)
     versions: list[TaggedVersion] = field(default_factory=list)
@@ -110,8 +112,9 @@ def _resources(tree: pygit2.Tree, path: str) -> list[dict[str, Any]]:
     if blob is None:
         return []
     try:
-        template = Template.from_data(load_yaml(blob.data, path).data)
-    except Exception:
+        # Parsed once per blob and process: a page is viewed again and again.
+        template = Template.from_data(PARSED.load(str(blob.id), blob.data, path))
+    except HeaterError:  # the detail's problems already say why
         return []
     rows = []
     for name, spec in template.resources.items():
@@ -172,7 +175,7 @@ class TemplatePages:
                 blob = find_blob(tree, path)
                 if blob is None:
                     raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})")
-                found.data, found.size = blob.data, blob.size
+                found.data, found.size, found.blob_id = blob.data, blob.size, str(blob.id)
             return found
 
     def graph(self, caller: Caller, repo: RepoId, ref: str | None) -> tuple[Resolved, Graph]:

@@ -14,6 +14,8 @@ import contextlib
 import functools
 import posixpath
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -89,6 +91,34 @@ def _formatter() -> HtmlFormatter[str]:
     # Line numbers are links to their own anchor (#L-12), as code hosts do.
     return HtmlFormatter(linenos="table", anchorlinenos=True, lineanchors="L",
                          lineseparator="\n", cssclass="highlight", wrapcode=True)
+
+
+# Highlighted files kept per process, by name (which picks the lexer) and
+# blob id (a blob never changes), up to this much HTML: highlighting costs
+# milliseconds a file, and the same files are read again and again.
+MAX_KEPT_HTML = 16 * 1024 * 1024
+_kept: OrderedDict[tuple[str, str], Markup | None] = OrderedDict()
+_kept_size = 0
+_kept_lock = threading.Lock()
+
+
+def highlight_blob(path: str, blob_id: str, data: bytes) -> Markup | None:
+    """:func:`highlight_file` of the blob ``blob_id``, kept for next time."""
+    global _kept_size
+    key = (path, blob_id)
+    with _kept_lock:
+        if key in _kept:
+            _kept.move_to_end(key)
+            return _kept[key]
+    html = highlight_file(path, data)
+    with _kept_lock:
+        if key not in _kept:
+            _kept[key] = html
+            _kept_size += len(html or "")
+            while _kept_size > MAX_KEPT_HTML:
+                _old, dropped = _kept.popitem(last=False)
+                _kept_size -= len(dropped or "")
+    return html
 
 
 def highlight_file(path: str, data: bytes) -> Markup | None:

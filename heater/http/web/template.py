@@ -14,7 +14,7 @@ from heater.http.context import registry
 from heater.http.publicurl import base_url
 from heater.http.web.base import bp, page, web_caller
 from heater.http.web.image import image_page
-from heater.http.web.render import highlight_file, render_readme
+from heater.http.web.render import highlight_blob, render_readme
 from heater.names import RepoId
 from heater.repos.resolve import UnknownRef
 from heater.templates.pages import TemplatePages, parent_of
@@ -73,7 +73,7 @@ def files_at_default(namespace: str, name: str) -> Response:
 def files_page(namespace: str, name: str, ref: str, path: str) -> Response:
     repo = RepoId(namespace, name)
     at = pages().at_path(web_caller(), repo, ref, path.rstrip("/"))
-    code = highlight_file(at.path, at.data) if at.data is not None else None
+    code = highlight_blob(at.path, at.blob_id, at.data) if at.data is not None else None
     crumbs = []
     parts = at.path.split("/") if at.path else []
     for i, part in enumerate(parts):
