@@ -28,6 +28,9 @@ import requests
 from catalog import CORPUS, generate, heater_serve, repo_id, serving, wrk
 
 RATIO_TARGET = 2.0
+# The pages the target is for; the file page is shown beside the raw file
+# for scale (a raw read is the cheapest answer Heater has).
+TARGETED = ("catalog", "catalog, search + keyword", "catalog, page 2", "template page")
 PAGE_SIZE = 24  # what the catalog page shows; the API is asked for as many
 
 
@@ -43,6 +46,10 @@ def cases() -> dict[str, tuple[str, str]]:
         "file page": (f"/{where}/files/1.0.0/template.yaml",
                       f"/{where}/raw/1.0.0/template.yaml"),
     }
+
+
+def verdict(ratio: float) -> str:
+    return "ok" if ratio <= RATIO_TARGET else "MISSED"
 
 
 def second_pages(url: str) -> tuple[str, str]:
@@ -114,8 +121,9 @@ def main() -> int:
         ratio = shown[0] / asked[0]
         lines.append(f"| {case} | {shown[0]:.2f} | {asked[0]:.2f} | {ratio:.2f} "
                      f"| {shown[1]:.2f} | {shown[2]:.0f} | {asked[2]:.0f} | "
-                     f"{'ok' if ratio <= RATIO_TARGET else 'MISSED'} |")
-    lines.append(f"\nTarget: page p50 at most {RATIO_TARGET:g}x the API's.")
+                     f"{verdict(ratio) if case in TARGETED else ''} |")
+    lines.append(f"\nTarget: page p50 at most {RATIO_TARGET:g}x the API's, for the catalog "
+                 "and template pages.")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
