@@ -21,10 +21,10 @@ from typing import Any
 
 import pygit2
 
-from heater.diff.parsecache import PARSED
 from heater.errors import HeaterError
 from heater.git.trees import find_blob
 from heater.templates.hot import Template, references
+from heater.templates.parsed import PARSED
 
 # Deeper or wider nesting is drawn as the resource alone: a picture of
 # hundreds of nested templates helps nobody, and reading them costs.

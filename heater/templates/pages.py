@@ -14,7 +14,6 @@ import pygit2
 
 from heater.auth.tokens import Caller
 from heater.catalog.detail import template_detail
-from heater.diff.parsecache import PARSED
 from heater.errors import HeaterError
 from heater.git.trees import FileNotInTree, find_blob
 from heater.names import RepoId, check_repo_path
@@ -27,6 +26,7 @@ from heater.repos.view import RepoView
 from heater.templates.graph import Graph, mark_changes, template_graph
 from heater.templates.heateryaml import entrypoint
 from heater.templates.hot import Template
+from heater.templates.parsed import PARSED
 
 README_NAMES = ("README.md", "readme.md", "README.markdown", "README")
 # A README larger than this is linked, not rendered into the page.

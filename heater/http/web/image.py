@@ -16,14 +16,22 @@ def images() -> Images:
     return Images(registry())
 
 
+# Builds shown on an image's page, newest first.
+BUILDS_SHOWN = 50
+
+
 def image_page(repo: RepoId) -> Response:
-    info, now, versions = images().show(web_caller(), repo)
+    detail = images().show(web_caller(), repo)
+    builds = images().builds_of(web_caller(), repo, BUILDS_SHOWN, None)
+    now = detail.current
     manifest = now.manifest if now is not None else {}
     wanted = request.args.get("package", "").strip().lower()
     packages = [p for p in manifest.get("packages") or []
                 if isinstance(p, dict) and wanted in str(p.get("name", "")).lower()]
-    return page("image.html", title=str(repo), repo=repo, info=info, now=now,
-                manifest=manifest, versions=versions, packages=packages, package=wanted)
+    return page("image.html", title=str(repo), repo=repo, info=detail.info, now=now,
+                deprecated=detail.deprecated, manifest=manifest, versions=detail.versions,
+                builds=builds.builds, more_builds=builds.next_marker is not None,
+                packages=packages, package=wanted)
 
 
 def image_compare(repo: RepoId, old: str, new: str) -> Response:

@@ -220,7 +220,8 @@ def test_images_listing_and_image_page(site: Site) -> None:
     assert "<code>wget</code>" in body and "<code>python3-cryptography</code>" not in body
     assert "ubuntu 22.04" in body and "qcow2 / bare" in body
     assert "sha256" in body and "virtio" in body
-    assert body.index(">1.1.0<") < body.index(">1.0.0<")
+    builds = body[body.index('id="builds"'):body.index('id="versions"')]
+    assert builds.count('class="badge status-active"') == 2 and "18 Bytes" in builds
     assert "compare?from=1.0.0&amp;to=1.1.0" in body
     found = text(site.get(f"/{NS}/jammy?package=ngin"))
     assert "<code>nginx</code>" in found and "<code>bash</code>" not in found
