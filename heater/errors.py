@@ -201,6 +201,7 @@ CODES: dict[str, type[HeaterError]] = {
     "invalid_token": Unauthenticated,
     "forbidden": Forbidden,
     "not_pushable": Forbidden,
+    "cross_site_post": Forbidden,
     # 404: what the URL names does not exist (or may not be seen)
     "not_found": NotFound,
     "blob_not_found": NotFound,

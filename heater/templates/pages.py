@@ -162,11 +162,12 @@ class TemplatePages:
                             branches(view.git), lifecycle)
 
     def at_path(self, caller: Caller, repo: RepoId, ref: str, path: str) -> AtPath:
-        """The directory or file at ``path`` ("" for the root) at ``ref``."""
-        if path:
-            check_repo_path(path)
+        """The directory or file at ``path`` ("" for the root) at ``ref``;
+        the ref is resolved first, as raw URLs do."""
         with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
             resolved = view.resolve(ref)
+            if path:
+                check_repo_path(path)
             tree = resolved.commit.tree
             found = AtPath(view.info, ref, resolved.sha, path,
                            branches=branches(view.git), versions=view.versions)

@@ -320,11 +320,11 @@ POST   /ui/sign-in                               -    303 303 303 303 303 303 30
 POST   /ui/sign-out                              -    303 303 303 303 303 303 303 303 303 303 303
 GET    /ui/code.css                              -    200 200 200 200 200 200 200 200 200 200 200
 GET    /ui/static/<path:filename>                -    200 200 200 200 200 200 200 200 200 200 200
-GET    W                                         pt   200 401 200 200 200 200 200 200 200 200 200
-GET    W                                         st   404 401 200 200 200 404 404 404 200 200 200
-GET    W                                         pi   200 401 200 200 200 200 200 200 200 200 200
-GET    W                                         si   404 401 200 200 200 404 404 404 200 200 200
-GET    W                                         none 404 401 404 404 404 404 404 404 404 404 404
+GET    /<ns:namespace>/<name>                    pt   200 401 200 200 200 200 200 200 200 200 200
+GET    /<ns:namespace>/<name>                    st   404 401 200 200 200 404 404 404 200 200 200
+GET    /<ns:namespace>/<name>                    pi   200 401 200 200 200 200 200 200 200 200 200
+GET    /<ns:namespace>/<name>                    si   404 401 200 200 200 404 404 404 200 200 200
+GET    /<ns:namespace>/<name>                    none 404 401 404 404 404 404 404 404 404 404 404
 GET    W/files                                   pt   303 401 303 303 303 303 303 303 303 303 303
 GET    W/files                                   st   404 401 303 303 303 404 404 404 303 303 303
 GET    W/files                                   pi   404 401 404 404 404 404 404 404 404 404 404
@@ -842,7 +842,7 @@ CASES.update({
     "POST /ui/sign-out": lambda world, key: Call("POST", "/ui/sign-out"),
     "GET /ui/code.css": lambda world, key: Call("GET", "/ui/code.css"),
     "GET /ui/static/<path:filename>": lambda world, key: Call("GET", "/ui/static/heater.css"),
-    "GET /<namespace>/<name>": _page(),
+    "GET /<ns:namespace>/<name>": _page(),
     "GET /<namespace>/<name>/files": _page("/files"),
     "GET /<namespace>/<name>/files/<ref>": _page("/files/main"),
     "GET /<namespace>/<name>/files/<ref>/<path:path>": _page("/files/main/template.yaml"),

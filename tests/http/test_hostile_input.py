@@ -141,6 +141,8 @@ def check_refused(probe: Probe, answer: Answer) -> str | None:
         return None if (error.get("code"), type(error.get("message"))) == (expected, str) else wrong
     if probe.git and content_type.startswith("text/plain"):
         return None if answer.body.decode("latin-1").startswith(expected) else wrong
+    if content_type.startswith("text/html"):  # a web page names its error code
+        return None if f"<code>{expected}</code>".encode() in answer.body else wrong
     return wrong
 
 
@@ -208,6 +210,7 @@ HOSTILE_BY_PARAMETER = {
     "namespace": HOSTILE_NAMES, "name": HOSTILE_NAMES, "ref": HOSTILE_REFS,
     "version": HOSTILE_REFS, "path": HOSTILE_PATHS, "build_id": BAD_UUIDS,
     "ref_path": HOSTILE_REFS, "signature": HOSTILE_REFS, "commit": HOSTILE_REFS,
+    "filename": HOSTILE_PATHS,
 }
 _PARAMETER_RE = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
@@ -240,6 +243,8 @@ URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
         "%2fetc%2fpasswd": NO_ROUTE, "/etc/passwd": NO_ROUTE,
         # Names git allows in a tree; this one has no such file.
         "-x": (404, "file_not_found"), "%ff": (404, "file_not_found")}),
+    # The web UI's own files: any other name is no file of it.
+    "filename": (NO_ROUTE, {}),
 }
 # The smart HTTP app answers a URL ending in .git, whatever follows.
 DUMB_HTTP = (404, "only git's smart HTTP protocol is served")
@@ -325,9 +330,9 @@ def url_parameter_probes(world: World, tmp_path: Path) -> list[Probe]:
                 # The value under test must be the only thing wrong.
                 path += DIFF_QUERY["/images/" in rule] if action == "diff" else ""
                 # A name ending in .git makes a git URL of any route.
+                expect = url_answer(parameter, value, git, path, rule)
                 probes.append(Probe(f"{rule} {parameter}={value[:40]}", method, path, headers,
-                                    body, git=git or is_git_path(path),
-                                    expect=url_answer(parameter, value, git, path, rule)))
+                                    body, git=git or is_git_path(path), expect=expect))
     return probes
 
 

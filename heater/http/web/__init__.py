@@ -4,14 +4,21 @@ access policy as the JSON API."""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, send_from_directory
 
 from heater.http.web import catalog, compare, session, template
-from heater.http.web.base import bp
+from heater.http.web.base import STATIC, PageNamespace, bp
 from heater.http.web.render import code_css, diff_lines, side_by_side
 from heater.templates.graphsvg import dot_program
 
 __all__ = ["catalog", "compare", "init_app", "session", "template"]
+
+
+# Not Flask's own static route: that one would redirect a doubled slash
+# (//etc/passwd) rather than refuse it.
+@bp.get("/ui/static/<path:filename>", merge_slashes=False)
+def static_file(filename: str) -> Response:
+    return send_from_directory(STATIC, filename, max_age=3600)
 
 
 @bp.get("/ui/code.css")
@@ -21,6 +28,7 @@ def code_stylesheet() -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["ns"] = PageNamespace  # before the rules that use it
     app.register_blueprint(bp)
     app.add_template_global(diff_lines)
     app.add_template_global(side_by_side)

@@ -10,10 +10,12 @@ page as a missing one.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, render_template, request
+from werkzeug.routing import BaseConverter
 
 from heater.auth.policy import RepositoryGone
 from heater.auth.tokens import Caller
@@ -23,8 +25,8 @@ from heater.http.context import registry
 from heater.http.credentials import note_caller
 from heater.http.errors import CHALLENGE
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/ui/static")
+bp = Blueprint("web", __name__, template_folder="templates")
+STATIC = Path(__file__).parent / "static"
 
 COOKIE = "heater_session"
 
@@ -38,6 +40,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+class PageNamespace(BaseConverter):
+    """The namespace of a page's URL, never one ending in ``.git`` (no name
+    does): git's smart HTTP paths (``/<name>.git/git-upload-pack``) are not
+    taken for a repository's page, and stay the API's 404."""
+
+    regex = r"[^/]+(?<!\.git)"
 
 
 def web_caller() -> Caller:

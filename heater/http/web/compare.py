@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Response, request
 
 from heater.auth.policy import WrongKind
+from heater.catalog.listing import InvalidListing
 from heater.errors import InvalidInput
 from heater.http.context import registry
 from heater.http.web.base import bp, page, web_caller
@@ -25,8 +26,7 @@ SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 def _choice(name: str, choices: tuple[str, ...]) -> str:
     value = request.args.get(name) or choices[0]
     if value not in choices:
-        raise InvalidInput(f"{name} must be one of {', '.join(choices)}, not {value!r}",
-                           code="invalid_parameter")
+        raise InvalidListing(name, f"must be one of {', '.join(choices)}, not {value!r}")
     return value
 
 

@@ -24,7 +24,7 @@ from heater.http.web.base import COOKIE, bp, page
 
 
 class CrossSitePost(Forbidden):
-    code = "forbidden"
+    code = "cross_site_post"
 
     def __init__(self) -> None:
         super().__init__("this form must be posted from a page of this site")

@@ -31,7 +31,7 @@ def raw_url(repo: RepoId, ref: str, path: str) -> str:
     return f"{base_url()}/{repo.namespace}/{repo.name}/raw/{ref}/{quote(path)}"
 
 
-@bp.get("/<namespace>/<name>")
+@bp.get("/<ns:namespace>/<name>")
 def repository_page(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     try:
