@@ -8,26 +8,22 @@
   alone, whatever exists: the ``.git`` URL then answers as it always does
   (401 or 404 alike for a missing and a private repository).
 - ``GET /<ns>/<name>`` (a person pasting the clone URL less ``.git`` into a
-  browser): a short text naming the clone URL, the API and raw URLs of a
-  repository the caller may read; 404 exactly as for a missing one
-  otherwise. The web pages, when they exist, own this URL (DESIGN.md) and
-  their route replaces this one.
+  browser) is the repository's web page (:mod:`heater.http.web`), which
+  names the clone URL.
+
+The ``repo`` converter is the web pages' too: their URLs take only names.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
-from flask import Blueprint, Flask, Response, redirect, request
+from flask import Blueprint, Flask, redirect, request
 from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from heater.http.context import caller, clone_url, registry
 from heater.http.publicurl import link
 from heater.names import RESERVED, RepoId
-from heater.repos.browse import default_branch
-from heater.repos.store import Kind
 
 bp = Blueprint("hints", __name__)
 
@@ -57,22 +53,3 @@ def git_without_suffix(namespace: str, name: str) -> WerkzeugResponse:
     query = request.query_string.decode("latin-1")
     target = link(f"/{repo}.git/{GIT_FIRST_REQUEST}") + (f"?{query}" if query else "")
     return redirect(target, 301)
-
-
-@bp.get("/<repo:namespace>/<repo:name>", merge_slashes=False)
-def repository_page(namespace: str, name: str) -> Response:
-    repo = RepoId(namespace, name)
-    with registry().view(caller(), repo) as view:
-        info, branch = view.info, default_branch(view.git) or "main"
-    api = "templates" if info.kind is Kind.TEMPLATE else "images"
-    lines = [
-        f"{repo} is a Heater {info.kind.value} repository ({info.visibility.value}).",
-        "",
-        f"clone it:   git clone {clone_url(repo)}",
-        f"its API:    {link(f'/api/v1/{api}/{quote(str(repo))}')}",
-        f"its files:  {link(f'/api/v1/{api}/{quote(str(repo))}/tree/{quote(branch)}')}",
-        f"raw files:  {link(f'/{quote(str(repo))}/raw/<ref>/<path>')}",
-        "",
-    ]
-    return Response("\n".join(lines), mimetype="text/plain",
-                    headers={"X-Content-Type-Options": "nosniff"})

@@ -43,7 +43,8 @@ from tests.services.debian import ensure_packages
 # URL (credentials are not looked at: the URL is the credential; every row
 # but pt's sends the public template's signature, which opens nothing
 # else, so a private template is as missing as a missing one), and W
-# /<namespace>/<name> (the web UI's pages of a repository). An endpoint with a "#" is one
+# /<repo:namespace>/<repo:name> (the web UI's pages of a repository). An
+# endpoint with a "#" is one
 # of the rows below with a hostile argument (VARIANTS says which).
 #
 # Reading rules: a private repository answers 404 to those who may not read
@@ -320,11 +321,6 @@ POST   /ui/sign-in                               -    303 303 303 303 303 303 30
 POST   /ui/sign-out                              -    303 303 303 303 303 303 303 303 303 303 303
 GET    /ui/code.css                              -    200 200 200 200 200 200 200 200 200 200 200
 GET    /ui/static/<path:filename>                -    200 200 200 200 200 200 200 200 200 200 200
-GET    /<ns:namespace>/<name>                    pt   200 401 200 200 200 200 200 200 200 200 200
-GET    /<ns:namespace>/<name>                    st   404 401 200 200 200 404 404 404 200 200 200
-GET    /<ns:namespace>/<name>                    pi   200 401 200 200 200 200 200 200 200 200 200
-GET    /<ns:namespace>/<name>                    si   404 401 200 200 200 404 404 404 200 200 200
-GET    /<ns:namespace>/<name>                    none 404 401 404 404 404 404 404 404 404 404 404
 GET    W/files                                   pt   303 401 303 303 303 303 303 303 303 303 303
 GET    W/files                                   st   404 401 303 303 303 404 404 404 303 303 303
 GET    W/files                                   pi   404 401 404 404 404 404 404 404 404 404 404
@@ -364,7 +360,7 @@ ABBREVIATIONS = {
     "G": "/<ns>/<name>.git",
     "RAW": "/<namespace>/<name>/raw/<ref>/<path:path>",
     "SIGNED": "/<namespace>/<name>/signed/<signature>/raw/<commit>/<path:path>",
-    "W": "/<namespace>/<name>",  # the web UI's pages of a repository
+    "W": "/<repo:namespace>/<repo:name>",  # the web UI's pages of a repository
 }
 
 
@@ -808,15 +804,9 @@ CASES["POST /<ns>/<name>.git/git-receive-pack#lifecycle-ref"] = _push_refused(
 # Pages answer as the API does (a bad token is 401, a private repository
 # the 404 page of a missing one); the forms and static files need no one.
 
-def _page(suffix: str = "", params: dict[str, str] | None = None,
-          image_suffix: str | None = None) -> Callable[[World, str], Call]:
-    def make(world: World, key: str) -> Call:
-        if suffix == "/graph.svg":
-            ensure_packages("graphviz", program="dot")  # the server draws with it
-        name = world.name(key)
-        path = suffix if image_suffix is None or not key.endswith("i") else image_suffix
-        return Call("GET", f"/{world.ns}/{name}{path}", name, params=params or {})
-    return make
+def _graph(world: World, key: str) -> Call:
+    ensure_packages("graphviz", program="dot")  # the server draws with it
+    return _page("/graph.svg")(world, key)
 
 
 def _catalog_page(path: str) -> Callable[[World, str], Call]:
@@ -842,14 +832,15 @@ CASES.update({
     "POST /ui/sign-out": lambda world, key: Call("POST", "/ui/sign-out"),
     "GET /ui/code.css": lambda world, key: Call("GET", "/ui/code.css"),
     "GET /ui/static/<path:filename>": lambda world, key: Call("GET", "/ui/static/heater.css"),
-    "GET /<ns:namespace>/<name>": _page(),
-    "GET /<namespace>/<name>/files": _page("/files"),
-    "GET /<namespace>/<name>/files/<ref>": _page("/files/main"),
-    "GET /<namespace>/<name>/files/<ref>/<path:path>": _page("/files/main/template.yaml"),
-    "GET /<namespace>/<name>/versions": _page("/versions"),
-    "GET /<namespace>/<name>/history": _page("/history"),
-    "GET /<namespace>/<name>/graph.svg": _page("/graph.svg"),
-    "GET /<namespace>/<name>/compare": _page("/compare", {"from": "main", "to": "main"}),
+    "GET /<repo:namespace>/<repo:name>/files": _page("/files"),
+    "GET /<repo:namespace>/<repo:name>/files/<ref>": _page("/files/main"),
+    "GET /<repo:namespace>/<repo:name>/files/<ref>/<path:path>": _page(
+        "/files/main/template.yaml"),
+    "GET /<repo:namespace>/<repo:name>/versions": _page("/versions"),
+    "GET /<repo:namespace>/<repo:name>/history": _page("/history"),
+    "GET /<repo:namespace>/<repo:name>/graph.svg": _graph,
+    "GET /<repo:namespace>/<repo:name>/compare": _page("/compare", {"from": "main",
+                                                                    "to": "main"}),
 })
 
 

@@ -250,16 +250,16 @@ URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
 DUMB_HTTP = (404, "only git's smart HTTP protocol is served")
 
 
-# The repository's own URLs outside the API (its page, git without .git):
-# a segment that cannot name a repository makes no route of them.
-REPOSITORY_URLS = frozenset({"/<repo:namespace>/<repo:name>",
-                             "/<repo:namespace>/<repo:name>/info/refs"})
+# The repository's own URLs outside the API (its web pages, git without
+# .git): a segment that cannot name a repository makes no route of them.
+REPOSITORY_URLS = "/<repo:namespace>/<repo:name>"
 
 
 def url_answer(parameter: str, value: str, git_service: bool, path: str,
                rule: str = "") -> tuple[int, str]:
     """What ``value`` in ``parameter`` of a route must answer."""
-    if rule in REPOSITORY_URLS and not is_git_path(path.split("?")[0]):
+    if (parameter in ("namespace", "name") and rule.startswith(REPOSITORY_URLS)
+            and not is_git_path(path.split("?")[0])):
         return NO_ROUTE
     usual, unusual = URL_ANSWERS[parameter]
     answer = unusual.get(value, usual)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask, Response, send_from_directory
 
 from heater.http.web import catalog, compare, session, template
-from heater.http.web.base import STATIC, PageNamespace, bp
+from heater.http.web.base import STATIC, bp
 from heater.http.web.render import code_css, diff_lines, side_by_side
 from heater.templates.graphsvg import dot_program
 
@@ -28,7 +28,8 @@ def code_stylesheet() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.url_map.converters["ns"] = PageNamespace  # before the rules that use it
+    # Page URLs take only names (the ``repo`` converter of heater.http.hints,
+    # added before this): /x.git/git-upload-pack and /api/v1 are no pages.
     app.register_blueprint(bp)
     app.add_template_global(diff_lines)
     app.add_template_global(side_by_side)

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, render_template, request
-from werkzeug.routing import BaseConverter
 
 from heater.auth.policy import RepositoryGone
 from heater.auth.tokens import Caller
@@ -40,14 +39,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-
-
-class PageNamespace(BaseConverter):
-    """The namespace of a page's URL, never one ending in ``.git`` (no name
-    does): git's smart HTTP paths (``/<name>.git/git-upload-pack``) are not
-    taken for a repository's page, and stay the API's 404."""
-
-    regex = r"[^/]+(?<!\.git)"
 
 
 def web_caller() -> Caller:

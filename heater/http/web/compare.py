@@ -30,7 +30,7 @@ def _choice(name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-@bp.get("/<namespace>/<name>/compare")
+@bp.get("/<repo:namespace>/<repo:name>/compare")
 def compare_page(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     old, new = request.args.get("from", ""), request.args.get("to", "")
@@ -54,7 +54,7 @@ def compare_page(namespace: str, name: str) -> Response:
                 to_ref=new, view=view)
 
 
-@bp.get("/<namespace>/<name>/graph.svg")
+@bp.get("/<repo:namespace>/<repo:name>/graph.svg")
 def graph_svg(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     pages = TemplatePages(registry())

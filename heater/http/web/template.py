@@ -31,7 +31,7 @@ def raw_url(repo: RepoId, ref: str, path: str) -> str:
     return f"{base_url()}/{repo.namespace}/{repo.name}/raw/{ref}/{quote(path)}"
 
 
-@bp.get("/<ns:namespace>/<name>")
+@bp.get("/<repo:namespace>/<repo:name>")
 def repository_page(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     try:
@@ -58,7 +58,7 @@ def repository_page(namespace: str, name: str) -> Response:
                 ref=request.args.get("ref") or "")
 
 
-@bp.get("/<namespace>/<name>/files")
+@bp.get("/<repo:namespace>/<repo:name>/files")
 def files_at_default(namespace: str, name: str) -> Response:
     """The files at ``latest``, else at the default branch."""
     repo = RepoId(namespace, name)
@@ -68,8 +68,8 @@ def files_at_default(namespace: str, name: str) -> Response:
     return redirect(f"/{namespace}/{name}/files/{quote(default)}", 303)  # type: ignore[return-value]
 
 
-@bp.get("/<namespace>/<name>/files/<ref>", defaults={"path": ""})
-@bp.get("/<namespace>/<name>/files/<ref>/<path:path>", merge_slashes=False)
+@bp.get("/<repo:namespace>/<repo:name>/files/<ref>", defaults={"path": ""})
+@bp.get("/<repo:namespace>/<repo:name>/files/<ref>/<path:path>", merge_slashes=False)
 def files_page(namespace: str, name: str, ref: str, path: str) -> Response:
     repo = RepoId(namespace, name)
     at = pages().at_path(web_caller(), repo, ref, path.rstrip("/"))
@@ -84,7 +84,7 @@ def files_page(namespace: str, name: str, ref: str, path: str) -> Response:
                 permalink=f"/{namespace}/{name}/files/{at.commit}/{quote(at.path)}")
 
 
-@bp.get("/<namespace>/<name>/versions")
+@bp.get("/<repo:namespace>/<repo:name>/versions")
 def versions_page(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     info, versions, branches, default = pages().refs(web_caller(), repo)
@@ -92,7 +92,7 @@ def versions_page(namespace: str, name: str) -> Response:
                 versions=versions, branches=branches, default=default)
 
 
-@bp.get("/<namespace>/<name>/history")
+@bp.get("/<repo:namespace>/<repo:name>/history")
 def history_page(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     ref = request.args.get("ref") or None
