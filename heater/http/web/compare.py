@@ -8,7 +8,7 @@ from flask import Response, request
 
 from heater.auth.policy import WrongKind
 from heater.catalog.listing import InvalidListing
-from heater.errors import InvalidInput
+from heater.errors import MissingField
 from heater.http.context import registry
 from heater.http.web.base import bp, page, web_caller
 from heater.http.web.image import image_compare
@@ -62,8 +62,8 @@ def graph_svg(namespace: str, name: str) -> Response:
         side = _choice("side", SIDES)
         old, new = request.args.get("from", ""), request.args.get("to", "")
         if not (old and new):
-            raise InvalidInput("a side of a comparison needs from and to",
-                               code="missing_parameter")
+            raise MissingField("from" if not old else "to",
+                               "a side of a comparison needs from and to")
         graphs = pages.compared_graphs(web_caller(), repo, old, new)
         graph = graphs[SIDES.index(side)]
         title = f"{repo} at {old if side == 'from' else new}, compared"
