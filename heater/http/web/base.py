@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, render_template, request
 
+from heater.auth.identity import Credentials, Scheme
 from heater.auth.policy import RepositoryGone
 from heater.auth.tokens import Caller
 from heater.errors import HeaterError, Unauthenticated, status_of
@@ -49,7 +50,8 @@ def web_caller() -> Caller:
         who: Caller = None
         if secret:
             try:
-                who = note_caller(request.environ, registry().authenticate(secret))
+                token = Credentials(Scheme.BEARER, secret)
+                who = note_caller(request.environ, registry().authenticate(token))
             except Unauthenticated:
                 g.heater_drop_cookie = True
         else:

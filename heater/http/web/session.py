@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, redirect, request
 
+from heater.auth.identity import Credentials, Scheme
 from heater.errors import Forbidden, Unauthenticated
 from heater.http.context import registry
 from heater.http.web.base import COOKIE, bp, page
@@ -59,7 +60,7 @@ def sign_in() -> Response:
     secret = request.form.get("token", "").strip()
     target = _local(request.form.get("next"))
     try:
-        who = registry().authenticate(secret) if secret else None
+        who = registry().authenticate(Credentials(Scheme.BEARER, secret)) if secret else None
     except Unauthenticated:
         who = None
     if who is None:
