@@ -83,8 +83,10 @@ def _pusher(server: Server, token: str, work: Path) -> Any:
     env = {**git_env(home), **GIT_IDENTITY}
 
     def git(*args: str, cwd: Path | None = None) -> None:
-        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
-                       timeout=120)
+        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"git {args[0]} failed: {done.stderr}")
 
     def commit(repo: str, files: dict[str, str]) -> None:
         checkout = work / repo.replace("/", "-")

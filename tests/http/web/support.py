@@ -68,6 +68,7 @@ WEB_V2 = WEB_V1.replace("""  flavor:
     constraints:
       - allowed_values: [m1.small, m1.large]
 """, "").replace("flavor: {get_param: flavor}", "flavor: m1.large").replace(
+    "parameters: [image, flavor]", "parameters: [image]").replace(
     "network: {get_param: network}", "network: private")
 MONITORING = """heat_template_version: 2018-08-31
 description: A check of one server
