@@ -214,6 +214,7 @@ CODES: dict[str, type[HeaterError]] = {
     # 409: the state of the registry does not allow it
     "conflict": Conflict,
     "glance_id_taken": Conflict,
+    "glance_not_configured": Conflict,
     "blob_exists": Conflict,
     "build_exists": Conflict,
     "build_not_queued": Conflict,
@@ -243,7 +244,6 @@ CODES: dict[str, type[HeaterError]] = {
     "database_unavailable": Unavailable,
     "identity_unavailable": Unavailable,
     "glance_unavailable": Unavailable,
-    "glance_not_configured": Unavailable,
     "glance_mismatch": Unavailable,
     "graphviz_missing": Unavailable,
     "graphviz_failed": Unavailable,

@@ -31,7 +31,10 @@ class GlanceUnavailable(Unavailable):
                          "published, try again")
 
 
-class GlanceNotConfigured(Unavailable):
+class GlanceNotConfigured(Conflict):
+    """Publishing asked of a server set up to publish nowhere: a state of
+    this registry, not an outage, so it is no 5xx."""
+
     code = "glance_not_configured"
 
     def __init__(self) -> None:

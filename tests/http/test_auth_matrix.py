@@ -201,8 +201,8 @@ POST   I/undelete                                none 404 401 404 404 404 404 40
 GET    B/referrers                               pi   200 401 200 200 200 200 200 200 200 200 200
 GET    B/referrers                               si   404 401 200 200 200 404 404 404 200 200 200
 GET    B/referrers                               none 404 401 404 404 404 404 404 404 404 404 404
-POST   B/publish                                 pi   401 401 403 503 503 403 403 403 403 503 503
-POST   B/publish                                 si   404 401 403 503 503 404 404 404 403 503 503
+POST   B/publish                                 pi   401 401 403 409 409 403 403 403 403 409 409
+POST   B/publish                                 si   404 401 403 409 409 404 404 404 403 409 409
 POST   B/publish                                 none 404 401 404 404 404 404 404 404 404 404 404
 GET    /<namespace>/<name>/raw/<ref>/<path:path> pt   200 401 200 200 200 200 200 200 200 200 200
 GET    /<namespace>/<name>/raw/<ref>/<path:path> st   404 401 200 200 200 404 404 404 200 200 200
@@ -684,7 +684,7 @@ CASES: dict[str, Callable[[World, str], Call]] = {
                                                  data=b"uploaded bytes"),
     "DELETE /api/v1/builds/<build_id>": _build("DELETE", fresh=True),
     # The matrix's server publishes to no Glance: who gets past the access
-    # check learns that (503), tests/images/test_glance.py publishes for real.
+    # check learns that (409), tests/images/test_glance.py publishes for real.
     "POST /api/v1/builds/<build_id>/publish": _build("POST", "/publish"),
     "GET /api/v1/builds/<build_id>/referrers": _build("GET", "/referrers"),
     "GET /<namespace>/<name>/raw/<ref>/<path:path>": _raw,
@@ -920,7 +920,7 @@ def run_principal(world: World, principal: str) -> Iterator[Seen]:
 # answers are text), unless VARIANT_ANSWERS says what a caller who may read
 # the repository gets.
 ERROR_CODES = {403: "forbidden", 404: "repository_not_found",
-               409: "repository_exists", 503: "glance_not_configured"}
+               409: "repository_exists"}
 
 
 def expected_answer(s: Seen, principal: str) -> tuple[int, str] | None:
@@ -937,6 +937,8 @@ def expected_answer(s: Seen, principal: str) -> tuple[int, str] | None:
         return status, "invalid_token" if principal == "bad" else "unauthenticated"
     if status == 404 and s.endpoint.split()[1].startswith("/api/v1/builds/"):
         return status, "build_not_found"
+    if status == 409 and s.endpoint.endswith("/publish"):
+        return status, "glance_not_configured"
     return status, ERROR_CODES[status]
 
 

@@ -161,5 +161,5 @@ def test_no_glance_configured(server: Server) -> None:
     build_id = push(server, writer, f"{ns}/jammy", b"bytes")
     answer = requests.post(f"{server.url}/api/v1/builds/{build_id}/publish",
                            headers=auth(writer), timeout=30)
-    assert (answer.status_code, answer.json()["error"]["code"]) == (503,
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409,
                                                                      "glance_not_configured")
