@@ -49,10 +49,10 @@ from heater.repos import lifecycle_actions
 from heater.repos.browse import default_branch
 from heater.repos.lifecycle import hide_replacement
 from heater.repos.lifecycle_actions import LifecycleConflict, VersionNotFound
+from heater.repos.service import Body, Repositories
 from heater.repos.store import Kind, RepoInfo, RepositoryExists, RepositoryNotFound, Visibility
 from heater.repos.versions import Version
 from heater.repos.view import RepoView
-from heater.repositories import Body, Repositories
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ class Images:
 
     def update(self, caller: Caller, repo: RepoId, body: Body) -> ImageDetail:
         """Change the image's settings (see
-        :meth:`~heater.repositories.Repositories.update`); its detail after."""
+        :meth:`~heater.repos.service.Repositories.update`); its detail after."""
         self.repositories.update(caller, repo, body)
         return self._detail(caller, repo)
 

@@ -1,6 +1,6 @@
 """Template repositories as the API offers them: create, show, versions,
 commits, raw files, diffs, releases and settings (the lifecycle actions,
-the same for every kind, are :class:`heater.repositories.Repositories`).
+the same for every kind, are :class:`heater.repos.service.Repositories`).
 
 Every method checks access through the registry and reads the repository
 through one :class:`~heater.repos.view.RepoView`, opened once. Every write
@@ -36,10 +36,10 @@ from heater.repos.browse import split_ref
 from heater.repos.commits import HistoryPage, history
 from heater.repos.lifecycle_actions import VersionNotFound, check_text
 from heater.repos.resolve import LATEST, Resolved
+from heater.repos.service import Body, Repositories
 from heater.repos.store import Kind, RepoInfo, RepositoryNotFound, parse_visibility
 from heater.repos.versions import TaggedVersion, Version
 from heater.repos.view import RepoView
-from heater.repositories import Body, Repositories
 from heater.templates.bundle import build_bundle, raw_prefix
 from heater.templates.files import parse_files
 from heater.templates.heateryaml import entrypoint
@@ -287,7 +287,7 @@ class Templates:
 
     def update(self, caller: Caller, repo: RepoId, body: Body) -> dict[str, Any]:
         """Change the template's settings (see
-        :meth:`~heater.repositories.Repositories.update`); its detail after."""
+        :meth:`~heater.repos.service.Repositories.update`); its detail after."""
         self.repositories.update(caller, repo, body)
         return self._detail(caller, repo, None)
 

@@ -621,7 +621,7 @@ def _page(suffix: str, params: dict[str, str] | None = None) -> Callable[[World,
 BROWSE = (("/tree/<path:ref_path>", "/tree/main"), ("/branches", "/branches"),
           ("/tags", "/tags"))
 YANK = "/versions/v1.0.0/yank"
-# The images' lifecycle: the templates' rules (heater/repositories.py).
+# The images' lifecycle: the templates' rules (heater/repos/service.py).
 Action = tuple[str, str, Any, tuple[str, str] | None, tuple[str, str]]
 IMAGE_LIFECYCLE: list[tuple[str, str, Action]] = [
     ("POST", "/versions/<version>/yank", ("POST", YANK, {"reason": "matrix"}, None,

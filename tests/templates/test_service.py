@@ -15,7 +15,7 @@ import pytest
 from heater.auth.tokens import Caller, Role
 from heater.catalog.indexer import Catalog
 from heater.names import RepoId
-from heater.repositories import Repositories
+from heater.repos.service import Repositories
 from heater.templates.service import Templates
 from tests.app_support import App
 from tests.images_helpers import UBUNTU_MANIFEST

@@ -19,8 +19,8 @@ from heater.images import lookup
 from heater.images.diff import diff_manifests
 from heater.images.service import ImageDetail
 from heater.names import RepoId
+from heater.repos.service import SETTINGS
 from heater.repos.store import Kind, parse_visibility
-from heater.repositories import SETTINGS
 
 PREFIX = "/api/v1/images"
 bp = Blueprint("images_api", __name__, url_prefix=PREFIX)

@@ -1,5 +1,5 @@
 """REST endpoints that yank, deprecate and delete templates and images, and
-undo each; the same rules for both kinds (:mod:`heater.repositories`).
+undo each; the same rules for both kinds (:mod:`heater.repos.service`).
 
 ::
 
@@ -25,8 +25,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from heater.http.context import caller, json_body, registry
 from heater.names import RepoId
+from heater.repos.service import Repositories
 from heater.repos.store import Kind
-from heater.repositories import Repositories
 
 
 def _body_field(field: str) -> Any:

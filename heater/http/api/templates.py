@@ -16,8 +16,8 @@ from heater.http.api.listing import listing, next_page_url
 from heater.http.context import caller, clone_url, json_body, registry
 from heater.http.publicurl import base_url
 from heater.names import RepoId
+from heater.repos.service import SETTINGS
 from heater.repos.store import Kind, RepoInfo
-from heater.repositories import SETTINGS
 from heater.templates.bundle import dumps
 from heater.templates.service import Templates
 

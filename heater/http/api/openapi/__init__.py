@@ -71,7 +71,7 @@ def merge(document: dict[str, Any], fragment: dict[str, Any], source: str) -> No
 
 
 # Fragments whose template endpoints images have too, with the same rules
-# (heater/repositories.py): documented once, served for both kinds.
+# (heater/repos/service.py): documented once, served for both kinds.
 FOR_IMAGES_TOO = frozenset({"lifecycle.yaml"})
 
 
