@@ -3,13 +3,11 @@ the index uses, so that a token made on one node works on every node."""
 
 from __future__ import annotations
 
-import hmac
 from contextlib import AbstractContextManager
 
 import psycopg
 
 from heater.auth.tokens import (
-    BadToken,
     Principal,
     Role,
     TokenExists,
@@ -20,6 +18,7 @@ from heater.auth.tokens import (
     digest,
     new_secret,
     token_id_of,
+    verified,
 )
 from heater.clock import now
 from heater.names import check_name
@@ -66,9 +65,7 @@ class PostgresTokenStore(TokenStore):
         with self._transaction() as conn:
             row = conn.execute("SELECT name, role, namespace, digest FROM tokens "
                                "WHERE token_id = %s", (token_id,)).fetchone()
-        if row is None or not hmac.compare_digest(bytes(row[3]), digest(secret)):
-            raise BadToken()
-        return Principal(row[0], Role.parse(row[1]), row[2])
+        return verified(row, secret)
 
     def list(self) -> list[TokenRecord]:
         with self._transaction() as conn:

@@ -4,11 +4,9 @@ that it is safe from any thread or process."""
 
 from __future__ import annotations
 
-import hmac
 import sqlite3
 
 from heater.auth.tokens import (
-    BadToken,
     Principal,
     Role,
     TokenExists,
@@ -19,6 +17,7 @@ from heater.auth.tokens import (
     digest,
     new_secret,
     token_id_of,
+    verified,
 )
 from heater.clock import now
 from heater.names import check_name
@@ -63,9 +62,7 @@ class SqliteTokenStore(SqliteFile, TokenStore):
                 "SELECT name, role, namespace, digest FROM tokens WHERE token_id = ?",
                 (token_id,),
             ).fetchone()
-        if row is None or not hmac.compare_digest(bytes(row[3]), digest(secret)):
-            raise BadToken()
-        return Principal(row[0], Role.parse(row[1]), row[2])
+        return verified(row, secret)
 
     def list(self) -> list[TokenRecord]:
         with self._db() as conn:

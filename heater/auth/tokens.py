@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -125,6 +126,19 @@ def digest(secret: str) -> bytes:
     """What a backend stores of a secret (see the module docstring for why
     SHA-256); compare digests with :func:`hmac.compare_digest`."""
     return hashlib.sha256(secret.encode()).digest()
+
+
+def verified(row: tuple[object, ...] | None, secret: str) -> Principal:
+    """The principal of a stored ``(name, role, namespace, digest)`` row
+    (None: no token with the secret's id), if ``secret`` matches its digest;
+    :class:`BadToken` otherwise. Every backend checks a secret this way."""
+    stored = row[3] if row is not None else None
+    if row is None or not isinstance(stored, (bytes, memoryview)) \
+            or not hmac.compare_digest(bytes(stored), digest(secret)):
+        raise BadToken()
+    namespace = row[2]
+    return Principal(str(row[0]), Role.parse(str(row[1])),
+                     namespace if isinstance(namespace, str) else None)
 
 
 class TokenStore(Protocol):
