@@ -84,6 +84,13 @@ MIGRATIONS: Migrations = (
     CREATE INDEX catalog_words ON catalog_entries USING gin (words);
     CREATE INDEX catalog_keywords ON catalog_entries USING gin (keywords)
     """,
+    # The primary key already makes (namespace, name) unique. A second unique
+    # index is not an arbiter of the upsert's ON CONFLICT, so two nodes
+    # inserting the same new entry at once failed on it instead of updating.
+    """
+    DROP INDEX catalog_by_name;
+    CREATE INDEX catalog_by_name ON catalog_entries (kind, name, namespace)
+    """,
 )
 _TABLES = ("catalog_entries", "catalog_meta")
 # What every method reads; selecting it proves the tables are usable.

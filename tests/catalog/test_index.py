@@ -203,7 +203,8 @@ def _writer(factory_name: str, tmp: str, worker: int) -> None:
     index = BACKENDS[factory_name](Path(tmp))
     for i in range(40):
         index.upsert(entry(f"w{worker}", f"t{i}", keywords=("k",)))
-        index.upsert(entry("shared", "t", description=f"w{worker} {i}"))
+        # Every worker inserts the same new entry at about the same time.
+        index.upsert(entry("shared", f"t{i}", description=f"w{worker} {i}"))
 
 
 @pytest.mark.e2e  # starts processes
@@ -220,7 +221,7 @@ def test_concurrent_processes(tmp_path: Path) -> None:
             assert process.exitcode == 0
         index = BACKENDS[backend](tmp_path)
         assert len(names(index, keywords=("k",), limit=500)) == 120
-        assert index.keys() >= {("shared", "t")}
+        assert index.keys() >= {("shared", f"t{i}") for i in range(40)}
 
 
 def test_upsert_many_is_upsert_of_each(index: CatalogIndex) -> None:

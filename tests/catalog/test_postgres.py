@@ -148,8 +148,8 @@ def test_two_nodes_starting_together_create_the_schema_once(tmp_path: Path, git:
         assert listed.status_code == 200, listed.text
         assert [e["name"] for e in listed.json()["templates"]] == ["web"]
         applied = _sql(a, "SELECT component, version FROM heater_migrations "
-                          "ORDER BY component")
-        assert applied == [("builds", 1), ("catalog", 1), ("tokens", 1)]
+                          "ORDER BY component, version")
+        assert applied == [("builds", 1), ("catalog", 1), ("catalog", 2), ("tokens", 1)]
         for node in nodes:
             assert "Traceback" not in node.log()
     finally:
