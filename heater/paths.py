@@ -17,6 +17,7 @@
         remove-<uuid>/                a repository being erased
         empty-<uuid>/                 the empty repository being made
         blob-<uuid>.part              an image's bytes being uploaded
+        pending-<uuid>                a pending-change marker being written
       hooks/                        git hooks shared by every repository
         pre-receive                   (replaced through .pre-receive.<pid>.tmp)
       empty.git/                    an empty repository whose advertisement
@@ -24,7 +25,8 @@
       blobs/<aa>/<uuid>             image binaries, fanned out by UUID prefix
       locks/upload-<uuid>           held while a build's bytes are uploaded
       pending/<id>                  a write whose listeners (the index) have not
-                                    run yet; left by a process that died
+                                    run yet, locked (flock) by its writer while
+                                    it lives; left unlocked by one that died
       auth.sqlite                   API tokens (secrets stored hashed)
       url-signing.key               the key of signed raw URLs, unless configured
       builds.sqlite                 image builds still waiting for their bytes

@@ -8,11 +8,13 @@ through it, so a backend chosen by configuration is chosen in one place.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -25,6 +27,8 @@ from heater.auth.signing import Signing
 from heater.auth.tokens import Caller, Principal, Role, TokenStore
 from heater.blobs import BlobStore
 from heater.errors import Conflict, Gone, InvalidInput, NotFound
+from heater.git import locks
+from heater.git.locks import FileLock
 from heater.images.builds import BuildStore
 from heater.images.glance import Glance
 from heater.names import RepoId
@@ -43,6 +47,8 @@ from heater.repos.store import (
 from heater.repos.view import RepoView
 from heater.templates import validation
 from heater.templates.files import commit_initial
+
+log = logging.getLogger(__name__)
 
 
 class NameTombstoned(Conflict):
@@ -94,18 +100,35 @@ class Registry:
 
     # A process that dies between a write and changed() would leave the index
     # behind git until the next change; a marker on disk around that window
-    # lets the next process to start catch up.
+    # lets another process catch up. The writer holds a lock on its marker
+    # for as long as it lives, so that a replay (by any worker of any node
+    # sharing the data directory) takes only the markers of dead writers,
+    # and only one replay takes each.
 
-    def begin_change(self, repo: RepoId) -> Path:
+    def begin_change(self, repo: RepoId) -> ChangeMarker:
         """Record that ``repo`` is about to change; pass the marker to
         :meth:`end_change` once :meth:`changed` has run (or nothing changed)."""
-        marker = self.layout.pending_change(uuid.uuid4().hex)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(str(repo))
-        return marker
+        scratch = self.layout.scratch("pending")
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        self.layout.pending.mkdir(parents=True, exist_ok=True)
+        # Written and locked under a name nobody else knows, then renamed:
+        # a marker is never seen in pending/ unlocked while its writer lives.
+        scratch.write_text(str(repo))
+        held = locks.acquire(scratch, 0)
+        path = self.layout.pending_change(uuid.uuid4().hex)
+        try:
+            os.rename(scratch, path)
+        except BaseException:
+            held.release()
+            scratch.unlink(missing_ok=True)
+            raise
+        return ChangeMarker(path, held)
 
-    def end_change(self, marker: Path) -> None:
-        marker.unlink(missing_ok=True)
+    def end_change(self, marker: ChangeMarker) -> None:
+        """Remove the marker, then let go of it (in that order: a replay
+        that gets the lock finds no file)."""
+        marker.path.unlink(missing_ok=True)
+        marker.lock.release()
 
     def change(self, repo: RepoId, caller: Caller, action: str = "change") -> PendingChange:
         """The one way to write to ``repo``: ``with registry.change(repo,
@@ -121,23 +144,31 @@ class Registry:
             self.audit.record(caller, action, repo, details)
 
     def replay_pending_changes(self) -> list[RepoId]:
-        """Tell the listeners about every change whose process died before
-        it could (safe while others are in flight: a listener only re-reads
-        git); the repositories named."""
+        """Tell the listeners about every change whose writer died before it
+        could (on this node or another); the repositories named. A marker
+        whose writer lives, or that another process is replaying, is locked
+        and left alone; a listener that raises leaves its marker for the
+        next replay."""
         replayed = []
         for marker in sorted(self.layout.pending.glob("*")) if self.layout.pending.is_dir() else []:
-            try:
-                repo = RepoId.parse(marker.read_text().strip())
-            except (OSError, ValueError):
-                marker.unlink(missing_ok=True)
+            held = locks.try_existing(marker)
+            if held is None:
                 continue
-            try:
-                started = marker.stat().st_mtime
-            except OSError:  # another process replayed it just now
-                started = time.time()
-            self.changed(repo, None)
-            metrics().index_lag.observe(max(0.0, time.time() - started))
-            marker.unlink(missing_ok=True)
+            with held:
+                try:
+                    started = marker.stat().st_mtime
+                    text = marker.read_text()
+                except FileNotFoundError:  # finished before the lock was ours
+                    continue
+                try:
+                    repo = RepoId.parse(text.strip())
+                except ValueError:
+                    marker.unlink(missing_ok=True)
+                    continue
+                self.changed(repo, None)
+                metrics().index_lag.observe(max(0.0, time.time() - started))
+                marker.unlink(missing_ok=True)
+            log.info("replayed the pending change of %s", repo)
             replayed.append(repo)
         return replayed
 
@@ -257,6 +288,15 @@ class Registry:
         return info
 
 
+@dataclass(frozen=True)
+class ChangeMarker:
+    """The marker of one write in progress: its file in ``pending/``, and
+    the lock on it that says its writer lives."""
+
+    path: Path
+    lock: FileLock
+
+
 class PendingChange:
     """A write to a repository in progress (see :meth:`Registry.change`).
 
@@ -288,13 +328,16 @@ class PendingChange:
     def finish(self, notify: bool = True) -> None:
         """Tell the listeners and the audit log (unless ``notify`` is false:
         nothing was written), then clear the marker; a listener that raises
-        leaves it."""
-        if notify:
-            if self.audited:
-                self.registry.record(self.caller, self.action, self.repo, self.details)
-            self.registry.changed(self.repo, self.caller)
-            metrics().index_lag.observe(time.monotonic() - self.started)
-        self.registry.end_change(self.marker)
+        leaves it, unlocked, for the next replay to retry."""
+        try:
+            if notify:
+                if self.audited:
+                    self.registry.record(self.caller, self.action, self.repo, self.details)
+                self.registry.changed(self.repo, self.caller)
+                metrics().index_lag.observe(time.monotonic() - self.started)
+            self.registry.end_change(self.marker)
+        finally:
+            self.marker.lock.release()
 
     def __enter__(self) -> PendingChange:
         return self

@@ -41,6 +41,14 @@ class FileLock:
         self.path = path
         self._fd: int | None = fd
 
+    def fileno(self) -> int:
+        """The descriptor that holds the lock: a child process given it
+        (``pass_fds``) holds the lock too, until it and this holder have
+        both let go."""
+        if self._fd is None:
+            raise ValueError(f"the lock on {self.path} was released")
+        return self._fd
+
     def release(self) -> None:
         """Free the lock (idempotent): closing the descriptor releases it."""
         fd, self._fd = self._fd, None
@@ -80,3 +88,23 @@ def acquire(path: Path, timeout: float, cancelled: threading.Event | None = None
             cancelled.wait(pause)
         else:
             time.sleep(pause)
+
+
+def try_existing(path: Path) -> FileLock | None:
+    """Lock the file ``path`` if it exists and nobody holds it, at once;
+    None otherwise. Never creates it: for a lock file whose holder removes
+    it when done, a lock taken here on a file removed meanwhile is a lock
+    on nothing, so the caller checks that ``path`` is still there."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return FileLock(path, fd)

@@ -24,28 +24,16 @@ from heater.wiring import build_registry
 from tests.agreement import assert_index_agrees_with_git, full_listing
 from tests.conftest import HELLO_WORLD, Git, Server, git_env, start_server, stop_server
 from tests.images_helpers import auth, queue_build, raw_upload, upload
-from tests.workers import kill_workers, serving, wait_until
+from tests.workers import kill_workers, processes_for, serving, wait_until
 
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[Server]:
-    srv = start_server(tmp_path / "data", tmp_path / "server.log")
+    # Replays only when a worker starts: the tests decide when that is.
+    srv = start_server(tmp_path / "data", tmp_path / "server.log",
+                       env={"HEATER_PENDING_REPLAY_SECONDS": "0"})
     yield srv
     stop_server(srv)
-
-
-def _processes_for(repo_path: Path, word: bytes) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if word in cmdline and str(repo_path).encode() in cmdline:
-            pids.append(int(entry.name))
-    return pids
 
 
 def _pkt(data: bytes) -> bytes:
@@ -93,7 +81,7 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
     first_half = _pkt(command) + b"0000" + pack[: len(pack) // 2]
     connection.send(f"{len(first_half):x}\r\n".encode() + first_half + b"\r\n")
     try:
-        assert wait_until(lambda: _processes_for(repo_path, b"receive-pack"), 60), \
+        assert wait_until(lambda: processes_for(repo_path, b"receive-pack"), 60), \
             "receive-pack never started"
         assert wait_until(lambda: list((repo_path / "objects").glob("tmp_objdir*")), 60), \
             "receive-pack never started to store the pack"
@@ -101,7 +89,7 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
     finally:
         connection.close()
     # git on the server sees its input end and gives up, cleaning its quarantine.
-    assert wait_until(lambda: not _processes_for(repo_path, b"receive-pack"), 30)
+    assert wait_until(lambda: not processes_for(repo_path, b"receive-pack"), 30)
     assert wait_until(lambda: serving(own_server), 30)
     assert git.run("ls-remote", url).stdout == before
     assert git.run("fsck", "--strict", cwd=repo_path).returncode == 0
@@ -132,15 +120,15 @@ def test_worker_killed_while_its_hook_waits_leaves_no_process(
         fcntl.flock(lock, fcntl.LOCK_EX)
         push = subprocess.Popen(["git", "push", url, "main"], cwd=work, env=git_env(git.home),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert wait_until(lambda: _processes_for(own_server.layout.hooks, b"pre-receive"), 60)
+        assert wait_until(lambda: processes_for(own_server.layout.hooks, b"pre-receive"), 60)
         kill_workers(own_server)
     finally:
         os.close(lock)
     push.communicate(timeout=120)  # git's client may retry on a new worker: either is fine
     # Without the server process, nothing would ever answer the hook: it and
     # its git must end, not wait for ever.
-    assert wait_until(lambda: not _processes_for(own_server.layout.hooks, b"pre-receive")
-                      and not _processes_for(repo_path, b"receive-pack"), 30)
+    assert wait_until(lambda: not processes_for(own_server.layout.hooks, b"pre-receive")
+                      and not processes_for(repo_path, b"receive-pack"), 30)
     assert wait_until(lambda: serving(own_server), 30)
     assert _cleanup(own_server).returncode == 0
     assert _leftovers(repo_path) == []
@@ -157,7 +145,8 @@ def test_a_change_a_dead_worker_left_unindexed_is_caught_up(
     # A worker that dies after git moved a ref and before the index heard of
     # it leaves the marker it wrote before the push; the ref moves here
     # behind the server's back to make that window last.
-    build_registry(Config(own_server.data_dir)).begin_change(RepoId(ns, "web"))
+    marker = build_registry(Config(own_server.data_dir)).begin_change(RepoId(ns, "web"))
+    marker.lock.release()  # as the kernel does when the process dies
     git.run("tag", "v1.1.0", cwd=work)
     git.run("push", str(own_server.layout.git_root / ns / "web.git"), "v1.1.0", cwd=work)
     admin = own_server.token("admin")

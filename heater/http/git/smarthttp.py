@@ -325,9 +325,13 @@ class SmartHTTP:
             else:
                 pending.finish()
 
+        inherited = relay.hook_fds if relay is not None else ()
+        if pending is not None:
+            # git holds the marker's lock too: if this process dies, git may
+            # still move refs, so a replay must wait until git has exited.
+            inherited += (pending.marker.lock.fileno(),)
         try:
-            stream = GitStream(argv, env, path, source, finished,
-                               pass_fds=relay.hook_fds if relay is not None else ())
+            stream = GitStream(argv, env, path, source, finished, pass_fds=inherited)
             if relay is not None:
                 relay.spawned()
         except BaseException:
