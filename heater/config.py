@@ -210,6 +210,11 @@ SETTINGS = (
     Setting("glance_credential", "HEATER_GLANCE_CREDENTIAL", "", parse=_credential),
     # Glance's endpoint; empty: the image service of Keystone's catalog.
     Setting("glance_url", "HEATER_GLANCE_URL", "", parse=_optional_url),
+    # How often each worker replays the pending changes that a dead process
+    # (of any node sharing the data directory) left unindexed; 0: only when
+    # a worker starts.
+    Setting("pending_replay_seconds", "HEATER_PENDING_REPLAY_SECONDS", "30",
+            parse=_count(0, 24 * 3600, "a number of seconds")),
     # The key of signed raw URLs, shared by every node; empty: url-signing.key
     # in the data directory, made on first use.
     Setting("url_signing_key", "HEATER_URL_SIGNING_KEY", "", parse=_signing_key),
@@ -223,7 +228,8 @@ _REQUIRED = {
 
 
 _NUMBERS = frozenset({"trusted_proxies", "max_blob_bytes", "blob_part_bytes",
-                      "blob_redirect_seconds", "keystone_cache_seconds"})
+                      "blob_redirect_seconds", "keystone_cache_seconds",
+                      "pending_replay_seconds"})
 
 
 class ConfigError(InvalidInput):
@@ -268,6 +274,7 @@ class Config:
     dsn: str | None = None
     keystone_url: str | None = None
     keystone_cache_seconds: int = 60
+    pending_replay_seconds: int = 30
     keystone_heater_tokens: str = "on"
     keystone_namespaces: Mapping[str, str] = field(default_factory=dict)
     glance_credential: tuple[str, str] | None = field(default=None, repr=False)

@@ -16,6 +16,7 @@ to a table below and a name to :data:`heater.config.SETTINGS`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -199,3 +200,23 @@ def start_application(config: Config) -> tuple[Registry, Catalog]:
     registry.on_change(_timed(catalog.on_change))
     registry.replay_pending_changes()
     return registry, catalog
+
+
+def replay_in_background(registry: Registry, seconds: int) -> threading.Event | None:
+    """Every ``seconds``, on a daemon thread of this process, replay the
+    pending changes whose writers died, on this node or another (a node
+    that stays up would otherwise never hear of them); set the event
+    returned to stop. None for 0 (never)."""
+    if seconds <= 0:
+        return None
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(seconds):
+            try:
+                registry.replay_pending_changes()
+            except Exception:  # the next round tries again
+                log.exception("replaying pending changes failed")
+
+    threading.Thread(target=loop, name="heater-replay", daemon=True).start()
+    return stop

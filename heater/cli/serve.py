@@ -23,7 +23,13 @@ from gunicorn.app.base import BaseApplication
 from heater.cli.worker import WORKER_CONNECTIONS, raise_open_files_limit
 from heater.config import Config
 from heater.observe.metrics import MULTIPROC_ENV, process_exited
-from heater.wiring import build_catalog, build_registry, clean_up, prepare_to_serve
+from heater.wiring import (
+    build_catalog,
+    build_registry,
+    clean_up,
+    prepare_to_serve,
+    replay_in_background,
+)
 
 # Requests a worker runs at once; git does the heavy work in its own
 # processes, so threads mostly wait on pipes and sockets.
@@ -95,7 +101,9 @@ class HeaterServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from heater.http.app import create_app
 
-        return create_app({"HEATER_SETTINGS": self.config})
+        app = create_app({"HEATER_SETTINGS": self.config})
+        replay_in_background(app.extensions["heater"], self.config.pending_replay_seconds)
+        return app
 
 
 def serve(config: Config, bind: str, workers: int) -> None:

@@ -111,7 +111,7 @@ def _pending_markers(pending_dir: Path) -> bytes:
             count = sum(1 for _ in pending_dir.iterdir()) if pending_dir.is_dir() else 0
             yield GaugeMetricFamily(
                 "heater_pending_changes",
-                "writes not yet told to the index (markers on disk; replayed at start)",
+                "writes not yet told to the index (markers on disk; replayed by the workers)",
                 value=count)
 
     registry = CollectorRegistry()
