@@ -121,8 +121,11 @@ def _main(argv: Sequence[str] | None) -> int:
             removed = clean_up(registry, args.older_than).removed
             print(f"removed {len(removed)} leftovers of finished or interrupted work"
                   f"{':' if removed else ''}", file=sys.stderr)
+            root = registry.layout.root
             for path in removed:  # what they were: the names say (upload-, hook-, ...)
-                print(f"  {path.relative_to(registry.layout.root)}", file=sys.stderr)
+                # An object store's segments are named as the store names them.
+                print(f"  {path.relative_to(root) if path.is_relative_to(root) else path}",
+                      file=sys.stderr)
             if args.repack:
                 if args.min_packs < 1:
                     print("heater: --min-packs must be at least 1", file=sys.stderr)
