@@ -74,28 +74,29 @@ class Server:
 
 
 def start_server(data_dir: Path, log_path: Path, workers: int = 2,
-                 env: Mapping[str, str] | None = None) -> Server:
-    """Start ``heater serve`` on a free port, as the README does, and wait for it."""
+                 env: Mapping[str, str] | None = None, port: int = 0) -> Server:
+    """Start ``heater serve`` on ``port`` (0: a free one), as the README
+    does, and wait for it."""
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "heater", "serve", "--bind", "127.0.0.1:0",
+        [sys.executable, "-m", "heater", "serve", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--data-dir", str(data_dir)],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     deadline = time.monotonic() + 90  # generous: CI machines are small and shared
-    port = None
-    while time.monotonic() < deadline and port is None:
+    listening = None
+    while time.monotonic() < deadline and listening is None:
         match = _LISTENING.search(log_path.read_bytes())
         if match:
-            port = int(match.group(1))
+            listening = int(match.group(1))
             break
         if process.poll() is not None:
             raise RuntimeError(f"server exited:\n{log_path.read_text()}")
         time.sleep(0.05)
-    if port is None:
+    if listening is None:
         process.kill()
         raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{listening}"
     while time.monotonic() < deadline:
         try:
             # Every worker, not just the first: one still starting would
@@ -166,7 +167,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
         if "cloud" in getattr(item, "fixturenames", ()):
             item.add_marker(CLOUD_GROUP)
-            _join_group(item, "openstack")
+        group = item.get_closest_marker("xdist_group")
+        if group is not None and group.args:
+            _join_group(item, str(group.args[0]))
 
 
 @pytest.fixture(scope="session")
