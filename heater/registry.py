@@ -50,6 +50,10 @@ from heater.templates.files import commit_initial
 
 log = logging.getLogger(__name__)
 
+# Said by a marker after the repository's name when the write made the
+# repository (create-on-push): a replay removes it again if it has no refs.
+_CREATED = "created"
+
 
 class NameTombstoned(Conflict):
     """A deleted repository's name is not free: it keeps its history."""
@@ -105,15 +109,17 @@ class Registry:
     # sharing the data directory) takes only the markers of dead writers,
     # and only one replay takes each.
 
-    def begin_change(self, repo: RepoId) -> ChangeMarker:
+    def begin_change(self, repo: RepoId, created: bool = False) -> ChangeMarker:
         """Record that ``repo`` is about to change; pass the marker to
-        :meth:`end_change` once :meth:`changed` has run (or nothing changed)."""
+        :meth:`end_change` once :meth:`changed` has run (or nothing changed).
+        ``created``: the repository was made for this write, and is to be
+        removed again if the write leaves it without refs."""
         scratch = self.layout.scratch("pending")
         scratch.parent.mkdir(parents=True, exist_ok=True)
         self.layout.pending.mkdir(parents=True, exist_ok=True)
         # Written and locked under a name nobody else knows, then renamed:
         # a marker is never seen in pending/ unlocked while its writer lives.
-        scratch.write_text(str(repo))
+        scratch.write_text(f"{repo} {_CREATED}" if created else str(repo))
         held = locks.acquire(scratch, 0)
         path = self.layout.pending_change(uuid.uuid4().hex)
         try:
@@ -130,12 +136,13 @@ class Registry:
         marker.path.unlink(missing_ok=True)
         marker.lock.release()
 
-    def change(self, repo: RepoId, caller: Caller, action: str = "change") -> PendingChange:
+    def change(self, repo: RepoId, caller: Caller, action: str = "change",
+               created: bool = False) -> PendingChange:
         """The one way to write to ``repo``: ``with registry.change(repo,
         caller, action):`` around the write leaves the marker before it,
         tells the listeners, records ``action`` in the audit log and clears
-        the marker after it."""
-        return PendingChange(self, repo, caller, action)
+        the marker after it. ``created``: see :meth:`begin_change`."""
+        return PendingChange(self, repo, caller, action, created)
 
     def record(self, caller: Caller, action: str, repo: RepoId,
                details: Mapping[str, object] | None = None) -> None:
@@ -160,11 +167,16 @@ class Registry:
                     text = marker.read_text()
                 except FileNotFoundError:  # finished before the lock was ours
                     continue
+                name, *flags = text.split() or [""]
                 try:
-                    repo = RepoId.parse(text.strip())
+                    repo = RepoId.parse(name)
                 except ValueError:
                     marker.unlink(missing_ok=True)
                     continue
+                if _CREATED in flags:
+                    # What the dead writer would have done had its push
+                    # failed while it lived (git has exited: it held the lock).
+                    self.repos.remove_if_empty(repo)
                 self.changed(repo, None)
                 metrics().index_lag.observe(max(0.0, time.time() - started))
                 marker.unlink(missing_ok=True)
@@ -311,7 +323,7 @@ class PendingChange:
     """
 
     def __init__(self, registry: Registry, repo: RepoId, caller: Caller,
-                 action: str = "change") -> None:
+                 action: str = "change", created: bool = False) -> None:
         self.registry = registry
         self.repo = repo
         self.caller = caller
@@ -323,7 +335,7 @@ class PendingChange:
         # (a push its hook refused); the listeners are told all the same.
         self.audited = True
         self.started = time.monotonic()
-        self.marker = registry.begin_change(repo)
+        self.marker = registry.begin_change(repo, created)
 
     def finish(self, notify: bool = True) -> None:
         """Tell the listeners and the audit log (unless ``notify`` is false:

@@ -42,7 +42,7 @@ from tests.services.debian import ensure_packages
 from tests.services.postgres import shared_server
 from tests.services.process import Service, free_port
 from tests.services.swift_server import Swift
-from tests.workers import kill_server, processes_for, wait_until
+from tests.workers import half_push, kill_server, processes_for, wait_until
 
 HAPROXY_CONFIG = REPO_ROOT / "deploy" / "haproxy.cfg"
 # The nodes look for the pending changes of dead writers this often.
@@ -255,7 +255,7 @@ def _pending(node: Server, repo: str) -> list[str]:
     found = []
     for marker in node.layout.pending.glob("*"):
         with contextlib.suppress(FileNotFoundError):  # replayed meanwhile
-            if marker.read_text() == repo:
+            if marker.read_text().split()[0] == repo:
                 found.append(marker.name)
     return found
 
@@ -286,9 +286,13 @@ def test_a_node_killed_mid_push_leaves_nothing_half_visible(
                              **{f"disk{i}.bin": os.urandom(4 * 1024 * 1024) for i in range(2)}},
                       "large")
     layout = cluster.a.layout
+    fresh = RepoId(ns, "fresh")  # a repository that a push through A creates
+    new_work = git.worktree(tmp_path / "fresh", {"template.yaml": HELLO_WORLD,
+                                                 "disk.bin": os.urandom(4 * 1024 * 1024)})
     # Holding the repository's push lock keeps A from answering its hook:
     # A dies with the whole pack received, while the hook runs.
     held = locks.acquire(layout.push_lock(repo), 5)
+    creating = None
     try:
         push = subprocess.Popen(["git", "push", cluster.a.auth_url(f"{ns}/big.git", token),
                                  "main"], cwd=work, env=git_env(git.home),
@@ -297,13 +301,22 @@ def test_a_node_killed_mid_push_leaves_nothing_half_visible(
                                  f"/{ns}/big/raw/main/template.yaml"]) as answers:
             assert wait_until(lambda: processes_for(layout.hooks, b"pre-receive"), 60), \
                 "the push never reached its hook"
+            # And one that creates a repository, stopped half-way through its pack.
+            creating = half_push(cluster.a, git, new_work, str(fresh), token)
+            assert wait_until(lambda: list(layout.repository(fresh).glob("objects/tmp_objdir*")),
+                              60), "the push never started to store its pack"
             cluster.kill_a()
             # Without A, its git and hook give up, refusing the push.
             assert wait_until(lambda: not processes_for(layout.hooks, b"pre-receive")
-                              and not processes_for(layout.repository(repo), b"receive-pack"),
+                              and not processes_for(layout.repository(repo), b"receive-pack")
+                              and not processes_for(layout.repository(fresh), b"receive-pack"),
                               30)
+            # B finds the marker of the creating push and undoes the creation.
+            assert wait_until(lambda: not _pending(cluster.b, str(fresh)), 30)
     finally:
         held.release()
+        if creating is not None:
+            creating.close()
     _, stderr = push.communicate(timeout=60)
     assert push.returncode != 0, stderr
     # B answered every request while A died.
@@ -319,6 +332,16 @@ def test_a_node_killed_mid_push_leaves_nothing_half_visible(
     git.run("push", cluster.b.auth_url(f"{ns}/big.git", token), "main", cwd=work, timeout=300)
     assert ls_remote(git, cluster.b.auth_url(f"{ns}/big.git", token))["refs/heads/main"] == head
     assert _entry_on(cluster.b, ns, "big")["description"] == "A large server"
+    # Of the repository the other push was creating, nothing is left.
+    assert not layout.repository(fresh).exists()
+    gone = requests.get(f"{cluster.b.url}/api/v1/templates/{fresh}", headers=auth(token),
+                        timeout=30)
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "repository_not_found")
+    assert [e["name"] for e in requests.get(
+        f"{cluster.b.url}/api/v1/templates", params={"namespace": ns}, headers=auth(token),
+        timeout=30).json()["templates"]] == ["big"]
+    git.run("push", cluster.b.auth_url(f"{fresh}.git", token), "main", cwd=new_work)
+    assert _entry_on(cluster.b, ns, "fresh")["description"] == "A single server"
 
 
 def test_a_node_killed_mid_upload_leaves_no_bytes_and_cleanup_takes_its_segments(

@@ -9,6 +9,7 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from heater.config import Config
@@ -92,3 +93,36 @@ def test_a_failed_listener_leaves_the_marker_to_the_next_replay(data: Path) -> N
     assert other.replay_pending_changes() == [WEB]
     assert heard == ["acme/web"]
     assert list(other.layout.pending.iterdir()) == []
+
+
+# A create-on-push whose process died: the repository it made, and the
+# marker that says so.
+DYING_CREATOR = textwrap.dedent("""
+    import os, sys
+    from heater.config import Config
+    from heater.names import RepoId
+    from heater.wiring import build_registry
+    registry = build_registry(Config(sys.argv[1]))
+    for name in sys.argv[2:]:
+        registry.repos.create(RepoId("acme", name))
+        registry.begin_change(RepoId("acme", name), created=True)
+    os._exit(0)
+""")
+
+
+def test_a_dead_create_on_push_is_undone_unless_its_push_landed(data: Path) -> None:
+    subprocess.run([sys.executable, "-c", DYING_CREATOR, str(data), "empty", "landed"],
+                   check=True, timeout=60)
+    registry = build_registry(Config(data))
+    landed = registry.repos.open(RepoId("acme", "landed"))
+    try:
+        tree = landed.TreeBuilder().write()
+        signature = pygit2.Signature("a", "a@example.com")
+        landed.create_commit("refs/heads/main", signature, signature, "landed", tree, [])
+    finally:
+        landed.free()
+    heard = _heard(registry)
+    assert sorted(map(str, registry.replay_pending_changes())) == ["acme/empty", "acme/landed"]
+    assert sorted(heard) == ["acme/empty", "acme/landed"]
+    assert not registry.repos.exists(RepoId("acme", "empty"))
+    assert registry.repos.exists(RepoId("acme", "landed"))

@@ -3,6 +3,7 @@ for the server to answer again."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import time
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import Server
+from tests.conftest import Git, Server
+
+NO_COMMIT = "0" * 40
 
 
 def _children(pid: int) -> list[int]:
@@ -70,3 +73,31 @@ def serving(server: Server) -> bool:
         return requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
     except requests.RequestException:
         return False
+
+
+def _pkt(data: bytes) -> bytes:
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+def half_push(server: Server, git: Git, work: Path, repo: str, token: str,
+              old: str = NO_COMMIT) -> http.client.HTTPConnection:
+    """Push ``work``'s ``main`` (on top of ``old``; by default a new
+    branch) to ``repo`` (``ns/name``) by hand, sending the command and half
+    the pack, then stopping: receive-pack is certainly still reading it
+    while the test does its worst. The connection, for the test to close."""
+    new = git.run("rev-parse", "main", cwd=work).stdout.strip()
+    revisions = f"{new}\n" if old == NO_COMMIT else f"{new}\n^{old}\n"
+    pack = git.run_bytes("pack-objects", "--stdout", "--revs", cwd=work,
+                         input=revisions.encode())
+    command = f"{old} {new} refs/heads/main\0report-status side-band-64k\n".encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.putrequest("POST", f"/{repo}.git/git-receive-pack")
+    for header, value in (("Content-Type", "application/x-git-receive-pack-request"),
+                          ("Authorization", f"Bearer {token}"),
+                          ("Transfer-Encoding", "chunked")):
+        connection.putheader(header, value)
+    connection.endheaders()
+    first_half = _pkt(command) + b"0000" + pack[: len(pack) // 2]
+    connection.send(f"{len(first_half):x}\r\n".encode() + first_half + b"\r\n")
+    return connection

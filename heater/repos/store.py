@@ -143,6 +143,21 @@ class RepositoryStore:
         git.config["heater.visibility"] = visibility.value
         git.free()
 
+    def remove_if_empty(self, repo: RepoId) -> bool:
+        """Erase ``repo`` if it has no refs at all: undoing a create-on-push
+        whose push did not land. Whether it did."""
+        try:
+            git = self.open(repo)
+        except (RepositoryNotFound, pygit2.GitError):
+            return False
+        try:
+            if any(True for _ in git.references):
+                return False
+        finally:
+            git.free()
+        self.remove(repo)
+        return True
+
     def remove(self, repo: RepoId) -> None:
         """Erase a repository (only for undoing a failed create-on-push)."""
         final = self.path(repo)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import http.client
 import os
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from heater.wiring import build_registry
 from tests.agreement import assert_index_agrees_with_git, full_listing
 from tests.conftest import HELLO_WORLD, Git, Server, git_env, start_server, stop_server
 from tests.images_helpers import auth, queue_build, raw_upload, upload
-from tests.workers import kill_workers, processes_for, serving, wait_until
+from tests.workers import half_push, kill_workers, processes_for, serving, wait_until
 
 
 @pytest.fixture
@@ -34,10 +33,6 @@ def own_server(tmp_path: Path) -> Iterator[Server]:
                        env={"HEATER_PENDING_REPLAY_SECONDS": "0"})
     yield srv
     stop_server(srv)
-
-
-def _pkt(data: bytes) -> bytes:
-    return f"{len(data) + 4:04x}".encode() + data
 
 
 def _leftovers(repo_path: Path) -> list[str]:
@@ -62,24 +57,8 @@ def test_worker_killed_mid_push_moves_no_ref(own_server: Server, git: Git, ns: s
     before = git.run("ls-remote", url).stdout
     repo_path = own_server.layout.root / "git" / ns / "web.git"
 
-    old = before.split()[0]
-    new = git.commit(work, {f"blob{i}.bin": os.urandom(4 * 1024 * 1024) for i in range(2)},
-                     "big")
-    pack = git.run_bytes("pack-objects", "--stdout", "--revs", cwd=work,
-                         input=f"{new}\n^{old}\n".encode())
-    command = f"{old} {new} refs/heads/main\0report-status side-band-64k\n".encode()
-    # Send the push by hand, stopping halfway through the pack, so that the
-    # worker is killed while receive-pack is certainly still reading it.
-    host, port = own_server.url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=60)
-    connection.putrequest("POST", f"/{ns}/web.git/git-receive-pack")
-    for header, value in (("Content-Type", "application/x-git-receive-pack-request"),
-                          ("Authorization", f"Bearer {token}"),
-                          ("Transfer-Encoding", "chunked")):
-        connection.putheader(header, value)
-    connection.endheaders()
-    first_half = _pkt(command) + b"0000" + pack[: len(pack) // 2]
-    connection.send(f"{len(first_half):x}\r\n".encode() + first_half + b"\r\n")
+    git.commit(work, {f"blob{i}.bin": os.urandom(4 * 1024 * 1024) for i in range(2)}, "big")
+    connection = half_push(own_server, git, work, f"{ns}/web", token, before.split()[0])
     try:
         assert wait_until(lambda: processes_for(repo_path, b"receive-pack"), 60), \
             "receive-pack never started"

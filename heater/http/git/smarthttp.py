@@ -304,7 +304,7 @@ class SmartHTTP:
         env = git_env(extra, git_protocol=environ.get("HTTP_GIT_PROTOCOL"))
 
         # The write ends when git does, after this handler has returned.
-        pending = (self.registry.change(repo, caller, "push")
+        pending = (self.registry.change(repo, caller, "push", created=created)
                    if service == "git-receive-pack" else None)
 
         def finished(ok: bool) -> None:
@@ -317,10 +317,9 @@ class SmartHTTP:
                 pending.audited = bool(relay.accepted)
                 pending.details["refs"] = [{"ref": u.ref, "old": u.old, "new": u.new}
                                            for u in relay.accepted]
-            if created and not _has_refs(path):
+            if created and self.registry.repos.remove_if_empty(repo):
                 # The push that was to create this repository failed: leave
                 # nothing behind.
-                self.registry.repos.remove(repo)
                 pending.finish(notify=False)
             else:
                 pending.finish()
@@ -375,17 +374,6 @@ def _count_push(relay: hook_relay.HookRelay | None, ok: bool) -> None:
         metrics().push_refusals.labels(relay.refused).inc()
     else:
         metrics().pushes.labels("accepted" if ok else "failed").inc()
-
-
-def _has_refs(path: Path) -> bool:
-    try:
-        git = pygit2.Repository(str(path))
-    except pygit2.GitError:
-        return False
-    try:
-        return any(True for _ in git.references)
-    finally:
-        git.free()
 
 
 def _reachable_in(path: Path) -> Callable[[str], bool]:
