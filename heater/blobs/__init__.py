@@ -5,8 +5,8 @@ contract suite in ``tests/blobs/test_contract.py``. A blob is named by an id
 the caller chooses (a build's UUID); its bytes never change once written.
 Backends: :mod:`heater.blobs.filesystem` (the default; configuration
 ``blobs = "filesystem"``), :mod:`heater.blobs.swift` (``"swift"``),
-:mod:`heater.blobs.s3` (``"s3"``) and :mod:`heater.blobs.memory` (tests
-only).
+:mod:`heater.blobs.s3` (``"s3"``); the suite also runs against an
+in-memory store of its own (``tests/blobs/memory.py``).
 
 Contract of each method:
 

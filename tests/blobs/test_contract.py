@@ -24,7 +24,6 @@ import swiftclient
 
 from heater.blobs import BlobExists, BlobNotFound, BlobStore, RangeNotSatisfiable
 from heater.blobs.filesystem import FilesystemBlobStore
-from heater.blobs.memory import MemoryBlobStore
 from heater.blobs.s3 import S3BlobStore
 from heater.cli.cleanup import sweep
 from heater.config import MIN_BLOB_PART_BYTES, Config
@@ -33,6 +32,7 @@ from heater.names import InvalidName
 from heater.paths import Layout
 from heater.repos.store import RepositoryStore
 from heater.wiring import build_registry
+from tests.blobs.memory import MemoryBlobStore
 from tests.services.swift_server import Swift
 
 BLOB = "0b5e9a2c-6c1e-4f7a-9d0e-3f2a1b4c5d6e"

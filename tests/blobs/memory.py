@@ -1,5 +1,6 @@
-"""An in-memory blob store. FOR TESTS ONLY: it holds every blob in RAM and
-loses them all when the process ends; configuration cannot select it.
+"""An in-memory blob store for the tests: it holds every blob in RAM and
+loses them all when the process ends, so it is no backend a server may use
+(and lives here, not in the package).
 
 It exists so that the contract suite runs against two implementations and
 cannot come to describe one backend's accidents.
