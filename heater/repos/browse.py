@@ -121,7 +121,11 @@ def default_branch(git: pygit2.Repository) -> str | None:
 def tree(view: RepoView, ref: str, path: str) -> Tree:
     """The entries of the directory ``path`` (``""``: the top) at ``ref``,
     directories first, then by name."""
-    resolved = view.resolve(ref)
+    return tree_at(view, view.resolve(ref), path)
+
+
+def tree_at(view: RepoView, resolved: Resolved, path: str) -> Tree:
+    """:func:`tree` at a ref already resolved."""
     top = resolved.commit.tree
     directory: pygit2.Object = top
     if path:

@@ -16,8 +16,9 @@ from heater.auth.tokens import Caller
 from heater.catalog.detail import template_detail
 from heater.errors import HeaterError
 from heater.git.trees import FileNotInTree, find_blob
-from heater.names import RepoId, check_repo_path
+from heater.names import RepoId
 from heater.registry import Registry
+from heater.repos.browse import DirectoryNotFound, TreeEntry, tree_at
 from heater.repos.lifecycle import hide_replacement
 from heater.repos.resolve import LATEST, Resolved, UnknownRef
 from heater.repos.store import Kind, RepoInfo
@@ -31,14 +32,6 @@ from heater.templates.parsed import PARSED
 README_NAMES = ("README.md", "readme.md", "README.markdown", "README")
 # A README larger than this is linked, not rendered into the page.
 MAX_README_BYTES = 512 * 1024
-
-
-@dataclass(frozen=True)
-class TreeEntry:
-    name: str
-    path: str
-    is_dir: bool
-    size: int | None
 
 
 @dataclass
@@ -81,30 +74,6 @@ def default_ref(view: RepoView) -> str | None:
 
 def branches(git: pygit2.Repository) -> list[str]:
     return sorted(git.branches.local)
-
-
-def list_directory(tree: pygit2.Tree, path: str) -> list[TreeEntry] | None:
-    """The entries of the directory ``path`` ("" for the root) in ``tree``,
-    directories first; None when ``path`` is no directory there."""
-    # One small function over heater.git.trees, so that a shared tree
-    # listing can take its place without touching the pages.
-    if path:
-        try:
-            node = tree[path]
-        except KeyError:
-            return None
-        if not isinstance(node, pygit2.Tree):
-            return None
-        tree = node
-    entries = []
-    for entry in tree:
-        name = entry.name or ""
-        full = f"{path}/{name}" if path else name
-        if isinstance(entry, pygit2.Tree):
-            entries.append(TreeEntry(name, full, True, None))
-        elif isinstance(entry, pygit2.Blob):
-            entries.append(TreeEntry(name, full, False, entry.size))
-    return sorted(entries, key=lambda e: (not e.is_dir, e.name))
 
 
 def _resources(tree: pygit2.Tree, path: str) -> list[dict[str, Any]]:
@@ -166,16 +135,14 @@ class TemplatePages:
         the ref is resolved first, as raw URLs do."""
         with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
             resolved = view.resolve(ref)
-            if path:
-                check_repo_path(path)
-            tree = resolved.commit.tree
             found = AtPath(view.info, ref, resolved.sha, path,
                            branches=branches(view.git), versions=view.versions)
-            found.entries = list_directory(tree, path)
-            if found.entries is None:
-                blob = find_blob(tree, path)
+            try:
+                found.entries = tree_at(view, resolved, path).entries
+            except DirectoryNotFound:
+                blob = find_blob(resolved.commit.tree, path)
                 if blob is None:
-                    raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})")
+                    raise FileNotInTree(path, f"{ref} ({resolved.sha[:12]})") from None
                 found.data, found.size, found.blob_id = blob.data, blob.size, str(blob.id)
             return found
 

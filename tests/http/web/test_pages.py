@@ -7,8 +7,11 @@ import re
 import shutil
 from pathlib import Path
 
+import pygit2
 import pytest
 
+from heater.auth.tokens import Role
+from heater.names import RepoId
 from tests.app_support import App
 from tests.http.web.conftest import NS, PRIVATE_NS, Site
 
@@ -255,3 +258,36 @@ def test_without_graphviz_pages_say_so(site: Site, tmp_path: Path,
     assert b"needs Graphviz" in page.data and b"graph.svg" not in page.data
     svg = plain.client.get(f"/{NS}/web/graph.svg")
     assert svg.status_code == 503 and b"graphviz_missing" in svg.data
+
+
+# A row of the files page: a linked file or directory, or a submodule.
+_ROW = re.compile(r'<tr><td>(?:<a class="(?:dir|file)" href="[^"]*">([^<]*?)/?</a>'
+                  r'|<span class="file"[^>]*>([^<]*) @ <code>([0-9a-f]{12})</code>)')
+
+
+def test_files_page_lists_what_the_tree_api_lists(tmp_path: Path) -> None:
+    # One listing of a directory for both: a submodule, a symlink and an
+    # executable beside files and directories, in the same order.
+    app = App.start(tmp_path / "data")
+    admin = app.token(Role.ADMIN)
+    app.template(admin, f"{NS}/mixed")
+    git = pygit2.Repository(str(app.layout.repository(RepoId(NS, "mixed"))))
+    parent = git.references["refs/heads/main"].peel(pygit2.Commit)
+    index = pygit2.Index()
+    index.read_tree(parent.tree)
+    modes = pygit2.enums.FileMode
+    for path, mode, oid in (
+            ("vendor", modes.COMMIT, pygit2.Oid(hex="ab" * 20)),
+            ("latest.yaml", modes.LINK, git.create_blob(b"template.yaml")),
+            ("bin/run.sh", modes.BLOB_EXECUTABLE, git.create_blob(b"echo run\n"))):
+        index.add(pygit2.IndexEntry(path, oid, mode))
+    who = pygit2.Signature("Web Team", "web@example.com")
+    git.create_commit("refs/heads/main", who, who, "Mixed entries", index.write_tree(git),
+                      [parent.id])
+    listed = app.call("GET", f"/api/v1/templates/{NS}/mixed/tree/main", admin).get_json()
+    page = app.call("GET", f"/{NS}/mixed/files/main", admin)
+    assert page.status_code == 200
+    rows = [(m[0] or m[1], m[2] or None) for m in _ROW.findall(text(page))]
+    assert rows == [(e["name"], e["object_id"][:12] if e["type"] == "submodule" else None)
+                    for e in listed["entries"]]
+    assert ("vendor", "ab" * 6) in rows
