@@ -15,16 +15,15 @@ The graph is data; :mod:`heater.templates.graphsvg` draws it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from heater.errors import HeaterError
-from heater.git.trees import find_blob
 from heater.templates.hot import Template, references
-from heater.templates.parsed import PARSED
+from heater.templates.parsed import mapping_at
 
 # Deeper or wider nesting is drawn as the resource alone: a picture of
 # hundreds of nested templates helps nobody, and reading them costs.
@@ -69,17 +68,21 @@ class Graph:
         return [n for n in self.nodes if n.kind == "resource"]
 
 
-def template_graph(tree: pygit2.Tree, entrypoint: str) -> Graph:
+def template_graph(tree: pygit2.Tree, entrypoint: str, repo_path: Path | None = None) -> Graph:
     """The graph of the template at ``entrypoint`` in ``tree`` (empty when
-    it cannot be read: the template page lists the problems)."""
+    it cannot be read: the template page lists the problems); large
+    documents are read as parsed in the repository at ``repo_path``."""
+    def load(path: str) -> dict[Any, Any] | None:
+        return mapping_at(tree, path, repo_path)
+
     graph = Graph(entrypoint)
-    data = _load(tree, entrypoint)
+    data = load(entrypoint)
     if data is None:
         return graph
     template = Template.from_data(data)
     for name in template.parameters:
         graph.nodes.append(Node(f"p:{name}", name, "parameter"))
-    _add_resources(graph, tree, entrypoint, data, None, 0, {entrypoint})
+    _add_resources(graph, load, entrypoint, data, None, 0, {entrypoint})
     for name, spec in template.outputs.items():
         node_id = f"o:{name}"
         graph.nodes.append(Node(node_id, name, "output", definition=spec))
@@ -109,7 +112,7 @@ def _ids(graph: Graph) -> set[str]:
     return {n.id for n in graph.nodes}
 
 
-def _add_resources(graph: Graph, tree: pygit2.Tree, path: str, data: Any,
+def _add_resources(graph: Graph, load: Callable[[str], Any], path: str, data: Any,
                    group: str | None, depth: int, seen: set[str]) -> None:
     template = Template.from_data(data)
     prefix = f"{group}/" if group else "r:"
@@ -128,20 +131,11 @@ def _add_resources(graph: Graph, tree: pygit2.Tree, path: str, data: Any,
         target = nested.get(name)
         if (target is not None and depth < MAX_DEPTH and target not in seen
                 and len(graph.groups) < MAX_NESTED):
-            child = _load(tree, target)
+            child = load(target)
             if child is not None:
                 graph.groups.append(Group(node_id, target))
-                _add_resources(graph, tree, target, child, node_id, depth + 1,
+                _add_resources(graph, load, target, child, node_id, depth + 1,
                                seen | {target})
-
-
-def _load(tree: pygit2.Tree, path: str) -> Any:
-    try:
-        blob = find_blob(tree, path)
-        data = PARSED.load(str(blob.id), blob.data, path) if blob is not None else None
-    except HeaterError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _depends_on(spec: dict[str, Any]) -> set[str]:

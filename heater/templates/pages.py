@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pygit2
 
 from heater.auth.tokens import Caller
 from heater.catalog.detail import template_detail
-from heater.errors import HeaterError
 from heater.git.trees import FileNotInTree, find_blob
 from heater.names import RepoId
 from heater.registry import Registry
@@ -27,7 +27,7 @@ from heater.repos.view import RepoView
 from heater.templates.graph import Graph, mark_changes, template_graph
 from heater.templates.heateryaml import entrypoint
 from heater.templates.hot import Template
-from heater.templates.parsed import PARSED
+from heater.templates.parsed import mapping_at
 
 README_NAMES = ("README.md", "readme.md", "README.markdown", "README")
 # A README larger than this is linked, not rendered into the page.
@@ -72,19 +72,23 @@ def default_ref(view: RepoView) -> str | None:
     return None if view.git.head_is_unborn else str(view.git.head.shorthand)
 
 
+def repo_path(view: RepoView) -> Path:
+    """The repository's directory, where large documents are kept parsed."""
+    return Path(view.git.path)
+
+
 def branches(git: pygit2.Repository) -> list[str]:
     return sorted(git.branches.local)
 
 
-def _resources(tree: pygit2.Tree, path: str) -> list[dict[str, Any]]:
-    blob = find_blob(tree, path)
-    if blob is None:
+def _resources(tree: pygit2.Tree, path: str, repo_path: Path) -> list[dict[str, Any]]:
+    # Parsed once per blob and process, and a large one once per repository
+    # (where the push that brought it left it): a page is viewed again and
+    # again, by every worker.
+    data = mapping_at(tree, path, repo_path)
+    if data is None:  # the detail's problems already say why
         return []
-    try:
-        # Parsed once per blob and process: a page is viewed again and again.
-        template = Template.from_data(PARSED.load(str(blob.id), blob.data, path))
-    except HeaterError:  # the detail's problems already say why
-        return []
+    template = Template.from_data(data)
     rows = []
     for name, spec in template.resources.items():
         depends = spec.get("depends_on")
@@ -122,7 +126,7 @@ class TemplatePages:
             readme = None
             if commit is not None:
                 tree = view.git[commit].tree
-                resources = _resources(tree, detail["entrypoint"])
+                resources = _resources(tree, detail["entrypoint"], repo_path(view))
                 readme = _readme(tree)
             state = view.state
             lifecycle = {**state.as_json(),
@@ -151,7 +155,7 @@ class TemplatePages:
         with self.registry.view(caller, repo, Kind.TEMPLATE) as view:
             resolved = self._resolve(view, ref)
             tree = resolved.commit.tree
-            return resolved, template_graph(tree, entrypoint(tree))
+            return resolved, template_graph(tree, entrypoint(tree), repo_path(view))
 
     def compared_graphs(self, caller: Caller, repo: RepoId, old: str,
                         new: str) -> tuple[Graph, Graph]:
@@ -160,7 +164,7 @@ class TemplatePages:
             graphs = []
             for ref in (old, new):
                 tree = view.resolve(ref).commit.tree
-                graphs.append(template_graph(tree, entrypoint(tree)))
+                graphs.append(template_graph(tree, entrypoint(tree), repo_path(view)))
             mark_changes(graphs[0], graphs[1])
             return graphs[0], graphs[1]
 

@@ -36,6 +36,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import pygit2
+
+from heater.errors import HeaterError
+from heater.git.trees import find_blob
 from heater.paths import parsed_dir, replacement
 from heater.templates.yamlload import load_yaml
 
@@ -169,3 +173,18 @@ def _write(path: Path, dumped: bytes) -> None:
 
 
 PARSED = ParseCache()
+
+
+def mapping_at(tree: pygit2.Tree, path: str, repo_path: Path | None) -> dict[Any, Any] | None:
+    """The document of the YAML file ``path`` in ``tree`` through :data:`PARSED`
+    (a large one looked for, and kept, in the repository at ``repo_path``, as
+    a push leaves it); None when the file is missing, does not load, or is
+    no mapping (what is wrong with it is the template's listed problems)."""
+    blob = find_blob(tree, path)
+    if blob is None:
+        return None
+    try:
+        data = PARSED.load(str(blob.id), blob.data, path, repo_path)
+    except HeaterError:
+        return None
+    return data if isinstance(data, dict) else None

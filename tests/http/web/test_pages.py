@@ -12,8 +12,10 @@ import pytest
 
 from heater.auth.tokens import Role
 from heater.names import RepoId
+from heater.templates.parsed import MIN_SHARED_BYTES, PARSED, NewDocuments
 from tests.app_support import App
 from tests.http.web.conftest import NS, PRIVATE_NS, Site
+from tests.services.debian import ensure_packages
 
 
 def text(response: object) -> str:
@@ -291,3 +293,32 @@ def test_files_page_lists_what_the_tree_api_lists(tmp_path: Path) -> None:
     assert rows == [(e["name"], e["object_id"][:12] if e["type"] == "submodule" else None)
                     for e in listed["entries"]]
     assert ("vendor", "ab" * 6) in rows
+
+
+def test_pages_of_a_large_template_read_the_parse_kept_in_the_repository(
+        tmp_path: Path) -> None:
+    # What a push leaves for every worker (heater-parsed/<blob id>), put
+    # there by hand, with a resource the blob does not have: the pages show
+    # it, so they read the kept parse instead of parsing the blob again.
+    ensure_packages("graphviz", program="dot")
+    app = App.start(tmp_path / "data")
+    admin = app.token(Role.ADMIN)
+    big = ("heat_template_version: 2018-08-31\ndescription: >\n"
+           + "  A large template.\n" * (MIN_SHARED_BYTES // 20 + 1)
+           + "resources:\n  first: {type: OS::Heat::None}\n")
+    created = app.call("POST", "/api/v1/templates", admin, json={
+        "namespace": NS, "name": "large", "files": {"template.yaml": big}})
+    assert created.status_code == 201, created.get_json()
+    repo_path = app.layout.repository(RepoId(NS, "large"))
+    blob = pygit2.Repository(str(repo_path)).revparse_single("main:template.yaml")
+    kept = NewDocuments()
+    kept.add(str(blob.id), MIN_SHARED_BYTES, {
+        "heat_template_version": "2018-08-31",
+        "resources": {"first": {"type": "OS::Heat::None"},
+                      "from_the_kept_parse": {"type": "OS::Heat::None"}}})
+    kept.keep(repo_path)
+    PARSED.clear()  # as in a worker that has parsed nothing yet
+    page = app.call("GET", f"/{NS}/large")
+    assert page.status_code == 200 and ">from_the_kept_parse<" in text(page)
+    graph = app.call("GET", f"/{NS}/large/graph.svg")
+    assert graph.status_code == 200 and b"from_the_kept_parse" in graph.data
