@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from heater.config import Config
-from heater.http import cors, errors, health, hints, observe, publicurl, raw, web
+from heater.http import cors, encodedslash, errors, health, hints, observe, publicurl, raw, web
 from heater.http.api import browse as browse_api
 from heater.http.api import builds as builds_api
 from heater.http.api import diff as diff_api
@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["heater_catalog"] = catalog
 
     errors.init_app(app)
+    encodedslash.init_app(app)  # before any other hook reads the routed values
     publicurl.init_app(app, settings)  # before the git dispatcher: git answers carry no links
     raw.init_app(app)
     hints.init_app(app)

@@ -214,11 +214,14 @@ HOSTILE_BY_PARAMETER = {
 }
 _PARAMETER_RE = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
-# Flask routes the percent-decoded path: a value with "%2f" in it (or a file
-# path that starts with "/") makes a path that no route matches, and the
-# answer is the API's "no such endpoint".
+# A file path that starts with "/" makes a path no route matches: the API's
+# "no such endpoint".
 NO_ROUTE = (404, "not_found")
-_SLASHED = {v: NO_ROUTE for v in (*HOSTILE_NAMES, *HOSTILE_REFS) if "%2f" in v}
+# An encoded slash is refused in a value that cannot hold a "/" (a name, a
+# version...), before routing; in a ref or a file path it is a "/".
+ENCODED_SLASH = (400, "invalid_value")
+SLASH_MEANS_SLASH = frozenset({"ref", "ref_path", "path", "filename"})
+_SLASHED = {v: ENCODED_SLASH for v in (*HOSTILE_NAMES, *HOSTILE_REFS) if "%2f" in v}
 # What a hostile value of each URL parameter answers: the usual answer, then
 # the values answered otherwise.
 URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
@@ -237,8 +240,7 @@ URL_ANSWERS: dict[str, tuple[tuple[int, str], dict[str, tuple[int, str]]]] = {
     # A signed URL whose signature does not open that commit of that
     # repository is a missing repository, whatever is wrong with it.
     "signature": ((404, "repository_not_found"), _SLASHED),
-    # The commit is followed by the file's path: a "/" only moves where they meet.
-    "commit": ((404, "repository_not_found"), {}),
+    "commit": ((404, "repository_not_found"), _SLASHED),
     "path": ((400, "invalid_value"), {
         "%2fetc%2fpasswd": NO_ROUTE, "/etc/passwd": NO_ROUTE,
         # Names git allows in a tree; this one has no such file.
@@ -258,6 +260,8 @@ REPOSITORY_URLS = "/<repo:namespace>/<repo:name>"
 def url_answer(parameter: str, value: str, git_service: bool, path: str,
                rule: str = "") -> tuple[int, str]:
     """What ``value`` in ``parameter`` of a route must answer."""
+    if "%2f" in value and parameter not in SLASH_MEANS_SLASH:
+        return ENCODED_SLASH
     if (parameter in ("namespace", "name") and rule.startswith(REPOSITORY_URLS)
             and not is_git_path(path.split("?")[0])):
         return NO_ROUTE

@@ -48,6 +48,7 @@ from heater.git.stream import (
 )
 from heater.git.wants import RequestRefused, WantFilter
 from heater.http.credentials import credentials_from_environ, note_caller
+from heater.http.encodedslash import encoded_slash_refusal, repo_field_with_encoded_slash
 from heater.http.observe import ROUTE_ENV
 from heater.names import RepoId
 from heater.observe.metrics import metrics
@@ -160,6 +161,9 @@ class SmartHTTP:
         match = _PATH_RE.match(environ.get("PATH_INFO", ""))
         if match is None:
             raise GitHTTPError("404 Not Found", "not a git URL")
+        slashed = repo_field_with_encoded_slash(environ)
+        if slashed is not None:
+            raise encoded_slash_refusal(slashed)
         namespace, name, rest = match.groups()
         repo = RepoId(namespace, name)
         method = environ.get("REQUEST_METHOD", "GET")
