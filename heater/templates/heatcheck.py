@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,8 @@ from heater.templates.heatschemas import (
     heat_schemas,
 )
 from heater.templates.hot import TEMPLATE_TYPE_SUFFIXES
+from heater.templates.paramcheck import broken_constraint, satisfies, type_problem
+from heater.templates.paramschema import BOOLEAN, JSON, LIST, NUMBER, STRING
 
 Keys = tuple[str | int, ...]
 
@@ -367,7 +368,7 @@ class _Checker:
             return
         if not self.has_function(value):
             for constraint in spec.constraints:
-                problem = _constraint_problem(constraint, value)
+                problem = _constraint_problem(constraint, value, spec.type)
                 if problem:
                     self.add(where, Rule.PROPERTY_CONSTRAINT, f"{label}: {problem}")
         if spec.type == "map" and spec.schema and ANY_ITEM not in spec.schema:
@@ -600,68 +601,53 @@ def _as_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _constraint_problem(constraint: Mapping[str, Any], value: Any) -> str | None:
-    """Why ``value`` breaks one offline constraint (as Heat words it), or None."""
+# What a property's value is read as when checked against a constraint: the
+# parameter type that Heat reads alike (properties and parameters share
+# Heat's constraint classes).
+_PROPERTY_AS_PARAMETER = {"string": STRING, "integer": NUMBER, "number": NUMBER,
+                          "boolean": BOOLEAN, "map": JSON, "list": LIST}
+
+
+def _constraint_problem(constraint: Mapping[str, Any], value: Any,
+                        ptype: str) -> str | None:
+    """Why ``value``, of property type ``ptype``, breaks one offline
+    constraint (in Heater's words), or None; whether it does is
+    :func:`~heater.templates.paramcheck.satisfies`' to say."""
+    if satisfies(_PROPERTY_AS_PARAMETER.get(ptype, STRING), constraint, value):
+        return None
+    return _constraint_wording(constraint, value)
+
+
+def _constraint_wording(constraint: Mapping[str, Any], value: Any) -> str:
+    """How Heater says that ``value`` breaks ``constraint``."""
     if "allowed_values" in constraint:
         allowed = constraint["allowed_values"]
-        if isinstance(value, (str, int, float)) and value not in allowed \
-                and str(value) not in [str(a) for a in allowed]:
-            return f"{value!r} is not one of {', '.join(map(str, allowed))}"
-    elif "range" in constraint:
-        number = _as_number(value)
-        bounds = constraint["range"]
-        if number is not None and not (bounds.get("min", -math.inf) <= number
-                                       <= bounds.get("max", math.inf)):
-            return f"{value!r} is out of range {_bounds(bounds)}"
-    elif "length" in constraint:
-        bounds = constraint["length"]
-        if isinstance(value, (str, list, dict)) and not (
-                bounds.get("min", 0) <= len(value) <= bounds.get("max", math.inf)):
-            return f"length {len(value)} is out of range {_bounds(bounds)}"
-    elif "allowed_pattern" in constraint:
-        pattern = constraint["allowed_pattern"]
-        if isinstance(value, str) and matches_pattern(pattern, value) is False:
-            return f"{value!r} does not match pattern {pattern!r}"
-    elif "modulo" in constraint:
-        number = _as_int(value)
-        spec = constraint["modulo"]
-        if number is not None and spec.get("step") and \
-                number % spec["step"] != spec.get("offset", 0):
-            return f"{value!r} is not {spec.get('offset', 0)} modulo {spec['step']}"
-    return None
+        return f"{value!r} is not one of {', '.join(map(str, allowed))}"
+    if "range" in constraint:
+        return f"{value!r} is out of range {_bounds(constraint['range'])}"
+    if "length" in constraint:
+        return f"length {len(value)} is out of range {_bounds(constraint['length'])}"
+    if "allowed_pattern" in constraint:
+        return f"{value!r} does not match pattern {constraint['allowed_pattern']!r}"
+    spec = constraint["modulo"]
+    return f"{value!r} is not {spec.get('offset', 0)} modulo {spec['step']}"
 
 
 def _bounds(bounds: Mapping[str, Any]) -> str:
     return f"[{bounds.get('min', '')}..{bounds.get('max', '')}]"
 
 
-def matches_pattern(pattern: str, value: str) -> bool | None:
-    """Heat anchors allowed_pattern at both ends; None when the pattern is
-    not one Python's re can compile (Heat's is the same engine)."""
-    try:
-        return re.match(f"(?:{pattern})\\Z", value) is not None
-    except re.error:
-        return None
-
-
 def _parameter_value_problem(ptype: str, value: Any, constraints: list[Any]) -> str | None:
-    """Why a parameter's ``default`` breaks its type or its own constraints."""
-    if ptype == "number" and _as_number(value) is None:
-        return f"{value!r} is not a number"
-    if ptype == "boolean" and not (isinstance(value, bool) or (
-            isinstance(value, (str, int)) and str(value).lower()
-            in ("true", "false", "t", "f", "yes", "no", "y", "n", "on", "off", "1", "0"))):
-        return f"{value!r} is not a boolean"
-    if ptype == "string" and isinstance(value, (dict, list)):
-        return f"must be a string, not {_shape(value)}"
-    for constraint in constraints:
-        if isinstance(constraint, dict):
-            spec = {k: v for k, v in constraint.items() if k != "description"}
-            if "length" in spec or "range" in spec or "modulo" in spec:
-                spec = {k: _mapping(v) for k, v in spec.items()}
-            problem = _constraint_problem(spec, value if ptype != "comma_delimited_list"
-                                          or not isinstance(value, str)
-                                          else value.split(","))
-            if problem:
-                return problem
-    return None
+    """Why a parameter's ``default`` breaks its type or its own constraints,
+    in Heater's words; whether it does is :mod:`heater.templates.paramcheck`'s
+    (Heat's) reading, as ``POST .../validate`` checks a value."""
+    definition = {"type": ptype, "constraints": constraints}
+    reason = type_problem(ptype, value)
+    if reason is not None:
+        if ptype == STRING:
+            return f"must be a string, not {_shape(value)}"
+        if ptype in (NUMBER, BOOLEAN):
+            return f"{value!r} is not a {ptype}"
+        return f"{value!r} is not a valid {ptype}: {reason}"
+    broken = broken_constraint(definition, value)
+    return None if broken is None else _constraint_wording(*broken)

@@ -18,12 +18,12 @@ need the cloud and are not checked.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from heater.errors import InvalidValue
-from heater.templates.heatcheck import matches_pattern
 from heater.templates.paramschema import (
     BOOLEAN,
     LIST,
@@ -191,26 +191,49 @@ def _file(source: str | None) -> str | None:
 def value_problem(definition: Mapping[str, Any], value: Any) -> str | None:
     """Why Heat refuses ``value`` for a parameter defined as ``definition``
     (in Heat's words), or None."""
-    ptype = definition["type"]
+    reason = type_problem(definition["type"], value)
+    if reason is not None:
+        return reason
+    broken = broken_constraint(definition, value)
+    if broken is None:
+        return None
+    constraint, checked = broken
+    description = constraint.get("description")
+    return description if isinstance(description, str) else \
+        _constraint_message(constraint, checked)
+
+
+def type_problem(ptype: str, value: Any) -> str | None:
+    """Why Heat cannot read ``value`` as a parameter of type ``ptype`` (in
+    Heat's words), or None."""
     if ptype == STRING and isinstance(value, (dict, list)):
         # Heat would take the text of a Python object: never what was meant.
         return f"Value must be a string, not a {'map' if isinstance(value, dict) else 'list'}"
     try:
-        read = as_heat_value(ptype, value)
+        as_heat_value(ptype, value)
     except (ValueError, TypeError) as exc:
         return str(exc)
-    checked = value if ptype in (NUMBER, BOOLEAN) else read
-    for constraint in constraints_of(definition):
-        if not _satisfies(ptype, constraint, checked):
-            description = constraint.get("description")
-            return description if isinstance(description, str) else \
-                _constraint_message(constraint, checked)
     return None
 
 
-def _satisfies(ptype: str, constraint: Mapping[str, Any], value: Any) -> bool:
+def broken_constraint(definition: Mapping[str, Any],
+                      value: Any) -> tuple[dict[str, Any], Any] | None:
+    """The first constraint of ``definition`` that ``value`` (one Heat reads
+    as the parameter's type: see :func:`type_problem`) breaks, and the value
+    as Heat hands it to the constraint; None when it meets them all."""
+    ptype = definition["type"]
+    checked = value if ptype in (NUMBER, BOOLEAN) else as_heat_value(ptype, value)
+    for constraint in constraints_of(definition):
+        if not satisfies(ptype, constraint, checked):
+            return constraint, checked
+    return None
+
+
+def satisfies(ptype: str, constraint: Mapping[str, Any], value: Any) -> bool:
     """Whether ``value`` (as Heat passes it to constraints) meets one
-    constraint; one Heat cannot evaluate offline is met."""
+    constraint of a parameter of type ``ptype``; one Heat cannot evaluate
+    offline is met. The one check of a value against a constraint: push
+    validation's (:mod:`heater.templates.heatcheck`) uses it too."""
     try:
         if "allowed_values" in constraint:
             allowed = constraint["allowed_values"]
@@ -236,6 +259,15 @@ def _satisfies(ptype: str, constraint: Mapping[str, Any], value: Any) -> bool:
     return True
 
 
+def matches_pattern(pattern: str, value: str) -> bool | None:
+    """Heat anchors allowed_pattern at both ends; None when the pattern is
+    not one Python's re can compile (Heat's is the same engine)."""
+    try:
+        return re.match(f"(?:{pattern})\\Z", value) is not None
+    except re.error:
+        return None
+
+
 def _num(spec: Any, key: str) -> int | float | None:
     return number_of(spec.get(key)) if isinstance(spec, dict) else None
 
@@ -258,5 +290,6 @@ def _constraint_message(constraint: Mapping[str, Any], value: Any) -> str:
             f"with an offset of {_num(spec, 'offset')}")
 
 
-__all__ = ["BODY_FIELDS", "MAX_ENVIRONMENT_FILES", "ValueProblem",
-           "check_parameter_values", "value_problem"]
+__all__ = ["BODY_FIELDS", "MAX_ENVIRONMENT_FILES", "ValueProblem", "broken_constraint",
+           "check_parameter_values", "matches_pattern", "satisfies", "type_problem",
+           "value_problem"]

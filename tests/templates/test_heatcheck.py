@@ -10,6 +10,7 @@ import pytest
 from heater.names import closest
 from heater.templates.heatcheck import Context, Rule, Severity, check_template
 from heater.templates.heatschemas import heat_schemas
+from heater.templates.paramcheck import value_problem
 from heater.templates.validation import MappingSource, findings, validate
 from heater.templates.yamlload import load_yaml
 from tests.conftest import CORPUS, HELLO_WORLD
@@ -98,6 +99,50 @@ def test_a_valid_template_has_no_findings() -> None:
 ])
 def test_each_check(text: str, expected: str) -> None:
     assert found(text) == [expected]
+
+
+# Parameter definitions and defaults, each refused by Heat or not: push
+# validation and POST .../validate must read every one alike.
+DEFAULTS = [
+    ({"type": "number", "constraints": [{"range": {"min": 1, "max": 10}}]}, 12),
+    ({"type": "number", "constraints": [{"modulo": {"step": 2, "offset": 1}}]}, "7"),
+    ({"type": "number"}, "many"),
+    ({"type": "string", "constraints": [{"allowed_pattern": "[a-z]+"}]}, "Web"),
+    ({"type": "string", "constraints": [{"length": {"max": 3}}]}, "four"),
+    ({"type": "string", "constraints": [{"allowed_values": ["a", "b"]}]}, "b"),
+    ({"type": "boolean"}, "maybe"),
+    ({"type": "boolean"}, "yes"),
+    # Heat checks every item of a list against allowed_values...
+    ({"type": "comma_delimited_list", "constraints": [{"allowed_values": ["a", "b"]}]},
+     "a,c"),
+    ({"type": "comma_delimited_list", "constraints": [{"length": {"min": 3}}]}, "a,b"),
+    # ...and reads a json default as JSON.
+    ({"type": "json"}, "{not json"),
+    ({"type": "json", "constraints": [{"length": {"max": 1}}]}, {"a": 1, "b": 2}),
+]
+
+
+@pytest.mark.parametrize(("definition", "default"), DEFAULTS)
+def test_push_validation_refuses_a_default_as_validate_refuses_the_value(
+        definition: dict[str, object], default: object) -> None:
+    doc = {"heat_template_version": "2018-08-31", "resources": {},
+           "parameters": {"p": {**definition, "default": default}}}
+    refused = [f.message for f in check_template(doc) if f.rule == Rule.PARAMETER_DEFINITION]
+    heat = value_problem(definition, default)
+    assert bool(refused) == (heat is not None), (refused, heat)
+
+
+def test_a_default_is_refused_in_heaters_words() -> None:
+    text = template(SERVER, "parameters:\n"
+                    "  names: {type: comma_delimited_list, default: 'a,c',\n"
+                    "          constraints: [{allowed_values: [a, b]}]}\n"
+                    "  settings: {type: json, default: '{not json'}\n")
+    assert found(text) == [
+        "3: error: parameter-definition: parameter names: default ['a', 'c'] is not one "
+        "of a, b",
+        "5: error: parameter-definition: parameter settings: default '{not json' is not a "
+        "valid json: Value must be valid JSON: Expecting property name enclosed in double "
+        "quotes: line 1 column 2 (char 1)"]
 
 
 def test_older_property_names_heat_translates_still_count() -> None:
