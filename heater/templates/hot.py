@@ -14,6 +14,7 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 # heat_template_version values Heat accepts (dates and release names).
 KNOWN_VERSIONS = frozenset({
@@ -102,6 +103,9 @@ class Reference:
     target: str
     resolved: str | None
     remote: bool
+    # An environment's resource_registry base_url that is no URL, which
+    # heatclient joins the target to and then cannot open.
+    bad_base_url: str | None = None
 
 
 def resolve_relative(base_file: str, target: str) -> str | None:
@@ -144,9 +148,21 @@ def references(data: Any, path: str) -> list[Reference]:
             found.append(_reference(ref_kind, keys, target, path))
     elif kind is FileKind.ENVIRONMENT:
         registry = _mapping(_mapping(data).get("resource_registry"))
-        for keys, target in _registry_files(registry, ("resource_registry",)):
-            found.append(_reference("resource_registry", keys, target, path))
+        for keys, target, base in _registry_files(registry, ("resource_registry",), None):
+            found.append(_registry_reference(keys, target, base, path))
     return found
+
+
+def _registry_reference(keys: Keys, target: str, base: str | None, path: str) -> Reference:
+    """A file a resource_registry maps, found as heatclient finds it: joined
+    to the registry's ``base_url`` when it has one (per resource, else at
+    the top), else relative to the environment at ``path``."""
+    if base is None:
+        return _reference("resource_registry", keys, target, path)
+    joined = urljoin(base if base.endswith("/") else base + "/", target)
+    if urlsplit(joined).scheme:
+        return Reference("resource_registry", keys, joined, None, remote=True)
+    return Reference("resource_registry", keys, target, None, remote=False, bad_base_url=base)
 
 
 Keys = tuple[str | int, ...]
@@ -177,11 +193,17 @@ def _walk(node: Any, keys: Keys) -> Iterator[tuple[str, Keys, str]]:
             stack.extend((v, (*where, i)) for i, v in reversed(list(enumerate(value))))
 
 
-def _registry_files(registry: dict[str, Any],
-                    keys: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def _registry_files(registry: dict[str, Any], keys: Keys,
+                    base: str | None) -> Iterator[tuple[Keys, str, str | None]]:
+    """``(keys, target, base_url)`` of every file the registry maps; a
+    resource's own ``base_url`` goes before the registry's, as in heatclient."""
+    own = registry.get("base_url")
+    base = own if isinstance(own, str) else base
     for name, value in registry.items():
+        if name in ("base_url", "hooks", "restricted_actions"):
+            continue
         if isinstance(value, str) and value.endswith(TEMPLATE_TYPE_SUFFIXES):
-            yield (*keys, name), value
+            yield (*keys, name), value, base
         elif isinstance(value, dict) and name == "resources":
             for resource, mapping in _mapping(value).items():
-                yield from _registry_files(_mapping(mapping), (*keys, name, resource))
+                yield from _registry_files(_mapping(mapping), (*keys, name, resource), base)

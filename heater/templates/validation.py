@@ -21,7 +21,9 @@ compare with):
   warning (``validation: {warn: [...]}``);
 - every relative ``get_file`` target, nested template ``type:`` (anywhere
   under ``resources``, as in a group's ``resource_def``) and
-  environment ``resource_registry`` file exists in the same tree. When
+  environment ``resource_registry`` file exists in the same tree (a
+  registry's ``base_url`` is followed as heatclient follows it: the files
+  it maps become URLs, judged as URLs written out are). When
   files were deleted, every file's references are checked again, since an
   unchanged template may point at what is gone.
 
@@ -418,6 +420,15 @@ def reference_problems(doc: YamlDocument, source: FileSource,
             continue
         if ref.remote:
             continue  # a nested template URL, fetched by Heat at deploy time
+        if ref.bad_base_url is not None:
+            # heatclient joins the file to base_url as it stands and opens
+            # the result as a URL: a relative one opens nothing.
+            found.append(Problem(doc.path, line, f"resource_registry file {ref.target!r} is "
+                                 f"joined to base_url {ref.bad_base_url!r}, which is not a "
+                                 "URL, and heatclient cannot open the result; remove "
+                                 "base_url to name files relative to this environment, or "
+                                 "make it an http(s) URL"))
+            continue
         label = "get_file target" if ref.kind == "get_file" else (
             "nested template" if ref.kind == "type" else "resource_registry file")
         if ref.resolved is None:

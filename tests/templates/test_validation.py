@@ -120,6 +120,36 @@ def test_environment_registry_targets_are_checked() -> None:
         "(no file lib/missing.yaml in this tree)"]
 
 
+@pytest.mark.parametrize(("registry", "expected"), [
+    # An http(s) base: heatclient fetches the files from there, as it does
+    # a mapping written as a URL (none of them is in the repository).
+    ("  base_url: https://example.com/lib\n  My::A: a.yaml\n", []),
+    ("  resources:\n    web:\n      base_url: http://example.com/\n      My::A: a.yaml\n",
+     []),
+    # Another scheme opens a file on the deploying machine: refused, though
+    # a file of that name is in the repository beside the environment.
+    ("  base_url: file:///etc/\n  My::A: passwd.yaml\n",
+     ["env/prod.yaml:3: resource_registry file 'file:///etc/passwd.yaml' is a URL that is "
+      "not http(s); name a file of this repository by a relative path, or an http(s) URL"]),
+    # A resource's own base_url goes before the registry's.
+    ("  base_url: https://example.com/\n  resources:\n    web:\n"
+     "      base_url: ftp://example.com/lib/\n      My::A: a.yaml\n",
+     ["env/prod.yaml:6: resource_registry file 'ftp://example.com/lib/a.yaml' is a URL that "
+      "is not http(s); name a file of this repository by a relative path, or an http(s) URL"]),
+    # A base that is no URL: heatclient joins to it and opens nothing.
+    ("  base_url: ../lib\n  My::A: a.yaml\n",
+     ["env/prod.yaml:3: resource_registry file 'a.yaml' is joined to base_url '../lib', "
+      "which is not a URL, and heatclient cannot open the result; remove base_url to name "
+      "files relative to this environment, or make it an http(s) URL"]),
+])
+def test_environment_registry_files_follow_base_url_as_heatclient_does(
+        registry: str, expected: list[str]) -> None:
+    files = {"template.yaml": HELLO_WORLD, "lib/a.yaml": HELLO_WORLD,
+             "env/passwd.yaml": HELLO_WORLD,
+             "env/prod.yaml": "resource_registry:\n" + registry}
+    assert problems(files) == expected
+
+
 @pytest.mark.parametrize(("template", "expected"), [
     ("heat_template_version: 2012-12-12\nresources: {}\n",
      "template.yaml:1: unknown heat_template_version '2012-12-12'"),
