@@ -135,6 +135,17 @@ def _mapping(value: str) -> dict[str, str]:
     return pairs
 
 
+def _servers(value: str) -> tuple[str, ...]:
+    """``host:port`` addresses separated by commas or spaces; empty: none."""
+    found = tuple(part for part in value.replace(",", " ").split() if part)
+    for server in found:
+        host, sep, port = server.rpartition(":")
+        if not sep or not host or not port.isdigit() or not is_host_port(server):
+            raise ValueError(f"must be host:port addresses separated by commas, such as "
+                             f"memcached.example.com:11211, not {server!r}")
+    return found
+
+
 def _credential(value: str) -> tuple[str, str] | None:
     """An application credential as ``<id>:<secret>``."""
     value = value.strip()
@@ -206,6 +217,18 @@ SETTINGS = (
     # Namespaces of projects whose names are not namespaces (or not in the
     # Default domain): "<project id>=<namespace>,...".
     Setting("keystone_namespaces", "HEATER_KEYSTONE_NAMESPACES", "", parse=_mapping),
+    # The service user keystonemiddleware validates callers' tokens as (it
+    # needs the "service" role, or a system reader's, by Keystone's policy).
+    Setting("keystone_service_user", "HEATER_KEYSTONE_SERVICE_USER", ""),
+    Setting("keystone_service_password", "HEATER_KEYSTONE_SERVICE_PASSWORD", ""),
+    Setting("keystone_service_project", "HEATER_KEYSTONE_SERVICE_PROJECT", "service"),
+    Setting("keystone_service_user_domain", "HEATER_KEYSTONE_SERVICE_USER_DOMAIN", "Default"),
+    Setting("keystone_service_project_domain", "HEATER_KEYSTONE_SERVICE_PROJECT_DOMAIN",
+            "Default"),
+    # Where validated tokens are cached: memcached, shared by every worker
+    # and node; empty: each worker process's memory.
+    Setting("keystone_memcached_servers", "HEATER_KEYSTONE_MEMCACHED_SERVERS", "",
+            parse=_servers),
     # The application credential ("<id>:<secret>") Heater publishes to Glance with.
     Setting("glance_credential", "HEATER_GLANCE_CREDENTIAL", "", parse=_credential),
     # Glance's endpoint; empty: the image service of Keystone's catalog.
@@ -226,6 +249,10 @@ _REQUIRED = {
     "s3": ("s3_access_key", "s3_secret_key"),
 }
 
+
+# What identity keystone's service user needs set.
+_KEYSTONE_SERVICE = ("keystone_service_user", "keystone_service_password",
+                     "keystone_service_project")
 
 _NUMBERS = frozenset({"trusted_proxies", "max_blob_bytes", "blob_part_bytes",
                       "blob_redirect_seconds", "keystone_cache_seconds",
@@ -277,6 +304,12 @@ class Config:
     pending_replay_seconds: int = 30
     keystone_heater_tokens: str = "on"
     keystone_namespaces: Mapping[str, str] = field(default_factory=dict)
+    keystone_service_user: str = ""
+    keystone_service_password: str = field(default="", repr=False)
+    keystone_service_project: str = "service"
+    keystone_service_user_domain: str = "Default"
+    keystone_service_project_domain: str = "Default"
+    keystone_memcached_servers: tuple[str, ...] = ()
     glance_credential: tuple[str, str] | None = field(default=None, repr=False)
     glance_url: str | None = None
     url_signing_key: str | None = field(default=None, repr=False)  # a secret
@@ -302,6 +335,13 @@ class Config:
         if self.identity == "keystone" and self.keystone_url is None:
             raise ConfigError("identity keystone needs keystone_url (HEATER_KEYSTONE_URL)",
                               "setting identity")
+        if self.identity == "keystone":
+            lacking = [s for s in SETTINGS if s.key in _KEYSTONE_SERVICE
+                       and not getattr(self, s.key)]
+            if lacking:
+                raise ConfigError("identity keystone validates tokens as a service user: "
+                                  "it needs " + ", ".join(f"{s.key} (${s.env})" for s in lacking),
+                                  "setting identity")
         if self.glance_credential is not None and self.keystone_url is None:
             raise ConfigError("glance_credential needs keystone_url (HEATER_KEYSTONE_URL)",
                               "setting glance_credential")

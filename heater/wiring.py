@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 
 from heater.auth.identity import HeaterTokens, Identity
-from heater.auth.keystone import KeystoneIdentity
+from heater.auth.keystone import AuthToken, KeystoneIdentity, ServiceUser
 from heater.auth.signing import Signing
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Caller, TokenStore
@@ -116,12 +116,21 @@ BLOB_BACKENDS: Mapping[str, Callable[[Layout, Config], BlobStore]] = {
 # whatever the identity:
 # `heater token` manages them, and identity keystone accepts them too
 # unless switched off.
+def _keystone(tokens: TokenStore, config: Config) -> Identity:
+    url = config.keystone_url or ""  # Config requires it with identity keystone
+    service = ServiceUser(config.keystone_service_user, config.keystone_service_password,
+                          config.keystone_service_project, config.keystone_service_user_domain,
+                          config.keystone_service_project_domain)
+    return KeystoneIdentity(
+        url, auth_token=AuthToken(url, service, cache_seconds=config.keystone_cache_seconds,
+                                  memcached_servers=config.keystone_memcached_servers),
+        cache_seconds=config.keystone_cache_seconds, namespaces=config.keystone_namespaces,
+        heater_tokens=HeaterTokens(tokens) if config.keystone_heater_tokens == "on" else None)
+
+
 IDENTITY_BACKENDS: Mapping[str, Callable[[TokenStore, Config], Identity]] = {
     "tokens": lambda tokens, config: HeaterTokens(tokens),
-    "keystone": lambda tokens, config: KeystoneIdentity(
-        config.keystone_url or "", cache_seconds=config.keystone_cache_seconds,
-        namespaces=config.keystone_namespaces,
-        heater_tokens=HeaterTokens(tokens) if config.keystone_heater_tokens == "on" else None),
+    "keystone": _keystone,
 }
 
 

@@ -154,10 +154,24 @@ def test_keystone_settings(tmp_path: Path) -> None:
     path.write_text('identity = "keystone"\nkeystone_url = "http://keystone:5000/v3/"\n'
                     "keystone_cache_seconds = 30\n"
                     'keystone_namespaces = "0123abcd = acme, 4567ef=ops"\n'
-                    'glance_credential = "cred-id:s3cr3t:with-colon"\n')
+                    'glance_credential = "cred-id:s3cr3t:with-colon"\n'
+                    'keystone_service_user = "heater"\n'
+                    'keystone_service_password = "pa55word"\n'
+                    'keystone_memcached_servers = "cache1:11211, [::1]:11211"\n')
     config = Config.load(config_file=str(path), environ={})
     assert (config.identity, config.keystone_url, config.keystone_cache_seconds) == (
         "keystone", "http://keystone:5000/v3", 30)
+    assert (config.keystone_service_user, config.keystone_service_project,
+            config.keystone_service_user_domain) == ("heater", "service", "Default")
+    assert config.keystone_memcached_servers == ("cache1:11211", "[::1]:11211")
+    assert "pa55word" not in repr(config)
+    with pytest.raises(ConfigError, match=r"it needs keystone_service_user "
+                                          r"\(\$HEATER_KEYSTONE_SERVICE_USER\), "
+                                          r"keystone_service_password"):
+        Config.load(environ={"HEATER_IDENTITY": "keystone",
+                             "HEATER_KEYSTONE_URL": "http://keystone:5000"})
+    with pytest.raises(ConfigError, match="must be host:port addresses"):
+        Config.load(environ={"HEATER_KEYSTONE_MEMCACHED_SERVERS": "cache1"})
     assert config.keystone_namespaces == {"0123abcd": "acme", "4567ef": "ops"}
     assert config.glance_credential == ("cred-id", "s3cr3t:with-colon")
     assert "s3cr3t" not in repr(config)

@@ -1,19 +1,26 @@
 """Identity ``keystone``: callers proven by OpenStack Keystone.
 
-- A Keystone token (``X-Auth-Token``, or ``Authorization: Bearer``) is
-  validated by Keystone (``GET /v3/auth/tokens``, the token validating
-  itself: Keystone's default policy lets a token's subject do that, so
-  Heater needs no service account), and the answer is believed for
-  ``keystone_cache_seconds``: a revoked token keeps working that long at
-  most, in each worker process.
+- A Keystone token (``X-Auth-Token``, ``Authorization: Bearer``, or the
+  password of HTTP Basic with the user name ``token``) is validated by
+  keystonemiddleware's ``auth_token`` (:class:`AuthToken`), as every
+  OpenStack service validates tokens: as a configured service user, its
+  answer cached (in each worker's memory, or in memcached) for
+  ``keystone_cache_seconds``, so a revoked token keeps working that long at
+  most. Heater reads the caller from the headers the middleware sets
+  (``X-Identity-Status``, ``X-Roles``, ``X-Project-*``, ``X-User-Name``,
+  ``OpenStack-System-Scope``). The middleware is called once per token
+  rather than wrapped around the WSGI application: Heater accepts Keystone
+  tokens in three places and application credentials beside them, where
+  the middleware reads ``X-Auth-Token`` only, and a wrapped middleware that
+  lets anonymous requests through (``delay_auth_decision``) reports an
+  unreachable Keystone as an invalid token, where Heater answers 503.
+  Tokens it refused are remembered for the same time (it caches only those
+  it accepts).
 - An application credential (HTTP Basic: its id as the user name, its
-  secret as the password, as git sends them) is exchanged for a token,
-  kept until shortly before it expires; that token is then validated as
-  above, so deleting the credential (which revokes its tokens) takes
-  effect within the same cache time.
-- HTTP Basic with the user name ``token`` carries a Keystone token as its
-  password (for git, which sends nothing else, and tokens that no
-  application credential can stand for: system-scoped ones).
+  secret as the password, as git sends them) is exchanged for a token with
+  keystoneauth1, kept until shortly before it expires; that token is then
+  validated as above, so deleting the credential (which revokes its tokens)
+  takes effect within the same cache time.
 - Heater's own tokens keep working beside them unless switched off.
 
 Who the caller is: a project-scoped token acts on one namespace (the
@@ -28,15 +35,17 @@ a domain is not a namespace.
 from __future__ import annotations
 
 import hashlib
+import io
+import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from keystoneauth1 import access
 from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import loading
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
@@ -62,6 +71,15 @@ TIMEOUT_SECONDS = 30
 # The Basic user name that says the password is a Keystone token, not an
 # application credential's secret (whose ids are hexadecimal).
 TOKEN_USER = "token"
+# The headers auth_token sets on a request whose token it confirmed, that
+# Heater reads.
+IDENTITY_HEADERS = ("X-Identity-Status", "X-User-Id", "X-User-Name", "X-Roles",
+                    "X-Project-Id", "X-Project-Name", "X-Project-Domain-Id",
+                    "X-Domain-Id", "OpenStack-System-Scope")
+# auth_token's oslo.config group.
+GROUP = "keystone_authtoken"
+# Marks, in the environ auth_token passes on, that it let the token through.
+_CONFIRMED = "heater.keystone.confirmed"
 
 
 class KeystoneRefused(BadToken):
@@ -77,13 +95,114 @@ class IdentityUnavailable(Unavailable):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"Keystone cannot be asked now ({detail}); try again, or tell the "
-                         "operator to check HEATER_KEYSTONE_URL")
+                         "operator to check HEATER_KEYSTONE_URL and the service user "
+                         "(HEATER_KEYSTONE_SERVICE_USER)")
 
 
 def v3_url(url: str) -> str:
     """Keystone's v3 base URL, whether ``url`` names it or Keystone's root."""
     url = url.rstrip("/")
     return url if url.endswith("/v3") else f"{url}/v3"
+
+
+@dataclass(frozen=True)
+class ServiceUser:
+    """The Keystone user auth_token validates tokens as (a ``service`` role
+    on its project lets it, by Keystone's default policy)."""
+
+    name: str
+    password: str = field(repr=False)
+    project: str
+    user_domain: str = "Default"
+    project_domain: str = "Default"
+
+
+class AuthToken:
+    """keystonemiddleware's ``auth_token`` middleware, asked about one token
+    at a time: it validates the token (or finds it in its cache) and sets
+    the identity headers on a request of its own, which :meth:`identity`
+    returns. Safe to call from any thread."""
+
+    def __init__(self, url: str, service: ServiceUser, *, cache_seconds: int,
+                 memcached_servers: Sequence[str] = ()) -> None:
+        # Imported when used: with oslo.config, webob and oslo.cache they take
+        # longer to import than the rest of Heater, which every command would pay.
+        from keystonemiddleware.auth_token import AuthProtocol  # type: ignore[import-untyped]
+        from oslo_config import cfg
+
+        # Options of its own: none of the process's global oslo.config state
+        # or configuration files. The service user's are the password
+        # plugin's, which auth_token reads from its oslo.config group.
+        options = cfg.ConfigOpts()
+        options.register_opts(loading.get_auth_plugin_conf_options("v3password"), GROUP)
+        for name, value in (("auth_url", v3_url(url)), ("username", service.name),
+                            ("password", service.password), ("project_name", service.project),
+                            ("user_domain_name", service.user_domain),
+                            ("project_domain_name", service.project_domain)):
+            options.set_override(name, value, GROUP)
+        conf: dict[str, object] = {
+            "oslo_config_config": options,
+            "auth_type": "v3password",
+            # Tokens are validated at the identity endpoint the catalog lists
+            # for the public, where Heater's callers got them.
+            "interface": "public", "www_authenticate_uri": v3_url(url),
+            "http_connect_timeout": str(TIMEOUT_SECONDS),
+            # Heater reads no X-Service-Token (its requests carry none).
+            "service_token_roles_required": "true",
+            "include_service_catalog": "false",
+            # 0 caches nothing: auth_token's -1 (its 0 would keep forever).
+            "token_cache_time": str(cache_seconds or -1),
+        }
+        if memcached_servers:
+            conf["memcached_servers"] = ",".join(memcached_servers)
+        self._middleware: Any = AuthProtocol(_confirmed, conf)
+
+    def identity(self, token: str) -> dict[str, str]:
+        """The identity headers auth_token set for ``token``;
+        :class:`KeystoneRefused` when it refused the token,
+        :class:`IdentityUnavailable` when it could not ask Keystone."""
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "",
+            "SERVER_NAME": "heater", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True,
+            "wsgi.run_once": False, "HTTP_X_AUTH_TOKEN": token}
+        statuses: list[str] = []
+
+        def start_response(status: str, _headers: object, _exc_info: object = None) -> object:
+            statuses.append(status)
+            return lambda _data: None
+
+        try:
+            _drain(self._middleware(environ, start_response))
+        except ks_exceptions.ClientException as exc:  # e.g. no identity endpoint in the catalog
+            raise IdentityUnavailable(type(exc).__name__) from None
+        if environ.get(_CONFIRMED):
+            found = {name: environ.get("HTTP_" + name.upper().replace("-", "_"))
+                     for name in IDENTITY_HEADERS}
+            return {name: str(value) for name, value in found.items() if value}
+        status = statuses[-1] if statuses else "no answer"
+        if status.startswith("401"):
+            raise KeystoneRefused("Keystone does not accept the token (unknown, expired "
+                                  "or revoked)")
+        raise IdentityUnavailable(f"auth_token answered {status} validating the token: "
+                                  "Keystone out of reach, or refusing the service user; "
+                                  "the server log says which")
+
+
+def _confirmed(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The application behind auth_token: reached only with a confirmed token."""
+    environ[_CONFIRMED] = True
+    start_response("204 No Content", [])
+    return []
+
+
+def _drain(body: Iterable[bytes]) -> None:
+    for _chunk in body:
+        pass
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
 
 
 class _Expiring:
@@ -127,19 +246,20 @@ def _digest(secret: str) -> bytes:
 
 class KeystoneIdentity:
     """See the module docstring. ``heater_tokens`` (None: switched off)
-    judges credentials of Heater's token form."""
+    judges credentials of Heater's token form, ``auth_token`` Keystone's."""
 
-    def __init__(self, url: str, *, cache_seconds: int, namespaces: Mapping[str, str],
-                 heater_tokens: HeaterTokens | None,
+    def __init__(self, url: str, *, auth_token: AuthToken, cache_seconds: int,
+                 namespaces: Mapping[str, str], heater_tokens: HeaterTokens | None,
                  session: ks_session.Session | None = None) -> None:
         self.url = v3_url(url)
+        self.auth_token = auth_token
         self.cache_seconds = cache_seconds
         # A mistyped mapping stops the server at start, not a caller later.
         self.namespaces = {project: check_name(ns, "namespace")
                            for project, ns in namespaces.items()}
         self.heater_tokens = heater_tokens
         self.session = session or ks_session.Session(timeout=TIMEOUT_SECONDS)
-        self._validated = _Expiring()   # token digest -> Principal | KeystoneRefused
+        self._refused = _Expiring()     # token digest -> KeystoneRefused
         self._exchanged = _Expiring()   # (credential id, secret digest) -> _Exchanged
 
     def authenticate(self, credentials: Credentials) -> Principal | None:
@@ -159,46 +279,30 @@ class KeystoneIdentity:
     def validate(self, token: str) -> Principal:
         """The caller a Keystone token proves (see the module docstring)."""
         key = _digest(token)
-        known = self._validated.get(key)
-        if known is None:
-            known, seconds = self._ask(token)
-            self._validated.put(key, known, seconds)
-        if isinstance(known, KeystoneRefused):
-            raise known
-        assert isinstance(known, Principal)
-        return known
-
-    def _ask(self, token: str) -> tuple[Principal | KeystoneRefused, float]:
-        """Keystone's verdict on ``token`` and how long to believe it."""
+        refused = self._refused.get(key)
+        if isinstance(refused, KeystoneRefused):
+            raise refused
         try:
-            response = self.session.get(
-                f"{self.url}/auth/tokens", authenticated=False, raise_exc=False,
-                headers={"X-Auth-Token": token, "X-Subject-Token": token})
-        except ks_exceptions.ClientException as exc:
-            raise IdentityUnavailable(type(exc).__name__) from None
-        if response.status_code in (401, 404):
-            # Unknown, expired or revoked: it never becomes valid again.
-            return KeystoneRefused("Keystone does not accept the token (unknown, expired "
-                                   "or revoked)"), self.cache_seconds
-        if response.status_code != 200:
-            raise IdentityUnavailable(f"token validation answered {response.status_code}")
-        info = access.create(resp=response, body=response.json())
-        try:
-            principal: Principal | KeystoneRefused = self.principal(info)
+            return self.principal(self.auth_token.identity(token))
         except KeystoneRefused as exc:
-            principal = exc
-        remaining = info.expires.timestamp() - time.time() if info.expires else 0
-        return principal, min(float(self.cache_seconds), remaining)
+            # Unknown, expired or revoked never becomes valid again, and
+            # auth_token's cache keeps only the tokens it accepts.
+            self._refused.put(key, exc, self.cache_seconds)
+            raise
 
-    def principal(self, info: access.AccessInfo) -> Principal:
-        """Heater's caller for a token Keystone vouched for."""
-        held = [ROLES[name] for name in info.role_names or () if name in ROLES]
-        user = info.username or info.user_id or "keystone"
-        if info.system_scoped:
+    def principal(self, identity: Mapping[str, str]) -> Principal:
+        """Heater's caller for the identity headers of a confirmed token."""
+        if identity.get("X-Identity-Status") != "Confirmed":
+            raise KeystoneRefused("Keystone does not accept the token")
+        roles = (name.strip() for name in identity.get("X-Roles", "").split(","))
+        held = [ROLES[name] for name in roles if name in ROLES]
+        user = identity.get("X-User-Name") or identity.get("X-User-Id") or "keystone"
+        if identity.get("OpenStack-System-Scope") == "all":
             namespace = None
-        elif info.project_scoped:
-            namespace = self.namespace(info.project_id or "", info.project_name or "",
-                                       info.project_domain_id or "")
+        elif identity.get("X-Project-Id"):
+            namespace = self.namespace(identity["X-Project-Id"],
+                                       identity.get("X-Project-Name", ""),
+                                       identity.get("X-Project-Domain-Id", ""))
         else:
             raise KeystoneRefused("the Keystone token is not scoped to a project or the "
                                   "system; a domain is not a namespace")

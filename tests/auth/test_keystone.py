@@ -1,7 +1,9 @@
 """Identity ``keystone`` against a real Keystone (Debian's, started by the
-fixture): tokens on the REST, raw and git endpoints, application
-credentials for git, revocation within the cache time, projects kept
-apart, and the whole auth matrix with Keystone's callers in every column.
+fixture), tokens validated by keystonemiddleware's auth_token as a service
+user: tokens on the REST, raw and git endpoints, application credentials
+for git, revocation within the cache time, projects kept apart, Keystone
+out of reach, and the whole auth matrix with Keystone's callers in every
+column.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from tests.http.test_auth_matrix import (  # run here again, as Keystone's calle
     test_clone_of_private_template,
     test_matrix,
 )
+from tests.services.memcached import start_memcached
 from tests.services.openstack import AppCredential, Cloud, Credentials
+from tests.services.process import free_port
 
 # Short, so that the tests of revocation wait little (a second server has
 # the default, 60: validating a token costs Keystone seconds on a loaded
@@ -59,7 +63,7 @@ def site(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
     keystone.create("projects", name=project, domain_id="default")
     mapped = cloud.make_user(("member",), project=project)
     namespace = f"m{uuid.uuid4().hex[:10]}"
-    env = {"HEATER_IDENTITY": "keystone", "HEATER_KEYSTONE_URL": cloud.keystone_url,
+    env = {**keystone_env(cloud.keystone_url, service_user(cloud)),
            "HEATER_KEYSTONE_NAMESPACES": f"{mapped.project_id}={namespace}"}
     root = tmp_path_factory.mktemp("keystone-heater")
     server = start_server(root / "data", root / "server.log", env=env)
@@ -72,6 +76,23 @@ def site(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
     yield Site(server, short, cloud, mapped, namespace)
     stop_server(short)
     stop_server(server)
+
+
+def service_user(cloud: Cloud) -> Credentials:
+    """A service user as OpenStack services have: the ``service`` role on
+    the ``service`` project, which lets it validate others' tokens."""
+    keystone = cloud.keystone
+    name, password = f"heater-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    user_id = keystone.create("users", name=name, password=password, domain_id="default")
+    keystone.grant("service", user_id, project_id=keystone.find("projects", "service"))
+    return Credentials(name, password, "service", user_id)
+
+
+def keystone_env(url: str, service: Credentials) -> dict[str, str]:
+    """The environment of a Heater with identity keystone at ``url``."""
+    return {"HEATER_IDENTITY": "keystone", "HEATER_KEYSTONE_URL": url,
+            "HEATER_KEYSTONE_SERVICE_USER": service.username,
+            "HEATER_KEYSTONE_SERVICE_PASSWORD": service.password}
 
 
 def project_user(cloud: Cloud, project: str, role: str) -> Credentials:
@@ -158,6 +179,14 @@ def test_tokens_heater_cannot_place_are_refused(site: Site) -> None:
     assert "HEATER_KEYSTONE_NAMESPACES" in answer.json()["error"]["message"]
     assert answer.headers["WWW-Authenticate"].startswith("Basic")
 
+    # A token Keystone does not know: the same answer as a bad Heater token.
+    bad = requests.get(f"{server.url}/api/v1/templates", timeout=30,
+                       headers=keystone_headers("gAAAAA" + "x" * 180))
+    assert bad.status_code == 401
+    assert bad.json() == {"error": {
+        "code": "invalid_token",
+        "message": "Keystone does not accept the token (unknown, expired or revoked)"}}
+
 
 def test_a_revoked_token_stops_working_within_the_cache_time(site: Site) -> None:
     cloud, server = site.cloud, site.short
@@ -187,6 +216,55 @@ def test_a_revoked_token_stops_working_within_the_cache_time(site: Site) -> None
         assert requests.get(url, headers=keystone_headers(token), timeout=30).status_code == 401
     fresh = cloud.keystone.token(user)
     assert requests.get(url, headers=keystone_headers(fresh), timeout=30).status_code == 200
+
+
+def test_keystone_out_of_reach_is_503(git: Git, tmp_path: Path) -> None:
+    """Nothing listens where Keystone should be: a Keystone token or an
+    application credential is 503 identity_unavailable on every kind of
+    endpoint (never 500, nor 401: the caller did nothing wrong), and
+    anonymous requests are served as ever."""
+    nowhere = f"http://127.0.0.1:{free_port()}/v3"
+    server = start_server(tmp_path / "data", tmp_path / "server.log",
+                          env=keystone_env(nowhere, Credentials("heater", "secret", "service")))
+    try:
+        token = keystone_headers("gAAAAA" + "x" * 180)
+        for path in ("/api/v1/templates", "/acme/db/raw/main/template.yaml",
+                     "/acme/db.git/info/refs?service=git-upload-pack"):
+            answer = requests.get(f"{server.url}{path}", headers=token, timeout=60)
+            assert answer.status_code == 503, (path, answer.text)
+            if not path.endswith("git-upload-pack"):  # git's answers are text for git
+                assert answer.json()["error"]["code"] == "identity_unavailable", path
+        credential = AppCredential("0123abcd", "secret", "git")
+        clone = git.run("clone", credential_url(server, "/acme/db.git", credential),
+                        str(tmp_path / "clone"), check=False)
+        assert clone.returncode != 0 and "503" in clone.stderr, clone.stderr
+        assert requests.get(f"{server.url}/api/v1/templates", timeout=60).status_code == 200
+    finally:
+        stop_server(server)
+
+
+def test_tokens_cached_in_memcached(site: Site, tmp_path: Path) -> None:
+    """With memcached, auth_token's cache is shared: the second worker
+    finds the token the first one validated."""
+    cloud = site.cloud
+    memcached = start_memcached(tmp_path)
+    try:
+        server = start_server(tmp_path / "data", tmp_path / "server.log", env={
+            **keystone_env(cloud.keystone_url, service_user(cloud)),
+            "HEATER_KEYSTONE_MEMCACHED_SERVERS": memcached.address})
+        try:
+            ns = f"k{uuid.uuid4().hex[:10]}"
+            token = cloud.keystone.token(project_user(cloud, ns, "member"))
+            assert create_template(server, keystone_headers(token), ns, "db").status_code == 201
+            for _ in range(4):  # on both workers
+                assert requests.get(f"{server.url}/api/v1/templates/{ns}/db", timeout=30,
+                                    headers=keystone_headers(token)).status_code == 200
+        finally:
+            stop_server(server)
+        stats = memcached.stats()
+        assert (stats["cmd_set"], int(stats["get_hits"]) >= 4) == ("1", True), stats
+    finally:
+        memcached.stop()
 
 
 # -- application credentials and git -------------------------------------------

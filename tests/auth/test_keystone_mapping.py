@@ -1,6 +1,7 @@
 """How a token Keystone vouched for becomes Heater's caller: scopes,
-namespaces and roles, from token bodies as Keystone's v3 API writes them
-(the end-to-end tests in test_keystone.py ask a real Keystone)."""
+namespaces and roles, from the identity headers keystonemiddleware's
+auth_token sets (the end-to-end tests in test_keystone.py ask a real
+Keystone through it)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from keystoneauth1 import access
 
 from heater.auth.identity import Credentials, HeaterTokens, Scheme
-from heater.auth.keystone import KeystoneIdentity, KeystoneRefused, v3_url
+from heater.auth.keystone import (
+    AuthToken,
+    KeystoneIdentity,
+    KeystoneRefused,
+    ServiceUser,
+    v3_url,
+)
 from heater.auth.sqlite import SqliteTokenStore
 from heater.auth.tokens import Principal, Role
 from heater.names import InvalidName
@@ -21,20 +27,21 @@ NOWHERE = "http://127.0.0.1:9/v3"
 
 
 def identity(**kwargs: Any) -> KeystoneIdentity:
-    options: dict[str, Any] = {"cache_seconds": 60, "namespaces": {}, "heater_tokens": None}
+    auth_token = AuthToken(NOWHERE, ServiceUser("heater", "secret", "service"),
+                           cache_seconds=60)
+    options: dict[str, Any] = {"cache_seconds": 60, "namespaces": {}, "heater_tokens": None,
+                               "auth_token": auth_token}
     return KeystoneIdentity(NOWHERE, **{**options, **kwargs})
 
 
-def token(roles: tuple[str, ...], **scope: Any) -> access.AccessInfo:
-    body: dict[str, object] = {"token": {
-        "methods": ["password"], "expires_at": "2999-01-01T00:00:00.000000Z",
-        "user": {"id": "u1", "name": "alice", "domain": {"id": "default"}},
-        "roles": [{"id": f"r-{name}", "name": name} for name in roles], **scope}}
-    return access.create(body=body, auth_token="gAAAA-test")
+def token(roles: tuple[str, ...], **scope: str) -> dict[str, str]:
+    """The headers auth_token sets for a confirmed token of alice."""
+    return {"X-Identity-Status": "Confirmed", "X-User-Id": "u1", "X-User-Name": "alice",
+            "X-Roles": ",".join(roles), **scope}
 
 
-def project(name: str, domain: str = "default", ident: str = "p1") -> dict[str, Any]:
-    return {"project": {"id": ident, "name": name, "domain": {"id": domain}}}
+def project(name: str, domain: str = "default", ident: str = "p1") -> dict[str, str]:
+    return {"X-Project-Id": ident, "X-Project-Name": name, "X-Project-Domain-Id": domain}
 
 
 @pytest.mark.parametrize(("roles", "role"), [
@@ -49,17 +56,17 @@ def test_roles_map_to_the_highest_held(roles: tuple[str, ...], role: Role) -> No
 
 
 def test_a_system_scoped_token_acts_everywhere() -> None:
-    info = token(("reader",), system={"all": True})
+    info = token(("reader",), **{"OpenStack-System-Scope": "all"})
     assert identity().principal(info) == Principal("alice", Role.READER, None)
 
 
 @pytest.mark.parametrize(("scope", "message"), [
-    ({"domain": {"id": "default", "name": "Default"}}, "not scoped to a project"),
+    ({"X-Domain-Id": "default"}, "not scoped to a project"),
     ({}, "not scoped to a project"),
     (project("Acme Corp"), "project Acme Corp .p1. has no namespace"),
     (project("acme", domain="d2"), "outside the Default domain"),
 ])
-def test_tokens_without_a_namespace_are_refused(scope: dict[str, Any], message: str) -> None:
+def test_tokens_without_a_namespace_are_refused(scope: dict[str, str], message: str) -> None:
     with pytest.raises(KeystoneRefused, match=message) as refused:
         identity().principal(token(("admin",), **scope))
     assert refused.value.code == "invalid_token"
@@ -92,3 +99,9 @@ def test_heater_tokens_beside_keystone_or_not(tmp_path: Path) -> None:
 def test_keystone_url_forms() -> None:
     assert v3_url("http://keystone:5000") == "http://keystone:5000/v3"
     assert v3_url("http://keystone:5000/v3/") == "http://keystone:5000/v3"
+
+
+def test_an_unconfirmed_token_is_refused() -> None:
+    with pytest.raises(KeystoneRefused, match="does not accept"):
+        identity().principal({**token(("admin",), **project("acme")),
+                              "X-Identity-Status": "Invalid"})
