@@ -78,6 +78,16 @@ def test_metrics_count_pushes_clones_refusals_and_uploads_over_two_workers(
                                                      timeout=30).status_code, range(24)))
     assert codes == [200] * 24
 
+    # A request is counted when the server closes its body, just after the
+    # client has read it: wait until the last of them is counted and timed.
+    def all_recorded() -> bool:
+        now = scrape(observed)[1]
+        return all(value(now, name, method="GET", route="/healthz", **labels)
+                   - value(before, name, method="GET", route="/healthz", **labels) == 24
+                   for name, labels in (("heater_http_requests_total", {"status": "200"}),
+                                        ("heater_http_request_duration_seconds_count", {})))
+    assert wait_until(all_recorded, 10)
+
     scrapes = [scrape(observed)[1] for _ in range(6)]
     after = scrapes[0]
     for other in scrapes[1:]:  # whichever worker answers, it tells the same totals
