@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from swiftclient import client as swift
@@ -61,7 +62,8 @@ TIMEOUT_SECONDS = 60.0
 # a request for minutes.
 RETRIES = 2
 
-_translated = translated("Swift", swift.ClientException)
+# Keystone's refusals (a wrong password, Keystone down) are the store's too.
+_translated = translated("Swift", swift.ClientException, ks_exceptions.ClientException)
 
 
 @dataclass(frozen=True)

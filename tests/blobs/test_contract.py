@@ -34,6 +34,7 @@ from heater.blobs import (
 from heater.blobs.filesystem import FilesystemBlobStore
 from heater.blobs.memory import MemoryBlobStore
 from heater.blobs.s3 import S3BlobStore
+from heater.blobs.swift import SwiftBlobStore
 from heater.cli.cleanup import sweep
 from heater.config import MIN_BLOB_PART_BYTES, Config
 from heater.images.builds import Status
@@ -44,7 +45,8 @@ from heater.paths import Layout
 from heater.registry import Registry
 from heater.repos.store import RepositoryStore
 from heater.wiring import build_registry
-from tests.services.swift_server import Swift
+from tests.conftest import CLOUD_GROUP
+from tests.services.swift_server import Swift, SwiftOnKeystone
 
 BLOB = "0b5e9a2c-6c1e-4f7a-9d0e-3f2a1b4c5d6e"
 # Object stores take parts of at least this much; smaller blobs go whole.
@@ -89,12 +91,23 @@ def _listed(conn: swiftclient.Connection, *containers: str) -> list[str]:
 
 BACKENDS = ["filesystem", "memory", pytest.param("swift", marks=pytest.mark.e2e),
             pytest.param("s3", marks=pytest.mark.e2e)]
+# Swift through Keystone v3 (its fixture needs the session's cloud, so its
+# tests share the OpenStack tests' worker, already the longest) runs the
+# core of the contract: what goes through Keystone's token on every request.
+KEYSTONE = pytest.param("swift-keystone", marks=[pytest.mark.e2e, CLOUD_GROUP])
+KEYSTONE_CORE = frozenset({
+    "test_put_then_read_back", "test_ranges", "test_write_once",
+    "test_large_blob_goes_in_parts_and_reads_back_in_ranges", "test_delete_removes_the_bytes",
+    "test_signed_url_serves_the_bytes", "test_dead_writer_leaves_nothing_visible_and_is_swept",
+    "test_listing_pages_through_every_blob_with_its_size_and_age",
+    "test_bytes_that_no_build_has_are_swept_after_the_grace_period"})
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every test that uses a store runs on every backend."""
+    """Every test that uses a store runs on every backend (the core on Keystone too)."""
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", BACKENDS, indirect=True)
+        keystone = [KEYSTONE] if metafunc.function.__name__ in KEYSTONE_CORE else []
+        metafunc.parametrize("backend", [*BACKENDS, *keystone], indirect=True)
 
 
 @pytest.fixture
@@ -111,6 +124,21 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
         return Backend(memory, lambda: sorted(memory._blobs), tmp_path, None, data)
     swift: Swift = request.getfixturevalue("swift")
     name = f"t{uuid.uuid4().hex[:16]}"  # a container or bucket of this test's own
+    if request.param == "swift-keystone":
+        keystone: SwiftOnKeystone = request.getfixturevalue("swift_keystone")
+        env |= {"HEATER_BLOBS": "swift", "HEATER_SWIFT_AUTH": "keystone",
+                "HEATER_SWIFT_AUTH_URL": keystone.auth_url,
+                "HEATER_SWIFT_USER": keystone.username, "HEATER_SWIFT_KEY": keystone.password,
+                "HEATER_SWIFT_PROJECT": keystone.project,
+                "HEATER_SWIFT_REGION": keystone.region,
+                "HEATER_SWIFT_CONTAINER": name, "HEATER_BLOB_PART_BYTES": str(PART)}
+        on_keystone = _from_env(env)
+        assert isinstance(on_keystone, SwiftBlobStore)
+
+        def through_keystone() -> list[str]:
+            with on_keystone.connection() as conn:
+                return _listed(conn, name, f"{name}_segments")
+        return Backend(on_keystone, through_keystone, swift.devices, env, data)
     if request.param == "swift":
         env |= {"HEATER_BLOBS": "swift", "HEATER_SWIFT_AUTH_URL": swift.auth_url,
                 "HEATER_SWIFT_USER": swift.user, "HEATER_SWIFT_KEY": swift.key,
