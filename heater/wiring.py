@@ -169,7 +169,7 @@ def prepare_to_serve(registry: Registry) -> None:
 def sweepers(registry: Registry) -> list[Sweeper]:
     """The stores' own clean-ups, beside the scratch that git leaves."""
     return [
-        partial(orphan_blobs, registry.layout, registry.repos, registry.builds),
+        partial(orphan_blobs, registry.blobs, registry.repos, registry.builds),
         partial(finished_upload_locks, registry.layout, registry.builds),
         partial(abandoned_uploads, registry.blobs),
     ]

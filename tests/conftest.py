@@ -27,8 +27,14 @@ from heater.cli.serve import WORKER_READY
 from heater.config import Config
 from heater.paths import Layout
 from heater.wiring import build_registry
-from tests.services.openstack import Cloud, start_cloud
-from tests.services.swift_server import Swift, start_swift
+from tests.services.openstack import REGION, Cloud, start_cloud
+from tests.services.swift_server import (
+    ServiceUser,
+    Swift,
+    SwiftOnKeystone,
+    start_keystone_proxy,
+    start_swift,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
@@ -123,10 +129,11 @@ def stop_server(server: Server) -> None:
 # Tests that use one of these fixtures run a server (and git over HTTP):
 # they are end-to-end tests, marked ``e2e`` without anyone having to say so.
 E2E_FIXTURES = frozenset({"server", "two_workers", "own_server", "fuzzed_server", "werkzeug_url",
-                          "swift", "pg_server", "cloud", "web_site"})
+                          "swift", "pg_server", "cloud", "web_site", "swift_keystone"})
 # Tests that need the OpenStack cloud all run in one xdist worker (scripts/test
 # distributes with ``--dist loadgroup``): one cloud per run, not one per worker.
 CLOUD_GROUP = pytest.mark.xdist_group("openstack")
+CLOUD_FIXTURES = frozenset({"cloud", "swift_keystone"})
 SYSTEM_TESTS = Path(__file__).parent / "system"
 
 
@@ -165,7 +172,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.system)
         if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
-        if "cloud" in getattr(item, "fixturenames", ()):
+        # A test may also reach the cloud through a parameter marked with the group.
+        if CLOUD_FIXTURES.intersection(getattr(item, "fixturenames", ())) or any(
+                mark.args == CLOUD_GROUP.args for mark in item.iter_markers("xdist_group")):
             item.add_marker(CLOUD_GROUP)
         group = item.get_closest_marker("xdist_group")
         if group is not None and group.args:
@@ -188,6 +197,25 @@ def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swift]:
     aio = start_swift(tmp_path_factory.mktemp("swift"))
     yield aio
     aio.stop()
+
+
+@pytest.fixture(scope="session")
+def swift_keystone(swift: Swift, cloud: Cloud) -> Iterator[SwiftOnKeystone]:
+    """``swift``'s servers behind a second proxy that takes ``cloud``'s
+    Keystone tokens, registered as its object-store endpoint, and a member
+    of a project of its own. Tests use containers of their own."""
+    checker = cloud.make_user(("service",), project="service", prefix="swift")
+    proxy = start_keystone_proxy(swift, cloud.keystone_url,
+                                 ServiceUser(checker.username, checker.password, "service"))
+    try:
+        cloud.add_endpoint("object-store", "swift", f"{proxy.url}/v1/AUTH_%(project_id)s")
+        user = cloud.make_user(("member",))
+    except BaseException:
+        proxy.stop()
+        raise
+    yield SwiftOnKeystone(proxy, cloud.keystone_url, user.username, user.password,
+                          user.project, REGION)
+    proxy.stop()
 
 
 @pytest.fixture(scope="session")

@@ -43,21 +43,31 @@ Contract of each method:
     it was ever visible. Backends whose writers leave nothing of their
     own inherit the empty answer (the filesystem's scratch files are swept
     with the data directory's).
+``stored(page=LIST_PAGE)``
+    Every committed blob as a :class:`StoredBlob` (its id, size, and when
+    its bytes were written, as ``time.time()``), in no particular order,
+    fetched ``page`` names per request, so that memory stays bounded
+    however many blobs there are. Parts and uploads in progress are not
+    blobs, and a name that is not a blob id (Heater writes none) is
+    skipped. Blobs deleted while the listing runs may still be listed.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
 from heater.errors import Conflict, InvalidInput, NotFound, Unavailable
+from heater.names import InvalidName, check_blob_id
 
 # Bytes moved per read or write: large enough that per-call overhead is
 # noise next to hashing and I/O, small enough to bound memory per request.
 CHUNK = 1024 * 1024
+# Names asked per listing request: S3's maximum, a tenth of Swift's.
+LIST_PAGE = 1000
 
 
 class BlobNotFound(NotFound):
@@ -104,6 +114,15 @@ class BlobStoreUnavailable(Unavailable):
 @dataclass(frozen=True)
 class BlobStat:
     size: int
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """One entry of a store's listing (see ``stored`` above)."""
+
+    blob_id: str
+    size: int
+    modified: float  # when its bytes were written, as time.time()
 
 
 class BlobReader(Protocol):
@@ -161,6 +180,9 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, blob_id: str) -> bool: ...
 
+    @abc.abstractmethod
+    def stored(self, page: int = LIST_PAGE) -> Iterator[StoredBlob]: ...
+
     def abandoned(self, cutoff: float) -> list[str]:
         return []
 
@@ -169,6 +191,15 @@ class BlobStore(abc.ABC):
             for chunk in chunks:
                 writer.write(chunk)
             return writer.commit()
+
+
+def is_blob_id(name: str) -> bool:
+    """Whether a name found in a store could be a blob's (see ``stored``)."""
+    try:
+        check_blob_id(name)
+    except InvalidName:
+        return False
+    return True
 
 
 def check_range(size: int, start: int, end: int | None) -> int:

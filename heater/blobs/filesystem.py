@@ -12,10 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from heater.blobs import BlobExists, BlobNotFound, BlobStat, BlobStore, BlobWriter, check_range
+from heater.blobs import (
+    LIST_PAGE,
+    BlobExists,
+    BlobNotFound,
+    BlobStat,
+    BlobStore,
+    BlobWriter,
+    StoredBlob,
+    check_range,
+    is_blob_id,
+)
 from heater.names import check_blob_id
 from heater.paths import Layout
 
@@ -120,6 +131,24 @@ class FilesystemBlobStore(BlobStore):
             return BlobStat(self._path(blob_id).stat().st_size)
         except FileNotFoundError:
             raise BlobNotFound(blob_id) from None
+
+    def stored(self, page: int = LIST_PAGE) -> Iterator[StoredBlob]:
+        """The files of ``blobs/``, a directory at a time (``page`` is for
+        object stores: a directory is read as it is scanned)."""
+        if not self.layout.blobs.is_dir():
+            return
+        for fan in os.scandir(self.layout.blobs):
+            if not fan.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(fan.path) as entries:
+                for entry in entries:
+                    if not is_blob_id(entry.name) or not entry.is_file(follow_symlinks=False):
+                        continue
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:  # deleted meanwhile
+                        continue
+                    yield StoredBlob(entry.name, info.st_size, info.st_mtime)
 
     def delete(self, blob_id: str) -> bool:
         path = self._path(blob_id)

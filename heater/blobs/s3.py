@@ -14,6 +14,7 @@ older than the cleanup grace period.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,17 @@ import botocore.config
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from heater.blobs import BlobExists, BlobNotFound, BlobReader, BlobStat, BlobStore, check_range
+from heater.blobs import (
+    LIST_PAGE,
+    BlobExists,
+    BlobNotFound,
+    BlobReader,
+    BlobStat,
+    BlobStore,
+    StoredBlob,
+    check_range,
+    is_blob_id,
+)
 from heater.blobs.parts import (
     DEFAULT_PART_BYTES,
     MIN_PART_BYTES,
@@ -131,6 +142,28 @@ class S3BlobStore(BlobStore):
             return False
         self.client.delete_object(Bucket=self.bucket, Key=blob_id)
         return True
+
+    def stored(self, page: int = LIST_PAGE) -> Iterator[StoredBlob]:
+        """The bucket's objects, ``page`` keys a request (ListObjectsV2,
+        each page asked with the continuation token of the one before)."""
+        token: str | None = ""
+        while token is not None:
+            answer = self._listing_page(token, page)
+            for entry in answer.get("Contents", []):
+                if is_blob_id(entry["Key"]):
+                    yield StoredBlob(entry["Key"], int(entry["Size"]),
+                                     entry["LastModified"].timestamp())
+            token = answer.get("NextContinuationToken") if answer.get("IsTruncated") else None
+
+    @_translated
+    def _listing_page(self, token: str, limit: int) -> dict[str, Any]:
+        more = {"ContinuationToken": token} if token else {}
+        try:
+            return dict(self.client.list_objects_v2(Bucket=self.bucket, MaxKeys=limit, **more))
+        except ClientError as exc:
+            if _code(exc) == "NoSuchBucket":  # nothing stored yet
+                return {}
+            raise
 
     @_translated
     def abandoned(self, cutoff: float) -> list[str]:

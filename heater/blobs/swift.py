@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 from swiftclient import client as swift
@@ -34,12 +35,15 @@ from swiftclient.utils import generate_temp_url
 
 from heater.blobs import (
     CHUNK,
+    LIST_PAGE,
     BlobExists,
     BlobNotFound,
     BlobReader,
     BlobStat,
     BlobStore,
+    StoredBlob,
     check_range,
+    is_blob_id,
 )
 from heater.blobs.parts import (
     DEFAULT_PART_BYTES,
@@ -58,7 +62,8 @@ TIMEOUT_SECONDS = 60.0
 # a request for minutes.
 RETRIES = 2
 
-_translated = translated("Swift", swift.ClientException)
+# Keystone's refusals (a wrong password, Keystone down) are the store's too.
+_translated = translated("Swift", swift.ClientException, ks_exceptions.ClientException)
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,27 @@ class SwiftBlobStore(BlobStore):
                     return False
                 raise
         return True
+
+    def stored(self, page: int = LIST_PAGE) -> Iterator[StoredBlob]:
+        """The container's objects, ``page`` names a request, each page
+        asked from the last name of the one before (Swift's ``marker``)."""
+        marker = ""
+        while entries := self._listing_page(marker, page):
+            for entry in entries:
+                if is_blob_id(entry["name"]):
+                    yield StoredBlob(entry["name"], int(entry["bytes"]),
+                                     _listing_time(entry["last_modified"]))
+            marker = entries[-1]["name"]
+
+    @_translated
+    def _listing_page(self, marker: str, limit: int) -> list[dict[str, Any]]:
+        with self.connection() as conn:
+            try:
+                return list(conn.get_container(self.container, marker=marker, limit=limit)[1])
+            except swift.ClientException as exc:
+                if exc.http_status == 404:  # no container: nothing stored yet
+                    return []
+                raise
 
     @_translated
     def abandoned(self, cutoff: float) -> list[str]:

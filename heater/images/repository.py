@@ -130,6 +130,12 @@ def deleted_builds(git: pygit2.Repository) -> dict[str, ManifestCommit]:
     return found
 
 
+def live_builds(git: pygit2.Repository) -> set[str]:
+    """Every build on ``main`` that has bytes: uploaded and not deleted since."""
+    named = {build for commit in _commits(git) if (build := build_of(commit)) is not None}
+    return named - deleted_builds(git).keys()
+
+
 def build_of(commit: pygit2.Commit) -> str | None:
     """The build a commit names in its :data:`TRAILER`, if any."""
     prefix = f"{TRAILER}: "

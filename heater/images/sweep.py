@@ -1,12 +1,15 @@
-"""Removing the bytes of uploads that died half-way.
+"""Removing image bytes that no build has, and what dead uploads left.
 
-An upload stores its bytes, then commits the manifest. If the process dies
-between the two, the build is still queued, git knows nothing of it, and
-the orphaned bytes would make every retry a 409. Once such bytes are older
-than the cleanup grace period (no live upload is that slow to commit), they
-are removed and the build can be uploaded again. The composition root
-(:mod:`heater.wiring`) hands these to :func:`heater.cli.cleanup.sweep`, so
-``heater serve`` start-up and ``heater cleanup`` run them.
+An upload stores its bytes, then commits the manifest; a deletion commits
+the tombstone, then removes the bytes. A process that dies in between, or
+a store that fails the removal, leaves bytes that no build has: a queued
+build's that git has no commit for, a deleted build's, or, should a
+build's row be lost, bytes that no row names. The store's own listing
+(``BlobStore.stored``, on every backend) finds them, and those written
+before the cleanup grace period (no live upload is that slow to commit)
+are removed. The composition root (:mod:`heater.wiring`) hands these to
+:func:`heater.cli.cleanup.sweep`, so ``heater serve`` start-up and
+``heater cleanup`` run them.
 """
 
 from __future__ import annotations
@@ -15,35 +18,114 @@ import logging
 from pathlib import Path
 
 from heater.blobs import BlobStore, BlobStoreUnavailable
-from heater.images.builds import BuildStore
-from heater.images.repository import find_build
+from heater.images.builds import BuildNotFound, BuildStore, Status
+from heater.images.repository import find_build, live_builds
+from heater.images.service import UploadInProgress, upload_lock
+from heater.names import RepoId
 from heater.paths import Layout
-from heater.repos.store import RepositoryNotFound, RepositoryStore
+from heater.repos.store import Kind, RepositoryNotFound, RepositoryStore
 
 log = logging.getLogger(__name__)
 
 
-def orphan_blobs(layout: Layout, repos: RepositoryStore, builds: BuildStore,
+def orphan_blobs(blobs: BlobStore, repos: RepositoryStore, builds: BuildStore,
                  cutoff: float) -> list[Path]:
-    """Delete the bytes of queued builds that git has no commit for and that
-    nothing has written since ``cutoff``; the paths removed."""
+    """Delete the stored bytes written before ``cutoff`` that no build has;
+    what was removed, named ``blobs/<id>``. A store that cannot answer is
+    logged, not fatal (the next sweep tries again)."""
+    orphans = _Orphans(blobs, repos, builds)
     removed: list[Path] = []
-    for record in builds.queued():
-        path = layout.blob(record.id)
-        try:
-            if path.stat().st_mtime >= cutoff:
-                continue
-            git = repos.open(record.repo)
-        except (FileNotFoundError, RepositoryNotFound):
-            continue
-        try:
-            committed = find_build(git, record.id) is not None
-        finally:
-            git.free()
-        if not committed:
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    try:
+        for blob in blobs.stored():
+            if blob.modified < cutoff and orphans.remove(blob.blob_id):
+                removed.append(Path("blobs", blob.blob_id))
+    except BlobStoreUnavailable as exc:
+        log.error("image bytes without a build not swept: %s", exc.message)
     return removed
+
+
+class _Orphans:
+    """One sweep's judgement of stored bytes; what git says of each image
+    is read once per sweep."""
+
+    def __init__(self, blobs: BlobStore, repos: RepositoryStore, builds: BuildStore) -> None:
+        self.blobs = blobs
+        self.repos = repos
+        self.builds = builds
+        self._live: dict[RepoId, set[str] | None] = {}
+        self._anywhere: set[str] | None = None
+
+    def remove(self, blob_id: str) -> bool:
+        """Delete ``blob_id``'s bytes if no build has them; whether it did."""
+        try:
+            record = self.builds.get(blob_id)
+        except BuildNotFound:
+            return self._remove_unnamed(blob_id)
+        live = self._live_in(record.repo)
+        if live is None or blob_id in live:
+            return False  # an uploaded build's, or an image that cannot be read now
+        try:
+            lock = upload_lock(self.repos.layout.upload_lock(blob_id), blob_id)
+        except UploadInProgress:
+            return False
+        with lock:  # no upload of the build can start meanwhile
+            # Asked again: an upload may have committed since the image was read.
+            try:
+                git = self.repos.open(record.repo)
+            except RepositoryNotFound:
+                return False
+            try:
+                found = find_build(git, blob_id)
+            finally:
+                git.free()
+            if found is None:
+                return self._delete(blob_id, "its upload died before committing")
+            if found.latest.manifest.get("status") == Status.DELETED.value:
+                return self._delete(blob_id, "its build is deleted")
+            return False
+
+    def _remove_unnamed(self, blob_id: str) -> bool:
+        """Bytes that no build row names: kept if git has them as a build's
+        (its row was lost: restoring it brings the build back), and kept
+        when git has no build at all, which says that this data directory
+        is not the registry the store belongs to (a new node, a git
+        directory not mounted) rather than that every image is unwanted."""
+        anywhere = self._uploaded_anywhere()
+        if not anywhere or blob_id in anywhere:
+            return False
+        return self._delete(blob_id, "no build names it")
+
+    def _delete(self, blob_id: str, reason: str) -> bool:
+        if not self.blobs.delete(blob_id):
+            return False
+        log.warning("removed the stored bytes of %s: %s", blob_id, reason)
+        return True
+
+    def _live_in(self, repo: RepoId) -> set[str] | None:
+        """The builds of ``repo`` that have bytes; None if it cannot be read."""
+        if repo not in self._live:
+            try:
+                git = self.repos.open(repo)
+            except RepositoryNotFound:
+                self._live[repo] = None
+            else:
+                try:
+                    self._live[repo] = live_builds(git)
+                finally:
+                    git.free()
+        return self._live[repo]
+
+    def _uploaded_anywhere(self) -> set[str]:
+        if self._anywhere is None:
+            self._anywhere = set()
+            for repo in self.repos:
+                try:
+                    image = self.repos.info(repo).kind is Kind.IMAGE
+                except RepositoryNotFound:
+                    continue
+                if image:
+                    self._anywhere |= self._live_in(repo) or set()
+        return self._anywhere
 
 
 def finished_upload_locks(layout: Layout, builds: BuildStore, _cutoff: float) -> list[Path]:

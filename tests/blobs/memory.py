@@ -10,8 +10,19 @@ from __future__ import annotations
 
 import io
 import threading
+import time
+from collections.abc import Iterator
 
-from heater.blobs import BlobExists, BlobNotFound, BlobStat, BlobStore, BlobWriter, check_range
+from heater.blobs import (
+    LIST_PAGE,
+    BlobExists,
+    BlobNotFound,
+    BlobStat,
+    BlobStore,
+    BlobWriter,
+    StoredBlob,
+    check_range,
+)
 from heater.names import check_blob_id
 
 
@@ -40,6 +51,7 @@ class MemoryWriter(BlobWriter):
 class MemoryBlobStore(BlobStore):
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
+        self._written: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def writer(self, blob_id: str) -> MemoryWriter:
@@ -52,6 +64,7 @@ class MemoryBlobStore(BlobStore):
             if blob_id in self._blobs:
                 raise BlobExists(blob_id)
             self._blobs[blob_id] = data
+            self._written[blob_id] = time.time()
 
     def open(self, blob_id: str, start: int = 0, end: int | None = None) -> io.BytesIO:
         data = self._get(blob_id)
@@ -66,9 +79,16 @@ class MemoryBlobStore(BlobStore):
         that hand out URLs."""
         return f"memory://blobs/{check_blob_id(blob_id)}?expires_in={expires_in}"
 
+    def stored(self, page: int = LIST_PAGE) -> Iterator[StoredBlob]:
+        with self._lock:
+            listing = [StoredBlob(blob_id, len(data), self._written[blob_id])
+                       for blob_id, data in self._blobs.items()]
+        yield from listing
+
     def delete(self, blob_id: str) -> bool:
         with self._lock:
-            return self._blobs.pop(check_blob_id(blob_id), None) is not None
+            self._written.pop(check_blob_id(blob_id), None)
+            return self._blobs.pop(blob_id, None) is not None
 
     def _get(self, blob_id: str) -> bytes:
         try:

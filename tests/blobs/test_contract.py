@@ -7,6 +7,7 @@ here changes."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -22,18 +23,30 @@ import pytest
 import requests
 import swiftclient
 
-from heater.blobs import BlobExists, BlobNotFound, BlobStore, RangeNotSatisfiable
+from heater.auth.tokens import Principal, Role
+from heater.blobs import (
+    BlobExists,
+    BlobNotFound,
+    BlobStore,
+    BlobStoreUnavailable,
+    RangeNotSatisfiable,
+)
 from heater.blobs.filesystem import FilesystemBlobStore
 from heater.blobs.s3 import S3BlobStore
+from heater.blobs.swift import SwiftBlobStore
 from heater.cli.cleanup import sweep
 from heater.config import MIN_BLOB_PART_BYTES, Config
-from heater.images.sweep import abandoned_uploads
-from heater.names import InvalidName
+from heater.images.builds import Status
+from heater.images.service import Images, upload_lock
+from heater.images.sweep import abandoned_uploads, orphan_blobs
+from heater.names import InvalidName, RepoId
 from heater.paths import Layout
+from heater.registry import Registry
 from heater.repos.store import RepositoryStore
 from heater.wiring import build_registry
 from tests.blobs.memory import MemoryBlobStore
-from tests.services.swift_server import Swift
+from tests.conftest import CLOUD_GROUP
+from tests.services.swift_server import Swift, SwiftOnKeystone
 
 BLOB = "0b5e9a2c-6c1e-4f7a-9d0e-3f2a1b4c5d6e"
 # Object stores take parts of at least this much; smaller blobs go whole.
@@ -62,6 +75,10 @@ def _files(root: Path) -> list[str]:
 
 def _swift_objects(swift: Swift, *containers: str) -> list[str]:
     conn = swiftclient.Connection(authurl=swift.auth_url, user=swift.user, key=swift.key)
+    return _listed(conn, *containers)
+
+
+def _listed(conn: swiftclient.Connection, *containers: str) -> list[str]:
     names = []
     for container in containers:
         try:
@@ -74,9 +91,26 @@ def _swift_objects(swift: Swift, *containers: str) -> list[str]:
 
 BACKENDS = ["filesystem", "memory", pytest.param("swift", marks=pytest.mark.e2e),
             pytest.param("s3", marks=pytest.mark.e2e)]
+# Swift through Keystone v3 (its fixture needs the session's cloud, so its
+# tests share the OpenStack tests' worker, already the longest) runs the
+# core of the contract: what goes through Keystone's token on every request.
+KEYSTONE = pytest.param("swift-keystone", marks=[pytest.mark.e2e, CLOUD_GROUP])
+KEYSTONE_CORE = frozenset({
+    "test_put_then_read_back", "test_ranges", "test_write_once",
+    "test_large_blob_goes_in_parts_and_reads_back_in_ranges", "test_delete_removes_the_bytes",
+    "test_signed_url_serves_the_bytes", "test_dead_writer_leaves_nothing_visible_and_is_swept",
+    "test_listing_pages_through_every_blob_with_its_size_and_age",
+    "test_bytes_that_no_build_has_are_swept_after_the_grace_period"})
 
 
-@pytest.fixture(params=BACKENDS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses a store runs on every backend (the core on Keystone too)."""
+    if "backend" in metafunc.fixturenames:
+        keystone = [KEYSTONE] if metafunc.function.__name__ in KEYSTONE_CORE else []
+        metafunc.parametrize("backend", [*BACKENDS, *keystone], indirect=True)
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     data = tmp_path / "data"
     layout = Layout(data)
@@ -90,6 +124,21 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
         return Backend(memory, lambda: sorted(memory._blobs), tmp_path, None, data)
     swift: Swift = request.getfixturevalue("swift")
     name = f"t{uuid.uuid4().hex[:16]}"  # a container or bucket of this test's own
+    if request.param == "swift-keystone":
+        keystone: SwiftOnKeystone = request.getfixturevalue("swift_keystone")
+        env |= {"HEATER_BLOBS": "swift", "HEATER_SWIFT_AUTH": "keystone",
+                "HEATER_SWIFT_AUTH_URL": keystone.auth_url,
+                "HEATER_SWIFT_USER": keystone.username, "HEATER_SWIFT_KEY": keystone.password,
+                "HEATER_SWIFT_PROJECT": keystone.project,
+                "HEATER_SWIFT_REGION": keystone.region,
+                "HEATER_SWIFT_CONTAINER": name, "HEATER_BLOB_PART_BYTES": str(PART)}
+        on_keystone = _from_env(env)
+        assert isinstance(on_keystone, SwiftBlobStore)
+
+        def through_keystone() -> list[str]:
+            with on_keystone.connection() as conn:
+                return _listed(conn, name, f"{name}_segments")
+        return Backend(on_keystone, through_keystone, swift.devices, env, data)
     if request.param == "swift":
         env |= {"HEATER_BLOBS": "swift", "HEATER_SWIFT_AUTH_URL": swift.auth_url,
                 "HEATER_SWIFT_USER": swift.user, "HEATER_SWIFT_KEY": swift.key,
@@ -362,3 +411,88 @@ def test_sweep_spares_committed_blobs_and_live_uploads(backend: Backend) -> None
     assert store.abandoned(time.time() + 60) == []
     assert backend.leftovers() == stored
     assert read_all(store, BLOB) == data
+
+
+def test_listing_pages_through_every_blob_with_its_size_and_age(backend: Backend) -> None:
+    store = backend.store
+    assert list(store.stored()) == []
+    sizes = {str(uuid.uuid4()): size for size in (0, 1, 5000, 5001, 2 * PART + 1)}
+    before = time.time()
+    for blob_id, size in sizes.items():
+        store.put(blob_id, chunks(os.urandom(size), 1024 * 1024))
+    with store.writer(str(uuid.uuid4())) as live:
+        live.write(os.urandom(2 * PART + 1))  # its parts are on their way: not a blob
+        listed = list(store.stored(page=2))  # three pages and an empty one
+    after = time.time()
+    assert sorted(blob.blob_id for blob in listed) == sorted(sizes)  # each once
+    assert {blob.blob_id: blob.size for blob in listed} == sizes
+    # The store's clock (S3 lists whole seconds) is this machine's.
+    assert all(before - 2 <= blob.modified <= after + 2 for blob in listed), listed
+    store.delete(next(iter(sizes)))
+    assert len(list(store.stored())) == len(sizes) - 1
+
+
+ADMIN = Principal("sweep-test", Role.ADMIN, None)
+MANIFEST = {"disk_format": "qcow2", "container_format": "bare",
+            "os": {"distro": "debian", "version": "12"}, "packages": []}
+
+
+def _registry(data: Path, blobs: BlobStore) -> Registry:
+    """A registry on ``data`` keeping its image bytes in ``blobs``."""
+    registry = build_registry(Config.load(environ={"HEATER_DATA_DIR": str(data)}))
+    registry.blobs = blobs
+    return registry
+
+
+def _failing(backend: Backend) -> BlobStore:
+    """A store that does not remove ``backend``'s bytes: the object store
+    refusing wrong credentials, or (local stores) another, empty, store."""
+    if backend.env is None or backend.env["HEATER_BLOBS"] == "filesystem":
+        return MemoryBlobStore()
+    wrong = {"HEATER_SWIFT_KEY": "not-the-key", "HEATER_S3_SECRET_KEY": "not-the-key"}
+    return _from_env({**backend.env, **{k: v for k, v in wrong.items() if k in backend.env}})
+
+
+def test_bytes_that_no_build_has_are_swept_after_the_grace_period(
+        backend: Backend, tmp_path: Path) -> None:
+    store = backend.store
+    registry = _registry(backend.data, store)
+    images = Images(registry)
+    image = RepoId("acme", "img")
+
+    def queued() -> str:
+        return images.create_build(ADMIN, image, dict(MANIFEST)).id
+
+    kept = queued()
+    images.upload(ADMIN, kept, chunks(b"an uploaded build"), None)
+    died = queued()  # its upload stored the bytes and died before committing
+    store.put(died, chunks(os.urandom(2 * PART + 1), 1024 * 1024))
+    deleted = queued()
+    images.upload(ADMIN, deleted, chunks(b"a deleted build"), None)
+    # The tombstone is committed, the removal of the bytes fails.
+    with contextlib.suppress(BlobStoreUnavailable):
+        Images(_registry(backend.data, _failing(backend))).delete(ADMIN, deleted)
+    assert images.builds.get(deleted).status in (Status.ACTIVE, Status.DELETED)
+    unnamed = str(uuid.uuid4())  # bytes whose build row was never written, or lost
+    store.put(unnamed, chunks(b"nobody's"))
+    busy = queued()  # being uploaded again right now
+    store.put(busy, chunks(b"a dead upload's"))
+    assert sorted(b.blob_id for b in store.stored()) == sorted(
+        [kept, died, deleted, unnamed, busy])
+
+    def sweep_at(cutoff: float, on: Registry = registry) -> list[str]:
+        return sorted(p.name for p in orphan_blobs(store, on.repos, on.builds, cutoff))
+
+    assert sweep_at(time.time() - 600) == []  # all younger than the grace period
+    # A data directory without a single build does not own the store's bytes.
+    assert sweep_at(time.time() + 60, _registry(tmp_path / "other", store)) == []
+    with upload_lock(registry.layout.upload_lock(busy), busy):
+        assert sweep_at(time.time() + 60) == sorted([died, deleted, unnamed])
+    assert sweep_at(time.time() + 60) == [busy]
+    assert [b.blob_id for b in store.stored()] == [kept]
+    if not isinstance(store, FilesystemBlobStore | MemoryBlobStore):
+        assert backend.leftovers() == [kept]  # the segments and parts too
+    assert read_all(store, kept) == b"an uploaded build"
+    # Nothing is left to refuse the ids: retries store their bytes again.
+    assert images.upload(ADMIN, died, chunks(b"retry"), None).status is Status.ACTIVE
+    assert store.put(unnamed, chunks(b"again")) == 5

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # Servers live in /usr/sbin, which a non-root PATH may lack.
@@ -25,6 +26,7 @@ _UPDATE_EVERY = 3600.0
 _LOCK = Path(tempfile.gettempdir()) / "heater-tests-apt.lock"
 _STAMP = Path(tempfile.gettempdir()) / "heater-tests-apt.updated"
 _TIMEOUT = 1200
+DEBIAN_PYTHON = "/usr/bin/python3"  # the Python that Debian's python3-* packages belong to
 
 
 class InstallFailed(RuntimeError):
@@ -41,25 +43,39 @@ def find_program(name: str) -> str | None:
 def ensure_packages(*packages: str, program: str) -> str:
     """The path of ``program``, after installing ``packages`` with apt-get if
     ``program`` is missing. Concurrent callers wait for one another."""
-    found = find_program(program)
-    if found:
-        return found
-    if shutil.which("apt-get") is None:
-        raise InstallFailed(f"{program} is missing and apt-get is not available: "
-                            f"install the Debian packages {' '.join(packages)}")
-    with _LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer per machine, the others wait
-        found = find_program(program)  # installed while we waited
-        if found:
-            return found
-        if _stale():
-            _apt("update", "-q")
-            _STAMP.touch()
-        _apt("install", "-y", "-q", "--no-install-recommends", *packages)
+    _ensure(packages, program, lambda: find_program(program) is not None)
     found = find_program(program)
     if not found:
         raise InstallFailed(f"{program} still missing after apt-get install {' '.join(packages)}")
     return found
+
+
+def ensure_module(*packages: str, module: str, python: str = DEBIAN_PYTHON) -> None:
+    """Install ``packages`` with apt-get if Debian's ``python`` cannot import
+    ``module`` (a library with no program of its own, such as a middleware)."""
+    def importable() -> bool:
+        return subprocess.run([python, "-c", f"import {module}"], capture_output=True,
+                              check=False, timeout=120).returncode == 0
+
+    _ensure(packages, f"the Python module {module}", importable)
+    if not importable():
+        raise InstallFailed(f"{module} still missing after apt-get install {' '.join(packages)}")
+
+
+def _ensure(packages: Sequence[str], what: str, present: Callable[[], bool]) -> None:
+    if present():
+        return
+    if shutil.which("apt-get") is None:
+        raise InstallFailed(f"{what} is missing and apt-get is not available: "
+                            f"install the Debian packages {' '.join(packages)}")
+    with _LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer per machine, the others wait
+        if present():  # installed while we waited
+            return
+        if _stale():
+            _apt("update", "-q")
+            _STAMP.touch()
+        _apt("install", "-y", "-q", "--no-install-recommends", *packages)
 
 
 def _stale() -> bool:

@@ -207,6 +207,14 @@ class Cloud:
             {"application_credential": body}, self.keystone.token(user))["application_credential"]
         return AppCredential(made["id"], made["secret"], made["name"])
 
+    def add_endpoint(self, kind: str, name: str, url: str) -> None:
+        """Register a service of type ``kind`` at ``url`` (public, internal
+        and admin) in the catalog of :data:`REGION`."""
+        service = self.keystone.create("services", name=name, type=kind)
+        for interface in ("public", "internal", "admin"):
+            self.keystone.create("endpoints", service_id=service, interface=interface,
+                                 url=url, region_id=REGION)
+
     def heat_endpoint(self, user: Credentials) -> str:
         """The orchestration endpoint of ``user``'s project (as the catalog says)."""
         return f"{self.heat_url}/{user.project_id}"

@@ -3,12 +3,13 @@ directory of its own. Run by Debian's ``/usr/bin/python3``, which has the
 ``swift`` package, never by the test environment's Python:
 
     python3 swift_aio.py rings DIR ACCOUNT_PORT CONTAINER_PORT OBJECT_PORT
-    python3 swift_aio.py serve DIR proxy|account|container|object
+    python3 swift_aio.py serve DIR proxy|account|container|object [CONF]
 
 The stock ``swift-*-server`` commands read ``/etc/swift/swift.conf``; this
-points Swift at DIR first. Rings are built here with Swift's own
-RingBuilder, in one process, because the ``swift-ring-builder`` command
-costs more than a second a call.
+points Swift at DIR first. CONF (a file in DIR) replaces the server's
+usual ``<server>-server.conf``: a second proxy with a pipeline of its own.
+Rings are built here with Swift's own RingBuilder, in one process, because
+the ``swift-ring-builder`` command costs more than a second a call.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def main(argv: list[str]) -> int:
                                        map(int, argv[2:5]), strict=True)))
         return 0
     server = argv[2]
-    return int(run_wsgi(str(conf_dir / f"{server}-server.conf"), f"{server}-server",
-                        verbose=True) or 0)
+    conf = argv[3] if len(argv) > 3 else f"{server}-server.conf"
+    return int(run_wsgi(str(conf_dir / conf), f"{server}-server", verbose=True) or 0)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +18,9 @@ import swiftclient
 
 from heater.config import MIN_BLOB_PART_BYTES
 from tests.conftest import Server, start_server, stop_server
-from tests.images_helpers import UBUNTU_MANIFEST, auth, push, queue_build, upload
+from tests.images_helpers import UBUNTU_MANIFEST, auth, push, queue_build, raw_upload, upload
 from tests.services.swift_server import Swift
+from tests.workers import kill_workers, serving, wait_until
 
 PART = MIN_BLOB_PART_BYTES
 
@@ -166,3 +169,38 @@ def test_a_store_that_refuses_heater_is_503_and_keeps_nothing(
         assert state["status"] == "queued"
     finally:
         stop_server(server)
+
+
+def test_worker_killed_mid_upload_leaves_parts_that_cleanup_removes(
+        on_store: StoreServer, swift: Swift, ns: str) -> None:
+    server = on_store.server
+    token = server.token("writer", ns)
+    build_id = queue_build(server, token, f"{ns}/img")
+    data = os.urandom(4 * PART)
+
+    def parts() -> list[str]:
+        return [name for name in objects(swift, segments_of(on_store.kind, on_store.place))
+                if name.startswith(build_id)]
+
+    with raw_upload(server, token, build_id, len(data)) as sock:
+        sock.sendall(data[:3 * PART])
+        # The worker is sending parts to the store when it is killed.
+        assert wait_until(lambda: len(parts()) >= 2, 60)
+        kill_workers(server)
+    assert wait_until(lambda: serving(server), 30)
+    assert build_id not in objects(swift, on_store.place)
+    state = requests.get(f"{server.url}/api/v1/builds/{build_id}", timeout=10).json()
+    assert state["status"] == "queued"
+    assert parts()  # what the dead upload sent: nothing removed them yet
+
+    cleanup = subprocess.run(
+        [sys.executable, "-m", "heater", "cleanup", "--older-than", "0",
+         "--data-dir", str(server.data_dir)], env={**os.environ, **server.env},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert build_id in cleanup.stderr  # named among what was removed
+    assert parts() == []
+    retry = upload(server, token, build_id, data)
+    assert retry.status_code == 200, retry.text
+    stored = requests.get(f"{server.url}/api/v1/builds/{build_id}/file", timeout=60)
+    assert hashlib.sha256(stored.content).digest() == hashlib.sha256(data).digest()
