@@ -141,7 +141,7 @@ class BlobWriter(abc.ABC):
     size: int = 0
 
     @abc.abstractmethod
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         """Append ``data``; nothing is visible before :meth:`commit`."""
 
     @abc.abstractmethod
@@ -186,7 +186,7 @@ class BlobStore(abc.ABC):
     def abandoned(self, cutoff: float) -> list[str]:
         return []
 
-    def put(self, blob_id: str, chunks: Iterable[bytes]) -> int:
+    def put(self, blob_id: str, chunks: Iterable[bytes | bytearray]) -> int:
         with self.writer(blob_id) as writer:
             for chunk in chunks:
                 writer.write(chunk)

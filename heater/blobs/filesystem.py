@@ -71,7 +71,7 @@ class FileWriter(BlobWriter):
         self._blob_id = blob_id
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self._file.write(data)
         self.size += len(data)
 

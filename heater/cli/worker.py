@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import resource
 import selectors
@@ -28,7 +29,10 @@ from functools import partial
 from typing import Any
 
 from gunicorn import http
+from gunicorn.http.body import Body, LengthReader
 from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from heater.http.body import SOCKET_BODY_ENV
 
 # The whole request head (request line and headers) must arrive within this
 # time of the connection being accepted, or of a kept-alive connection
@@ -95,8 +99,50 @@ class _Head:
     data: bytearray = field(default_factory=bytearray)
 
 
+class SocketBody:
+    """A request body of known length read from the client socket straight
+    into the caller's buffer (see :mod:`heater.http.body`). Whatever
+    gunicorn's parser already holds of it comes first, and gunicorn's count
+    of what is left goes down with each read, so that the connection's next
+    request is still found where it starts."""
+
+    def __init__(self, body: Body, sock: socket.socket) -> None:
+        self._body = body
+        self._reader: LengthReader = body.reader
+        self._sock = sock
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        spare = self._body.buf.getvalue()
+        if spare:  # read ahead through wsgi.input: already counted
+            got = min(len(buffer), len(spare))
+            buffer[:got] = spare[:got]
+            self._body.buf = io.BytesIO()
+            self._body.buf.write(spare[got:])
+            return got
+        wanted = min(len(buffer), int(self._reader.length))
+        if wanted <= 0:
+            return 0
+        try:
+            held = self._reader.unreader.take_buffered()  # read with the head
+            if held:
+                got = min(wanted, len(held))
+                buffer[:got] = held[:got]
+                if got < len(held):  # a pipelined request's
+                    self._reader.unreader.unread(held[got:])
+            else:
+                got = self._sock.recv_into(buffer[:wanted])
+        except Exception:
+            self._body.failed = True  # where the next request starts is unknown
+            raise
+        if not got:  # the client closed before the end
+            self._body.failed = True
+        self._reader.length -= got
+        return got
+
+
 class HeaderReadingWorker(ThreadWorker):  # type: ignore[misc]
-    """gthread, with request heads read in the event loop under a deadline."""
+    """gthread, with request heads read in the event loop under a deadline,
+    and a body of known length readable straight from the socket."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -104,6 +150,18 @@ class HeaderReadingWorker(ThreadWorker):  # type: ignore[misc]
         # Connections in the order their deadlines fall (all have the same
         # timeout); one that left for a thread is skipped when reached.
         self.head_deadlines: deque[tuple[float, Any]] = deque()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        app: Any = getattr(self, "wsgi")  # noqa: B009  (set by gunicorn, untyped)
+
+        def with_socket_body(environ: dict[str, Any], start_response: Any) -> Any:
+            body, sock = environ.get("wsgi.input"), environ.get("gunicorn.socket")
+            if isinstance(body, Body) and isinstance(body.reader, LengthReader) and sock:
+                environ[SOCKET_BODY_ENV] = SocketBody(body, sock)
+            return app(environ, start_response)
+
+        self.wsgi = with_socket_body
 
     def accept(self, listener: socket.socket) -> None:
         try:

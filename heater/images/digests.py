@@ -42,7 +42,7 @@ class HashingStream:
     consumes it (a blob store) sees a failure and keeps nothing.
     """
 
-    def __init__(self, chunks: Iterable[bytes], expected: int | None = None) -> None:
+    def __init__(self, chunks: Iterable[bytes | bytearray], expected: int | None = None) -> None:
         self._chunks = chunks
         self.expected = expected
         self.size = 0
@@ -51,34 +51,41 @@ class HashingStream:
         self._hashes = {"sha256": hashlib.sha256(), "sha512": hashlib.sha512(),
                         "md5": hashlib.md5(usedforsecurity=False)}
 
-    def __iter__(self) -> Iterator[bytes]:
-        # sha256 is computed here; sha512 and md5 in a helper thread, which
-        # runs on another core (hashlib releases the GIL on large buffers)
-        # while this thread receives and writes the next chunk. The queue
-        # bound keeps at most PIPELINE_DEPTH chunks in memory.
-        pending: queue.Queue[bytes | None] = queue.Queue(PIPELINE_DEPTH)
-        helper = threading.Thread(target=self._hash_rest, args=(pending,), daemon=True)
-        helper.start()
+    def __iter__(self) -> Iterator[bytes | bytearray]:
+        # Each digest is computed in a thread of its own (hashlib releases the
+        # GIL on large buffers), so that they run on other cores while this
+        # thread receives and stores the next chunk: a profile found three
+        # hashes in two threads holding back the upload on a busy machine.
+        # Each queue's bound keeps at most PIPELINE_DEPTH chunks in memory.
+        pending: list[queue.Queue[bytes | bytearray | None]] = []
+        helpers: list[threading.Thread] = []
+        for digest in self._hashes.values():
+            chunks: queue.Queue[bytes | bytearray | None] = queue.Queue(PIPELINE_DEPTH)
+            helper = threading.Thread(target=_hash, args=(digest, chunks), daemon=True)
+            helper.start()
+            pending.append(chunks)
+            helpers.append(helper)
         try:
             for chunk in self._chunks:
                 self.size += len(chunk)
                 if self.expected is not None and self.size > self.expected:
                     raise UploadTooLong(self.expected)
-                pending.put(chunk)
-                self._hashes["sha256"].update(chunk)
+                for chunks in pending:
+                    chunks.put(chunk)
                 yield chunk
             if self.expected is not None and self.size != self.expected:
                 raise UploadIncomplete(self.size, self.expected)
         finally:
-            pending.put(None)
-            helper.join()
-
-    def _hash_rest(self, pending: queue.Queue[bytes | None]) -> None:
-        others = [h for name, h in self._hashes.items() if name != "sha256"]
-        while (chunk := pending.get()) is not None:
-            for digest in others:
-                digest.update(chunk)
+            for chunks in pending:
+                chunks.put(None)
+            for helper in helpers:
+                helper.join()
 
     def hexdigests(self) -> dict[str, str]:
         """The digests; valid once iteration has ended."""
         return {name: self._hashes[name].hexdigest() for name in ALGORITHMS}
+
+
+def _hash(digest: hashlib._Hash, chunks: queue.Queue[bytes | bytearray | None]) -> None:
+    while (chunk := chunks.get()) is not None:
+        digest.update(chunk)

@@ -369,7 +369,7 @@ class Images:
 
     # -- upload ------------------------------------------------------------
 
-    def upload(self, caller: Caller, build_id: str, chunks: Iterable[bytes],
+    def upload(self, caller: Caller, build_id: str, chunks: Iterable[bytes | bytearray],
                length: int | None) -> Build:
         """Store the bytes of a queued build, then commit its manifest.
 
@@ -394,7 +394,7 @@ class Images:
                             "committing", record.id)
             return self._store(caller, record, chunks, length, current.private)
 
-    def _store(self, caller: Caller, record: BuildRecord, chunks: Iterable[bytes],
+    def _store(self, caller: Caller, record: BuildRecord, chunks: Iterable[bytes | bytearray],
                length: int | None, private: bool) -> Build:
         stream = HashingStream(chunks, length)
         # Refusals come before the commit, so that refused bytes are never stored.

@@ -33,7 +33,7 @@ class MemoryWriter(BlobWriter):
         self._parts: list[bytes] | None = []
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         assert self._parts is not None, "write after commit or cancel"
         self._parts.append(bytes(data))
         self.size += len(data)

@@ -10,7 +10,6 @@ body of any size (with Content-Length or chunked) streams to the blob store.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import Range
@@ -18,6 +17,7 @@ from werkzeug.wsgi import wrap_file
 
 from heater.blobs import CHUNK
 from heater.errors import InvalidValue, UnsupportedMediaType
+from heater.http.body import body_chunks
 from heater.http.context import caller, registry
 from heater.http.publicurl import base_url
 from heater.images.digests import UploadIncomplete
@@ -60,16 +60,16 @@ def publish(build_id: str) -> Response:
 def upload(build_id: str) -> Response:
     if request.mimetype not in ("", BINARY):
         raise UnsupportedMediaType(f"send the image as Content-Type: {BINARY}")
-    body: IO[bytes] = request.environ["wsgi.input"]
-    build = images().upload(caller(), build_id, _chunks(body), request.content_length)
+    chunks = _chunks(body_chunks(request.environ, CHUNK))
+    build = images().upload(caller(), build_id, chunks, request.content_length)
     return jsonify(build.as_json())
 
 
-def _chunks(body: IO[bytes]) -> Iterator[bytes]:
+def _chunks(body: Iterator[bytes | bytearray]) -> Iterator[bytes | bytearray]:
     received = 0
     while True:
         try:
-            data = body.read(CHUNK)
+            data = next(body, b"")
         except Exception as exc:  # the server's reader failed: a broken body
             raise UploadIncomplete(received, None) from exc
         if not data:

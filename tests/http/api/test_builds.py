@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -135,6 +137,32 @@ def test_write_once(server: Server, ns: str) -> None:
     assert second.json()["error"]["code"] == "build_not_queued"
     assert requests.get(api(server, f"builds/{build_id}/file"), timeout=10).content == \
         b"first bytes"
+
+
+def test_a_request_pipelined_behind_an_upload_is_answered(server: Server, ns: str) -> None:
+    """The body is read from the socket straight into Heater's buffers: the
+    bytes that came with the request head are not lost, and the next request
+    sent right behind the body on the same connection is answered."""
+    token = server.token("writer", ns)
+    build_id = queue_build(server, token, f"{ns}/img")
+    data = os.urandom(2 * 1024 * 1024 + 3)
+    follow = (f"GET /api/v1/builds/{build_id} HTTP/1.1\r\nHost: heater\r\n"
+              "Connection: close\r\n\r\n").encode()
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname or "", url.port or 80), timeout=30) as sock:
+        sock.sendall((f"PUT /api/v1/builds/{build_id}/file HTTP/1.1\r\n"
+                      f"Host: heater\r\nAuthorization: Bearer {token}\r\n"
+                      "Content-Type: application/octet-stream\r\n"
+                      f"Content-Length: {len(data)}\r\n\r\n").encode()
+                     + data[:1000])  # read with the head, by the worker's loop
+        sock.sendall(data[1000:] + follow)
+        replies = b""
+        while more := sock.recv(65536):
+            replies += more
+    assert replies.count(b"HTTP/1.1 200 OK") == 2, replies[:500]
+    second = json.loads(replies.rsplit(b"\r\n\r\n", 1)[1])
+    assert second["status"] == "active"
+    assert second["hashes"]["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_interrupted_upload_keeps_nothing(server: Server, ns: str) -> None:
