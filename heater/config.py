@@ -23,10 +23,13 @@ from heater.names import is_host_port
 # Here rather than in heater.push.sizes, which reads it: config imports
 # nothing of the domain.
 DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
-# Image bytes sent to an object store per request (and held in memory, twice
-# at most, per upload); S3 refuses smaller parts.
+# Image bytes sent to an object store per request (and held in memory, once
+# more than the parts in flight, per upload); S3 refuses smaller parts.
 DEFAULT_BLOB_PART_BYTES = 16 * 1024 * 1024
 MIN_BLOB_PART_BYTES = 5 * 1024 * 1024
+# Parts of one upload sent at once: one while the next fills, by default.
+DEFAULT_BLOB_PARTS_IN_FLIGHT = 1
+MAX_BLOB_PARTS_IN_FLIGHT = 16
 
 ENV_CONFIG = "HEATER_CONFIG"
 # A signing key as text must carry at least the 128 bits of 32 hex digits.
@@ -202,6 +205,10 @@ SETTINGS = (
     # Above this size an image goes to an object store in parts of this size.
     Setting("blob_part_bytes", "HEATER_BLOB_PART_BYTES", str(DEFAULT_BLOB_PART_BYTES),
             parse=_count(MIN_BLOB_PART_BYTES, 2**32, "a number of bytes")),
+    # Parts of one upload sent at once; each holds a part's bytes in memory.
+    Setting("blob_parts_in_flight", "HEATER_BLOB_PARTS_IN_FLIGHT",
+            str(DEFAULT_BLOB_PARTS_IN_FLIGHT),
+            parse=_count(1, MAX_BLOB_PARTS_IN_FLIGHT, "a number of parts")),
     # > 0: downloads redirect to the object store's signed URL, valid this long.
     Setting("blob_redirect_seconds", "HEATER_BLOB_REDIRECT_SECONDS", "0",
             parse=_count(0, 7 * 24 * 3600, "a number of seconds")),
@@ -255,6 +262,7 @@ _KEYSTONE_SERVICE = ("keystone_service_user", "keystone_service_password",
                      "keystone_service_project")
 
 _NUMBERS = frozenset({"trusted_proxies", "max_blob_bytes", "blob_part_bytes",
+                      "blob_parts_in_flight",
                       "blob_redirect_seconds", "keystone_cache_seconds",
                       "pending_replay_seconds"})
 
@@ -297,6 +305,7 @@ class Config:
     s3_secret_key: str = field(default="", repr=False)
     s3_region: str = "us-east-1"
     blob_part_bytes: int = DEFAULT_BLOB_PART_BYTES
+    blob_parts_in_flight: int = DEFAULT_BLOB_PARTS_IN_FLIGHT
     blob_redirect_seconds: int = 0
     dsn: str | None = None
     keystone_url: str | None = None

@@ -96,7 +96,7 @@ def _swift(layout: Layout, config: Config) -> BlobStore:
         container=config.swift_container, auth=config.swift_auth,
         project=config.swift_project, user_domain=config.swift_domain,
         project_domain=config.swift_domain, region=config.swift_region,
-        part_bytes=config.blob_part_bytes))
+        part_bytes=config.blob_part_bytes, parts_in_flight=config.blob_parts_in_flight))
 
 
 def _s3(layout: Layout, config: Config) -> BlobStore:
@@ -104,7 +104,8 @@ def _s3(layout: Layout, config: Config) -> BlobStore:
     return S3BlobStore(S3Settings(
         endpoint=config.s3_endpoint, bucket=config.s3_bucket,
         access_key=config.s3_access_key, secret_key=config.s3_secret_key,
-        region=config.s3_region, part_bytes=config.blob_part_bytes))
+        region=config.s3_region, part_bytes=config.blob_part_bytes,
+        parts_in_flight=config.blob_parts_in_flight))
 
 
 BLOB_BACKENDS: Mapping[str, Callable[[Layout, Config], BlobStore]] = {

@@ -55,7 +55,8 @@ def test_unknown_backend_in_the_file_names_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "message"), [
     ('blob = "filesystem"\n',
-     "unknown settings blob; known: audit_log, blob_part_bytes, blob_redirect_seconds, blobs, "),
+     "unknown settings blob; known: audit_log, blob_part_bytes, blob_parts_in_flight, "
+     "blob_redirect_seconds, blobs, "),
     ("index = 1\n", "index must be a string"),
     ("index = \n", "not a TOML file"),
 ])
@@ -135,11 +136,12 @@ def test_object_store_settings_come_from_the_file_and_hide_secrets(tmp_path: Pat
     path = tmp_path / "heater.toml"
     path.write_text('blobs = "s3"\ns3_endpoint = "http://127.0.0.1:9000"\ns3_bucket = "images"\n'
                     's3_access_key = "heater"\ns3_secret_key = "s3cr3t-value"\n'
-                    "blob_part_bytes = 8388608\nblob_redirect_seconds = 300\n")
+                    "blob_part_bytes = 8388608\nblob_redirect_seconds = 300\n"
+                    "blob_parts_in_flight = 3\n")
     config = Config.load(config_file=str(path), environ={})
     assert (config.blobs, config.s3_endpoint, config.s3_bucket, config.blob_part_bytes,
-            config.blob_redirect_seconds) == ("s3", "http://127.0.0.1:9000", "images",
-                                              8388608, 300)
+            config.blob_redirect_seconds, config.blob_parts_in_flight) == (
+        "s3", "http://127.0.0.1:9000", "images", 8388608, 300, 3)
     assert "s3cr3t-value" not in repr(config)
 
 
@@ -147,6 +149,13 @@ def test_parts_smaller_than_s3_takes_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"blob_part_bytes must be a number of bytes "
                                           r"\(5242880 to 4294967296\), not '1000'"):
         Config.load(str(tmp_path), environ={"HEATER_BLOB_PART_BYTES": "1000"})
+
+
+@pytest.mark.parametrize("value", ["0", "17", "two"])
+def test_parts_in_flight_outside_1_to_16_are_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match=r"blob_parts_in_flight must be a number of parts "
+                                          rf"\(1 to 16\), not '{value}'"):
+        Config.load(str(tmp_path), environ={"HEATER_BLOB_PARTS_IN_FLIGHT": value})
 
 
 def test_keystone_settings(tmp_path: Path) -> None:

@@ -3,13 +3,17 @@
 An object store takes a part in one request of known length, so the bytes
 are gathered in memory up to ``part_bytes``; a full part is sent by a
 helper thread while the next one fills, so receiving and sending overlap.
-The two buffers are anonymous memory maps made once per upload: filled in
-place and read in place by the client library (:class:`PartReader`), never
-copied whole, and given back to the system when the upload ends (freed
-heap memory of that size would stay in the process). A blob that ends
-inside its first part is sent in one request, as a plain object. Nothing is visible under the blob's
-name until the final request (the manifest, the completion) that
-:meth:`PartedWriter.commit` makes.
+With ``parts_in_flight`` above 1 (``blob_parts_in_flight``), that many
+parts are sent at once, each by a thread of its own, which an object store
+that serves several requests at once takes faster; the memory held is one
+buffer more than the parts in flight. The buffers are anonymous memory maps
+made once per upload: filled in place and read in place by the client
+library (:class:`PartReader`), never copied whole, and given back to the
+system when the upload ends (freed heap memory of that size would stay in
+the process). A blob that ends inside its first part is sent in one
+request, as a plain object. Nothing is visible under the blob's name until
+the final request (the manifest, the completion) that
+:meth:`PartedWriter.commit` makes, which waits for every part.
 """
 
 from __future__ import annotations
@@ -19,17 +23,19 @@ import contextlib
 import functools
 import io
 import mmap
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 from heater.blobs import BlobStoreUnavailable, BlobWriter
 from heater.config import DEFAULT_BLOB_PART_BYTES as DEFAULT_PART_BYTES
+from heater.config import DEFAULT_BLOB_PARTS_IN_FLIGHT as DEFAULT_PARTS_IN_FLIGHT
 from heater.config import MIN_BLOB_PART_BYTES as MIN_PART_BYTES
 from heater.errors import HeaterError
 
-__all__ = ["DEFAULT_PART_BYTES", "MIN_PART_BYTES", "BodyReader", "EmptyReader", "PartReader",
-           "PartedWriter", "translated"]
+__all__ = ["DEFAULT_PARTS_IN_FLIGHT", "DEFAULT_PART_BYTES", "MIN_PART_BYTES", "BodyReader",
+           "EmptyReader", "PartReader", "PartedWriter", "translated"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,16 +65,18 @@ def translated(store: str, *failures: type[Exception]
 class PartedWriter(BlobWriter):
     """The buffering and overlap; subclasses say how each request is made."""
 
-    def __init__(self, part_bytes: int) -> None:
+    def __init__(self, part_bytes: int, parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT) -> None:
         self.part_bytes = part_bytes
+        self.parts_in_flight = max(1, parts_in_flight)
         self.size = 0
-        self.parts = 0  # parts handed to the sender so far
-        self._maps: list[mmap.mmap] = []  # made on first use: the second only for a large blob
+        self.parts = 0  # parts handed to the senders so far
+        # Made on first use: more than one only for a large blob.
+        self._maps: list[mmap.mmap] = []
         self._readers: list[PartReader] = []  # views of the maps, released at the end
         self._active = 0  # the buffer being filled
         self._filled = 0
         self._sender: ThreadPoolExecutor | None = None
-        self._sending: Future[None] | None = None
+        self._sending: deque[Future[None]] = deque()  # oldest first
         self._finished = False
 
     # -- what a backend provides -------------------------------------------
@@ -79,7 +87,8 @@ class PartedWriter(BlobWriter):
 
     @abc.abstractmethod
     def _put_part(self, number: int, data: PartReader) -> None:
-        """Send part ``number`` (from 1); runs in the helper thread."""
+        """Send part ``number`` (from 1); runs in a helper thread, beside
+        others sending other parts when ``parts_in_flight`` > 1."""
 
     @abc.abstractmethod
     def _complete(self) -> None:
@@ -91,7 +100,7 @@ class PartedWriter(BlobWriter):
 
     # -- BlobWriter ----------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         if self._finished:
             raise RuntimeError("write after commit or cancel")
         view = memoryview(data)
@@ -113,7 +122,7 @@ class PartedWriter(BlobWriter):
             else:
                 if self._filled:
                     self._send_buffer()
-                self._wait()
+                self._wait(0)
                 self._complete()
         except BaseException:
             self.cancel()
@@ -125,7 +134,7 @@ class PartedWriter(BlobWriter):
         if self._finished:
             return
         with contextlib.suppress(Exception):  # its failure is why we cancel, often
-            self._wait()
+            self._wait(0)
         try:
             if self.parts:
                 self._discard_parts()
@@ -146,19 +155,31 @@ class PartedWriter(BlobWriter):
         return reader
 
     def _send_buffer(self) -> None:
-        self._wait()  # at most one part in flight: the other buffer is free again
+        # The buffer filled next is the one whose part was sent longest ago:
+        # with no more than parts_in_flight parts in flight, it is free.
+        self._wait(self.parts_in_flight - 1)
         if self._sender is None:
-            self._sender = ThreadPoolExecutor(1, thread_name_prefix="blob-parts")
+            self._sender = ThreadPoolExecutor(self.parts_in_flight,
+                                              thread_name_prefix="blob-parts")
         self.parts += 1
         part = self._reader()
-        self._sending = self._sender.submit(self._put_part, self.parts, part)
-        self._active, self._filled = 1 - self._active, 0
+        self._sending.append(self._sender.submit(self._put_part, self.parts, part))
+        self._active, self._filled = (self._active + 1) % (self.parts_in_flight + 1), 0
 
-    def _wait(self) -> None:
-        """Raise what the part in flight raised, if anything."""
-        sending, self._sending = self._sending, None
-        if sending is not None:
-            sending.result()
+    def _wait(self, in_flight: int) -> None:
+        """Wait until at most ``in_flight`` parts are in flight, oldest
+        first; raise what a part that ended raised, if anything."""
+        try:
+            while len(self._sending) > in_flight:
+                self._sending[0].result()
+                self._sending.popleft()
+        except BaseException:
+            if in_flight == 0:  # all of them asked for: none is left running
+                for sending in self._sending:
+                    with contextlib.suppress(BaseException):
+                        sending.result()
+                self._sending.clear()
+            raise
 
     def _close(self) -> None:
         self._finished = True

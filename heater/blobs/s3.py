@@ -14,6 +14,7 @@ older than the cleanup grace period.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from heater.blobs import (
 )
 from heater.blobs.parts import (
     DEFAULT_PART_BYTES,
+    DEFAULT_PARTS_IN_FLIGHT,
     MIN_PART_BYTES,
     BodyReader,
     EmptyReader,
@@ -58,6 +60,7 @@ class S3Settings:
     secret_key: str = field(repr=False)
     region: str = "us-east-1"
     part_bytes: int = DEFAULT_PART_BYTES
+    parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT
 
 
 class S3BlobStore(BlobStore):
@@ -104,7 +107,8 @@ class S3BlobStore(BlobStore):
         self._ensure_bucket()
         if self._size(blob_id) is not None:
             raise BlobExists(blob_id)
-        return S3Writer(self, blob_id, max(self.settings.part_bytes, MIN_PART_BYTES))
+        return S3Writer(self, blob_id, max(self.settings.part_bytes, MIN_PART_BYTES),
+                        self.settings.parts_in_flight)
 
     @_translated
     def open(self, blob_id: str, start: int = 0, end: int | None = None) -> BlobReader:
@@ -215,11 +219,13 @@ class S3BlobStore(BlobStore):
 
 
 class S3Writer(PartedWriter):
-    def __init__(self, store: S3BlobStore, blob_id: str, part_bytes: int) -> None:
-        super().__init__(part_bytes)
+    def __init__(self, store: S3BlobStore, blob_id: str, part_bytes: int,
+                 parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT) -> None:
+        super().__init__(part_bytes, parts_in_flight)
         self._store = store
         self._blob_id = blob_id
         self._upload_id: str | None = None
+        self._starting = threading.Lock()  # the first parts may be sent at once
         self._etags: dict[int, str] = {}
 
     @_translated
@@ -230,9 +236,10 @@ class S3Writer(PartedWriter):
     @_translated
     def _put_part(self, number: int, data: PartReader) -> None:
         client = self._store.client
-        if self._upload_id is None:
-            self._upload_id = client.create_multipart_upload(
-                Bucket=self._store.bucket, Key=self._blob_id)["UploadId"]
+        with self._starting:
+            if self._upload_id is None:
+                self._upload_id = client.create_multipart_upload(
+                    Bucket=self._store.bucket, Key=self._blob_id)["UploadId"]
         answer = client.upload_part(Bucket=self._store.bucket, Key=self._blob_id,
                                     UploadId=self._upload_id, PartNumber=number, Body=data)
         self._etags[number] = answer["ETag"]

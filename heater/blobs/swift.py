@@ -47,6 +47,7 @@ from heater.blobs import (
 )
 from heater.blobs.parts import (
     DEFAULT_PART_BYTES,
+    DEFAULT_PARTS_IN_FLIGHT,
     BodyReader,
     EmptyReader,
     PartedWriter,
@@ -80,6 +81,7 @@ class SwiftSettings:
     project_domain: str = "Default"
     region: str = ""
     part_bytes: int = DEFAULT_PART_BYTES
+    parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT
 
 
 class SwiftBlobStore(BlobStore):
@@ -145,7 +147,8 @@ class SwiftBlobStore(BlobStore):
             self._ensure_containers(conn)
             if self._head(conn, blob_id) is not None:
                 raise BlobExists(blob_id)
-        return SwiftWriter(self, blob_id, self.settings.part_bytes)
+        return SwiftWriter(self, blob_id, self.settings.part_bytes,
+                           self.settings.parts_in_flight)
 
     @_translated
     def open(self, blob_id: str, start: int = 0, end: int | None = None) -> BlobReader:
@@ -290,12 +293,13 @@ class SwiftBlobStore(BlobStore):
 
 
 class SwiftWriter(PartedWriter):
-    def __init__(self, store: SwiftBlobStore, blob_id: str, part_bytes: int) -> None:
-        super().__init__(part_bytes)
+    def __init__(self, store: SwiftBlobStore, blob_id: str, part_bytes: int,
+                 parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT) -> None:
+        super().__init__(part_bytes, parts_in_flight)
         self._store = store
         self._blob_id = blob_id
         self._upload = uuid.uuid4().hex
-        self._segments: list[dict[str, object]] = []
+        self._segments: dict[int, dict[str, object]] = {}  # by number: they end in any order
 
     def _segment(self, number: int) -> str:
         return f"{self._blob_id}/{self._upload}/{number:08d}"
@@ -310,12 +314,12 @@ class SwiftWriter(PartedWriter):
         with self._store.connection() as conn:
             etag = conn.put_object(self._store.segments, self._segment(number), data,
                                    content_length=len(data), chunk_size=CHUNK)
-        self._segments.append({"path": f"/{self._store.segments}/{self._segment(number)}",
-                               "etag": etag, "size_bytes": len(data)})
+        self._segments[number] = {"path": f"/{self._store.segments}/{self._segment(number)}",
+                                  "etag": etag, "size_bytes": len(data)}
 
     @_translated
     def _complete(self) -> None:
-        manifest = json.dumps(self._segments).encode()
+        manifest = json.dumps([self._segments[n] for n in sorted(self._segments)]).encode()
         with self._store.connection() as conn:
             self._put(conn, self._store.container, self._blob_id, manifest,
                       query_string="multipart-manifest=put",

@@ -32,6 +32,7 @@ from heater.blobs import (
     RangeNotSatisfiable,
 )
 from heater.blobs.filesystem import FilesystemBlobStore
+from heater.blobs.parts import PartedWriter
 from heater.blobs.s3 import S3BlobStore
 from heater.blobs.swift import SwiftBlobStore
 from heater.cli.cleanup import sweep
@@ -496,3 +497,27 @@ def test_bytes_that_no_build_has_are_swept_after_the_grace_period(
     # Nothing is left to refuse the ids: retries store their bytes again.
     assert images.upload(ADMIN, died, chunks(b"retry"), None).status is Status.ACTIVE
     assert store.put(unnamed, chunks(b"again")) == 5
+
+
+def test_parts_sent_at_once_keep_their_order(backend: Backend) -> None:
+    """With several parts in flight (``blob_parts_in_flight``) they may end
+    in any order: the blob is still the bytes in the order written, and a
+    stream that breaks while parts are in flight leaves nothing."""
+    store = backend.store if backend.env is None else _from_env(
+        {**backend.env, "HEATER_BLOB_PARTS_IN_FLIGHT": "3"})
+    data = b"".join(os.urandom(64) * (PART // 64) for _ in range(4)) + b"tail"
+    other = str(uuid.uuid4())
+
+    def broken() -> Iterator[bytes]:
+        yield from chunks(data, 1024 * 1024)
+        raise ConnectionError("client went away")
+
+    with pytest.raises(ConnectionError):
+        store.put(other, broken())
+    assert backend.leftovers() == []
+    assert store.put(BLOB, chunks(data, 1024 * 1024 + 7)) == len(data)
+    assert hashlib.sha256(read_all(store, BLOB)).digest() == hashlib.sha256(data).digest()
+    for start in range(0, 4 * PART, PART):  # each part where it belongs
+        assert read_all(store, BLOB, start, start + 64) == data[start:start + 64]
+    with store.writer(str(uuid.uuid4())) as writer:
+        assert not isinstance(writer, PartedWriter) or writer.parts_in_flight == 3
