@@ -11,10 +11,11 @@ server under 200 MiB). Run it through ``scripts/bench/images``.
 With ``--blobs swift`` Heater keeps the image on a Swift all-in-one that
 the benchmark starts (Debian's packages), and the baseline is
 python-swiftclient uploading the same file to the same Swift in SLO
-segments of the same size, and downloading it, alternated with Heater's
-transfers. Targets: both directions at least 0.8 of swiftclient's, and
-Heater's memory flat (its peak during transfers under 200 MiB whatever the
-image's size).
+segments of the same size (as many at once as its default), and downloading
+it, alternated with Heater's transfers after one untimed transfer of each
+side. Targets: both directions at least 0.8 of swiftclient's, and Heater's
+memory flat (its peak during transfers under 200 MiB whatever the image's
+size).
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from typing import TYPE_CHECKING
 
 import swiftclient
 from harness import Bench, Endpoint, ensure_program, run_main
-from measure import PeakRss, Samples, interleaved, stopwatch
+from measure import PeakRss, Samples, group_cpu_seconds, interleaved, stopwatch
 from swiftclient.service import SwiftService, SwiftUploadObject
 from swiftclient.version import version_string as swiftclient_version
 
 from heater.blobs import CHUNK
-from heater.config import DEFAULT_BLOB_PART_BYTES
+from heater.config import DEFAULT_BLOB_PART_BYTES, DEFAULT_BLOB_PARTS_IN_FLIGHT
 from heater.names import RepoId
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ MANIFEST = {"disk_format": "raw", "container_format": "bare",
             "os": {"distro": "ubuntu", "version": "22.04"}, "packages": []}
 TRANSFER_TIMEOUT = 3600.0
 PART_BYTES = DEFAULT_BLOB_PART_BYTES  # Heater's default, and swiftclient's segments
+SWIFTCLIENT_SEGMENT_THREADS = 10  # SwiftService's default: segments sent at once
 
 
 def make_image(path: Path, size_mib: int) -> Path:
@@ -131,17 +133,23 @@ class SwiftTransfers(Transfers):
         self.direct: list[str] = []
 
     def upload(self, side: str) -> dict[str, float]:
+        """Also the CPU time the uploading side spent: Heater's processes
+        (receiving, hashing, sending), or this one (swiftclient's threads)."""
         if side == "heater":
-            return super().upload(side)
+            before = group_cpu_seconds(self.heater.pid)
+            timed = super().upload(side)
+            return {**timed, "cpu": group_cpu_seconds(self.heater.pid) - before}
         name = f"direct-{len(self.direct)}"
         self.direct.append(name)
+        before = time.process_time()
         with stopwatch() as elapsed, SwiftService(self.options) as service:
             for result in service.upload(
                     self.container, [SwiftUploadObject(str(self.image), object_name=name)],
-                    {"segment_size": PART_BYTES, "use_slo": True}):
+                    {"segment_size": PART_BYTES, "use_slo": True,
+                     "segment_threads": SWIFTCLIENT_SEGMENT_THREADS}):
                 if not result["success"]:
                     raise RuntimeError(f"swiftclient upload failed: {result}")
-        return {"seconds": elapsed()}
+        return {"seconds": elapsed(), "cpu": time.process_time() - before}
 
     def download(self, side: str) -> dict[str, float]:
         if side == "heater":
@@ -166,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="rounds of each transfer (default 3)")
     parser.add_argument("--workers", type=int, default=2,
                         help="heater serve --workers (default 2)")
+    parser.add_argument("--parts-in-flight", type=int, default=DEFAULT_BLOB_PARTS_IN_FLIGHT,
+                        help="with --blobs swift: Heater's blob_parts_in_flight (default "
+                             f"{DEFAULT_BLOB_PARTS_IN_FLIGHT}, Heater's own)")
     parser.add_argument("--blobs", choices=("filesystem", "swift"), default="filesystem",
                         help="where Heater keeps the image: its data directory (default; "
                              "against lighttpd) or a Swift all-in-one (against swiftclient)")
@@ -226,7 +237,7 @@ def measure(transfers: Transfers, heater: Endpoint, runs: int, baselines: tuple[
 
 def swift_report(args: argparse.Namespace, heater: Endpoint, swift: Swift, client: str,
                  uploads: Samples, downloads: Samples, idle: PeakRss, up_rss: PeakRss,
-                 down_rss: PeakRss, load: float) -> str:
+                 down_rss: PeakRss, load: float, cpu: Samples) -> str:
     size: int = args.size_mib * MiB
 
     def rate(samples: Samples, side: str) -> float:
@@ -246,18 +257,25 @@ def swift_report(args: argparse.Namespace, heater: Endpoint, swift: Swift, clien
     return "\n".join([
         f"images benchmark on Swift, {when}",
         f"  data      image of {args.size_mib} MiB (random bytes, in the page cache), 127.0.0.1",
-        f"  heater    {heater.describe}, blobs = swift, parts of {PART_BYTES // MiB} MiB",
+        f"  heater    {heater.describe}, blobs = swift, parts of {PART_BYTES // MiB} MiB, "
+        f"{args.parts_in_flight} in flight while the next fills",
         f"  store     Swift all-in-one at {swift.url} (Debian's packages, workers = 0), tempauth",
-        f"  baseline  swiftclient on the same Swift, SLO segments of {PART_BYTES // MiB} MiB",
+        f"  baseline  swiftclient on the same Swift, SLO segments of {PART_BYTES // MiB} MiB, "
+        f"{SWIFTCLIENT_SEGMENT_THREADS} at once (its default)",
         f"  client    {client}",
-        f"  method    median of {args.runs} runs, alternated with the baseline; load average "
-        f"at start {load:.2f} on {os.cpu_count()} cores (shared machine: figures vary)",
+        f"  method    one untimed transfer of each side, then the median of {args.runs} runs "
+        f"alternated with the baseline; load average at start {load:.2f}, at the end "
+        f"{os.getloadavg()[0]:.2f}, on {os.cpu_count()} cores (shared machine: figures vary)",
         "",
         f"{'heater upload (3 hashes)':34} {rate(uploads, 'heater'):9.0f} MiB/s",
         f"{'swiftclient upload':34} {rate(uploads, 'swiftclient'):9.0f} MiB/s",
         f"{'heater download':34} {rate(downloads, 'heater'):9.0f} MiB/s",
         f"{'swiftclient download':34} {rate(downloads, 'swiftclient'):9.0f} MiB/s",
         f"{'upload / swiftclient':34} {ratio(uploads)}",
+        f"{'upload CPU, heater processes':34} {cpu.median('heater') * 1024 / args.size_mib:9.1f}"
+        " s per GiB",
+        f"{'upload CPU, swiftclient':34} {cpu.median('swiftclient') * 1024 / args.size_mib:9.1f}"
+        " s per GiB",
         f"{'download / swiftclient':34} {ratio(downloads)}",
         f"heater RSS idle:                  {idle.total / MiB:6.0f} MiB total",
         f"heater RSS peak during uploads:   {rss(up_rss)}",
@@ -277,14 +295,19 @@ def swift_main(args: argparse.Namespace, load: float) -> int:
         heater = bench.start_heater(layout, args.workers, {
             "HEATER_BLOBS": "swift", "HEATER_SWIFT_AUTH_URL": swift.auth_url,
             "HEATER_SWIFT_USER": swift.user, "HEATER_SWIFT_KEY": swift.key,
-            "HEATER_SWIFT_CONTAINER": container, "HEATER_BLOB_PART_BYTES": str(PART_BYTES)})
+            "HEATER_SWIFT_CONTAINER": container, "HEATER_BLOB_PART_BYTES": str(PART_BYTES),
+            "HEATER_BLOB_PARTS_IN_FLIGHT": str(args.parts_in_flight)})
         transfers = SwiftTransfers(image, heater, swift, container, token)
+        print("warming up ...", file=sys.stderr)
+        for side in ("heater", "swiftclient"):  # connections, caches, Swift's containers
+            transfers.upload(side)
+            transfers.download(side)
         with PeakRss(heater.pid) as idle:
             time.sleep(1)
         uploads, downloads, up_rss, down_rss = measure(
             transfers, heater, args.runs, ("swiftclient", "swiftclient"))
         print(swift_report(args, heater, swift, transfers.client(), uploads["seconds"],
-                           downloads["seconds"], idle, up_rss, down_rss, load))
+                           downloads["seconds"], idle, up_rss, down_rss, load, uploads["cpu"]))
     return 0
 
 
@@ -292,8 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.size_mib is None:
         args.size_mib = 1024 if args.blobs == "swift" else 2048
-    if args.size_mib < 1 or args.runs < 1 or args.workers < 1:
-        print("images: --size-mib, --runs and --workers must be at least 1", file=sys.stderr)
+    if min(args.size_mib, args.runs, args.workers, args.parts_in_flight) < 1:
+        print("images: --size-mib, --runs, --workers and --parts-in-flight must be at least 1",
+              file=sys.stderr)
         return 2
     load = os.getloadavg()[0]
     if args.blobs == "swift":
