@@ -31,11 +31,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import LiteralString
+from typing import Any, LiteralString
 
 import psycopg
 
 from heater.catalog.index import (
+    NOT_BUILT,
     Entry,
     IndexUnavailable,
     Listed,
@@ -283,47 +284,70 @@ class PostgresIndex:
         return {(r[0], r[1]) for r in rows}
 
     def query(self, query: Query) -> Page:
-        where: list[LiteralString] = ["kind = %s"]
-        args: list[object] = [query.kind]
-        scope, scope_args = _scope_clause(query.scope)
-        if scope:
-            where.append(scope)
-            args += scope_args
-        if query.keywords:
-            where.append("keywords @> %s::text[]")
-            args.append(list(dict.fromkeys(query.keywords)))
-        if query.namespace is not None:
-            where.append("namespace = %s")
-            args.append(query.namespace)
-        if query.deprecated is not None:
-            where.append("deprecated = %s")
-            args.append(query.deprecated)
-        if query.text is not None:
-            tsquery = ts_query(query.text)
-            if tsquery == NOTHING:
-                where.append("FALSE")
-            elif tsquery is not None:
-                where.append("words @@ %s::tsquery")
-                args.append(tsquery)
-        columns = _SORT_COLUMNS[query.sort.key]
-        listed = ", ".join(columns)
-        if query.marker is not None:
-            operator = "<" if query.sort.descending else ">"
-            marks = ", ".join(["%s"] * len(columns))
-            where.append(f"({listed}) {operator} ({marks})")
-            args += decode_marker(query.marker, query.sort)
-        direction = "DESC" if query.sort.descending else "ASC"
-        order = ", ".join(f"{c} {direction}" for c in columns)
-        # Only fixed fragments are spliced into the SQL; every value is bound.
-        sql = (f"SELECT shown, namespace, name, {listed} FROM catalog_entries "  # noqa: S608
-               f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s")
         with self._read() as conn:
-            rows = conn.execute(sql, (*args, query.limit + 1)).fetchall()
-        entries = [Listed(r[1], r[2], r[0]) for r in rows[: query.limit]]
-        more = len(rows) > query.limit
-        next_marker = (encode_marker(query.sort, tuple(rows[query.limit - 1][3:]))
-                       if more and entries else None)
-        return Page(entries, next_marker)
+            rows = conn.execute(*_page_statement(query, "")).fetchall()
+        return _page(query, rows)
+
+    def query_built(self, query: Query) -> Page:
+        """One round trip: the built flag comes with the page's rows (a
+        second statement only when the page is empty)."""
+        with self._read() as conn:
+            rows = conn.execute(*_page_statement(query, f"({_BUILT}), ")).fetchall()
+        built = rows[0][0] == str(len(MIGRATIONS)) if rows else self.is_built()
+        if not built:
+            raise IndexUnavailable(NOT_BUILT)
+        return _page(query, [row[1:] for row in rows])
+
+
+def _page_statement(query: Query, first: LiteralString
+                    ) -> tuple[LiteralString, tuple[object, ...]]:
+    """The SELECT of ``query``'s page and its values: ``first`` (a column
+    or nothing), then shown, namespace, name and the sort columns, one
+    more row than the page holds (whether a next page follows)."""
+    where: list[LiteralString] = ["kind = %s"]
+    args: list[object] = [query.kind]
+    scope, scope_args = _scope_clause(query.scope)
+    if scope:
+        where.append(scope)
+        args += scope_args
+    if query.keywords:
+        where.append("keywords @> %s::text[]")
+        args.append(list(dict.fromkeys(query.keywords)))
+    if query.namespace is not None:
+        where.append("namespace = %s")
+        args.append(query.namespace)
+    if query.deprecated is not None:
+        where.append("deprecated = %s")
+        args.append(query.deprecated)
+    if query.text is not None:
+        tsquery = ts_query(query.text)
+        if tsquery == NOTHING:
+            where.append("FALSE")
+        elif tsquery is not None:
+            where.append("words @@ %s::tsquery")
+            args.append(tsquery)
+    columns = _SORT_COLUMNS[query.sort.key]
+    listed = ", ".join(columns)
+    if query.marker is not None:
+        operator = "<" if query.sort.descending else ">"
+        marks = ", ".join(["%s"] * len(columns))
+        where.append(f"({listed}) {operator} ({marks})")
+        args += decode_marker(query.marker, query.sort)
+    direction = "DESC" if query.sort.descending else "ASC"
+    order = ", ".join(f"{c} {direction}" for c in columns)
+    # Only fixed fragments are spliced into the SQL; every value is bound.
+    sql = (f"SELECT {first}shown, namespace, name, {listed} "  # noqa: S608
+           f"FROM catalog_entries WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s")
+    return sql, (*args, query.limit + 1)
+
+
+def _page(query: Query, rows: list[tuple[Any, ...]]) -> Page:
+    """The page of the rows of :func:`_page_statement` (without ``first``)."""
+    entries = [Listed(r[1], r[2], r[0]) for r in rows[: query.limit]]
+    more = len(rows) > query.limit
+    next_marker = (encode_marker(query.sort, tuple(rows[query.limit - 1][3:]))
+                   if more and entries else None)
+    return Page(entries, next_marker)
 
 
 _COLUMNS: LiteralString = (
