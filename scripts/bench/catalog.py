@@ -139,7 +139,9 @@ def start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Serv
     with log.open("wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                    env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + 120
+    # Generous: before it listens, `heater serve` looks over every
+    # repository (over two minutes for 100,000 on a busy machine).
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         match = _LISTENING.search(log.read_bytes())
         if match:
