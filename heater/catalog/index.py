@@ -31,6 +31,9 @@ Contract of a backend (:class:`CatalogIndex`):
 - ``keys()`` lists the (namespace, name) of every stored entry.
 - ``is_built()`` / ``set_built()`` record that a full rebuild completed, so
   that a missing or reset index is rebuilt on start.
+- ``query_built(query)`` is ``query(query)`` if ``is_built()``, else raises
+  :class:`IndexUnavailable` (:data:`NOT_BUILT`): what serving asks for, so
+  that a backend behind a network may answer both in one round trip.
 - ``exclusive()`` is a context manager that holds the backend's lock
   against concurrent rebuilds, across every process and node that uses
   this store: while one caller holds it, another waits. A rebuild, and
@@ -63,6 +66,10 @@ SORT_KEYS = ("name", "updated", "created")
 DEFAULT_DIRECTION = {"name": "asc", "updated": "desc", "created": "desc"}
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+
+
+# Why a listing is refused while no rebuild has completed.
+NOT_BUILT = "it is empty or being rebuilt"
 
 
 class IndexUnavailable(Unavailable):
@@ -212,6 +219,8 @@ class CatalogIndex(Protocol):
     def get(self, namespace: str, name: str) -> Entry | None: ...
 
     def query(self, query: Query) -> Page: ...
+
+    def query_built(self, query: Query) -> Page: ...
 
     def keys(self) -> set[tuple[str, str]]: ...
 

@@ -284,9 +284,7 @@ class Catalog:
         """The listing page ``query`` asks for; :class:`IndexUnavailable`
         while the index is missing, damaged or not yet rebuilt, rather than
         an incomplete page."""
-        if not self.index.is_built():
-            raise IndexUnavailable("it is empty or being rebuilt")
-        return self.index.query(query)
+        return self.index.query_built(query)
 
 
 # The catalog a rebuild's reader processes work for: inherited through

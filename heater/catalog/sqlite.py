@@ -51,6 +51,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from heater.catalog.index import (
+    NOT_BUILT,
     Entry,
     IndexUnavailable,
     Listed,
@@ -335,6 +336,11 @@ class SqliteIndex:
             # that FTS5 merges as it goes.
             conn.execute("INSERT INTO search (search) VALUES ('optimize')")
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built', '1')")
+
+    def query_built(self, query: Query) -> Page:
+        if not self.is_built():  # cached per connection: no extra statement
+            raise IndexUnavailable(NOT_BUILT)
+        return self.query(query)
 
     def query(self, query: Query) -> Page:
         where = ["e.kind = ?"]

@@ -152,3 +152,24 @@ def test_entries_read_back_equal(indexes: tuple[CatalogIndex, CatalogIndex],
     assert sqlite.keys() == postgres.keys()
     for namespace, name in sorted(sqlite.keys())[::25]:
         assert postgres.get(namespace, name) == sqlite.get(namespace, name)
+
+
+def test_a_common_word_is_a_filter_a_rare_one_an_index_lookup(
+        indexes: tuple[CatalogIndex, CatalogIndex]) -> None:
+    """A word in most entries is checked on the rows the order yields (not
+    looked up in the words index, whose posting list for it is most of the
+    table); a rare word is looked up. Both answer as SQLite does."""
+    sqlite, postgres = indexes
+    assert isinstance(postgres, PostgresIndex)
+    counts: dict[str, int] = {}
+    for entry in _entries():
+        for word in set(words(" ".join([entry.name, entry.description, *entry.search_text]))):
+            counts[word] = counts.get(word, 0) + 1
+    common = max(counts, key=lambda w: counts[w])
+    rare = min(counts, key=lambda w: (counts[w], w))
+    for text, form in [(common, "ts_match_vq(words"), (rare, "words @@")]:
+        query = Query("template", text=text, keywords=("web",), limit=5)
+        with postgres.db.read() as conn:
+            sql, _ = postgres._page_statement(conn, query, "")
+        assert form in sql, text
+        assert postgres.query(query) == sqlite.query(query)

@@ -15,6 +15,7 @@ import pytest
 from heater.catalog.index import (
     CatalogIndex,
     Entry,
+    IndexUnavailable,
     Query,
     ReadScope,
     Sort,
@@ -197,6 +198,19 @@ def test_built_flag(index: CatalogIndex) -> None:
     assert not index.is_built()
     index.set_built()
     assert index.is_built()
+
+
+@pytest.mark.parametrize("text", [None, "nothing-matches-this"])
+def test_query_built_refuses_until_built(index: CatalogIndex, text: str | None) -> None:
+    index.upsert(entry("n", "a"))
+    index.upsert(entry("n", "b"))
+    query = Query("template", text=text, limit=1)
+    with pytest.raises(IndexUnavailable, match="empty or being rebuilt"):
+        index.query_built(query)
+    index.set_built()
+    assert index.query_built(query) == index.query(query)
+    if text is None:
+        assert [e.name for e in index.query_built(query).entries] == ["a"]
 
 
 def _writer(factory_name: str, tmp: str, worker: int) -> None:
