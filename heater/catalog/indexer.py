@@ -14,9 +14,11 @@ same listing as the updates made after each change.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -116,6 +118,9 @@ def fingerprint(git: pygit2.Repository, info: RepoInfo) -> Fingerprint:
 REBUILD_CHUNK = 64
 # Below this many repositories a rebuild reads in this process only.
 PARALLEL_REBUILD_FROM = 200
+# Chunks each reader process may read ahead of the writer: what waits in
+# memory is at most this many chunks of entries per process.
+READ_AHEAD = 4
 
 
 class Catalog:
@@ -241,20 +246,39 @@ class Catalog:
         elif problem is not None:
             log.warning("catalog index was %s: discarded, rebuilding it from the repositories",
                         problem)
-        repos = list(self.repos)
+        # In name order, the order of the listing (and of the SQLite index's
+        # ids): each new entry then goes after the last one, and a rebuild
+        # from scratch never has to renumber the entries written before it.
+        repos = sorted(self.repos, key=lambda repo: (repo.name, repo.namespace))
         workers = processes or os.cpu_count() or 1
         if progress is not None:
             progress.start(len(repos))
-        with _reader_pool(self, workers if len(repos) >= PARALLEL_REBUILD_FROM else 1) as run:
-            read = run(_read_entry, repos, progress.read if progress is not None else None)
-            self.index.upsert_many(entry for entry, _ in read if entry is not None)
-            for repo, (entry, _) in zip(repos, read, strict=True):
+        # Only a digest of each fingerprint is kept, and the entries stream
+        # from the readers to the index: memory stays bounded whatever the
+        # number of repositories.
+        seen: list[bytes] = []
+        gone: list[RepoId] = []
+
+        def entries(read: Iterable[tuple[Entry | None, Fingerprint]]) -> Iterator[Entry]:
+            for repo, (entry, fingerprint_read) in zip(repos, read, strict=True):
+                seen.append(_digest(fingerprint_read))
                 if entry is None:
-                    self.index.remove(repo.namespace, repo.name)
-            now = run(_current_fingerprint, repos, None)
-        for repo, (_, seen), current in zip(repos, read, now, strict=True):
-            if current != seen:
-                self.refresh(repo)
+                    gone.append(repo)
+                else:
+                    yield entry
+
+        with _reader_pool(self, workers if len(repos) >= PARALLEL_REBUILD_FROM else 1) as run:
+            self.index.upsert_many(
+                entries(run(_read_entry, repos, progress.read if progress is not None else None)))
+            for repo in gone:
+                self.index.remove(repo.namespace, repo.name)
+            # After every write: a repository that changed since it was read
+            # may have had its fresher entry overwritten by the one read here.
+            moved = [repo for repo, changed in zip(
+                repos, run(_moved, list(zip(repos, seen, strict=True)), None), strict=True)
+                if changed]
+        for repo in moved:
+            self.refresh(repo)
         present = {(repo.namespace, repo.name) for repo in repos}
         for namespace, name in self.index.keys() - present:
             self.index.remove(namespace, name)
@@ -298,12 +322,20 @@ def _read_entry(repo: RepoId) -> tuple[Entry | None, Fingerprint]:
     return _REBUILDING.read(repo)
 
 
-def _current_fingerprint(repo: RepoId) -> Fingerprint:
+def _digest(seen: Fingerprint) -> bytes:
+    """A short digest of a fingerprint (its parts are text, enums and
+    tuples of them, whose ``repr`` is stable across processes)."""
+    return hashlib.blake2b(repr(seen).encode(), digest_size=16).digest()
+
+
+def _moved(item: tuple[RepoId, bytes]) -> bool:
+    """Whether the repository's fingerprint is no longer the one read."""
     assert _REBUILDING is not None
-    return _REBUILDING.current_fingerprint(repo)
+    repo, seen = item
+    return _digest(_REBUILDING.current_fingerprint(repo)) != seen
 
 
-Runner = Callable[[Callable[[RepoId], T], list[RepoId], Callable[[], None] | None], list[T]]
+Runner = Callable[[Callable[[Any], T], list[Any], Callable[[], None] | None], Iterator[T]]
 
 
 class RebuildProgress(Protocol):
@@ -314,28 +346,45 @@ class RebuildProgress(Protocol):
     def read(self) -> None: ...
 
 
-def _counted(results: Iterable[T], each: Callable[[], None] | None) -> list[T]:
-    """``results`` as a list, calling ``each`` after each one."""
-    found = []
+def _counted(results: Iterable[T], each: Callable[[], None] | None) -> Iterator[T]:
+    """``results``, calling ``each`` after each one."""
     for result in results:
-        found.append(result)
+        yield result
         if each is not None:
             each()
-    return found
+
+
+def _map_chunk(function: Callable[[Any], T], items: list[Any]) -> list[T]:
+    return [function(item) for item in items]
+
+
+def _in_order(pool: Any, processes: int, function: Callable[[Any], T],
+              items: list[Any]) -> Iterator[T]:
+    """``function`` of each item, read in ``pool``, in order; at most
+    :data:`READ_AHEAD` chunks per process are read ahead of the consumer
+    (``Pool.imap`` would keep reading and queue every result)."""
+    pending: deque[Any] = deque()
+    for start in range(0, len(items), REBUILD_CHUNK):
+        pending.append(pool.apply_async(_map_chunk,
+                                        (function, items[start:start + REBUILD_CHUNK])))
+        if len(pending) >= processes * READ_AHEAD:
+            yield from pending.popleft().get()
+    while pending:
+        yield from pending.popleft().get()
 
 
 @contextmanager
 def _reader_pool(catalog: Catalog, processes: int) -> Iterator[Runner[Any]]:
     """Run a read over many repositories in ``processes`` forked processes
-    (here, when only one), results in order."""
+    (here, when only one), results in order, as they come."""
     global _REBUILDING
     _REBUILDING = catalog
     try:
         if processes <= 1:
-            yield lambda function, repos, each: _counted(map(function, repos), each)
+            yield lambda function, items, each: _counted(map(function, items), each)
             return
         with multiprocessing.get_context("fork").Pool(processes) as pool:
-            yield lambda function, repos, each: _counted(
-                pool.imap(function, repos, chunksize=REBUILD_CHUNK), each)
+            yield lambda function, items, each: _counted(
+                _in_order(pool, processes, function, items), each)
     finally:
         _REBUILDING = None

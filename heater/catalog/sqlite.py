@@ -450,8 +450,14 @@ def _unavailable(exc: sqlite3.Error) -> IndexUnavailable:
 def _upsert(conn: sqlite3.Connection, entry: Entry) -> None:
     document = json.dumps(entry.as_json(), sort_keys=True, separators=(",", ":"))
     shown = json.dumps(listing_document(entry), separators=(",", ":"))
-    row = conn.execute("SELECT id FROM entries WHERE namespace = ? AND name = ?",
+    row = conn.execute("SELECT id, document, shown FROM entries "
+                       "WHERE namespace = ? AND name = ?",
                        (entry.namespace, entry.name)).fetchone()
+    if row is not None and (row[1], row[2]) == (document, shown):
+        # The rest (the full-text columns) derives from the entry that the
+        # document holds whole: nothing to write, as for most entries when
+        # a rebuild repeats one.
+        return
     values = (entry.kind, entry.namespace, entry.name, int(entry.private),
               int(entry.deprecated), entry.created_at, entry.updated_at, document, shown)
     if row is None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pygit2
 import pytest
 
-from heater.catalog import indexer
+from heater.catalog import indexer, sqlite
 from heater.catalog.index import Entry, Query, ReadScope, listing_document
 from heater.catalog.indexer import Catalog, KindDocument
 from heater.catalog.sqlite import SqliteIndex
@@ -127,3 +130,59 @@ def test_kinds_come_from_their_extractor(store: RepositoryStore) -> None:
     found = catalog.index.query(Query("image", text="openssl")).entries
     assert [e.name for e in found] == ["img"]
     assert [e.name for e in everything(catalog)] == ["tpl"]
+
+
+def test_a_rebuild_from_scratch_never_renumbers(store: RepositoryStore,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read namespace by namespace, the same two names in 45 namespaces
+    # would be squeezed into one gap of ids until they were renumbered.
+    for i in range(45):
+        for name in ("a", "b"):
+            store.create(RepoId(f"n{i:02d}", name))
+
+    def renumber(_conn: object) -> None:
+        raise AssertionError("renumbered")
+
+    monkeypatch.setattr(sqlite, "_renumber", renumber)
+    catalog = catalog_of(store)
+    assert catalog.rebuild(processes=1) == 90
+    listed = catalog.index.query(Query("template", ReadScope(all_private=True), limit=500))
+    assert [(e.name, e.namespace) for e in listed.entries] == sorted(
+        (name, f"n{i:02d}") for i in range(45) for name in ("a", "b"))
+
+
+@pytest.mark.e2e  # starts processes
+def test_readers_stay_a_bounded_distance_ahead_of_the_writer(
+        store: RepositoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(60):
+        store.create(RepoId("n", f"t{i:02d}"))
+    monkeypatch.setattr(indexer, "PARALLEL_REBUILD_FROM", 0)
+    monkeypatch.setattr(indexer, "REBUILD_CHUNK", 2)
+    monkeypatch.setattr(indexer, "READ_AHEAD", 1)
+    read = multiprocessing.get_context("fork").Value("i", 0)  # counted in the readers
+    original_read = Catalog.read
+
+    def counted_read(self: Catalog, repo: RepoId) -> tuple[Entry | None, indexer.Fingerprint]:
+        with read.get_lock():
+            read.value += 1
+        return original_read(self, repo)
+
+    monkeypatch.setattr(Catalog, "read", counted_read)
+    catalog = catalog_of(store)
+    original_upsert_many = catalog.index.upsert_many
+    ahead: list[int] = []
+
+    def slow_writer(entries: Iterable[Entry]) -> None:
+        def watched() -> Iterator[Entry]:
+            for written, item in enumerate(entries, 1):
+                time.sleep(0.02)  # the readers are faster: they must wait
+                ahead.append(read.value - written)
+                yield item
+        original_upsert_many(watched())
+
+    monkeypatch.setattr(catalog.index, "upsert_many", slow_writer)
+    assert catalog.rebuild(processes=2) == 60
+    assert len(ahead) == 60 and len(everything(catalog)) == 60
+    # Two chunks queued (one per process) plus one being read by each
+    # process, beyond the chunk being written.
+    assert max(ahead) <= 2 * 2 + 2 * 2
