@@ -186,7 +186,7 @@ def test_delete_leaves_a_tombstone(server: Server, git: Git, ns: str, released: 
     gone = api(server, "POST", f"{ns}/app/versions/1.0.0/yank", admin, json={"reason": "r"})
     assert gone.status_code == 410
     tombstone = gone.json()["error"]["tombstone"]
-    assert tombstone["reason"] == "licence problem" and tombstone["by"].startswith("admin-")
+    assert tombstone["reason"] == "licence problem" and tombstone["by"]["name"].startswith("admin-")
 
     # Clones and pushes too, with the reason shown by git.
     clone = git.run("clone", f"{server.url}/{ns}/app.git", str(tmp_path / "c"), check=False)

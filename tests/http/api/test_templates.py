@@ -395,7 +395,8 @@ def test_deprecated_and_deleted(server: Server, git: Git, ns: str, tmp_path: Pat
     assert detail["deprecated"] == entries[1]["deprecated"]
     gone = api(server, "GET", f"/api/v1/templates/{ns}/gone")
     assert gone.status_code == 410
-    assert gone.json()["error"]["tombstone"] == tombstone
+    assert gone.json()["error"]["tombstone"] == {  # as every lifecycle state shows
+        "reason": "broken", "at": tombstone["at"], "by": {"name": "admin", "email": None}}
     assert api(server, "GET", f"/{ns}/gone/raw/main/template.yaml").status_code == 410
 
 
