@@ -79,6 +79,10 @@ class RepoId:
     namespace: str
     name: str
 
+    def as_json(self) -> dict[str, str]:
+        """The repository reference one resource gives of another (``RepoRef``)."""
+        return {"namespace": self.namespace, "name": self.name}
+
     def __post_init__(self) -> None:
         check_name(self.namespace, "namespace")
         check_name(self.name, "name")
@@ -89,6 +93,16 @@ class RepoId:
         if len(parts) != 2:
             raise InvalidName("repository", full, "expected <namespace>/<name>")
         return cls(parts[0], parts[1])
+
+    @classmethod
+    def from_json(cls, value: object, field: str) -> RepoId:
+        """A repository reference sent in a body as ``field``:
+        ``{"namespace": ..., "name": ...}`` and nothing else."""
+        if (not isinstance(value, dict) or set(value) != {"namespace", "name"}
+                or not all(isinstance(v, str) for v in value.values())):
+            raise InvalidValue(field, f"{field!r} must be a repository reference "
+                               '{"namespace": "...", "name": "..."}')
+        return cls(value["namespace"], value["name"])
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"

@@ -68,7 +68,7 @@ def seed(url: str, token: str) -> str:
             if error.code != 409:  # seeded by an earlier run: fine
                 raise
     build = str(json.loads(_call(url, token, "POST", f"/api/v1/images/{IMAGE}/builds",
-                                 MANIFEST))["id"])
+                                 MANIFEST))["build_id"])
     _call(url, token, "PUT", f"/api/v1/builds/{build}/file", b"\0" * 4096)
     return build
 

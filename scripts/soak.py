@@ -271,7 +271,7 @@ def seed_data(heater: Endpoint, token: str, scratch: Path, image_mib: int) -> st
           json.dumps({"version": VERSION, "ref": "main", "message": "soak"}).encode(),
           "application/json")
     build = json.loads(_send(heater, token, "POST", f"/api/v1/images/{IMAGE}/builds",
-                             json.dumps(MANIFEST).encode(), "application/json"))["id"]
+                             json.dumps(MANIFEST).encode(), "application/json"))["build_id"]
     _send(heater, token, "PUT", f"/api/v1/builds/{build}/file",
           os.urandom(image_mib * MiB), "application/octet-stream")
     return str(build)

@@ -195,7 +195,7 @@ def hide_commits(world: World, key: str, marker: str) -> dict[str, str]:
         unreachable = git("rev-parse", "HEAD")
     path = f"/api/v1/templates/{world.ns}/{name}/deprecation"
     _check(requests.put(world.url(path), headers=world.admin(), timeout=30,
-                        json={"message": f"{marker} for a while"}))
+                        json={"reason": f"{marker} for a while"}))
     _check(requests.delete(world.url(path), headers=world.admin(), timeout=30))
     return {"unreachable": unreachable, "lifecycle": world.rev(key, "refs/heater/lifecycle")}
 

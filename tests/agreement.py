@@ -87,12 +87,13 @@ def assert_index_agrees_with_git(server: Server, git: Git, ns: str, work: Path) 
             latest = _latest(refs)
             assert entry["latest_version"] == latest
             detail = _get(server, f"/api/v1/templates/{ns}/{name}", token)
-            assert detail["head_commit"] == head
+            at_main = _get(server, f"/api/v1/templates/{ns}/{name}", token, ref="main")
+            assert at_main["ref"]["commit"] == head
             assert detail["latest_version"] == latest
             assert detail["versions_count"] == sum(bool(_VERSION_TAG.match(r)) for r in refs)
         else:
             detail = _get(server, f"/api/v1/images/{ns}/{name}", token)
-            assert detail["commit"] == head
+            assert detail["ref"]["commit"] == head
             assert detail["manifest"] == json.loads((clone / "manifest.json").read_text())
     assert set(shown) <= set(repos)
     # The index holds nothing a rebuild from git would not.

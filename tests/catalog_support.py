@@ -3,7 +3,6 @@ repository through the real server, read the API."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from typing import Any
 import pygit2
 import requests
 
+from heater import clock
 from heater.repos.lifecycle import LIFECYCLE_REF, STATE_FILE
 from tests.conftest import Git, Server
 
@@ -77,4 +77,5 @@ def record_lifecycle(path: Path, state: dict[str, Any]) -> None:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
+    """The time now, as Heater writes times (RFC 3339, UTC, ``Z``)."""
+    return clock.now()

@@ -32,7 +32,7 @@ def queue_build(server: Server, token: str, image: str,
     response = requests.post(f"{server.url}/api/v1/images/{image}/builds", json=body,
                              headers=auth(token), timeout=30)
     assert response.status_code == 201, response.text
-    build_id = response.json()["id"]
+    build_id = response.json()["build_id"]
     assert isinstance(build_id, str)
     return build_id
 

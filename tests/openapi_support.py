@@ -15,6 +15,8 @@ from referencing.jsonschema import DRAFT202012
 from heater.http.api.openapi import document
 
 DOCUMENT_URI = "urn:heater:openapi"
+# Documents stored as sent (manifest.json), not shaped by the API.
+FILE_FORMATS = {"ImageManifest", "StoredManifest"}
 
 
 def _pointer(*parts: str) -> str:
@@ -67,5 +69,37 @@ def conforms(response: requests.Response, path: str, method: str | None = None) 
     if mimetype != "application/json":
         return None
     body = response.json()
-    _validate(body, f"{answer_pointer}{_pointer('content', mimetype, 'schema')}")
+    pointer = f"{answer_pointer}{_pointer('content', mimetype, 'schema')}"
+    _validate(body, pointer)
+    schema, _ = _follow({"$ref": "#" + pointer})
+    in_schema_order(body, schema, f"{method.upper()} {path}")
     return body
+
+
+def in_schema_order(instance: Any, schema: dict[str, Any], where: str) -> None:
+    """Assert that every object of ``instance`` lists its keys in the order
+    of the properties of its schema (the one key order of the API). A
+    manifest is kept as it was sent: its keys are the sender's order."""
+    schema, pointer = _follow(schema)
+    if pointer is not None and pointer.rsplit("/", 1)[-1] in FILE_FORMATS:
+        return
+    alternatives = schema.get("oneOf") or schema.get("anyOf")
+    if alternatives:
+        for alternative in alternatives:
+            option, _ = _follow(alternative)
+            if isinstance(instance, dict) and set(instance) <= set(option.get("properties", {})):
+                in_schema_order(instance, alternative, where)
+                return
+        return
+    properties = schema.get("properties")
+    if isinstance(instance, dict) and properties:
+        order = [key for key in properties if key in instance]
+        assert [key for key in instance if key in properties] == order, (where, list(instance))
+        for key in order:
+            in_schema_order(instance[key], properties[key], f"{where}.{key}")
+    elif isinstance(instance, dict) and isinstance(schema.get("additionalProperties"), dict):
+        for key, value in instance.items():
+            in_schema_order(value, schema["additionalProperties"], f"{where}.{key}")
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            in_schema_order(item, schema["items"], f"{where}[]")

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from heater.auth.tokens import Caller, Principal, Role
 from heater.errors import Forbidden, Gone, NotFound, Unauthenticated
 from heater.names import RepoId
+from heater.repos.lifecycle import event
 from heater.repos.store import Kind, RepoInfo, RepositoryNotFound
 
 Tombstone = Mapping[str, object]
@@ -44,8 +45,10 @@ class RepositoryGone(Gone):
     code = "repository_deleted"
 
     def __init__(self, repo: RepoId, record: Tombstone) -> None:
-        super().__init__(f"{repo} was deleted by {record.get('by')} at {record.get('at')}: "
-                         f"{record.get('reason')}", record=dict(record))
+        # The tombstone as every lifecycle state is shown (``Lifecycle``).
+        shown = event(dict(record)) or {}
+        super().__init__(f"{repo} was deleted by {record.get('by')} at {shown.get('at')}: "
+                         f"{record.get('reason')}", record=shown)
         self.repo = repo
 
 

@@ -31,7 +31,7 @@ def image_document(_git: pygit2.Repository, commit: pygit2.Commit | None) -> Kin
         keywords=tuple(normalise_keywords(os_values)),
         search_text=(*os_values, *names),
         summary={
-            "image_id": manifest.get("image_id"),
+            "build_id": manifest.get("image_id"),
             "status": manifest.get("status"),
             "os": manifest.get("os"),
             "disk_format": manifest.get("disk_format"),

@@ -109,6 +109,9 @@ class Entry:
     keywords: tuple[str, ...] = ()
     search_text: tuple[str, ...] = ()
     summary: Mapping[str, Any] = field(default_factory=dict)
+    # The deprecation as listings show it (``Deprecation``), replacement
+    # included: a listing hides it from callers who cannot read it.
+    deprecation: Mapping[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +121,7 @@ class Entry:
             "latest_version": self.latest_version, "description": self.description,
             "keywords": list(self.keywords), "search_text": list(self.search_text),
             "summary": dict(self.summary),
+            "deprecation": dict(self.deprecation) if self.deprecation is not None else None,
         }
 
     @classmethod
@@ -135,6 +139,7 @@ class Entry:
             keywords=tuple(data.get("keywords", ())),
             search_text=tuple(data.get("search_text", ())),
             summary=data.get("summary", {}),
+            deprecation=data.get("deprecation"),
         )
         return entry
 
@@ -145,12 +150,12 @@ def listing_document(entry: Entry) -> dict[str, Any]:
     return {
         "namespace": entry.namespace,
         "name": entry.name,
-        "kind": entry.kind,
+        "repository_kind": entry.kind,
+        "visibility": "private" if entry.private else "public",
         "description": entry.description,
         "keywords": list(entry.keywords),
         "latest_version": entry.latest_version,
-        "deprecated": entry.deprecated,
-        "visibility": "private" if entry.private else "public",
+        "deprecated": entry.deprecation,
         "created_at": entry.created_at,
         "updated_at": entry.updated_at,
         **entry.summary,

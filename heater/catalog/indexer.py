@@ -13,7 +13,6 @@ same listing as the updates made after each change.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import multiprocessing
@@ -29,10 +28,10 @@ import pygit2
 from heater.auth.tokens import Caller
 from heater.catalog.index import CatalogIndex, Entry, IndexUnavailable, Page, Query
 from heater.catalog.templates import read_metadata
-from heater.clock import utc_iso
+from heater.clock import to_utc, utc_iso
 from heater.git.objects import head_commit, peel_commit
 from heater.names import RepoId
-from heater.repos.lifecycle import read_state
+from heater.repos.lifecycle import deprecation, read_state
 from heater.repos.store import (
     Kind,
     RepoInfo,
@@ -88,11 +87,6 @@ def shown_commit(git: pygit2.Repository,
         if isinstance(commit, pygit2.Commit):
             return commit
     return head_commit(git)
-
-
-def to_utc(iso: str) -> str:
-    """An ISO 8601 time in UTC, so that times compare as text."""
-    return dt.datetime.fromisoformat(iso).astimezone(dt.UTC).isoformat()
 
 
 def updated_at(git: pygit2.Repository, versions: list[TaggedVersion], created: str) -> str:
@@ -162,6 +156,7 @@ class Catalog:
         return Entry(
             namespace=info.repo.namespace, name=info.repo.name, kind=info.kind.value,
             private=info.private, deprecated=state.deprecated is not None,
+            deprecation=deprecation(state.deprecated, lambda _name: True),
             created_at=created or updated, updated_at=updated,
             latest_version=str(best.version) if best else None,
             description=document.description, keywords=document.keywords,

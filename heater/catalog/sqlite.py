@@ -69,8 +69,8 @@ from heater.paths import sqlite_lock, sqlite_side_files
 # Raised whenever what the index holds changes, so that an old file is
 # rebuilt on start (3: image repositories are indexed too; 4: ids in name
 # order, filter tags in the full-text table, listing documents stored; 5: nested
-# templates' resource types are searched).
-SCHEMA_VERSION = 5
+# templates' resource types are searched; 6: the 1.0 vocabulary in listing documents).
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 30_000
 # A server starting while another process rebuilds the index waits for that
 # rebuild rather than repeating it; a rebuild of a large data directory takes

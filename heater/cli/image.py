@@ -95,10 +95,8 @@ def _image(text: str) -> str:
 
 
 def _build_id(entry: dict[str, Any] | None) -> str | None:
-    """The build a manifest, version or build entry names."""
-    if not entry:
-        return None
-    found = entry.get("build_id") or entry.get("image_id")
+    """The build an image detail, version or build entry names."""
+    found = entry.get("build_id") if entry else None
     return str(found) if found else None
 
 
@@ -130,14 +128,15 @@ def show(api: Client, args: argparse.Namespace) -> int:
     detail = api.json("GET", _image(args.image))
     manifest = detail.get("manifest") or {}
     versions = detail.get("versions") or []
+    ref = detail.get("ref") or {}
 
     def readable() -> str:
         head = fields([
             ("image", repo_name(detail)),
             ("visibility", detail.get("visibility")),
-            ("version", detail.get("version") or detail.get("latest_version")),
-            ("build", _build_id(manifest)),
-            ("commit", short(detail.get("commit"))),
+            ("version", ref.get("version") or detail.get("latest_version")),
+            ("build", _build_id(detail)),
+            ("commit", short(ref.get("commit"))),
             ("os", _os(manifest.get("os"))),
             ("format", manifest.get("disk_format")),
             ("size", _size(manifest.get("size"))),
@@ -177,7 +176,7 @@ def resolve_build(api: Client, target: str) -> str:
     name, _, version = target.partition(":")
     path = _image(name)
     if not version:
-        build = _build_id(api.json("GET", path).get("manifest"))
+        build = _build_id(api.json("GET", path))
         if build is None:
             raise ClientError(f"{name} has no build yet")
         return build
@@ -223,7 +222,7 @@ def publish(api: Client, args: argparse.Namespace) -> int:
     URL of the image (whose id is the build's)."""
     build = resolve_build(api, args.build)
     answer = api.json("POST", f"/api/v1/builds/{build}/publish")
-    return emit(args, answer, lambda: str(answer["published"]["glance"]["url"]))
+    return emit(args, answer, lambda: str(answer["published"]["glance_url"]))
 
 
 def delete(api: Client, args: argparse.Namespace) -> int:
@@ -251,7 +250,7 @@ def push(client: Client, image: RepoId, file: Path, manifest_path: Path,
         if size == 0:  # the server would refuse it and keep a build waiting for bytes
             raise ClientError(f"{file}: the file is empty; no image is 0 bytes long")
         created = client.json("POST", f"{API}/{repo_path(image)}/builds", manifest)
-        build_id = str(_build_id(created) or created["id"])
+        build_id = str(created["build_id"])
         digest = hashlib.sha256()
         try:
             status, body = client.upload(f"/api/v1/builds/{build_id}/file", source, size,

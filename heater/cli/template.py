@@ -59,7 +59,9 @@ def add_commands(commands: Any) -> None:
 
     deprecate = sub.add_parser("deprecate", parents=[remote], help="deprecate a template")
     deprecate.add_argument("repo", metavar="NS/NAME")
-    deprecate.add_argument("--message", help="why, and what to do instead")
+    # --message: the name before 1.0, when the API called the reason so.
+    deprecate.add_argument("--reason", "--message", dest="reason",
+                           help="why, and what to do instead")
     deprecate.add_argument("--replacement", metavar="NS/NAME", help="the template to use instead")
     deprecate.add_argument("--undo", action="store_true", help="take the deprecation back")
 
@@ -129,7 +131,7 @@ def show(api: Client, args: argparse.Namespace) -> int:
         ("keywords", detail.get("keywords")),
         ("entry point", detail.get("entrypoint")),
         ("parameters", params),
-        ("deprecated", deprecated.get("message") if isinstance(deprecated, dict) else None),
+        ("deprecated", deprecated.get("reason") if isinstance(deprecated, dict) else None),
         ("problems", detail.get("problems")),
         ("clone", detail.get("clone_url")),
     ]
@@ -148,7 +150,7 @@ def _yank_state(version: dict[str, Any]) -> str:
     yanked = version.get("yanked")
     if not yanked:
         return ""
-    reason = yanked.get("reason") if isinstance(yanked, dict) else version.get("yank_reason")
+    reason = yanked.get("reason") if isinstance(yanked, dict) else None
     return f"yanked: {reason}" if reason else "yanked"
 
 
@@ -176,10 +178,10 @@ def deprecate(api: Client, args: argparse.Namespace) -> int:
         state = api.json("DELETE", path)
         return emit(args, state, lambda: f"{args.repo} is no longer deprecated")
     body: dict[str, object] = {}
-    if args.message:
-        body["message"] = args.message
-    if args.replacement:
-        body["replacement"] = str(RepoId.parse(args.replacement))
+    if args.reason:
+        body["reason"] = args.reason
+    if args.replacement:  # NS/NAME on the command line, a RepoRef in the body
+        body["replacement"] = RepoId.parse(args.replacement).as_json()
     state = api.json("PUT", path, body)
     return emit(args, state, lambda: f"{args.repo} deprecated"
                 + (f" in favour of {args.replacement}" if args.replacement else ""))

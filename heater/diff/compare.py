@@ -218,8 +218,8 @@ class RefComparison:
         listed = next((i for i, f in enumerate(text.files) if f.cut == "diff_too_large"),
                       len(text.files))
         return {
-            "from": _ref_json(self.old),
-            "to": _ref_json(self.new),
+            "from": self.old.as_json(),
+            "to": self.new.as_json(),
             "verdict": str(self.comparison.verdict),
             "version_check": check.as_json() if check else None,
             "truncated": text.truncated,
@@ -230,11 +230,6 @@ class RefComparison:
             "files_omitted": len(text.files) - listed,
             "semantic": [f.as_json() for f in self.comparison.files],
         }
-
-
-def _ref_json(resolved: Resolved) -> dict[str, Any]:
-    return {"ref": resolved.ref, "kind": resolved.kind, "commit": resolved.sha,
-            "version": str(resolved.version.version) if resolved.version else None}
 
 
 def compare_refs(git: pygit2.Repository, old_ref: str, new_ref: str, *,

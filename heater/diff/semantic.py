@@ -113,7 +113,7 @@ class FileSummary:
                 for e in self.entries if e.change == change for c in e.causes]
 
     def as_json(self) -> dict[str, Any]:
-        return {"path": self.path, "old_path": self.old_path, "kind": self.kind,
+        return {"path": self.path, "old_path": self.old_path, "file_kind": self.kind,
                 "role": self.role, "impact": str(self.impact),
                 "entries": [e.as_json() for e in self.entries],
                 "replaced": self.causes("replaced"), "refused": self.causes("refused")}

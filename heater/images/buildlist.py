@@ -17,14 +17,14 @@ from typing import Any
 
 import pygit2
 
-from heater.clock import utc_iso
+from heater.clock import to_utc, utc_iso
 from heater.errors import decode_marker, encode_marker
-from heater.images import repository
+from heater.images import lookup, repository
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
 from heater.repos.versions import list_versions
 
 _MARKER_RE = re.compile(
-    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d)\|"
+    r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\|"
     r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
@@ -58,7 +58,8 @@ def list_builds(git: pygit2.Repository, queued: Iterable[BuildRecord], store: Bu
     after = _decode(marker) if marker else None
     found = _from_git(git, store)
     known = {f.build_id for f in found}
-    found += [_Found(r.id, r.created_at, r, None, None) for r in queued if r.id not in known]
+    found += [_Found(r.id, to_utc(r.created_at), r, None, None)
+              for r in queued if r.id not in known]
     found.sort(key=lambda f: f.key, reverse=True)
     if after is not None:
         found = [f for f in found if f.key < after]
@@ -88,7 +89,9 @@ def _from_git(git: pygit2.Repository, store: BuildStore) -> list[_Found]:
             record: BuildRecord | None = store.get(build_id)
         except BuildNotFound:  # known to git alone (a store restored from an older backup)
             record = None
-        created = record.created_at if record is not None else utc_iso(build_commit.commit_time)
+        # One form of time, so that times of every age order as text.
+        created = (to_utc(record.created_at) if record is not None
+                   else utc_iso(build_commit.commit_time))
         found.append(_Found(build_id, created, record, build_commit, newest[build_id]))
     return found
 
@@ -101,21 +104,23 @@ def _entry(found: _Found, tags: dict[str, str]) -> dict[str, Any]:
         version = found.record.manifest.get("version")
         return {"build_id": found.build_id, "status": Status.QUEUED.value,
                 "version": version if isinstance(version, str) else None, "commit": None,
-                "size": None, "created_at": found.created_at, "deleted": None}
+                "last_commit": None, "size": None, "deleted": None,
+                "created_at": found.created_at}
     manifest = repository.manifest_of(found.build_commit) or {}
     newest = (repository.manifest_of(found.newest_commit) or {}
               if found.newest_commit.id != found.build_commit.id else manifest)
-    deleted = None
-    status = Status.ACTIVE.value
-    if newest.get("status") == Status.DELETED.value:
-        status = Status.DELETED.value
-        deleted = {"reason": None, "at": newest.get("deleted_at"),
-                   "by": {"name": newest.get("deleted_by"), "email": None}}
-    size = manifest.get("size")
     sha = str(found.build_commit.id)
+    # As GET /api/v1/builds/<id> shows it: a deleted build's commit is its
+    # tombstone's, the build's own is its last_commit.
+    commit, last_commit, status, deleted = sha, None, Status.ACTIVE.value, None
+    if newest.get("status") == Status.DELETED.value:
+        commit, last_commit = str(found.newest_commit.id), sha
+        status, deleted = Status.DELETED.value, lookup.deletion(newest)
+    size = manifest.get("size")
     return {"build_id": found.build_id, "status": status, "version": tags.get(sha),
-            "commit": sha, "size": size if isinstance(size, int) else None,
-            "created_at": found.created_at, "deleted": deleted}
+            "commit": commit, "last_commit": last_commit,
+            "size": size if isinstance(size, int) else None, "deleted": deleted,
+            "created_at": found.created_at}
 
 
 def _marker(key: tuple[str, str]) -> str:

@@ -11,6 +11,7 @@ import pygit2
 from heater.images import repository
 from heater.images.builds import Status
 from heater.names import is_uuid
+from heater.repos.lifecycle import event
 from heater.repos.resolve import LATEST, UnknownRef, resolve
 from heater.repos.versions import TaggedVersion, Version, find_version, list_versions
 
@@ -28,6 +29,13 @@ class ManifestAt:
     commit: str
     manifest: dict[str, Any]
     version: str | None
+    # The ref resolved (``Ref``); a build id asked for shows as its commit.
+    resolved: dict[str, str | None]
+
+    @property
+    def build_id(self) -> str | None:
+        build_id = self.manifest.get("image_id")
+        return build_id if isinstance(build_id, str) else None
 
 
 class UnknownBuild(UnknownRef):
@@ -47,14 +55,17 @@ def manifest_at(git: pygit2.Repository, ref: str) -> ManifestAt:
         if found is None:
             raise UnknownBuild(ref)
         commit, manifest = found.build.sha, found.build.manifest
+        shown: dict[str, str | None] = {"requested": ref, "kind": "commit", "name": None,
+                                        "commit": commit, "version": None}
     else:
         resolved = resolve(git, ref)
         read = repository.manifest_of(resolved.commit)
         if read is None:
             raise NoManifest(ref)
-        commit, manifest = resolved.sha, read
+        commit, manifest, shown = resolved.sha, read, resolved.as_json()
     tagged = next((v for v in list_versions(git) if v.commit == commit), None)
-    return ManifestAt(ref, commit, manifest, str(tagged.version) if tagged else None)
+    version = str(tagged.version) if tagged else None
+    return ManifestAt(ref, commit, manifest, version, {**shown, "version": version})
 
 
 def current(git: pygit2.Repository) -> ManifestAt | None:
@@ -68,7 +79,7 @@ def current(git: pygit2.Repository) -> ManifestAt | None:
 
 def versions(git: pygit2.Repository) -> list[dict[str, object]]:
     """Every version, newest first, with the build it names and that
-    build's status: ``active``, or ``deleted`` with ``deleted_at`` (the tag
+    build's status: ``active``, or ``deleted`` with ``deleted`` (the tag
     still names the commit that recorded the build; the version is yanked,
     see :meth:`heater.images.service.Images.delete`)."""
     deleted = repository.deleted_builds(git)
@@ -88,10 +99,16 @@ def _version_entry(git: pygit2.Repository, tagged: TaggedVersion,
     entry = tagged.as_json()
     commit = git.get(tagged.commit)
     manifest = repository.manifest_of(commit) if isinstance(commit, pygit2.Commit) else None
-    image_id = manifest.get("image_id") if manifest else None
-    tombstone = deleted.get(image_id) if isinstance(image_id, str) else None
-    entry["image_id"] = image_id
+    build_id = manifest.get("image_id") if manifest else None
+    tombstone = deleted.get(build_id) if isinstance(build_id, str) else None
+    entry["build_id"] = build_id
     entry["status"] = (Status.DELETED.value if tombstone
                        else manifest.get("status") if manifest else None)
-    entry["deleted_at"] = tombstone.manifest.get("deleted_at") if tombstone else None
+    entry["deleted"] = deletion(tombstone.manifest) if tombstone else None
     return entry
+
+
+def deletion(tombstone: dict[str, Any]) -> dict[str, Any] | None:
+    """How a build was deleted (``Lifecycle``), from its tombstone manifest."""
+    return event({"reason": None, "at": tombstone.get("deleted_at"),
+                  "by": tombstone.get("deleted_by")})

@@ -20,7 +20,7 @@ from typing import Any
 
 import pygit2
 
-from heater.clock import now
+from heater.clock import now, to_utc
 from heater.errors import AlreadyDone
 from heater.git.command import GitFailed, run_git
 from heater.git.identity import signature
@@ -37,6 +37,22 @@ class AlreadyPublished(AlreadyDone):
         super().__init__(f"build {build_id} is published to Glance already")
         self.build_id = build_id
         self.record = record
+
+
+def as_json(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored publication (a deleted build's tombstone adds
+    ``glance.deleted``) as the API shows it (``Publication``): the Glance
+    image's id is the build's, so only its URL is shown."""
+    if record is None:
+        return None
+    glance = record.get("glance")
+    glance = glance if isinstance(glance, dict) else {}
+    deleted = glance.get("deleted")
+    by = record.get("by")
+    return {"glance_url": glance.get("url"),
+            "at": to_utc(at) if isinstance(at := record.get("at"), str) else None,
+            "by": by if isinstance(by, dict) else None,
+            "glance_image_deleted": deleted if isinstance(deleted, bool) else None}
 
 
 def read(git: pygit2.Repository, build_id: str) -> dict[str, Any] | None:

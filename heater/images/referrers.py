@@ -35,7 +35,7 @@ class Referrer:
     where: str  # e.g. "parameters.image.default", "resources.server.properties.image"
 
     def as_json(self) -> dict[str, object]:
-        return {"template": {"namespace": self.template.namespace, "name": self.template.name},
+        return {"repository": self.template.as_json(),
                 "version": self.version, "commit": self.commit, "path": self.path,
                 "where": self.where}
 

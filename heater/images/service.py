@@ -25,10 +25,10 @@ from typing import Any
 from heater.auth.policy import WrongKind, require_role
 from heater.auth.tokens import Caller, Role
 from heater.blobs import BlobReader, BlobStore
-from heater.clock import now
+from heater.clock import now, to_utc
 from heater.errors import AlreadyDone, Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
-from heater.git.identity import signature
+from heater.git.identity import actor, signature
 from heater.images import lookup, publication, referrers, repository, schema
 from heater.images.buildlist import BuildsPage, list_builds
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
@@ -47,11 +47,12 @@ from heater.observe.metrics import blob_errors, metrics
 from heater.registry import Registry
 from heater.repos import lifecycle_actions
 from heater.repos.browse import default_branch
-from heater.repos.lifecycle import hide_replacement
+from heater.repos.lifecycle import deprecation
 from heater.repos.lifecycle_actions import LifecycleConflict, VersionNotFound
+from heater.repos.resolve import LATEST
 from heater.repos.service import Body, Repositories
 from heater.repos.store import Kind, RepoInfo, RepositoryExists, RepositoryNotFound, Visibility
-from heater.repos.versions import Version
+from heater.repos.versions import Version, latest
 from heater.repos.view import RepoView
 
 log = logging.getLogger(__name__)
@@ -172,18 +173,43 @@ class Build:
         return hashes.get("sha256") if isinstance(hashes, dict) else None
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "status": self.status.value,
-            "image": str(self.repo),
-            "commit": self.commit,
-            "version": self.version,
-            "size": self.size,
-            "hashes": self.manifest.get("hashes"),
-            "created_at": self.created_at,
-            "published": self.published,
-            "manifest": self.manifest,
-        }
+        """The build as the API shows it (``Build``); ``upload_url`` is the
+        web layer's to fill in while it is queued."""
+        return build_json(self.id, self.repo, self.status, self.version, self.commit, None,
+                          self.manifest, None, self.published, self.created_at)
+
+
+def build_json(build_id: str, repo: RepoId, status: Status, version: str | None,
+               commit: str | None, last_commit: str | None, manifest: dict[str, Any],
+               deleted: dict[str, Any] | None, published: dict[str, Any] | None,
+               created_at: str | None) -> dict[str, object]:
+    """A build, live or deleted, in the one shape (``Build``)."""
+    size = manifest.get("size") if status is not Status.QUEUED else None
+    return {
+        "build_id": build_id,
+        "image": repo.as_json(),
+        "status": status.value,
+        "version": version,
+        "commit": commit,
+        "last_commit": last_commit,
+        "size": size if isinstance(size, int) else None,
+        "hashes": manifest.get("hashes") if status is not Status.QUEUED else None,
+        "deleted": deleted,
+        "published": publication.as_json(published),
+        "created_at": to_utc(created_at) if created_at else None,
+        "upload_url": None,
+        "manifest": manifest,
+    }
+
+
+def _cancelled(record: BuildRecord, at: str | None = None,
+               by: str | None = None) -> dict[str, object]:
+    """The tombstone of a build deleted while queued (when and by whom is
+    known only to the deletion's own answer)."""
+    deleted = {"reason": "cancelled before its upload", "at": at,
+               "by": actor(by) if by is not None else None}
+    return build_json(record.id, record.repo, Status.DELETED, _version(record.manifest), None,
+                      None, record.manifest, deleted, None, record.created_at)
 
 
 @dataclass(frozen=True)
@@ -193,8 +219,30 @@ class ImageDetail:
     info: RepoInfo
     current: ManifestAt | None   # the manifest at ``latest``
     versions: list[dict[str, object]]
-    deprecated: dict[str, Any] | None
+    latest_version: str | None
+    deprecated: dict[str, Any] | None   # as :func:`heater.repos.lifecycle.deprecation` shows it
     default_branch: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The image as the API shows it (``ImageDetail``); ``clone_url`` is
+        the web layer's to fill in."""
+        info, shown = self.info, self.current
+        return {
+            "namespace": info.repo.namespace,
+            "name": info.repo.name,
+            "repository_kind": info.kind.value,
+            "visibility": info.visibility.value,
+            "latest_version": self.latest_version,
+            "deprecated": self.deprecated,
+            "deleted": None,  # a deleted image answers 410 instead
+            "created_at": to_utc(info.created_at) if info.created_at else None,
+            "clone_url": None,
+            "default_branch": self.default_branch,
+            "ref": {**shown.resolved, "requested": LATEST} if shown else None,
+            "build_id": shown.build_id if shown else None,
+            "manifest": shown.manifest if shown else None,
+            "versions": self.versions,
+        }
 
 
 def _version(manifest: dict[str, Any]) -> str | None:
@@ -218,7 +266,7 @@ class Images:
     # -- create ------------------------------------------------------------
 
     def create_build(self, caller: Caller, repo: RepoId, body: object,
-                     visibility: Visibility | None = None) -> BuildRecord:
+                     visibility: Visibility | None = None) -> Build:
         """Validate the manifest and queue a build; the image repository is
         created by its first build, with ``visibility`` (public by default).
         A ``visibility`` given for an existing image must be the one it has
@@ -250,7 +298,8 @@ class Images:
                              _who(caller))
         self.builds.add(record)
         self.registry.record(caller, "queue_build", repo, {"build": record.id})
-        return record
+        return Build(record.id, repo, Status.QUEUED, record.manifest, None,
+                     _version(record.manifest), record.created_at)
 
     # -- read --------------------------------------------------------------
 
@@ -260,10 +309,11 @@ class Images:
 
     def _detail(self, caller: Caller, repo: RepoId) -> ImageDetail:
         with self.registry.view(caller, repo, Kind.IMAGE) as view:
-            deprecated = hide_replacement(view.state.deprecated,
-                                          self.repositories.visible(caller))
+            deprecated = deprecation(view.state.deprecated, self.repositories.visible(caller))
+            best = latest(view.versions)
             return ImageDetail(view.info, lookup.current(view.git), lookup.versions(view.git),
-                               deprecated, default_branch(view.git))
+                               str(best.version) if best else None, deprecated,
+                               default_branch(view.git))
 
     def versions(self, caller: Caller, repo: RepoId) -> list[dict[str, object]]:
         with self.registry.view(caller, repo, Kind.IMAGE) as view:
@@ -327,16 +377,18 @@ class Images:
         private = view.info.private
         if found is None:
             if record.status is Status.DELETED:  # cancelled before any upload
-                raise BuildDeleted(record.id, {"image_id": record.id, "status": "deleted",
-                                               "uploaded": False})
+                raise BuildDeleted(record.id, _cancelled(record))
             return Build(record.id, record.repo, Status.QUEUED, record.manifest, None,
                          _version(record.manifest), record.created_at, private)
         latest = found.latest.manifest
-        if latest.get("status") == Status.DELETED.value:
-            raise BuildDeleted(record.id, {**latest, "commit": found.latest.sha,
-                                           "build_commit": found.build.sha})
         version = next((str(v.version) for v in view.versions
                         if v.commit == found.build.sha), None)
+        if latest.get("status") == Status.DELETED.value:
+            published = latest.get("published")
+            raise BuildDeleted(record.id, build_json(
+                record.id, record.repo, Status.DELETED, version, found.latest.sha,
+                found.build.sha, latest, lookup.deletion(latest),
+                published if isinstance(published, dict) else None, record.created_at))
         return Build(record.id, record.repo, Status.ACTIVE, latest, found.build.sha,
                      version, record.created_at, private,
                      publication.read(view.git, record.id))
@@ -443,8 +495,7 @@ class Images:
                 raise BuildAlreadyDeleted(record.id, gone.record) from None
             if current.status is Status.QUEUED:
                 self.builds.set_status(record.id, Status.DELETED)
-                return {"image_id": record.id, "status": "deleted", "uploaded": False,
-                        "deleted_at": now(), "deleted_by": _who(caller)}
+                return _cancelled(record, now(), _who(caller))
             published = self._unpublish(current, delete_published)
             with self.registry.change(record.repo, caller, "delete_build") as change:
                 change.details["build"] = record.id
@@ -459,7 +510,9 @@ class Images:
                                                  signature(_who(caller)))
                 self.blobs.delete(record.id)
                 self.builds.set_status(record.id, Status.DELETED)
-        return {**tombstone, "commit": sha, "build_commit": current.commit}
+        return build_json(record.id, record.repo, Status.DELETED, current.version, sha,
+                          current.commit, tombstone, lookup.deletion(tombstone), published,
+                          record.created_at)
 
     def _unpublish(self, build: Build, delete: bool) -> dict[str, Any] | None:
         """The build's publication as its tombstone reports it, with

@@ -17,14 +17,15 @@ longer name wins; a commit SHA always reaches the other.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pygit2
 
+from heater.clock import utc_iso
 from heater.errors import InvalidInput, NotFound
+from heater.git.identity import actor
 from heater.git.objects import peel_commit
 from heater.git.trees import FileNotInTree
 from heater.names import RepoId, check_repo_path, check_short_ref
@@ -195,24 +196,15 @@ def tags(git: pygit2.Repository) -> list[dict[str, object]]:
             "name": short,
             "commit": str(commit.id),
             "version": str(version) if version is not None else None,
-            "tagger": _actor(tagger) if tagger is not None else None,
+            "tagger": actor(tagger) if tagger is not None else None,
             "message": annotated.message if annotated is not None else None,
-            "created_at": _time(tagger) if tagger is not None else None,
+            "created_at": utc_iso(tagger.time) if tagger is not None else None,
         })
     versions = [tag for tag in found if tag["version"] is not None]
     versions.sort(key=lambda tag: Version.parse(str(tag["name"])), reverse=True)
     others = sorted((tag for tag in found if tag["version"] is None),
                     key=lambda tag: str(tag["name"]))
     return versions + others
-
-
-def _actor(sig: pygit2.Signature) -> dict[str, str | None]:
-    return {"name": sig.name, "email": sig.email or None}
-
-
-def _time(sig: pygit2.Signature) -> str:
-    when = dt.datetime.fromtimestamp(sig.time, dt.UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Browse:

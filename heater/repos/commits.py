@@ -7,14 +7,15 @@ when the branch moves meanwhile.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import pygit2
 
+from heater.clock import utc_iso
 from heater.errors import InvalidMarker, decode_marker, encode_marker
+from heater.git.identity import actor
 from heater.repos.reachability import reachable
 
 _MARKER_RE = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64}):(\d{1,9})$")
@@ -26,19 +27,16 @@ class HistoryPage:
     next_marker: str | None
 
 
-def _person(signature: pygit2.Signature) -> dict[str, str]:
-    tz = dt.timezone(dt.timedelta(minutes=signature.offset))
-    return {"name": signature.name, "email": signature.email,
-            "date": dt.datetime.fromtimestamp(signature.time, tz).isoformat()}
-
-
 def commit_json(commit: pygit2.Commit) -> dict[str, Any]:
+    """A commit as the API shows it (``Commit``)."""
     return {
-        "sha": str(commit.id),
-        "message": commit.message,
-        "author": _person(commit.author),
-        "committer": _person(commit.committer),
+        "commit": str(commit.id),
         "parents": [str(p) for p in commit.parent_ids],
+        "author": actor(commit.author),
+        "authored_at": utc_iso(commit.author.time),
+        "committer": actor(commit.committer),
+        "created_at": utc_iso(commit.committer.time),
+        "message": commit.message,
     }
 
 

@@ -9,11 +9,13 @@ whose message says why, so ``git log`` of that ref is the audit trail.
 ``state.json``::
 
     {"yanked":     {"1.2.0": {"reason": "...", "by": "...", "at": "..."}},
-     "deprecated": {"message": "...", "replacement": "ns/name" | null,
+     "deprecated": {"reason": "...", "replacement": "ns/name" | null,
                     "by": "...", "at": "..."} | null,
      "deleted":    {"reason": "...", "by": "...", "at": "..."} | null}
 
-Keys of ``yanked`` are versions in canonical form (``str(Version)``, no ``v``).
+Keys of ``yanked`` are versions in canonical form (``str(Version)``, no ``v``);
+``by`` is a token's name. A deprecation recorded before 1.0 says
+``message`` for ``reason``. The API shows records as :func:`event` makes them.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from typing import Any
 
 import pygit2
 
-from heater.clock import utc_iso
+from heater.clock import to_utc, utc_iso
 from heater.errors import Conflict
 from heater.git.command import GitFailed, run_git
-from heater.git.identity import signature
+from heater.git.identity import actor, signature
 from heater.git.objects import ZERO_OID
+from heater.names import RepoId
 
 LIFECYCLE_REF = "refs/heater/lifecycle"
 STATE_FILE = "state.json"
@@ -68,16 +71,37 @@ Visible = Callable[[str], bool]
 REPLACED_BY = "Replaced by "
 
 
-def hide_replacement(deprecated: dict[str, Any] | None,
-                     visible: Visible) -> dict[str, Any] | None:
-    """A deprecation record as shown to a caller: a replacement the caller
-    cannot read (since made private, deleted, or never readable) is null."""
-    if deprecated is None:
+def event(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored yank or deletion as the API shows a lifecycle state
+    (``Lifecycle``): ``{"reason", "at", "by": Actor}``, or None."""
+    if record is None:
         return None
-    replacement = deprecated.get("replacement")
-    if isinstance(replacement, str) and not visible(replacement):
-        return {**deprecated, "replacement": None}
-    return deprecated
+    reason = record.get("reason", record.get("message"))
+    at = record.get("at")
+    return {"reason": reason if isinstance(reason, str) else None,
+            "at": to_utc(at) if isinstance(at, str) else None,
+            "by": actor(str(record.get("by")))}
+
+
+def deprecation(record: dict[str, Any] | None, visible: Visible) -> dict[str, Any] | None:
+    """A stored deprecation as shown to a caller (``Deprecation``): a
+    replacement the caller cannot read (since made private, deleted, or
+    never readable) is null."""
+    shown = event(record)
+    if shown is None or record is None:
+        return None
+    replacement = record.get("replacement")
+    shown["replacement"] = (RepoId.parse(replacement).as_json()
+                            if isinstance(replacement, str) and visible(replacement) else None)
+    return shown
+
+
+def state_json(state: LifecycleState, visible: Visible) -> dict[str, Any]:
+    """A repository's lifecycle state as a caller sees it (``LifecycleState``)."""
+    return {"deprecated": deprecation(state.deprecated, visible),
+            "deleted": event(state.deleted),
+            "yanked_versions": {version: event(record)
+                                for version, record in state.yanked.items()}}
 
 
 def read_state(git: pygit2.Repository) -> LifecycleState:
@@ -141,19 +165,19 @@ def write_state(git: pygit2.Repository, change: Change, who: str) -> LifecycleSt
 
 
 def history(git: pygit2.Repository, visible: Visible,
-            limit: int = 100) -> list[dict[str, str]]:
+            limit: int = 100) -> list[dict[str, Any]]:
     """The recorded changes, newest first: who, when and what (the audit
     trail), naming only replacements the caller can read (``visible``)."""
     reference = git.references.get(LIFECYCLE_REF)
     if reference is None:
         return []
-    found: list[dict[str, str]] = []
+    found: list[dict[str, Any]] = []
     for commit in git.walk(reference.target, pygit2.enums.SortMode.TOPOLOGICAL):
         if len(found) >= limit:
             break
         when = utc_iso(commit.author.time)
         lines = [line for line in commit.message.strip().splitlines()
                  if not (line.startswith(REPLACED_BY) and not visible(line[len(REPLACED_BY):]))]
-        found.append({"commit": str(commit.id), "by": commit.author.name, "at": when,
+        found.append({"commit": str(commit.id), "at": when, "by": actor(commit.author.name),
                       "message": "\n".join(lines).strip()})
     return found

@@ -107,9 +107,7 @@ def check_replacement(repo: RepoInfo, replacement: object, lookup: Lookup) -> st
     name of a private repository)."""
     if replacement is None:
         return None
-    if not isinstance(replacement, str):
-        raise InvalidValue("replacement", "'replacement' must be a string <namespace>/<name>")
-    successor = str(RepoId.parse(replacement))
+    successor = str(RepoId.from_json(replacement, "replacement"))
     if successor == str(repo.repo):
         raise BadReplacement(successor, "a repository cannot replace itself")
     info = lookup(successor)
@@ -123,14 +121,14 @@ def check_replacement(repo: RepoInfo, replacement: object, lookup: Lookup) -> st
     return successor
 
 
-def deprecate(git: pygit2.Repository, repo: RepoInfo, message: object, replacement: object,
+def deprecate(git: pygit2.Repository, repo: RepoInfo, reason: object, replacement: object,
               who: str, lookup: Lookup) -> dict[str, Any]:
     """Flag the whole repository deprecated, optionally naming the
     repository that replaces it (checked by :func:`check_replacement`).
     Deprecating it again is refused (undo it first to change the message)."""
-    text = check_text(message, "message")
+    text = check_text(reason, "reason")
     successor = check_replacement(repo, replacement, lookup)
-    record = {"message": text, "replacement": successor, "by": who, "at": now()}
+    record = {"reason": text, "replacement": successor, "by": who, "at": now()}
 
     def change(state: LifecycleState) -> str:
         if state.deprecated is not None:

@@ -43,6 +43,8 @@ from heater.repos.versions import (
 LATEST = "latest"
 _HEX_RE = re.compile(r"^[0-9a-f]{4,64}$")
 _REF_KINDS = (("refs/heads/", "branch"), ("refs/tags/", "tag"))
+# How each way of resolving shows as a ref's kind.
+_SHOWN_KIND = {"latest": "tag", "version": "tag", "sha": "commit"}
 
 
 class UnknownRef(NotFound):
@@ -84,6 +86,19 @@ class Resolved:
     def full_sha(self) -> bool:
         """True when the ref was the commit's (or its tag's) full SHA."""
         return self.kind == "sha" and len(self.ref) == len(self.sha)
+
+    def as_json(self) -> dict[str, str | None]:
+        """The resolved ref as the API shows it (``Ref``): what was asked
+        for, the kind of ref it named (``branch``, ``tag`` or ``commit``:
+        ``latest`` and a version are tags), the branch or tag name, the
+        commit, and the version of that tag."""
+        kind = _SHOWN_KIND.get(self.kind, self.kind)
+        if self.version is not None:
+            name: str | None = self.version.tag
+        else:
+            name = self.ref if kind in ("branch", "tag") else None
+        return {"requested": self.ref, "kind": kind, "name": name, "commit": self.sha,
+                "version": str(self.version.version) if self.version else None}
 
     @property
     def immutable(self) -> bool:

@@ -24,7 +24,7 @@ from heater.errors import MissingField
 from heater.names import RepoId
 from heater.registry import Registry
 from heater.repos import lifecycle, lifecycle_actions
-from heater.repos.lifecycle import LifecycleState, Visible, hide_replacement, write_state
+from heater.repos.lifecycle import LifecycleState, Visible, write_state
 from heater.repos.store import Kind, Visibility, parse_visibility
 from heater.repos.view import RepoView
 
@@ -68,11 +68,12 @@ class Repositories:
                 view.git, version, who))
 
     def deprecate(self, caller: Caller, repo: RepoId, body: Body) -> dict[str, Any]:
-        """Deprecate, with a ``message`` and maybe a ``replacement``."""
+        """Deprecate, with a ``reason`` and maybe a ``replacement`` (a
+        repository reference of the same kind)."""
         with self.writable(caller, repo) as (view, who):
             fields = body()
             return self._act(view, caller, "deprecate", lambda: lifecycle_actions.deprecate(
-                view.git, view.info, fields.get("message"), fields.get("replacement"), who,
+                view.git, view.info, fields.get("reason"), fields.get("replacement"), who,
                 lambda other: self.registry.sees(caller, other)))
 
     def undeprecate(self, caller: Caller, repo: RepoId) -> dict[str, Any]:
@@ -138,9 +139,7 @@ class Repositories:
 
     @staticmethod
     def _state(view: RepoView, visible: Visible) -> dict[str, Any]:
-        state = view.state
-        return {**state.as_json(),
-                "deprecated": hide_replacement(state.deprecated, visible)}
+        return lifecycle.state_json(view.state, visible)
 
 
 def _recording(old: Visibility, new: Visibility) -> lifecycle.Change:

@@ -9,7 +9,6 @@ Heater shows or stores one; a tag Heater makes is always :func:`tag_name`'s
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +17,11 @@ from typing import Any
 
 import pygit2
 
+from heater.clock import utc_iso
 from heater.errors import Conflict, InvalidValue
+from heater.git.identity import actor
 from heater.git.objects import peel_commit
-from heater.repos.lifecycle import read_state
+from heater.repos.lifecycle import event, read_state
 
 # semver.org 2.0.0, with an optional leading "v"; \Z, since $ also matches
 # before a trailing newline.
@@ -125,23 +126,27 @@ class TaggedVersion:
     version: Version
     tag: str
     commit: str
-    tagger: str | None
+    # An annotated tag's tagger (Actor), None for a lightweight tag.
+    tagger: dict[str, str | None] | None
     created_at: str | None
     message: str | None
-    yanked: bool = False
-    yank_reason: str | None = field(default=None)
+    # How the version was yanked (the lifecycle record), if it was.
+    yank: Mapping[str, Any] | None = field(default=None)
+
+    @property
+    def yanked(self) -> bool:
+        return self.yank is not None
 
     def as_json(self) -> dict[str, object]:
         return {
             "version": str(self.version),
             "tag": self.tag,
             "commit": self.commit,
-            "tagger": self.tagger,
-            "created_at": self.created_at,
-            "message": self.message,
             "prerelease": self.version.is_prerelease,
-            "yanked": self.yanked,
-            "yank_reason": self.yank_reason,
+            "tagger": self.tagger,
+            "message": self.message,
+            "yanked": event(dict(self.yank) if self.yank is not None else None),
+            "created_at": self.created_at,
         }
 
 
@@ -191,18 +196,16 @@ def _tagged(git: pygit2.Repository, tag_name: str,
     tagger = created = message = None
     if isinstance(target, pygit2.Tag):
         if target.tagger is not None:
-            tagger = f"{target.tagger.name} <{target.tagger.email}>"
-            created = _iso(target.tagger.time, target.tagger.offset)
+            tagger = actor(target.tagger)
+            created = utc_iso(target.tagger.time)
         message = target.message
     commit = peel_commit(git, target)
     if commit is None:
         return None
     if created is None:
-        created = _iso(commit.committer.time, commit.committer.offset)
-    yank = yanked.get(str(version))
+        created = utc_iso(commit.committer.time)
     return TaggedVersion(version, tag_name, str(commit.id), tagger, created, message,
-                         yanked=yank is not None,
-                         yank_reason=str(yank.get("reason")) if yank else None)
+                         yanked.get(str(version)))
 
 
 def find_version(versions: Sequence[TaggedVersion], version: Version) -> TaggedVersion | None:
@@ -222,7 +225,3 @@ def latest(versions: Sequence[TaggedVersion]) -> TaggedVersion | None:
             return tagged
     return None
 
-
-def _iso(timestamp: int, offset_minutes: int) -> str:
-    tz = dt.timezone(dt.timedelta(minutes=offset_minutes))
-    return dt.datetime.fromtimestamp(timestamp, tz).isoformat()

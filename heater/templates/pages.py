@@ -19,7 +19,7 @@ from heater.git.trees import FileNotInTree, find_blob
 from heater.names import RepoId
 from heater.registry import Registry
 from heater.repos.browse import DirectoryNotFound, TreeEntry, tree_at
-from heater.repos.lifecycle import hide_replacement
+from heater.repos.lifecycle import deprecation
 from heater.repos.resolve import LATEST, Resolved, UnknownRef
 from heater.repos.store import Kind, RepoInfo
 from heater.repos.versions import TaggedVersion, latest
@@ -130,7 +130,7 @@ class TemplatePages:
                 readme = _readme(tree)
             state = view.state
             lifecycle = {**state.as_json(),
-                         "deprecated": hide_replacement(state.deprecated, visible)}
+                         "deprecated": deprecation(state.deprecated, visible)}
             return Overview(view.info, detail, commit, resources, readme, view.versions,
                             branches(view.git), lifecycle)
 

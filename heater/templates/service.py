@@ -259,8 +259,9 @@ class Templates:
 
     # -- writes ------------------------------------------------------------
 
-    def create(self, caller: Caller, body: Body) -> RepoInfo:
-        """A new template repository, with initial ``files`` if given."""
+    def create(self, caller: Caller, body: Body) -> dict[str, Any]:
+        """A new template repository, with initial ``files`` if given; its
+        detail, as :meth:`show` gives it."""
         # The namespace (for the role) is only known from the body, so an
         # anonymous caller is refused before it is read.
         who = require_token(caller)
@@ -269,8 +270,8 @@ class Templates:
         visibility = parse_visibility(fields.get("visibility", "public"))
         files = parse_files(fields["files"]) if fields.get("files") is not None else None
         message = check_text(fields.get("message") or "Initial commit", "message")
-        return self.registry.create_repository(who, repo, Kind.TEMPLATE, visibility,
-                                               files, message)
+        self.registry.create_repository(who, repo, Kind.TEMPLATE, visibility, files, message)
+        return self._detail(caller, repo, None)
 
     def tag(self, caller: Caller, repo: RepoId, body: Body) -> TaggedVersion:
         """Release a version: ``version``, and optional ``ref`` (default: the

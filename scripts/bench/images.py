@@ -90,7 +90,7 @@ class Transfers:
         out = self._run(self.curl, "-sf", *self.auth, "-H", "Content-Type: application/json",
                         "--data", json.dumps(MANIFEST),
                         f"{self.heater.url}/api/v1/images/{IMAGE}/builds")
-        build: str = json.loads(out)["id"]
+        build: str = json.loads(out)["build_id"]
         return build
 
     def upload(self, side: str) -> dict[str, float]:

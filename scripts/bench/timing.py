@@ -74,7 +74,7 @@ def prepare(bench: Bench, server: Endpoint, layout: Layout) -> list[Case]:
         "POST", f"/api/v1/images/{NAMESPACE}/hidden/builds?visibility=private", MANIFEST, token)
     if status != 201:
         raise RuntimeError(f"queueing the build: {status} {body!r}")
-    build = json.loads(body)["id"]
+    build = json.loads(body)["build_id"]
     return [
         Case("REST detail", f"/api/v1/templates/{NAMESPACE}/secret",
              f"/api/v1/templates/{NAMESPACE}/absent"),

@@ -39,7 +39,7 @@ def test_search_text_holds_os_values_and_each_package_name_once(tmp_path: Path) 
     assert doc.search_text == ("Fedora", "40", "kernel", "bash")
     assert doc.keywords == ("fedora", "40")
     assert doc.description == "From the property"
-    assert doc.summary == {"image_id": "1b4e28ba-2fa1-4d3b-883f-0016d3cca427",
+    assert doc.summary == {"build_id": "1b4e28ba-2fa1-4d3b-883f-0016d3cca427",
                            "status": "active", "os": {"distro": "Fedora", "version": "40"},
                            "disk_format": "raw", "container_format": "bare", "size": 7,
                            "package_count": 3}
@@ -56,4 +56,4 @@ def test_no_build_or_a_broken_manifest_gives_empty_fields(tmp_path: Path) -> Non
     broken = image_document(git, commit)
     for doc in (empty, broken):
         assert doc.search_text == () and doc.description == ""
-        assert doc.summary["image_id"] is None and doc.summary["package_count"] == 0
+        assert doc.summary["build_id"] is None and doc.summary["package_count"] == 0

@@ -128,7 +128,7 @@ def test_image_commands(server: Server, ns: str, tmp_path: Path) -> None:
     builds = ok(heater(server, None, "image", "builds", f"{ns}/jammy")).stdout.splitlines()
     assert builds[0].split() == ["BUILD", "STATUS", "VERSION", "SIZE", "CREATED"]
     rows = [line.split()[:2] for line in builds[1:]]
-    assert sorted(rows) == sorted([[queued["id"], "queued"], [ids["1.1.0"], "active"],
+    assert sorted(rows) == sorted([[queued["build_id"], "queued"], [ids["1.1.0"], "active"],
                                    [ids["1.0.0"], "deleted"]])
     # Newest first, then by id: builds queued within one second (the
     # precision of created_at) come in the order of their ids.

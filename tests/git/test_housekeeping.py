@@ -27,7 +27,7 @@ def test_repack_makes_one_pack_and_keeps_every_ref(server: Server, git: Git, ns:
     git.run("push", url, "v1.0.0", cwd=work)
     # A lifecycle record lives under Heater's hidden refs: it must survive.
     deprecated = requests.put(f"{server.url}/api/v1/templates/{ns}/app/deprecation",
-                              json={"message": "use v2"}, timeout=30,
+                              json={"reason": "use v2"}, timeout=30,
                                auth=("x", server.token("admin", ns)))
     assert deprecated.status_code == 200, deprecated.text
     small = git.worktree(tmp_path / "small", {"template.yaml": HELLO_WORLD})

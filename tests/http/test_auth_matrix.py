@@ -473,7 +473,7 @@ def _lifecycle(method: str, suffix: str, body: Any = None,
         ours = ("pt", "st") if collection == "templates" else ("pi", "si")
         missing = None if key in ours else (404, "repository_not_found")
         if before is not None:
-            setup = {"message": "x"} if before[1] == "/deprecation" else {"reason": "setup"}
+            setup = {"reason": "x"} if before[1] == "/deprecation" else {"reason": "setup"}
             _admin(world, before[0], path + before[1], missing or (200, None), json=setup)
 
         def after(response: requests.Response) -> None:
@@ -628,7 +628,7 @@ IMAGE_LIFECYCLE: list[tuple[str, str, Action]] = [
                                           ("DELETE", YANK))),
     ("DELETE", "/versions/<version>/yank", ("DELETE", YANK, None, ("POST", YANK),
                                             ("DELETE", YANK))),
-    ("PUT", "/deprecation", ("PUT", "/deprecation", {"message": "matrix"}, None,
+    ("PUT", "/deprecation", ("PUT", "/deprecation", {"reason": "matrix"}, None,
                              ("DELETE", "/deprecation"))),
     ("DELETE", "/deprecation", ("DELETE", "/deprecation", None, ("PUT", "/deprecation"),
                                 ("DELETE", "/deprecation"))),
@@ -658,7 +658,7 @@ CASES: dict[str, Callable[[World, str], Call]] = {
     "DELETE /api/v1/templates/<namespace>/<name>/versions/<version>/yank": _lifecycle(
         "DELETE", YANK, before=("POST", YANK), undo=("DELETE", YANK)),
     "PUT /api/v1/templates/<namespace>/<name>/deprecation": _lifecycle(
-        "PUT", "/deprecation", {"message": "matrix"}, undo=("DELETE", "/deprecation")),
+        "PUT", "/deprecation", {"reason": "matrix"}, undo=("DELETE", "/deprecation")),
     "DELETE /api/v1/templates/<namespace>/<name>/deprecation": _lifecycle(
         "DELETE", "/deprecation", before=("PUT", "/deprecation"),
         undo=("DELETE", "/deprecation")),

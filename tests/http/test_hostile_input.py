@@ -298,7 +298,7 @@ def _signed(world: World) -> tuple[str, str]:
 
 # A well-formed request body for each action that takes one, and the query a
 # diff needs: the value under test must be the only thing wrong.
-ACTION_BODIES = {"yank": b'{"reason": "x"}', "deprecation": b'{"message": "x"}',
+ACTION_BODIES = {"yank": b'{"reason": "x"}', "deprecation": b'{"reason": "x"}',
                  "undelete": b'{"reason": "x"}'}
 DIFF_QUERY = {False: "?from=v1.0.0&to=main", True: "?from=1.0.0&to=latest"}
 
@@ -502,15 +502,16 @@ def test_hostile_json_bodies(server: Server, world: World) -> None:
     ]
     deprecation = f"/api/v1/templates/{world.ns}/{world.names['pt']}/deprecation"
     probes.append(_json("NUL in a deprecation message", "PUT", deprecation,
-                        b'{"message": "a\\u0000b"}', world))
+                        b'{"reason": "a\\u0000b"}', world))
     for value in map(unquote, HOSTILE_NAMES):
         for body in ({"namespace": value, "name": name}, {"namespace": world.ns, "name": value}):
             probes.append(_json(f"create {body}"[:80], "POST", create,
                                 json.dumps(body).encode(), world,
                                 expect=(400, "invalid_value")))
         probes.append(_json(f"deprecation replacement {value[:30]!r}", "PUT", deprecation,
-                            json.dumps({"message": "x", "replacement": f"{world.ns}/{value}"})
-                            .encode(), world, expect=(400, "invalid_value")))
+                            json.dumps({"reason": "x", "replacement": {
+                                "namespace": world.ns, "name": value}}).encode(), world,
+                            expect=(400, "invalid_value")))
     for value in map(unquote, HOSTILE_REFS):
         manifest = {"disk_format": "qcow2", "container_format": "bare", "packages": [],
                     "os": {"distro": "ubuntu", "version": "22.04"}, "version": value}

@@ -237,7 +237,7 @@ def test_a_yanked_version_says_so(server: Server, ns: str, published: dict[str, 
     assert api(server, "POST", f"/api/v1/templates/{ns}/scale/versions/v1.0.0/yank", writer,
                json={"reason": reason}).status_code == 200
     detail = api(server, "GET", f"/api/v1/templates/{ns}/scale", params={"ref": "v1.0.0"})
-    assert detail.json()["yanked"]["version"] == "1.0.0"
+    assert detail.json()["ref"]["version"] == "1.0.0"
     assert detail.json()["yanked"]["reason"] == reason
     assert api(server, "GET", f"/api/v1/templates/{ns}/scale",
                params={"ref": "main"}).json()["yanked"] is None

@@ -68,8 +68,8 @@ def test_a_build_is_published_under_its_own_id(site: Site) -> None:
     assert published.status_code == 200, published.text
     build = published.json()
     record = build["published"]
-    assert record["glance"] == {"image_id": build_id,
-                                "url": f"{site.cloud.glance_url}/v2/images/{build_id}"}
+    assert record["glance_url"] == f"{site.cloud.glance_url}/v2/images/{build_id}"
+    assert record["glance_image_deleted"] is None
     assert record["by"]["name"].startswith("writer-")
     shown = requests.get(f"{server.url}/api/v1/builds/{build_id}", timeout=30).json()
     assert shown["published"] == record
@@ -101,7 +101,7 @@ def test_a_build_is_published_under_its_own_id(site: Site) -> None:
     deleted = requests.delete(f"{server.url}/api/v1/builds/{build_id}", headers=auth(writer),
                               timeout=60)
     assert deleted.status_code == 200, deleted.text
-    assert deleted.json()["published"]["glance"] == {**record["glance"], "deleted": False}
+    assert deleted.json()["published"] == {**record, "glance_image_deleted": False}
     assert site.glance("GET", f"/v2/images/{build_id}").json()["status"] == "active"
 
 
@@ -113,7 +113,7 @@ def test_the_command_publishes_and_a_deletion_may_take_the_image(site: Site) -> 
                             params={"visibility": "private"}, json=UBUNTU_MANIFEST,
                             headers=auth(writer), timeout=30)
     assert created.status_code == 201, created.text
-    build_id = created.json()["id"]
+    build_id = created.json()["build_id"]
     queued = publish(site, writer, build_id)
     assert (queued.status_code, queued.json()["error"]["code"]) == (404, "build_not_uploaded")
     assert requests.put(f"{server.url}/api/v1/builds/{build_id}/file", data=b"x" * 4096,
@@ -134,7 +134,7 @@ def test_the_command_publishes_and_a_deletion_may_take_the_image(site: Site) -> 
     deleted = requests.delete(f"{server.url}/api/v1/builds/{build_id}",
                               params={"glance": "delete"}, headers=auth(writer), timeout=60)
     assert deleted.status_code == 200, deleted.text
-    assert deleted.json()["published"]["glance"]["deleted"] is True
+    assert deleted.json()["published"]["glance_image_deleted"] is True
     assert site.glance("GET", f"/v2/images/{build_id}").status_code == 404
 
 

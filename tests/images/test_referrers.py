@@ -71,12 +71,12 @@ def test_referrers_are_the_readable_releases_naming_the_build(server: Server, ns
     url = f"{server.url}/api/v1/builds/{build_id}/referrers"
     anonymous = requests.get(url, timeout=30)
     assert anonymous.status_code == 200, anonymous.text
-    web = {"template": {"namespace": ns, "name": "web"}, "version": "1.0.0",
+    web = {"repository": {"namespace": ns, "name": "web"}, "version": "1.0.0",
            "path": "template.yaml", "where": "parameters.image.default"}
     assert [{k: v for k, v in r.items() if k != "commit"}
             for r in anonymous.json()["referrers"]] == [web]
     mine = requests.get(url, headers=auth(writer), timeout=30).json()["referrers"]
-    assert [r["template"]["name"] for r in mine] == ["hidden", "web"]
+    assert [r["repository"]["name"] for r in mine] == ["hidden", "web"]
     assert all(len(r["commit"]) == 40 for r in mine)
 
     missing = requests.get(f"{server.url}/api/v1/builds/{BUILD}/referrers", timeout=30)

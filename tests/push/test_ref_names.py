@@ -71,7 +71,7 @@ def test_a_full_sha_means_its_commit_whatever_refs_are_named(
 
     detail = api(server, "GET", f"/api/v1/templates/{ns}/app", params={"ref": main})
     assert detail.status_code == 200
-    assert detail.json()["ref"]["kind"] == "sha"
+    assert detail.json()["ref"]["kind"] == "commit"
     assert detail.json()["ref"]["commit"] == main
 
     tagged = api(server, "POST", f"/api/v1/templates/{ns}/app/versions",

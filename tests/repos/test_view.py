@@ -106,7 +106,7 @@ def test_a_build_download_reads_once(app: App, reads: Reads) -> None:
     queued = app.call("POST", "/api/v1/images/acme/jammy/builds", token,
                       json={**UBUNTU_MANIFEST, "version": "1.0.0"})
     assert queued.status_code == 201
-    build = queued.get_json()["id"]
+    build = queued.get_json()["build_id"]
     uploaded = app.call("PUT", f"/api/v1/builds/{build}/file", token, data=b"disk" * 1000,
                         content_type="application/octet-stream")
     assert uploaded.status_code == 200, uploaded.get_json()

@@ -27,7 +27,7 @@ WRITES: list[tuple[str, str, Role, dict[str, Any] | None]] = [
      {"version": "v1.2.0", "ref": "main"}),
     ("POST", "/api/v1/templates/acme/web/versions/1.1.0/yank", Role.WRITER, {"reason": "bad"}),
     ("DELETE", "/api/v1/templates/acme/web/versions/1.1.0/yank", Role.WRITER, None),
-    ("PUT", "/api/v1/templates/acme/web/deprecation", Role.WRITER, {"message": "use other"}),
+    ("PUT", "/api/v1/templates/acme/web/deprecation", Role.WRITER, {"reason": "use other"}),
     ("DELETE", "/api/v1/templates/acme/web/deprecation", Role.WRITER, None),
     ("DELETE", "/api/v1/templates/acme/web", Role.ADMIN, {"reason": "gone"}),
     ("POST", "/api/v1/templates/acme/web/undelete", Role.ADMIN, None),
@@ -62,7 +62,7 @@ def test_image_writes_leave_a_marker_until_the_index_knows(app: App) -> None:
     queued = app.call("POST", "/api/v1/images/acme/jammy/builds", token,
                       json={**UBUNTU_MANIFEST, "version": "1.0.0"})
     assert queued.status_code == 201
-    build = queued.get_json()["id"]
+    build = queued.get_json()["build_id"]
     seen.clear()  # the image's creation by its first build was a change of its own
     for method, data in (("PUT", b"disk"), ("DELETE", None)):
         answer = app.call(method, f"/api/v1/builds/{build}/file" if data else
@@ -79,13 +79,13 @@ def latest(app: App) -> dict[str, Any]:
     entries = app.call("GET", "/api/v1/templates?namespace=acme").get_json()["templates"]
     assert [e["name"] for e in entries] == ["web"]
     entry: dict[str, Any] = entries[0]
-    return entry
+    return {**entry, "deprecated_reason": (entry["deprecated"] or {}).get("reason")}
 
 
 @pytest.mark.parametrize(("method", "path", "body", "field", "value"), [
     ("POST", "versions", {"version": "v2.0.0", "ref": "main"}, "latest_version", "2.0.0"),
     ("POST", "versions/1.1.0/yank", {"reason": "bad"}, "latest_version", "1.0.0"),
-    ("PUT", "deprecation", {"message": "use other"}, "deprecated", True),
+    ("PUT", "deprecation", {"reason": "use other"}, "deprecated_reason", "use other"),
 ])
 def test_a_write_the_index_missed_is_replayed_on_restart(
         app: App, monkeypatch: pytest.MonkeyPatch, method: str, path: str,
@@ -141,7 +141,7 @@ HANDLERS: dict[str, tuple[str, str, dict[str, Any] | None, str]] = {
     "lifecycle_api.unyank": (
         "DELETE", "/api/v1/templates/acme/web/versions/1.0.0/yank", None, "unyank"),
     "lifecycle_api.deprecate": (
-        "PUT", "/api/v1/templates/acme/web/deprecation", {"message": "old"}, "deprecate"),
+        "PUT", "/api/v1/templates/acme/web/deprecation", {"reason": "old"}, "deprecate"),
     "lifecycle_api.undeprecate": (
         "DELETE", "/api/v1/templates/acme/web/deprecation", None, "undeprecate"),
     "lifecycle_api.delete": (

@@ -9,26 +9,11 @@ from flask import Blueprint, Response, jsonify
 from heater.http.context import caller, registry
 from heater.names import RepoId
 from heater.repos.browse import Browse
-from heater.repos.resolve import Resolved
 from heater.repos.store import Kind
 
 bp = Blueprint("browse_api", __name__)
 
 _PREFIXES = {Kind.TEMPLATE: "/api/v1/templates", Kind.IMAGE: "/api/v1/images"}
-
-
-def resolved_ref(resolved: Resolved) -> dict[str, object]:
-    """A resolved ref as the API shows one: ``requested``, ``kind``
-    (``branch``, ``tag`` or ``commit``), ``name``, ``commit``, ``version``."""
-    version = resolved.version
-    if version is not None:  # a version or latest: its tag
-        kind, name = "tag", version.tag
-    elif resolved.kind == "sha":
-        kind, name = "commit", None
-    else:
-        kind, name = resolved.kind, resolved.ref
-    return {"requested": resolved.ref, "kind": kind, "name": name, "commit": resolved.sha,
-            "version": str(version.version) if version is not None else None}
 
 
 def _browse(kind: Kind) -> Browse:
@@ -40,8 +25,8 @@ def _routes(kind: Kind) -> None:
 
     def tree(namespace: str, name: str, ref_path: str) -> Response:
         found = _browse(kind).tree(caller(), RepoId(namespace, name), ref_path)
-        return jsonify({"ref": resolved_ref(found.resolved), "path": found.path,
-                        "entries": [entry.as_json() for entry in found.entries]})
+        return jsonify({"ref": found.resolved.as_json(), "path": found.path,
+                        "tree": [entry.as_json() for entry in found.entries]})
 
     def branches(namespace: str, name: str) -> Response:
         listed, default = _browse(kind).branches(caller(), RepoId(namespace, name))

@@ -19,7 +19,8 @@ from heater.blobs import CHUNK
 from heater.errors import InvalidValue, UnsupportedMediaType
 from heater.http.body import body_chunks
 from heater.http.context import caller, registry
-from heater.http.publicurl import base_url
+from heater.http.publicurl import base_url, link
+from heater.images.builds import Status
 from heater.images.digests import UploadIncomplete
 from heater.images.service import Build, Images
 
@@ -32,9 +33,17 @@ def images() -> Images:
     return Images(registry())
 
 
+def build_json(build: Build) -> dict[str, object]:
+    """A build as ``GET /api/v1/builds/<id>`` answers it."""
+    shown = build.as_json()
+    if build.status is Status.QUEUED:
+        shown["upload_url"] = link(f"/api/v1/builds/{build.id}/file")
+    return shown
+
+
 @bp.get("/<build_id>")
 def get_build(build_id: str) -> Response:
-    return jsonify(images().get(caller(), build_id).as_json())
+    return jsonify(build_json(images().get(caller(), build_id)))
 
 
 @bp.delete("/<build_id>")
@@ -62,7 +71,7 @@ def upload(build_id: str) -> Response:
         raise UnsupportedMediaType(f"send the image as Content-Type: {BINARY}")
     chunks = _chunks(body_chunks(request.environ, CHUNK))
     build = images().upload(caller(), build_id, chunks, request.content_length)
-    return jsonify(build.as_json())
+    return jsonify(build_json(build))
 
 
 def _chunks(body: Iterator[bytes | bytearray]) -> Iterator[bytes | bytearray]:

@@ -10,11 +10,9 @@ from heater.auth.policy import require_role
 from heater.auth.tokens import Role
 from heater.catalog.index import DEFAULT_LIMIT
 from heater.catalog.listing import parse_limit
-from heater.http.api.builds import images
+from heater.http.api.builds import build_json, images
 from heater.http.api.listing import listing, next_page_url
-from heater.http.api.templates import repo_summary
-from heater.http.context import caller, format_arg, json_body, required_args
-from heater.http.publicurl import link
+from heater.http.context import caller, clone_url, format_arg, json_body, required_args
 from heater.images import lookup
 from heater.images.diff import diff_manifests
 from heater.images.service import ImageDetail
@@ -34,14 +32,10 @@ def create_build(namespace: str, name: str) -> tuple[Response, int, dict[str, st
     require_role(who, namespace, Role.WRITER)
     asked = request.args.get("visibility")
     visibility = parse_visibility(asked) if asked is not None else None
-    record = images().create_build(who, repo, json_body(), visibility)
-    location = url_for("builds_api.get_build", build_id=record.id)
-    return jsonify({
-        "id": record.id,
-        "status": record.status.value,
-        "image": str(repo),
-        "upload_url": link(f"/api/v1/builds/{record.id}/file"),
-    }), 201, {"Location": location}
+    build = images().create_build(who, repo, json_body(), visibility)
+    location = url_for("builds_api.get_build", build_id=build.id)
+    # The body a GET of the new build gives.
+    return jsonify(build_json(build)), 201, {"Location": location}
 
 
 @bp.get("/<namespace>/<name>")
@@ -56,16 +50,9 @@ def update(namespace: str, name: str) -> Response:
 
 
 def _detail_json(detail: ImageDetail) -> Response:
-    now = detail.current
-    return jsonify({
-        **repo_summary(detail.info),
-        "default_branch": detail.default_branch,
-        "deprecated": detail.deprecated,
-        "commit": now.commit if now else None,
-        "version": now.version if now else None,
-        "manifest": now.manifest if now else None,
-        "versions": detail.versions,
-    })
+    shown = detail.as_json()
+    shown["clone_url"] = clone_url(detail.info.repo)
+    return jsonify(shown)
 
 
 @bp.get("/<namespace>/<name>/versions")
@@ -107,5 +94,5 @@ def diff(namespace: str, name: str) -> Response:
 
 
 def _side(at: lookup.ManifestAt) -> dict[str, object]:
-    return {"ref": at.ref, "commit": at.commit, "version": at.version,
-            "image_id": at.manifest.get("image_id")}
+    """One side of an image diff: the resolved ref, with its build."""
+    return {**at.resolved, "build_id": at.build_id}

@@ -5,7 +5,7 @@ undo each; the same rules for both kinds (:mod:`heater.repos.service`).
 
     POST   <R>/versions/<version>/yank  {"reason"}               writer
     DELETE <R>/versions/<version>/yank                           writer
-    PUT    <R>/deprecation  {"message", "replacement"}           writer
+    PUT    <R>/deprecation  {"reason", "replacement"}            writer
     DELETE <R>/deprecation                                       writer
     DELETE <R>  {"reason"} or ?reason=                           admin
     POST   <R>/undelete                                          admin
@@ -57,7 +57,7 @@ def blueprint(kind: Kind, name: str, collection: str) -> Blueprint:
     @bp.put("/deprecation")
     def deprecate(namespace: str, name: str) -> Response:
         return jsonify(repositories().deprecate(caller(), RepoId(namespace, name),
-                                                lambda: json_body({"message", "replacement"})))
+                                                lambda: json_body({"reason", "replacement"})))
 
     @bp.delete("/deprecation")
     def undeprecate(namespace: str, name: str) -> Response:

@@ -10,7 +10,7 @@ from flask import Response, request
 
 from heater.catalog.index import Listed
 from heater.catalog.listing import parse_listing
-from heater.http.context import caller, catalog
+from heater.http.context import caller, catalog, registry
 from heater.http.publicurl import base_url, link
 from heater.repos.store import Kind
 
@@ -21,7 +21,7 @@ def listed_json(listed: Listed, collection_url: str, host_url: str) -> str:
     is the kind's collection (``http://host/api/v1/templates``), both
     already JSON-escaped; names need no escaping (see heater.names)."""
     where = f"{listed.namespace}/{listed.name}"
-    return (f'{listed.shown[:-1]},"url":"{collection_url}/{where}",'
+    return (f'{_replacement_hidden(listed.shown)[:-1]},"url":"{collection_url}/{where}",'
             f'"clone_url":"{host_url}/{where}.git"}}')
 
 
@@ -34,6 +34,21 @@ def next_page_url(marker: str | None) -> str | None:
     args = request.args.to_dict(flat=True)
     args["marker"] = marker
     return f"{link(quote(request.path))}?{urlencode(args)}"
+
+
+def _replacement_hidden(shown: str) -> str:
+    """``shown`` with a deprecation's replacement that the caller cannot
+    read (made private or deleted since) as null, as details show it. Few
+    entries name one, so only those are decoded."""
+    if '"replacement":{' not in shown:
+        return shown
+    document = json.loads(shown)
+    replacement = (document.get("deprecated") or {}).get("replacement")
+    if replacement is None or registry().sees(
+            caller(), f"{replacement['namespace']}/{replacement['name']}") is not None:
+        return shown
+    document["deprecated"]["replacement"] = None
+    return json.dumps(document, separators=(",", ":"))
 
 
 def listing(kind: Kind, key: str, api_prefix: str) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -11,29 +10,18 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from heater.catalog.index import DEFAULT_LIMIT
 from heater.catalog.listing import parse_limit
-from heater.http.api.browse import resolved_ref
+from heater.clock import utc_iso
 from heater.http.api.listing import listing, next_page_url
 from heater.http.context import caller, clone_url, json_body, registry
 from heater.http.publicurl import base_url
 from heater.names import RepoId
 from heater.repos.service import SETTINGS
-from heater.repos.store import Kind, RepoInfo
+from heater.repos.store import Kind
 from heater.templates.bundle import dumps
 from heater.templates.service import Templates
 
 PREFIX = "/api/v1/templates"
 bp = Blueprint("templates_api", __name__, url_prefix=PREFIX)
-
-
-def repo_summary(info: RepoInfo) -> dict[str, object]:
-    return {
-        "namespace": info.repo.namespace,
-        "name": info.repo.name,
-        "kind": info.kind.value,
-        "visibility": info.visibility.value,
-        "created_at": info.created_at,
-        "clone_url": clone_url(info.repo),
-    }
 
 
 def templates() -> Templates:
@@ -47,32 +35,33 @@ def list_templates() -> Response:
 
 @bp.post("")
 def create_template() -> tuple[Response, int, dict[str, str]]:
-    info = templates().create(caller(), lambda: json_body(
-        {"namespace", "name", "visibility", "files", "message"}))
-    repo = info.repo
-    location = url_for("templates_api.create_template") + f"/{repo.namespace}/{repo.name}"
-    return jsonify(repo_summary(info)), 201, {"Location": location}
+    detail = _linked(templates().create(caller(), lambda: json_body(
+        {"namespace", "name", "visibility", "files", "message"})))
+    location = url_for("templates_api.show_template", namespace=detail["namespace"],
+                       name=detail["name"])
+    return jsonify(detail), 201, {"Location": location}
 
 
 @bp.get("/<namespace>/<name>")
 def show_template(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
-    return _detail_json(repo, templates().show(caller(), repo, request.args.get("ref")))
+    return jsonify(_linked(templates().show(caller(), repo, request.args.get("ref"))))
 
 
 @bp.patch("/<namespace>/<name>")
 def update_template(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
-    return _detail_json(repo, templates().update(caller(), repo, lambda: json_body(SETTINGS)))
+    return jsonify(_linked(templates().update(caller(), repo, lambda: json_body(SETTINGS))))
 
 
-def _detail_json(repo: RepoId, detail: dict[str, Any]) -> Response:
-    """A template's detail with the links of this request's host."""
-    commit = detail["ref"]["commit"]
+def _linked(detail: dict[str, Any]) -> dict[str, Any]:
+    """A template's detail with the links of this request's host filled in."""
+    repo = RepoId(detail["namespace"], detail["name"])
     detail["clone_url"] = clone_url(repo)
-    detail["raw_url"] = (f"{base_url()}/{repo.namespace}/{repo.name}/raw/{commit}/"
-                         f"{detail['entrypoint']}" if commit else None)
-    return jsonify(detail)
+    if detail["ref"] is not None:
+        detail["raw_url"] = (f"{base_url()}/{repo.namespace}/{repo.name}/raw/"
+                             f"{detail['ref']['commit']}/{detail['entrypoint']}")
+    return detail
 
 
 @bp.get("/<namespace>/<name>/versions")
@@ -126,7 +115,6 @@ def sign_raw_url(namespace: str, name: str) -> Response:
         "url": base + quote(signed.path),
         "base_url": base,
         "path": signed.path,
-        "ref": resolved_ref(resolved),
-        "expires_at": dt.datetime.fromtimestamp(signed.expires, dt.UTC)
-        .strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ref": resolved.as_json(),
+        "expires_at": utc_iso(int(signed.expires)),
     })

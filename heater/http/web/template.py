@@ -16,7 +16,7 @@ from heater.http.web.base import bp, page, web_caller
 from heater.http.web.image import image_page
 from heater.http.web.render import highlight_blob, render_readme
 from heater.names import RepoId
-from heater.repos.resolve import UnknownRef
+from heater.repos.resolve import LATEST, UnknownRef
 from heater.templates.pages import TemplatePages, parent_of
 from heater.templates.service import Templates
 
@@ -48,10 +48,11 @@ def repository_page(namespace: str, name: str) -> Response:
     entry_url = raw_url(repo, commit, detail["entrypoint"]) if commit else None
     # Heat fetches the URL itself: pin it to the version when the page shows one.
     shown_ref = detail["ref"]
-    version = (overview.detail["latest_version"] if shown_ref["requested"] is None
-               else None)
-    heat_url = raw_url(repo, version or shown_ref["requested"] or commit or "",
-                       detail["entrypoint"]) if commit else None
+    # A default view without a release (latest is then the branch's head)
+    # pins the commit.
+    pinned = shown_ref["version"] or (
+        commit if shown_ref["requested"] == LATEST else shown_ref["requested"])
+    heat_url = raw_url(repo, pinned or "", detail["entrypoint"]) if commit else None
     return page("template.html", title=f"{repo}", repo=repo, o=overview, d=detail,
                 readme=readme, entry_url=entry_url, heat_url=heat_url,
                 clone_url=f"{base_url()}/{namespace}/{name}.git",

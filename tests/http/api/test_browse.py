@@ -42,10 +42,10 @@ def test_tree_lists_a_directory_at_a_ref(app: App) -> None:
     assert body["ref"] == {"requested": "main", "kind": "branch", "name": "main",
                            "commit": commit, "version": None}
     assert body["path"] == ""
-    assert [(e["name"], e["type"], e["size"]) for e in body["entries"]] == [
+    assert [(e["name"], e["type"], e["size"]) for e in body["tree"]] == [
         ("env", "directory", None), ("README.md", "file", 6),
         ("template.yaml", "file", len(HELLO_WORLD))]
-    readme = body["entries"][1]
+    readme = body["tree"][1]
     assert readme["path"] == "README.md" and readme["mode"] == "100644"
     raw = app.call("GET", "/acme/web/raw/main/README.md")
     assert raw.headers["ETag"] == f'"{readme["object_id"]}"'
@@ -53,7 +53,7 @@ def test_tree_lists_a_directory_at_a_ref(app: App) -> None:
     sub = app.call("GET", "/api/v1/templates/acme/web/tree/v1.0.0/env/").get_json()
     assert sub["ref"]["kind"] == "tag" and sub["ref"]["version"] == "1.0.0"
     assert sub["path"] == "env"
-    assert [e["path"] for e in sub["entries"]] == ["env/prod.yaml"]
+    assert [e["path"] for e in sub["tree"]] == ["env/prod.yaml"]
 
     a_file = app.call("GET", "/api/v1/templates/acme/web/tree/main/template.yaml")
     assert a_file.status_code == 404
@@ -104,12 +104,12 @@ def test_image_repositories_are_browsed_alike(app: App) -> None:
     queued = app.call("POST", "/api/v1/images/acme/jammy/builds", token,
                       json={**UBUNTU_MANIFEST, "version": "1.0.0"})
     assert queued.status_code == 201, queued.get_json()
-    build = queued.get_json()["id"]
+    build = queued.get_json()["build_id"]
     uploaded = app.call("PUT", f"/api/v1/builds/{build}/file", token, data=b"disk",
                         content_type="application/octet-stream")
     assert uploaded.status_code == 200, uploaded.get_json()
     tree = app.call("GET", "/api/v1/images/acme/jammy/tree/1.0.0").get_json()
-    assert [e["name"] for e in tree["entries"]] == ["manifest.json"]
+    assert [e["name"] for e in tree["tree"]] == ["manifest.json"]
     assert [t["version"] for t in
             app.call("GET", "/api/v1/images/acme/jammy/tags").get_json()["tags"]] == ["1.0.0"]
     detail = app.call("GET", "/api/v1/images/acme/jammy").get_json()
@@ -137,7 +137,7 @@ def test_a_slashed_branch_is_readable_by_raw_url_and_tree(server: Server, git: G
                         timeout=10).json()["error"]["code"] == "unknown_ref"
     tree = api(server, "GET", f"/api/v1/templates/{ns}/web/tree/feature/login/files").json()
     assert tree["ref"]["name"] == "feature/login" and tree["path"] == "files"
-    assert [e["name"] for e in tree["entries"]] == ["setup.sh"]
+    assert [e["name"] for e in tree["tree"]] == ["setup.sh"]
     names = [b["name"] for b in api(server, "GET",
                                     f"/api/v1/templates/{ns}/web/branches").json()["branches"]]
     assert names == ["feature/login", "main"]

@@ -129,7 +129,7 @@ def test_download_redirects_to_a_temp_url(redirecting: Server, swift: Swift, ns:
     queued = requests.post(f"{server.url}/api/v1/images/{ns}/img/builds?visibility=private",
                            json=UBUNTU_MANIFEST, headers=auth(token), timeout=30)
     assert queued.status_code == 201, queued.text
-    build_id = queued.json()["id"]
+    build_id = queued.json()["build_id"]
     assert upload(server, token, build_id, data).status_code == 200
     url = f"{server.url}/api/v1/builds/{build_id}/file"
 

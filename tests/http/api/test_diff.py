@@ -139,7 +139,7 @@ def test_json_carries_files_semantics_verdict_and_version_check(
     response = _api(server, ns, "app", **{"from": "1.0.0", "to": "v1.1.0"})
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
-    assert body["from"]["version"] == "1.0.0" and body["to"]["kind"] == "version"
+    assert body["from"]["version"] == "1.0.0" and body["to"]["kind"] == "tag"
     assert body["verdict"] == "major"
     assert body["version_check"] == {"from": "1.0.0", "to": "1.1.0", "bump": "minor",
                                      "required": "major", "sufficient": False}

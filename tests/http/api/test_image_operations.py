@@ -44,9 +44,14 @@ def test_builds_are_listed_newest_first_queued_ones_included(server: Server, ns:
     assert listed.json()["next"] is None
     queued, gone, active = builds
     assert queued == {"build_id": waiting, "status": "queued", "version": "2.0.0",
-                      "commit": None, "size": None, "created_at": queued["created_at"],
-                      "deleted": None}
+                      "commit": None, "last_commit": None, "size": None, "deleted": None,
+                      "created_at": queued["created_at"]}
     assert gone["deleted"]["by"]["name"].startswith("writer-") and gone["deleted"]["at"]
+    # An entry is the build as its GET shows it (a deleted one's tombstone).
+    tombstone = requests.get(f"{server.url}/api/v1/builds/{deleted}",
+                             timeout=30).json()["error"]["tombstone"]
+    assert (gone["commit"], gone["last_commit"], gone["deleted"]) == (
+        tombstone["commit"], tombstone["last_commit"], tombstone["deleted"])
     one = requests.get(f"{server.url}/api/v1/builds/{first}", timeout=30).json()
     assert (active["version"], active["commit"], active["size"], active["created_at"]) == (
         "1.0.0", one["commit"], 5, one["created_at"])
@@ -90,7 +95,7 @@ def test_one_version_of_an_image(server: Server, ns: str) -> None:
         one = _get(server, f"{ns}/jammy/versions/{spelling}")
         assert one.status_code == 200, one.text
         assert one.json() == listed[0]
-        assert one.json()["image_id"] == build_id and one.json()["status"] == "active"
+        assert one.json()["build_id"] == build_id and one.json()["status"] == "active"
     assert _error(_get(server, f"{ns}/jammy/versions/9.9.9")) == (404, "unknown_ref")
     assert _error(_get(server, f"{ns}/jammy/versions/nine")) == (400, "invalid_value")
     assert _error(_get(server, f"{ns}/nothing/versions/1.2.0")) == (404, "repository_not_found")
@@ -106,30 +111,33 @@ def test_yank_deprecate_and_delete_an_image(server: Server, ns: str) -> None:
     yanked = requests.post(f"{base}/versions/v1.1.0/yank", json={"reason": "bad kernel"},
                            headers=auth(writer), timeout=30)
     assert yanked.status_code == 200, yanked.text
-    assert yanked.json()["yanked"]["1.1.0"]["reason"] == "bad kernel"
+    assert yanked.json()["yanked_versions"]["1.1.0"]["reason"] == "bad kernel"
     detail = _get(server, image).json()
-    assert detail["version"] == "1.0.0" and detail["manifest"]["image_id"] == one
-    assert _get(server, f"{image}/versions/1.1.0").json()["yanked"] is True
+    assert detail["ref"]["version"] == "1.0.0" and detail["build_id"] == one
+    assert _get(server, f"{image}/versions/1.1.0").json()["yanked"]["reason"] == "bad kernel"
     again = requests.post(f"{base}/versions/1.1.0/yank", json={"reason": "x"},
                           headers=auth(writer), timeout=30)
     assert _error(again) == (409, "already_done")
     assert requests.delete(f"{base}/versions/1.1.0/yank", headers=auth(writer),
                            timeout=30).status_code == 200
-    assert _get(server, image).json()["manifest"]["image_id"] == two
+    assert _get(server, image).json()["build_id"] == two
 
     push(server, writer, f"{ns}/noble", b"new")
     deprecated = requests.put(f"{base}/deprecation",
-                              json={"message": "use noble", "replacement": f"{ns}/noble"},
+                              json={"reason": "use noble",
+                                    "replacement": {"namespace": ns, "name": "noble"}},
                               headers=auth(writer), timeout=30)
     assert deprecated.status_code == 200, deprecated.text
-    assert _get(server, image).json()["deprecated"]["replacement"] == f"{ns}/noble"
+    assert _get(server, image).json()["deprecated"]["replacement"] == {"namespace": ns,
+                                                                       "name": "noble"}
     listed = requests.get(f"{server.url}/api/v1/images",
                           params={"namespace": ns, "deprecated": "true"}, timeout=30).json()
     assert [i["name"] for i in listed["images"]] == ["jammy"]
     # A replacement must be an image.
     requests.post(f"{server.url}/api/v1/templates", json={"namespace": ns, "name": "tpl"},
                   headers=auth(writer), timeout=30)
-    wrong = requests.put(f"{base}/deprecation", json={"message": "m", "replacement": f"{ns}/tpl"},
+    wrong = requests.put(f"{base}/deprecation",
+                         json={"reason": "m", "replacement": {"namespace": ns, "name": "tpl"}},
                          headers=auth(writer), timeout=30)
     assert _error(wrong) == (400, "invalid_value")
 

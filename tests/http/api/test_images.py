@@ -25,13 +25,14 @@ def test_detail_shows_latest_release_and_versions(server: Server, ns: str) -> No
     second = push(server, token, f"{ns}/jammy", b"2", manifest(JAMMY_APRIL), version="1.1.0")
     push(server, token, f"{ns}/jammy", b"3", manifest(JAMMY_APRIL), version="2.0.0-rc.1")
     detail = get(server, f"images/{ns}/jammy").json()
-    assert detail["kind"] == "image"
-    assert detail["version"] == "1.1.0"
+    assert detail["repository_kind"] == "image"
+    assert detail["ref"]["version"] == detail["latest_version"] == "1.1.0"
+    assert detail["build_id"] == second
     assert detail["manifest"]["image_id"] == second
     assert detail["clone_url"].endswith(f"/{ns}/jammy.git")
     versions = get(server, f"images/{ns}/jammy/versions").json()["versions"]
     assert [v["version"] for v in versions] == ["2.0.0-rc.1", "1.1.0", "1.0.0"]
-    assert versions[2]["image_id"] == first
+    assert versions[2]["build_id"] == first
 
 
 def test_diff_between_versions(server: Server, ns: str) -> None:
@@ -64,13 +65,13 @@ def test_diff_between_two_builds_by_their_ids(server: Server, ns: str) -> None:
     first = push(server, token, f"{ns}/jammy", b"1", manifest(JAMMY_JANUARY))
     second = push(server, token, f"{ns}/jammy", b"2", manifest(JAMMY_APRIL), version="1.1.0")
     diff = get(server, f"images/{ns}/jammy/diff?from={first}&to={second}").json()
-    assert diff["from"]["image_id"] == first and diff["from"]["version"] is None
-    assert diff["to"]["image_id"] == second and diff["to"]["version"] == "1.1.0"
+    assert diff["from"]["build_id"] == first and diff["from"]["version"] is None
+    assert diff["to"]["build_id"] == second and diff["to"]["version"] == "1.1.0"
     assert [p["name"] for p in diff["packages"]["added"]] == [
         "linux-image-5.15.0-102-generic", "wget"]
     # main's head carries 1.1.0: the side says so, as it does for to=1.1.0
     assert get(server, f"images/{ns}/jammy/diff?from={first}&to=main").json()["to"] \
-        == {**diff["to"], "ref": "main"}
+        == {**diff["to"], "requested": "main", "kind": "branch", "name": "main"}
     unknown = get(server, f"images/{ns}/jammy/diff?from={first}&to={uuid.uuid4()}")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_ref"
     # a deleted build stays comparable: its manifest as it was uploaded
@@ -92,7 +93,7 @@ def test_listing_and_search_by_package_and_os(server: Server, ns: str) -> None:
     listed = listing(server, None, "images", namespace=ns)
     assert names(listed) == ["focal", "jammy", "rocky"]
     jammy = listed[1]
-    assert jammy["kind"] == "image" and jammy["description"] == "Jammy base"
+    assert jammy["repository_kind"] == "image" and jammy["description"] == "Jammy base"
     assert jammy["os"] == {"distro": "ubuntu", "version": "22.04"}
     assert jammy["keywords"] == ["ubuntu", "22.04"]
     assert jammy["package_count"] == len(manifest(JAMMY_APRIL)["packages"])
@@ -121,17 +122,17 @@ def test_the_listing_follows_uploads_and_deletions(server: Server, ns: str) -> N
     token = server.token("writer", ns)
     queued = queue_build(server, token, f"{ns}/base")
     [entry] = listing(server, None, "images", namespace=ns)
-    assert entry["image_id"] is None and entry["package_count"] == 0
+    assert entry["build_id"] is None and entry["package_count"] == 0
     upload(server, token, queued, b"bytes")
     [entry] = listing(server, None, "images", namespace=ns)
-    assert entry["image_id"] == queued and entry["size"] == 5
+    assert entry["build_id"] == queued and entry["size"] == 5
     newer = push(server, token, f"{ns}/base", b"newer", manifest(JAMMY_APRIL))
     [entry] = listing(server, None, "images", q="wget", namespace=ns)
-    assert entry["image_id"] == newer
+    assert entry["build_id"] == newer
     assert requests.delete(f"{server.url}/api/v1/builds/{newer}", headers=auth(token),
                            timeout=30).status_code == 200
     [entry] = listing(server, None, "images", namespace=ns)
-    assert entry["status"] == "deleted" and entry["image_id"] == newer
+    assert entry["status"] == "deleted" and entry["build_id"] == newer
 
 
 def test_reindex_gives_the_same_image_listing(server: Server, ns: str) -> None:
@@ -157,7 +158,7 @@ def test_private_images_are_invisible(server: Server, ns: str) -> None:
     response = requests.post(f"{server.url}/api/v1/images/{ns}/secret/builds?visibility=private",
                              json=UBUNTU_MANIFEST, headers=auth(token), timeout=10)
     assert response.status_code == 201
-    build_id = response.json()["id"]
+    build_id = response.json()["build_id"]
     assert get(server, f"images/{ns}/secret").status_code == 404
     hidden = get(server, f"builds/{build_id}")
     assert hidden.status_code == 404
@@ -202,22 +203,22 @@ def test_a_deleted_release_is_no_longer_latest(server: Server, ns: str) -> None:
                               timeout=30).json()
 
     detail = get(server, f"images/{ns}/jammy").json()
-    assert detail["version"] == "1.0.0" and detail["manifest"]["image_id"] == first
+    assert detail["ref"]["version"] == "1.0.0" and detail["build_id"] == first
     versions = get(server, f"images/{ns}/jammy/versions").json()["versions"]
     assert detail["versions"] == versions
     gone, kept = versions
-    assert gone["version"] == "1.2.0" and gone["image_id"] == second
+    assert gone["version"] == "1.2.0" and gone["build_id"] == second
     assert gone["commit"] == tagged  # the tag never moves
-    assert gone["status"] == "deleted" and gone["deleted_at"] == deleted["deleted_at"]
-    assert gone["yanked"] and second in str(gone["yank_reason"])
-    assert kept["status"] == "active" and kept["deleted_at"] is None and not kept["yanked"]
+    assert gone["status"] == "deleted" and gone["deleted"] == deleted["deleted"]
+    assert gone["yanked"] and second in str(gone["yanked"]["reason"])
+    assert kept["status"] == "active" and kept["deleted"] is None and kept["yanked"] is None
     to_latest = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").json()
-    assert to_latest["to"]["image_id"] == first and to_latest["to"]["version"] == "1.0.0"
+    assert to_latest["to"]["build_id"] == first and to_latest["to"]["version"] == "1.0.0"
     # the deleted version is history: still readable by its exact name
     old = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=1.2.0").json()
-    assert old["to"]["image_id"] == second
+    assert old["to"]["build_id"] == second
     [entry] = listing(server, None, "images", namespace=ns)
-    assert entry["latest_version"] == "1.0.0" and entry["image_id"] == first
+    assert entry["latest_version"] == "1.0.0" and entry["build_id"] == first
     assert entry["status"] == "active"
     raw = requests.get(f"{server.url}/{ns}/jammy/raw/latest/manifest.json", timeout=10)
     assert raw.json()["image_id"] == first
@@ -225,14 +226,14 @@ def test_a_deleted_release_is_no_longer_latest(server: Server, ns: str) -> None:
     # with no release left, the image shows its newest commit: the tombstone
     requests.delete(f"{server.url}/api/v1/builds/{first}", headers=auth(token), timeout=30)
     detail = get(server, f"images/{ns}/jammy").json()
-    assert detail["version"] is None and detail["manifest"]["status"] == "deleted"
+    assert detail["ref"]["version"] is None and detail["manifest"]["status"] == "deleted"
     assert [v["status"] for v in detail["versions"]] == ["deleted", "deleted"]
     [entry] = listing(server, None, "images", namespace=ns)
     assert entry["latest_version"] is None and entry["status"] == "deleted"
     # and latest is that newest commit everywhere, the diff included
     to_tombstone = get(server, f"images/{ns}/jammy/diff?from=1.0.0&to=latest").json()
-    assert to_tombstone["to"]["commit"] == detail["commit"]
-    assert to_tombstone["to"]["image_id"] == first
+    assert to_tombstone["to"]["commit"] == detail["ref"]["commit"]
+    assert to_tombstone["to"]["build_id"] == first
 
 
 def test_visibility_must_match_the_existing_image(server: Server, ns: str) -> None:

@@ -80,7 +80,7 @@ def test_an_image_without_a_release_diffs_to_latest(server: Server, ns: str) -> 
     diff = requests.get(f"{server.url}/api/v1/images/{ns}/jammy/diff",
                         params={"from": one, "to": "latest"}, timeout=30)
     assert diff.status_code == 200, diff.text
-    assert diff.json()["to"]["image_id"] == two
+    assert diff.json()["to"]["build_id"] == two
     detail = requests.get(f"{server.url}/api/v1/images/{ns}/jammy", timeout=30).json()
     assert detail["manifest"]["image_id"] == two
     raw = requests.get(f"{server.url}/{ns}/jammy/raw/latest/manifest.json", timeout=30)

@@ -46,16 +46,16 @@ def test_yank_skips_latest_and_is_recorded(server: Server, ns: str, released: Pa
     resp = api(server, "POST", f"{ns}/app/versions/v1.1.0/yank", writer,
                json={"reason": "leaks the admin password"})
     assert resp.status_code == 200, resp.text
-    assert resp.json()["yanked"]["1.1.0"]["reason"] == "leaks the admin password"
+    assert resp.json()["yanked_versions"]["1.1.0"]["reason"] == "leaks the admin password"
     git = repository(server, ns)
     best = latest(list_versions(git))
     assert best is not None and str(best.version) == "1.0.0"
     entry = history(git, lambda _name: True)[0]
-    assert entry["by"].startswith("writer-") and entry["message"].startswith("Yank 1.1.0")
+    assert entry["by"]["name"].startswith("writer-") and entry["message"].startswith("Yank 1.1.0")
     again = api(server, "POST", f"{ns}/app/versions/1.1.0/yank", writer, json={"reason": "x"})
     assert again.status_code == 409
     undo = api(server, "DELETE", f"{ns}/app/versions/1.1.0/yank", writer)
-    assert undo.status_code == 200 and undo.json()["yanked"] == {}
+    assert undo.status_code == 200 and undo.json()["yanked_versions"] == {}
     best = latest(list_versions(repository(server, ns)))
     assert best is not None and str(best.version) == "1.1.0"
 
@@ -71,7 +71,7 @@ def test_yank_needs_a_version_a_reason_and_a_writer(server: Server, ns: str,
     typo = api(server, "POST", f"{ns}/app/versions/1.0.0/yank", writer, json={"reson": "r"})
     assert typo.status_code == 400 and typo.json()["error"]["code"] == "unknown_field"
     assert "reson" in typo.json()["error"]["message"]
-    assert api(server, "GET", f"{ns}/app/lifecycle").json()["yanked"] == {}
+    assert api(server, "GET", f"{ns}/app/lifecycle").json()["yanked_versions"] == {}
     assert api(server, "POST", f"{ns}/app/versions/1.0.0/yank", server.token("reader", ns),
                json={"reason": "r"}).status_code == 403
     assert api(server, "POST", f"{ns}/app/versions/1.0.0/yank", None,
@@ -92,7 +92,7 @@ def test_concurrent_yanks_are_all_kept(server: Server, git: Git, ns: str,
                                             writer, json={"reason": t}).status_code, tags))
     assert codes == [200] * len(tags)
     state = api(server, "GET", f"{ns}/app/lifecycle").json()
-    assert sorted(state["yanked"]) == sorted(t[1:] for t in tags)
+    assert sorted(state["yanked_versions"]) == sorted(t[1:] for t in tags)
     assert len(state["history"]) == len(tags)
 
 
@@ -100,15 +100,19 @@ def test_deprecate_and_undo(server: Server, ns: str, released: Path) -> None:
     writer = server.token("writer", ns)
     assert api(server, "POST", "", writer, json={"namespace": ns, "name": "app2"}).ok
     resp = api(server, "PUT", f"{ns}/app/deprecation", writer,
-               json={"message": "use app2", "replacement": f"{ns}/app2"})
+               json={"reason": "use app2", "replacement": {"namespace": ns, "name": "app2"}})
     assert resp.status_code == 200, resp.text
-    assert resp.json()["deprecated"]["replacement"] == f"{ns}/app2"
+    assert resp.json()["deprecated"]["replacement"] == {"namespace": ns, "name": "app2"}
+    assert resp.json()["deprecated"]["by"] == {"name": resp.json()["deprecated"]["by"]["name"],
+                                                "email": None}
+    again = api(server, "PUT", f"{ns}/app/deprecation", writer, json={"reason": "again"})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "already_done")
     assert api(server, "PUT", f"{ns}/app/deprecation", writer,
-               json={"message": "m", "replacement": "not a name"}).status_code == 400
+               json={"reason": "m", "replacement": "not a name"}).status_code == 400
     typo = api(server, "PUT", f"{ns}/app/deprecation", writer,
-               json={"message": "m", "replacment": f"{ns}/app2"})
-    assert typo.status_code == 400 and typo.json()["error"]["code"] == "unknown_field"
-    assert api(server, "GET", f"{ns}/app/lifecycle").json()["deprecated"]["message"] \
+               json={"reason": "m", "replacment": {"namespace": ns, "name": "app2"}})
+    assert (typo.status_code, typo.json()["error"]["did_you_mean"]) == (400, "replacement")
+    assert api(server, "GET", f"{ns}/app/lifecycle").json()["deprecated"]["reason"] \
         == "use app2"
     resp = api(server, "DELETE", f"{ns}/app/deprecation", writer)
     assert resp.status_code == 200 and resp.json()["deprecated"] is None
@@ -125,21 +129,23 @@ def test_replacement_must_be_one_every_reader_can_follow(server: Server, ns: str
                    json={"namespace": other, "name": repo, "visibility": visibility}).ok
     assert api(server, "POST", "", admin, json={"namespace": ns, "name": "mine",
                                                 "visibility": "private"}).ok
-    for replacement, reason in ((f"{ns}/nothere", "no such repository"),
-                                (f"{ns}/app", "cannot replace itself"),
-                                (f"{other}/secret", "no such repository"),  # writer can't read
-                                (f"{ns}/mine", "is private")):
+    for (where, name), reason in (((ns, "nothere"), "no such repository"),
+                                  ((ns, "app"), "cannot replace itself"),
+                                  ((other, "secret"), "no such repository"),  # writer can't read
+                                  ((ns, "mine"), "is private"),
+                                  ((ns, "mine/x"), "invalid name"),
+                                  ((ns, ""), "must not be empty")):
         resp = api(server, "PUT", f"{ns}/app/deprecation", writer,
-                   json={"message": "m", "replacement": replacement})
-        assert resp.status_code == 400, (replacement, resp.text)
+                   json={"reason": "m", "replacement": {"namespace": where, "name": name}})
+        assert resp.status_code == 400, (name, resp.text)
         assert resp.json()["error"]["code"] == "invalid_value"
         assert reason in resp.json()["error"]["message"], resp.text
     # An admin who can read the private repository still may not name it here.
     resp = api(server, "PUT", f"{ns}/app/deprecation", admin,
-               json={"message": "m", "replacement": f"{other}/secret"})
+               json={"reason": "m", "replacement": {"namespace": other, "name": "secret"}})
     assert resp.status_code == 400 and "is private" in resp.text
     resp = api(server, "PUT", f"{ns}/app/deprecation", writer,
-               json={"message": "m", "replacement": f"{other}/open"})
+               json={"reason": "m", "replacement": {"namespace": other, "name": "open"}})
     assert resp.status_code == 200, resp.text
 
 
@@ -148,18 +154,24 @@ def test_replacement_that_became_hidden_is_not_shown(server: Server, ns: str,
     writer = server.token("writer", ns)
     assert api(server, "POST", "", writer, json={"namespace": ns, "name": "next"}).ok
     assert api(server, "PUT", f"{ns}/app/deprecation", writer,
-               json={"message": "moved", "replacement": f"{ns}/next"}).ok
+               json={"reason": "moved", "replacement": {"namespace": ns, "name": "next"}}).ok
     # The replacement is made private afterwards (through its stored settings).
     config = server.data_dir / "git" / ns / "next.git" / "config"
     subprocess.run(["git", "config", "--file", str(config), "heater.visibility", "private"],
                    check=True)
     for path in (f"{ns}/app", f"{ns}/app/lifecycle"):
         shown = api(server, "GET", path).json()
-        assert shown["deprecated"]["message"] == "moved"
+        assert shown["deprecated"]["reason"] == "moved"
         assert shown["deprecated"]["replacement"] is None
         assert f"{ns}/next" not in str(shown)
-        assert api(server, "GET", path, writer).json()["deprecated"]["replacement"] == \
-            f"{ns}/next"
+        assert api(server, "GET", path, writer).json()["deprecated"]["replacement"] == {
+            "namespace": ns, "name": "next"}
+    # Listings hide it alike.
+    listed = api(server, "GET", "", params={"namespace": ns}).json()["templates"]
+    assert [t["deprecated"]["replacement"] for t in listed if t["name"] == "app"] == [None]
+    listed = api(server, "GET", "", writer, params={"namespace": ns}).json()["templates"]
+    assert [t["deprecated"]["replacement"] for t in listed if t["name"] == "app"] == [
+        {"namespace": ns, "name": "next"}]
 
 
 def test_delete_leaves_a_tombstone(server: Server, git: Git, ns: str, released: Path,
@@ -174,7 +186,7 @@ def test_delete_leaves_a_tombstone(server: Server, git: Git, ns: str, released: 
     gone = api(server, "POST", f"{ns}/app/versions/1.0.0/yank", admin, json={"reason": "r"})
     assert gone.status_code == 410
     tombstone = gone.json()["error"]["tombstone"]
-    assert tombstone["reason"] == "licence problem" and tombstone["by"].startswith("admin-")
+    assert tombstone["reason"] == "licence problem" and tombstone["by"]["name"].startswith("admin-")
 
     # Clones and pushes too, with the reason shown by git.
     clone = git.run("clone", f"{server.url}/{ns}/app.git", str(tmp_path / "c"), check=False)
@@ -292,7 +304,7 @@ def test_mistakes_and_repeats_have_one_code_each(tmp_path: Path) -> None:
         "message": "unknown field 'reson' (did you mean 'reason'?); expected reason"})
     # No body at all: the field it lacks is named.
     for method, path, field in (("POST", "/versions/1.0.0/yank", "reason"),
-                                ("PUT", "/deprecation", "message"), ("DELETE", "", "reason")):
+                                ("PUT", "/deprecation", "reason"), ("DELETE", "", "reason")):
         status, body = error(method, path, admin)
         assert (status, body) == (400, {"code": "missing_field", "field": field, "message":
                                         f"{field!r} is required: a non-empty string"}), path
@@ -303,7 +315,7 @@ def test_mistakes_and_repeats_have_one_code_each(tmp_path: Path) -> None:
         400, "invalid_value", "version")
     for method, path, token, kwargs in (
             ("POST", "/versions/1.0.0/yank", writer, {"json": {"reason": "broken"}}),
-            ("PUT", "/deprecation", writer, {"json": {"message": "old"}}),
+            ("PUT", "/deprecation", writer, {"json": {"reason": "old"}}),
             ("DELETE", "", admin, {"json": {"reason": "obsolete"}})):
         assert app.call(method, base + path, token, **kwargs).status_code == 200
         # Deleting twice is a repeat too, not a read of a deleted template (410).

@@ -99,7 +99,7 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
     headers = auth(token)
     queued = requests.post(f"{api}/images/{ns}/jammy/builds", headers=headers, timeout=30,
                            json=manifest(JAMMY_JANUARY, version="1.0.0"))
-    first = conforms(queued, IMAGE + "/builds")["id"]
+    first = conforms(queued, IMAGE + "/builds")["build_id"]
     assert conforms(requests.get(f"{api}/builds/{first}", headers=headers, timeout=10),
                     BUILD)["status"] == "queued"
     conforms(upload(server, token, first, b"0123456789"), FILE, "put")
@@ -129,14 +129,14 @@ def test_image_and_build_answers_match_the_document(server: Server, ns: str) -> 
     assert conforms(requests.delete(f"{api}/builds/{first}", headers=headers, timeout=30),
                     BUILD)["status"] == "deleted"
     gone = conforms(requests.get(f"{api}/builds/{first}", timeout=10), BUILD)
-    assert gone["error"]["tombstone"]["build_commit"]
+    assert gone["error"]["tombstone"]["last_commit"]
     versions = requests.get(f"{api}/images/{ns}/jammy/versions", timeout=10)
     assert conforms(versions, IMAGE + "/versions")["versions"][-1]["status"] == "deleted"
     assert conforms(requests.get(f"{api}/images/{ns}/jammy", timeout=10), IMAGE)["versions"]
     assert conforms(requests.get(file_url, timeout=10), FILE)["error"]
     cancelled = queue_build(server, token, f"{ns}/jammy")
     assert conforms(requests.delete(f"{api}/builds/{cancelled}", headers=headers, timeout=30),
-                    BUILD)["uploaded"] is False
+                    BUILD)["last_commit"] is None
     refusals = [(404, "build_not_found"), (400, "invalid_value"), (409, "build_not_queued"),
                 (400, "empty_upload"), (400, "missing_field"), (401, "unauthenticated"),
                 (409, "visibility_mismatch"), (400, "missing_field"),
@@ -194,7 +194,8 @@ def test_lifecycle_answers_match_the_document(server: Server, ns: str) -> None:
         (requests.delete(yank, headers=writer, timeout=30),
          TEMPLATE + "/versions/{version}/yank", 200),
         (requests.put(f"{api}/{ns}/app/deprecation", headers=writer, timeout=30,
-                      json={"message": "use app2", "replacement": f"{ns}/app2"}),
+                      json={"reason": "use app2",
+                            "replacement": {"namespace": ns, "name": "app2"}}),
          TEMPLATE + "/deprecation", 200),
         (requests.put(f"{api}/{ns}/app/deprecation", data="x", headers=writer, timeout=30),
          TEMPLATE + "/deprecation", 415),
@@ -220,3 +221,93 @@ def test_lifecycle_answers_match_the_document(server: Server, ns: str) -> None:
     for answer, path, status in steps:
         assert answer.status_code == status, (path, answer.text)
         conforms(answer, path)
+
+
+# The old and new side of a change (a diff's refs, a package's versions, a
+# field's values): what is compared differs, the pair of names does not.
+SIDES = {"from", "to"}
+# Names the diffs use in their own sense (a file's change `status`, a
+# `path` in a document, `added` packages or keys...) and an image's version
+# list, which extends the template one: known, and listed so that no new
+# name joins them.
+KNOWN_TWICE = {"status", "files", "path", "impact", "os", "added", "removed", "versions"}
+# File formats, not API vocabulary: a manifest is the manifest.json of git,
+# a parameter is written in HOT's words (`type`, `default`...).
+FILE_FORMATS = {"ImageManifest", "StoredManifest", "Hashes", "Parameter"}
+NULL: tuple[Any, ...] = ("type", frozenset(), None)
+
+
+def _target(ref: str) -> tuple[str, dict[str, Any]]:
+    node: Any = document()
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return ref.rsplit("/", 1)[-1], node
+
+
+def shape(node: dict[str, Any]) -> tuple[Any, ...]:
+    """What a schema says a value is, without its bounds and words: a named
+    object (by its component), an enum's values, a type and format, an
+    array of a shape; null taken out (nullable is the same concept)."""
+    if "$ref" in node:
+        name, target = _target(node["$ref"])
+        if "properties" in target and "/properties/" not in node["$ref"]:
+            return ("object", name)
+        return shape(target)
+    for key in ("oneOf", "anyOf"):
+        if key in node:
+            shapes = {shape(alternative) for alternative in node[key]} - {NULL}
+            return shapes.pop() if len(shapes) == 1 else ("oneOf", frozenset(shapes))
+    if "enum" in node or "const" in node:
+        values = node["enum"] if "enum" in node else [node["const"]]
+        return ("enum", frozenset(v for v in values if v is not None))
+    types = node.get("type", [])
+    types = frozenset([types] if isinstance(types, str) else types) - {"null"}
+    if "properties" in node:
+        return ("object", frozenset(node["properties"]))
+    if types == {"array"}:
+        return ("array", shape(node.get("items", {})))
+    return ("type", types, node.get("format"))
+
+
+def response_properties() -> dict[str, dict[tuple[Any, ...], str]]:
+    """Every property of every response body, by name: its shapes, each
+    with one place it has it."""
+    found: dict[str, dict[tuple[Any, ...], str]] = {}
+    seen: set[str] = set()
+
+    def walk(node: Any, where: str) -> None:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if ref not in seen and name not in FILE_FORMATS:
+                seen.add(ref)
+                walk(_target(ref)[1], name)
+            return
+        for name, value in (node.get("properties") or {}).items():
+            found.setdefault(name, {}).setdefault(shape(value), f"{where}.{name}")
+            walk(value, f"{where}.{name}")
+        for key in ("items", "additionalProperties"):
+            walk(node.get(key), where)
+        for key in ("oneOf", "anyOf", "allOf"):
+            for alternative in node.get(key) or []:
+                walk(alternative, where)
+
+    for path, item in document()["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            for status, answer in operation["responses"].items():
+                answer = _target(answer["$ref"])[1] if "$ref" in answer else answer
+                for media in (answer.get("content") or {}).values():
+                    walk(media.get("schema"), f"{method.upper()} {path} {status}")
+    return found
+
+
+def test_one_property_name_has_one_schema() -> None:
+    found = response_properties()
+    assert {"commit", "build_id", "ref", "deprecated", "by", "kind"} <= set(found)
+    twice = {name: sorted(shapes.values()) for name, shapes in found.items()
+             if len(shapes) > 1 and name not in SIDES | KNOWN_TWICE}
+    assert twice == {}

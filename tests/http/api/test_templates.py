@@ -27,7 +27,7 @@ def test_create_returns_clone_url_and_refuses_duplicates(server: Server, ns: str
     assert created.status_code == 201
     body = created.json()
     assert body["clone_url"] == f"{server.url}/{ns}/web.git"
-    assert body["visibility"] == "public" and body["kind"] == "template"
+    assert body["visibility"] == "public" and body["repository_kind"] == "template"
     assert (server.layout.root / "git" / ns / "web.git" / "HEAD").is_file()
     again = _post(server, {"namespace": ns, "name": "web"}, token)
     assert again.status_code == 409
@@ -122,8 +122,8 @@ def test_push_updates_listing_and_detail(server: Server, git: Git, ns: str,
     assert entry["heat_template_version"] == "2018-08-31"
     assert entry["clone_url"] == f"{server.url}/{ns}/web.git"
     detail = api(server, "GET", f"/api/v1/templates/{ns}/web").json()
-    assert detail["ref"] == {"requested": None, "kind": "branch", "commit": sha}
-    assert detail["head_commit"] == sha
+    assert detail["ref"] == {"requested": "latest", "kind": "branch", "name": "main",
+                             "commit": sha, "version": None}
     assert detail["versions_count"] == 0
     assert detail["metadata"] == {"owner": "platform-team"}
     assert detail["maintainers"] == [{"name": "alice"}]
@@ -150,7 +150,8 @@ def test_versions_and_latest(server: Server, git: Git, ns: str, tmp_path: Path) 
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["version"] == "1.0.0" and body["tag"] == "v1.0.0" and body["commit"] == first
-    assert body["tagger"].startswith(f"writer-{ns}-")
+    assert body["tagger"]["name"].startswith(f"writer-{ns}-")
+    assert body["tagger"]["email"] is None
     assert body["message"] == "First\n"
     # The listing knows the new version before the response ended.
     assert listing(server, namespace=ns)[0]["latest_version"] == "1.0.0"
@@ -180,11 +181,13 @@ def test_versions_and_latest(server: Server, git: Git, ns: str, tmp_path: Path) 
     assert versions[0]["prerelease"] is True
     detail = api(server, "GET", f"/api/v1/templates/{ns}/app").json()
     assert detail["latest_version"] == "1.10.0"
-    assert detail["ref"] == {"requested": None, "kind": "latest", "commit": second}
+    assert detail["ref"] == {"requested": "latest", "kind": "tag", "name": "v1.10.0",
+                             "commit": second, "version": "1.10.0"}
     assert detail["versions_count"] == 4
     old = api(server, "GET", f"/api/v1/templates/{ns}/app", params={"ref": "1.0.0"}).json()
     assert old["description"] == "A single server"
-    assert old["ref"] == {"requested": "1.0.0", "kind": "version", "commit": first}
+    assert old["ref"] == {"requested": "1.0.0", "kind": "tag", "name": "v1.0.0",
+                          "commit": first, "version": "1.0.0"}
     missing = api(server, "GET", f"/api/v1/templates/{ns}/app", params={"ref": "v9.9.9"})
     assert missing.status_code == 404
     by_sha = api(server, "POST", path, writer, json={"version": "3.0.0", "ref": first[:10]})
@@ -274,7 +277,7 @@ def test_private_templates_are_listed_only_to_readers(server: Server, ns: str) -
         assert api(server, "GET", url, server.token("reader", ns)).status_code == 200
     # An empty repository is listed and described without commits.
     detail = api(server, "GET", f"/api/v1/templates/{ns}/open").json()
-    assert detail["head_commit"] is None and detail["ref"]["commit"] is None
+    assert detail["ref"] is None and detail["raw_url"] is None
     assert detail["problems"] == []
     assert api(server, "GET", f"/api/v1/templates/{ns}/open/commits").json() == {
         "commits": [], "next": None}
@@ -288,16 +291,16 @@ def test_commits(server: Server, git: Git, ns: str, tmp_path: Path) -> None:
             for i in range(3)]
     path = f"/api/v1/templates/{ns}/h/commits"
     first = api(server, "GET", path, params={"limit": 2}).json()
-    assert [c["sha"] for c in first["commits"]] == [shas[2], shas[1]]
+    assert [c["commit"] for c in first["commits"]] == [shas[2], shas[1]]
     assert first["commits"][0]["message"] == "change 2\n"
     assert first["commits"][0]["parents"] == [shas[1]]
     assert first["commits"][0]["author"]["email"] == "author@example.com"
     # A push between pages does not shift the pages already begun.
     push(server, git, tmp_path / "w", f"{ns}/h", token, {"x.txt": "x"})
     second = requests.get(first["next"], timeout=10).json()
-    assert [c["sha"] for c in second["commits"]] == [shas[0]] and second["next"] is None
+    assert [c["commit"] for c in second["commits"]] == [shas[0]] and second["next"] is None
     at_version = api(server, "GET", path, params={"ref": "1.0.0"}).json()
-    assert [c["sha"] for c in at_version["commits"]] == [shas[1], shas[0]]
+    assert [c["commit"] for c in at_version["commits"]] == [shas[1], shas[0]]
     for params, status, code in (
             ({"ref": "nope"}, 404, "unknown_ref"), ({"limit": "0"}, 400, "invalid_value"),
             ({"limit": "501"}, 400, "invalid_value"),
@@ -383,14 +386,17 @@ def test_deprecated_and_deleted(server: Server, git: Git, ns: str, tmp_path: Pat
     reindex(server)
     entries = listing(server, namespace=ns)
     assert names(entries) == ["fine", "old"]
-    assert [e["deprecated"] for e in entries] == [False, True]
+    assert [e["deprecated"] for e in entries] == [None, {
+        "reason": "use fine", "at": entries[1]["deprecated"]["at"],
+        "by": {"name": "admin", "email": None}, "replacement": None}]
     assert names(listing(server, namespace=ns, deprecated="true")) == ["old"]
     assert names(listing(server, namespace=ns, deprecated="false")) == ["fine"]
     detail = api(server, "GET", f"/api/v1/templates/{ns}/old").json()
-    assert detail["deprecated"]["message"] == "use fine"
+    assert detail["deprecated"] == entries[1]["deprecated"]
     gone = api(server, "GET", f"/api/v1/templates/{ns}/gone")
     assert gone.status_code == 410
-    assert gone.json()["error"]["tombstone"] == tombstone
+    assert gone.json()["error"]["tombstone"] == {  # as every lifecycle state shows
+        "reason": "broken", "at": tombstone["at"], "by": {"name": "admin", "email": None}}
     assert api(server, "GET", f"/{ns}/gone/raw/main/template.yaml").status_code == 410
 
 

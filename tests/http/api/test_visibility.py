@@ -67,7 +67,7 @@ def test_a_writer_makes_a_template_private_and_public_again(
                            headers=auth(writer), timeout=30).json()["history"]
     assert history[0]["message"].startswith("Make private")
     assert "from public to private" in history[0]["message"]
-    assert history[0]["by"].startswith("writer-")
+    assert history[0]["by"]["name"].startswith("writer-")
 
     # Asking for the visibility it has already changes and records nothing.
     same = _patch(server, f"templates/{ns}/web", writer, {"visibility": "private"})

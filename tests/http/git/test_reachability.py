@@ -165,7 +165,7 @@ def test_rest_reads_of_a_reachable_commit_stay_immutable(server: Server, ns: str
     assert "immutable" in response.headers["Cache-Control"]
     commits = api(server, "GET", f"/api/v1/templates/{ns}/app/commits", params={"ref": sha})
     assert commits.status_code == 200
-    assert [c["sha"] for c in commits.json()["commits"]] == [sha]
+    assert [c["commit"] for c in commits.json()["commits"]] == [sha]
     diff = api(server, "GET", f"/api/v1/templates/{ns}/app/diff",
                params={"from": sha, "to": history["main"]})
     assert diff.status_code == 200, diff.text

@@ -173,7 +173,7 @@ def add_image(call: Call, image: str, manifest: dict[str, Any], version: str,
     status, answer = call("POST", f"/api/v1/images/{image}/builds",
                           {**manifest, "version": version})
     assert status == 201, answer
-    build_id = str(answer.get("build_id") or answer.get("id"))
+    build_id = str(answer["build_id"])
     status, answer = call("PUT", f"/api/v1/builds/{build_id}/file", data)
     assert status == 200, answer
     return build_id
@@ -202,13 +202,9 @@ def populate(call: Call, namespace: str, commit: Callable[[str, dict[str, str]],
        {"version": "2.0.0", "ref": "main", "message": "Fixed flavor, private network"})
     ok("POST", "/api/v1/templates", {"namespace": namespace, "name": "db",
                                      "files": {"template.yaml": DB}})
-    # A replacement is named as a RepoRef, or (before API 1.0) as "ns/name".
-    status, _answer = call("PUT", f"/api/v1/templates/{namespace}/db/deprecation", {
-        "message": "Use the managed database",
-        "replacement": {"namespace": namespace, "name": "web"}})
-    if status == 400:
-        ok("PUT", f"/api/v1/templates/{namespace}/db/deprecation",
-           {"message": "Use the managed database", "replacement": f"{namespace}/web"}, 200)
+    ok("PUT", f"/api/v1/templates/{namespace}/db/deprecation",
+       {"reason": "Use the managed database",
+        "replacement": {"namespace": namespace, "name": "web"}}, 200)
     ok("POST", "/api/v1/templates", {"namespace": private_namespace, "name": "secret",
                                      "visibility": "private",
                                      "files": {"template.yaml": DB.replace(

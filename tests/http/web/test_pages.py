@@ -291,7 +291,7 @@ def test_files_page_lists_what_the_tree_api_lists(tmp_path: Path) -> None:
     assert page.status_code == 200
     rows = [(m[0] or m[1], m[2] or None) for m in _ROW.findall(text(page))]
     assert rows == [(e["name"], e["object_id"][:12] if e["type"] == "submodule" else None)
-                    for e in listed["entries"]]
+                    for e in listed["tree"]]
     assert ("vendor", "ab" * 6) in rows
 
 

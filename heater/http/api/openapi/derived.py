@@ -21,28 +21,10 @@ def _embedded(schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _with_fields(schema: dict[str, Any], fields: dict[str, Any],
-                 required: list[str]) -> dict[str, Any]:
-    """``schema`` (a closed object) with more properties: ``allOf`` cannot
-    extend a schema that forbids additional properties."""
-    result = _embedded(schema)
-    result["properties"].update(fields)
-    result["required"] = [*result["required"], *required]
-    return result
-
-
 def fragment() -> dict[str, Any]:
     """A fragment, as the YAML files are, holding the derived components."""
-    sha = {"type": "string", "pattern": "^[0-9a-f]{40}$"}
-    deleted = _with_fields(
-        schema.STORED_SCHEMA,
-        {"commit": {**sha, "description": "the tombstone's commit"},
-         "build_commit": {**sha, "description": "the commit that recorded the build"}},
-        ["commit", "build_commit"])
-    deleted["title"] = "A deleted build's tombstone"
     return {"components": {"schemas": {
         "ImageManifest": _embedded(schema.SCHEMA),
         "StoredManifest": _embedded(schema.STORED_SCHEMA),
-        "DeletedBuild": deleted,
         "Hashes": copy.deepcopy(schema.STORED_SCHEMA["properties"]["hashes"]),
     }}}
