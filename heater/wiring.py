@@ -161,10 +161,15 @@ def build_catalog(registry: Registry, config: Config) -> Catalog:
 
 
 def prepare_to_serve(registry: Registry) -> None:
-    """Make what serving git needs: the data directory's layout and the
-    pre-receive hook every repository runs (both idempotent)."""
+    """Make what serving needs: the data directory's layout, the
+    pre-receive hook every repository runs and the build store's schema
+    (all idempotent)."""
     registry.layout.ensure()
     install_hook(registry.layout.hooks)
+    # A database-backed store makes its schema at first use: use the build
+    # store once here, so that a node's start-up creates it (two nodes
+    # starting together apply each migration once) rather than a request.
+    registry.builds.queued()
 
 
 def sweepers(registry: Registry) -> list[Sweeper]:
