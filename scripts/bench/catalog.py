@@ -533,11 +533,7 @@ def report_reindex(args: argparse.Namespace, work: Path) -> int:
     for backend, (cold, warm) in runs.items():
         lines.append(f"| {backend} | {cold} | {warm} | {PG_REINDEX_TARGET_S} s "
                      f"{verdict(cold.seconds <= PG_REINDEX_TARGET_S)} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    return 0
+    return printed(lines, args.out)
 
 
 def sqlite_built(data_dir: Path) -> None:
@@ -617,11 +613,7 @@ def report(args: argparse.Namespace, work: Path) -> int:
         f"Targets: 10,000/100 p50 ratio <= {RATIO_TARGET}, p50 <= {P50_TARGET_MS} ms, "
         f"req/s >= {FLOOR_TARGET} of the floor.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    return 0
+    return printed(lines, args.out)
 
 
 PG_RATIO_TARGET = 2.0
@@ -713,10 +705,15 @@ def report_postgresql(args: argparse.Namespace, work: Path) -> int:
     lines += ["", f"Targets at {big} templates: PostgreSQL full-request p50 <= "
               f"{PG_RATIO_TARGET} x SQLite's, its index call <= {PG_P50_TARGET_MS} ms "
               f"server-side; reindex <= {PG_REINDEX_TARGET_S} s."]
+    return printed(lines, args.out)
+
+
+def printed(lines: list[str], out: Path | None) -> int:
+    """Print a report's ``lines`` (and write them to ``out``); exit status 0."""
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        args.out.write_text(text)
+    if out:
+        out.write_text(text)
     return 0
 
 
