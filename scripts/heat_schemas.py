@@ -19,6 +19,7 @@ import argparse
 import json
 import re
 import sys
+import tempfile
 import warnings
 from importlib import metadata
 from typing import Any
@@ -200,9 +201,16 @@ def main() -> int:
     from oslo_config import cfg
 
     cfg.CONF([], project="heat", default_config_files=[])
+    from heat.common import config  # noqa: F401  (registers Heat's options)
     from heat.engine import resource, resources, template
 
-    resources.initialise()
+    # Heat's own types only: a Heat installed on this machine (its
+    # environment.d maps OS::Quantum* and more, its plugin directories add
+    # types) must neither change the file nor break its making.
+    with tempfile.TemporaryDirectory() as nothing:
+        cfg.CONF.set_override("environment_dir", nothing)
+        cfg.CONF.set_override("plugin_dirs", [])
+        resources.initialise()
     env = resources.global_env()
     document = {
         "generated_by": "scripts/heat-schemas",
