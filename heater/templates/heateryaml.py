@@ -205,5 +205,19 @@ def check_settings(data: Any) -> list[SettingProblem]:
         else:
             where = known[0](value)
             if where is not None:
-                problems.append(SettingProblem((name, *where), f"{name} must be {known[1]}"))
+                problems.append(SettingProblem(
+                    (name, *where), f"{_unknown_rule(name, value, where)}{name} must be "
+                                    f"{known[1]}"))
     return problems
+
+
+def _unknown_rule(name: str, value: Any, where: Keys) -> str:
+    """For a misspelled rule in ``validation: {warn: [...]}``, its name and
+    the rule nearest it, before the message says what the setting takes."""
+    from heater.templates.heatcheck import Rule  # see _validation
+
+    if name != "validation" or len(where) != 2:
+        return ""
+    rule = str(value[where[0]][where[1]])
+    return f"unknown rule {rule!r}{closest(rule, (r.value for r in Rule))}; "
+

@@ -193,11 +193,18 @@ def test_push_validation_reads_environments_nested_templates_and_heater_yaml() -
     assert validate(MappingSource(lowered)) == []
     wrong = {**broken, "heater.yaml": b"validation:\n  warn: [no-such-rule]\n"}
     assert [str(p) for p in validate(MappingSource(wrong))] == [
-        "heater.yaml:2: validation must be a mapping {warn: [rule, ...]} naming rules of the "
+        "heater.yaml:2: unknown rule 'no-such-rule'; validation must be a mapping "
+        "{warn: [rule, ...]} naming rules of the "
         "Heat checks (see the README), such as unknown-resource-type",
         "template.yaml:4: resource a: type 'OS::Nova::Widget' is neither a Heat resource "
         "type, a nested template, nor mapped in an environment's resource_registry "
         "(did you mean 'OS::Nova::Quota'?) [unknown-resource-type]"]
+    typo = {**broken, "heater.yaml": b"validation:\n  warn: [missing-property,\n"
+                                     b"         unknown-resource-typ]\n"}
+    assert str(validate(MappingSource(typo))[0]) == (
+        "heater.yaml:3: unknown rule 'unknown-resource-typ' (did you mean "
+        "'unknown-resource-type'?); validation must be a mapping {warn: [rule, ...]} naming "
+        "rules of the Heat checks (see the README), such as unknown-resource-type")
 
 
 def test_the_corpus_has_warnings_but_no_error() -> None:
