@@ -17,7 +17,9 @@ Any template:
               refuses the update (immutable; see
               :mod:`heater.diff.replacement`): major, ``replaced`` or
               ``refused``, each cause listed; any other change (Heat
-              updates in place): patch, with the changed paths listed
+              updates in place): patch, with the changed paths listed;
+              each entry says, for every changed property (and a changed
+              type), what Heat does about it (``updates``)
   get_file    the content of an included file is part of the value that
               includes it (:mod:`heater.diff.getfile`): when only the
               content changed, each resource property that includes the
@@ -63,6 +65,19 @@ class Cause:
 
 
 @dataclass(frozen=True)
+class Update:
+    """What Heat does about one changed property (or type) of a resource."""
+
+    path: Path
+    outcome: Outcome
+    because: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": jsonable(list(self.path)), "outcome": str(self.outcome),
+                "because": self.because}
+
+
+@dataclass(frozen=True)
 class Entry:
     section: str
     name: str | None
@@ -75,6 +90,8 @@ class Entry:
     changes: tuple[Change, ...] = ()
     # Set on "replaced" and "refused" resource entries.
     causes: tuple[Cause, ...] = ()
+    # Set on changed resources: every changed property's outcome.
+    updates: tuple[Update, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"section": self.section, "name": self.name,
@@ -88,6 +105,8 @@ class Entry:
             out["changed_paths"] = [jsonable(list(c.relative_to(self.path)))
                                     for c in self.changes]
             out["changes"] = [c.as_json() for c in self.changes]
+        if self.updates:
+            out["updates"] = [u.as_json() for u in self.updates]
         return out
 
 
@@ -330,7 +349,8 @@ def _resource_entries(old: dict[str, dict[str, Any]],
         if moved is not None and moved.outcome is Outcome.REPLACE:
             entries.append(Entry("resources", name, "replaced", path, Impact.MAJOR,
                                  moved.because, old_type, new_type, changes,
-                                 (Cause((*path, "type"), moved.because),)))
+                                 (Cause((*path, "type"), moved.because),),
+                                 (Update((*path, "type"), moved.outcome, moved.because),)))
         else:
             entries += _changed_resource(name, old[name], spec, changes)
     return entries
@@ -379,15 +399,18 @@ def _heat_entry(name: str, path: Path, judged: list[tuple[Path, UpdateImpact]],
     ``judged`` (property paths, each with its outcome): it refuses the
     update if any property is immutable, replaces the resource if any
     change needs it, and updates it in place otherwise."""
+    updates = tuple(Update(p, i.outcome, i.because) for p, i in judged)
     for outcome, change in ((Outcome.REFUSE, "refused"), (Outcome.REPLACE, "replaced")):
         causes = tuple(Cause(p, i.because) for p, i in judged if i.outcome is outcome)
         if causes:
             what = prefix or f"{', '.join(str(c.path[-1]) for c in causes)} changed"
             return Entry("resources", name, change, path, Impact.MAJOR,
-                         f"{what}: {causes[0].because}", changes=changes, causes=causes)
+                         f"{what}: {causes[0].because}", changes=changes, causes=causes,
+                         updates=updates)
     because = judged[0][1].because if len(judged) == 1 else "Heat updates the resource in place"
     return Entry("resources", name, "changed", path, Impact.PATCH,
-                 f"{prefix or 'resource definition changed'}: {because}", changes=changes)
+                 f"{prefix or 'resource definition changed'}: {because}", changes=changes,
+                 updates=updates)
 
 
 def _properties_of(spec: dict[str, Any]) -> dict[str, Any]:

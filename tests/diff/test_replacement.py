@@ -130,3 +130,33 @@ def test_a_type_heat_substitutes_is_updated_in_place() -> None:
     # The other way round, it is a type Heat replaces.
     [back] = _summary({"deploy": new}, {"deploy": old}).entries
     assert (back.change, back.impact) == ("replaced", Impact.MAJOR)
+
+
+def test_every_changed_property_says_what_heat_does_with_it() -> None:
+    server: dict[str, Any] = {
+        "type": "OS::Nova::Server",
+        "properties": {"flavor": "m1.small", "name": "a", "key_name": "k1"}}
+    changed = {**server, "properties": {"flavor": "m1.large", "name": "b", "key_name": "k2"}}
+    resized = {**server, "properties": {"flavor": "m1.large", "name": "a", "key_name": "k1"}}
+    body = _summary({"web": server, "db": server, "tmp": VOLUME},
+                    {"web": changed, "db": resized,
+                     "tmp": {**VOLUME, "type": "OS::Heat::None"}}).as_json()
+    web, db, tmp = body["entries"]
+    assert (web["change"], db["change"], tmp["change"]) == ("replaced", "changed", "replaced")
+    assert web["updates"] == [
+        {"path": ["resources", "web", "properties", "flavor"], "outcome": "update",
+         "because": "Heat updates the server in place (flavor_update_policy is RESIZE, "
+                    "Heat's default)"},
+        {"path": ["resources", "web", "properties", "name"], "outcome": "update",
+         "because": "Heat updates the resource in place"},
+        {"path": ["resources", "web", "properties", "key_name"], "outcome": "replace",
+         "because": "property key_name is not update_allowed: Heat replaces the resource "
+                    "(creates a new one, then deletes the old one with what it held)"}]
+    assert db["updates"] == [web["updates"][0] | {
+        "path": ["resources", "db", "properties", "flavor"]}]
+    assert db["reason"] == ("resource definition changed: Heat updates the server in place "
+                            "(flavor_update_policy is RESIZE, Heat's default)")
+    assert tmp["updates"] == [
+        {"path": ["resources", "tmp", "type"], "outcome": "replace",
+         "because": "type changed from OS::Cinder::Volume to OS::Heat::None: "
+                    "Heat replaces the resource"}]
