@@ -15,6 +15,9 @@ compare with):
   ``heater.yaml``) exists and is a template;
 - a template has a known ``heat_template_version`` and a ``resources`` or
   ``outputs`` section whose entries are mappings;
+- a YAML mapping whose every key is an environment section or a typo of
+  one is an environment with a wrong section, which Heat refuses (rule
+  ``unknown-section``);
 - every template passes the checks Heat makes without a cloud
   (:mod:`heater.templates.heatcheck`): its errors refuse, its warnings are
   reported beside an accepted push; ``heater.yaml`` may lower a rule to a
@@ -42,8 +45,8 @@ import pygit2
 
 from heater.errors import InvalidInput
 from heater.git.trees import walk_files
-from heater.names import InvalidName
-from heater.templates.heatcheck import Context, Finding, Rule, check_template
+from heater.names import InvalidName, nearest
+from heater.templates.heatcheck import Context, Finding, Rule, Severity, check_template
 from heater.templates.heateryaml import (
     DEFAULT_ENTRYPOINT,
     METADATA_FILE,
@@ -52,6 +55,7 @@ from heater.templates.heateryaml import (
     parse_entrypoint,
 )
 from heater.templates.hot import (
+    ENVIRONMENT_SECTIONS,
     KNOWN_VERSIONS,
     YAML_SUFFIXES,
     FileKind,
@@ -293,7 +297,10 @@ class _Validator:
                           "is missing")
 
     def _check_document(self, doc: YamlDocument) -> None:
-        if classify(doc.data) is not FileKind.TEMPLATE:
+        kind = classify(doc.data)
+        if kind is FileKind.OTHER:
+            self._check_misspelled_environment(doc)
+        if kind is not FileKind.TEMPLATE:
             return  # environments and other YAML only need to parse
         data: dict[Any, Any] = doc.data
         version = data.get("heat_template_version")
@@ -308,6 +315,25 @@ class _Validator:
         for section in present:
             self._check_section(doc, section, data[section])
         self._check_as_heat(doc)
+
+    def _check_misspelled_environment(self, doc: YamlDocument) -> None:
+        """An environment with a typo in a section (``paramters:``) is no
+        environment to :func:`classify`, so its mappings would be silently
+        ignored, and Heat refuses it ("environment has wrong section"). A
+        mapping whose keys are all sections or near one is taken for one;
+        other YAML (a key near no section) is left alone."""
+        if not isinstance(doc.data, dict) or "heat_template_version" in doc.data:
+            return
+        wrong = {str(k): nearest(str(k), ENVIRONMENT_SECTIONS) for k in doc.data
+                 if str(k) not in ENVIRONMENT_SECTIONS}
+        if not wrong or not all(wrong.values()):
+            return
+        severity = Severity.WARNING if Rule.UNKNOWN_SECTION in self.lowered else Severity.ERROR
+        for section, near in wrong.items():
+            self.problems.append(_as_problem(doc, Finding(
+                (section,), Rule.UNKNOWN_SECTION,
+                f"unknown section {section!r} for an environment (did you mean {near!r}?)",
+                severity)))
 
     def _check_as_heat(self, doc: YamlDocument) -> None:
         def nested(target: str) -> str | None:

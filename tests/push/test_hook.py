@@ -100,6 +100,28 @@ def refused(git: Git, work: Path, *args: str) -> str:
     ({"template.yaml": HELLO_WORLD.replace("{get_param: image}", "{get_param: imag}")},
      "remote: template.yaml:11: get_param: 'imag' is not a parameter of this template "
      "(did you mean 'image'?)"),
+    ({"template.yaml": HELLO_WORLD.replace("type: string", "type: strin")},
+     "remote: template.yaml:5: parameter image: type 'strin' is not one of boolean, "
+     "comma_delimited_list, json, number, string (did you mean 'string'?) "
+     "[parameter-definition]"),
+    ({"template.yaml": HELLO_WORLD.replace("outputs:", "ouputs:")},
+     "remote: template.yaml:13: unknown section 'ouputs' for heat_template_version "
+     "2018-08-31 (did you mean 'outputs'?) [unknown-section]"),
+    ({"template.yaml": HELLO_WORLD.replace("      flavor: m1.small\n", "")},
+     "remote: template.yaml:10: resource server: missing required property 'flavor' "
+     "[missing-property]"),
+    ({"template.yaml": HELLO_WORLD.replace("first_address", "first_adress")},
+     "remote: template.yaml:15: get_attr: OS::Nova::Server has no attribute 'first_adress' "
+     "(did you mean 'first_address'?) [unknown-attribute]"),
+    ({"template.yaml": HELLO_WORLD.replace("2018-08-31", "2015-04-30").replace(
+        "flavor: m1.small", "flavor: {if: [big, m1.large, m1.small]}")},
+     "remote: template.yaml:12: if is not a function of heat_template_version 2015-04-30 "
+     "(available from 2016-10-14) [unknown-function]"),
+    # An environment with a typo in a section is one Heat refuses, and its
+    # mappings would be ignored.
+    ({"template.yaml": HELLO_WORLD, "env/prod.yaml": "paramters:\n  image: cirros\n"},
+     "remote: env/prod.yaml:1: unknown section 'paramters' for an environment (did you "
+     "mean 'parameters'?) [unknown-section]"),
 ])
 def test_invalid_content_is_refused(server: Server, git: Git, ns: str, tmp_path: Path,
                                     files: dict[str, str], expected: str) -> None:

@@ -14,6 +14,7 @@ from heater.templates.validation import (
     ValidationFailed,
     changes_between,
     check,
+    findings,
     validate,
 )
 from tests.conftest import CORPUS, HELLO_WORLD
@@ -277,3 +278,20 @@ def test_good_settings_and_unchanged_settings_pass() -> None:
     # Repositories from before the rule may push other changes.
     old = {"template.yaml": HELLO_WORLD, "heater.yaml": "colour: red\n"}
     assert problems(old, Changes(frozenset({"template.yaml"}))) == []
+
+
+def test_an_environment_with_a_misspelled_section_is_refused() -> None:
+    template = HELLO_WORLD.replace("OS::Nova::Server", "My::Server")
+    env = "paramters:\n  image: cirros\nresource_registry:\n  My::Server: OS::Nova::Server\n"
+    assert problems({"template.yaml": template, "env/prod.yaml": env}) == [
+        "env/prod.yaml:1: unknown section 'paramters' for an environment (did you mean "
+        "'parameters'?) [unknown-section]"]
+    # YAML with a key near no section is no environment: left alone.
+    assert problems({"template.yaml": HELLO_WORLD,
+                     "vars.yaml": "name: web\nparamters: {a: 1}\n"}) == []
+    lowered = {"template.yaml": HELLO_WORLD, "env/prod.yaml": "parameter_default: {}\n",
+               "heater.yaml": "validation:\n  warn: [unknown-section]\n"}
+    assert [str(p) for p in findings(MappingSource(
+        {k: v.encode() for k, v in lowered.items()}))] == [
+        "env/prod.yaml:1: warning: unknown section 'parameter_default' for an environment "
+        "(did you mean 'parameter_defaults'?) [unknown-section]"]
