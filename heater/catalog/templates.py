@@ -24,7 +24,7 @@ from heater.templates.heateryaml import (
     parse_entrypoint,
 )
 from heater.templates.hot import Template, references
-from heater.templates.validation import GitTreeSource, heat_findings, reference_problems
+from heater.templates.validation import GitTreeSource, deployment_findings
 from heater.templates.yamlload import YamlDocument, jsonable, load_yaml
 
 MANIFEST = METADATA_FILE
@@ -95,12 +95,12 @@ def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
     entry = _load_document(tree, meta.entrypoint, meta, required=True)
     if entry is not None:
         _read_template(meta, entry.data)
-        # A nested template or get_file target that is missing fails the
-        # deployment; say so beside the template rather than at Heat's fetch.
-        meta.problems += [str(p) for p in reference_problems(entry, GitTreeSource(tree))]
-        # What Heat would warn about (or what was pushed before the checks
-        # existed), beside the template as the push showed it.
-        meta.problems += heat_findings(entry)
+        # What the push showed (its warnings, or errors of content pushed
+        # before a check existed): a missing nested template or get_file
+        # target, what Heat would refuse or warn about, in the entry point
+        # and the nested templates it uses.
+        meta.problems += [str(p) for p in deployment_findings(
+            GitTreeSource(tree), entry, MAX_NESTED_TEMPLATES)]
         meta.nested_resource_types = _nested_resource_types(tree, meta.entrypoint, entry.data)
     _merge_manifest(meta, manifest)
     return meta

@@ -408,13 +408,35 @@ def _as_problem(doc: YamlDocument, finding: Finding) -> Problem:
                    warning=finding.severity == "warning")
 
 
-def heat_findings(doc: YamlDocument) -> list[str]:
-    """What the checks Heat makes say about the template ``doc`` alone (no
-    environments, nested templates or heater.yaml read): for the catalog."""
-    if classify(doc.data) is not FileKind.TEMPLATE:
-        return []
-    return [str(_as_problem(doc, finding)) for finding in check_template(doc.data)
-            if finding.rule not in _MAPPABLE]
+def deployment_findings(source: FileSource, entry: YamlDocument,
+                        max_nested: int) -> list[Problem]:
+    """What a push reports about the templates a deployment of ``entry``
+    uses: the entry point and the nested templates it reaches (at most
+    ``max_nested``), their references and Heat's checks, read as a push
+    reads them (with the tree's environments, nested templates and
+    heater.yaml's lowered rules), so that the catalog keeps the warnings
+    the pusher saw. heater.yaml's own problems are left to the caller."""
+    validator = _Validator(source, EVERYTHING)
+    validator.loaded[entry.path] = entry
+    meta = validator._load(METADATA_FILE) if source.read(METADATA_FILE) is not None \
+        else None
+    if meta is not None and isinstance(meta.data, dict):
+        validator.lowered = lowered_rules({str(k): v for k, v in meta.data.items()})
+    validator.problems = []
+    seen, queue = {entry.path}, [entry]
+    while queue:
+        doc = queue.pop(0)
+        if classify(doc.data) is FileKind.TEMPLATE:
+            validator._check_as_heat(doc)
+        validator._check_references(doc)
+        for ref in validator._references_of(doc):
+            if (ref.kind != "type" or ref.resolved is None or ref.resolved in seen
+                    or len(seen) > max_nested or source.read(ref.resolved) is None):
+                continue
+            seen.add(ref.resolved)
+            if (nested := validator._load(ref.resolved)) is not None:
+                queue.append(nested)
+    return validator.problems
 
 
 # What urljoin takes for an absolute URL (file:/etc/passwd has no "//").

@@ -10,6 +10,7 @@ import pygit2
 import pytest
 
 from heater.catalog.templates import read_metadata
+from heater.templates.validation import MappingSource, findings
 from tests.conftest import CORPUS, HELLO_WORLD, Git
 
 
@@ -217,3 +218,29 @@ resources:
     assert "OS::Cinder::Volume" not in meta.resource_types
     assert meta.nested_resource_types == ["OS::Cinder::Volume", "OS::Cinder::VolumeAttachment"]
     assert "OS::Cinder::VolumeAttachment" in meta.search_text()
+
+
+def test_problems_are_what_the_push_showed(git: Git, tmp_path: Path) -> None:
+    # Warnings of the nested templates too, with heater.yaml's lowered rules
+    # and the environments' mappings read as a push reads them.
+    template = HELLO_WORLD.replace("resources:\n", "resources:\n"
+                                   "  alarm:\n    type: OS::Acme::Alarm\n"
+                                   "  mapped:\n    type: My::Mapped\n"
+                                   "  extra:\n    type: nested/extra.yaml\n", 1)
+    nested = ("heat_template_version: 2018-08-31\nresources:\n"
+              "  ip:\n    type: OS::Nova::FloatingIP\n  s:\n    type: OS::Nova::Server\n")
+    files = {"template.yaml": template, "nested/extra.yaml": nested,
+             "env/prod.yaml": "resource_registry:\n  My::Mapped: ../nested/extra.yaml\n",
+             "heater.yaml": "validation:\n  warn: [missing-property]\n"}
+    meta = read_metadata(tree(git, tmp_path / "w", files))
+    pushed = findings(MappingSource({k: v.encode() for k, v in files.items()}))
+    assert sorted(meta.problems) == sorted(str(p) for p in pushed)
+    assert meta.problems == [
+        "template.yaml:9: warning: resource alarm: type 'OS::Acme::Alarm' is neither a Heat "
+        "resource type, a nested template, nor mapped in an environment's resource_registry "
+        "(did you mean 'OS::Aodh::Alarm'?) [unknown-plugin-type]",
+        "nested/extra.yaml:4: warning: resource ip: OS::Nova::FloatingIP is hidden; use "
+        "OS::Neutron::FloatingIP (Please use OS::Neutron::FloatingIP instead.) "
+        "[deprecated-type]",
+        "nested/extra.yaml:5: warning: resource s: missing required property 'flavor' "
+        "[missing-property]"]

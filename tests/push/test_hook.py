@@ -176,6 +176,33 @@ def test_warnings_are_shown_to_the_pusher_and_kept_beside_the_template(
     assert detail.json()["problems"] == [warning]
 
 
+def test_more_warnings_and_a_rule_lowered_in_heater_yaml(server: Server, git: Git, ns: str,
+                                                          tmp_path: Path) -> None:
+    template = HELLO_WORLD.replace("OS::Nova::Server", "OS::Nova::Sever").replace(
+        "resources:\n", "resources:\n  ip:\n    type: OS::Nova::FloatingIP\n"
+        "  data:\n    type: OS::Cinder::Volume\n    properties: {size: big}\n")
+    work = git.worktree(tmp_path / "work", {
+        "template.yaml": template,
+        "heater.yaml": "validation:\n  warn: [unknown-resource-type]\n"})
+    url = server.auth_url(f"{ns}/lowered.git", server.token("writer", ns))
+    pushed = git.run("push", url, "main", cwd=work)
+    warnings = [
+        "template.yaml:9: warning: resource ip: OS::Nova::FloatingIP is hidden; use "
+        "OS::Neutron::FloatingIP (Please use OS::Neutron::FloatingIP instead.) "
+        "[deprecated-type]",
+        "template.yaml:12: warning: resource data: property size: 'big' is not an integer "
+        "[property-type]",
+        "template.yaml:14: warning: resource server: type 'OS::Nova::Sever' is neither a "
+        "Heat resource type, a nested template, nor mapped in an environment's "
+        "resource_registry (did you mean 'OS::Nova::Server'?) [unknown-resource-type]"]
+    for warning in warnings:
+        assert f"remote: {warning}" in pushed.stderr
+    assert "push refused" not in pushed.stderr
+    detail = requests.get(f"{server.url}/api/v1/templates/{ns}/lowered", timeout=30)
+    assert detail.status_code == 200
+    assert detail.json()["problems"] == warnings
+
+
 def test_refused_push_leaves_refs_and_no_quarantine(server: Server, git: Git, ns: str,
                                                     published: tuple[Path, str]) -> None:
     work, url = published
