@@ -375,6 +375,11 @@ def test_replacements_from_heat_schemas_over_the_api(server: Server, git: Git, n
     assert because["server"].startswith("Heat replaces the server (flavor_update_policy is "
                                         "REPLACE)")
     assert summary["refused"] == []
+    # And what Heat does about each changed property, the one in place too.
+    rebuilt = next(e for e in summary["entries"] if e["name"] == "server")
+    assert [(u["path"][-1], u["outcome"]) for u in rebuilt["updates"]] == [
+        ("flavor", "replace"), ("flavor_update_policy", "update")]
+    assert rebuilt["updates"][1]["because"] == "Heat updates the resource in place"
 
     # The version-bump check reads the same verdict.
     git.run("tag", "v1.2.0", cwd=work)
