@@ -326,7 +326,7 @@ class _Validator:
             return
         wrong = {str(k): nearest(str(k), ENVIRONMENT_SECTIONS) for k in doc.data
                  if str(k) not in ENVIRONMENT_SECTIONS}
-        if not wrong or not all(wrong.values()):
+        if not wrong or not all(wrong.values()) or self._read_by_get_file(doc.path):
             return
         severity = Severity.WARNING if Rule.UNKNOWN_SECTION in self.lowered else Severity.ERROR
         for section, near in wrong.items():
@@ -334,6 +334,19 @@ class _Validator:
                 (section,), Rule.UNKNOWN_SECTION,
                 f"unknown section {section!r} for an environment (did you mean {near!r}?)",
                 severity)))
+
+    def _read_by_get_file(self, path: str) -> bool:
+        """Whether a template of the tree includes ``path`` with get_file: its
+        content is then data for a resource, not an environment. Rarely
+        asked (only for a file that reads as a misspelled environment), so
+        the templates are read only then."""
+        for other in sorted(self.source.paths()):
+            doc = self._load(other) if is_yaml(other) and other != path else None
+            if doc is not None and classify(doc.data) is FileKind.TEMPLATE and any(
+                    ref.kind == "get_file" and ref.resolved == path
+                    for ref in self._references_of(doc)):
+                return True
+        return False
 
     def _check_as_heat(self, doc: YamlDocument) -> None:
         def nested(target: str) -> str | None:

@@ -286,9 +286,16 @@ def test_an_environment_with_a_misspelled_section_is_refused() -> None:
     assert problems({"template.yaml": template, "env/prod.yaml": env}) == [
         "env/prod.yaml:1: unknown section 'paramters' for an environment (did you mean "
         "'parameters'?) [unknown-section]"]
-    # YAML with a key near no section is no environment: left alone.
+    # YAML with a key near no section is no environment: left alone; so is
+    # what a template reads with get_file (data for a resource).
     assert problems({"template.yaml": HELLO_WORLD,
                      "vars.yaml": "name: web\nparamters: {a: 1}\n"}) == []
+    reads = HELLO_WORLD.replace("flavor: m1.small", "flavor: m1.small\n"
+                                "      metadata: {get_file: data/params.yaml}")
+    assert problems({"template.yaml": reads, "data/params.yaml": "params: {a: 1}\n"}) == []
+    assert problems({"template.yaml": HELLO_WORLD, "data/params.yaml": "params: {a: 1}\n"}) \
+        == ["data/params.yaml:1: unknown section 'params' for an environment (did you mean "
+            "'parameters'?) [unknown-section]"]
     lowered = {"template.yaml": HELLO_WORLD, "env/prod.yaml": "parameter_default: {}\n",
                "heater.yaml": "validation:\n  warn: [unknown-section]\n"}
     assert [str(p) for p in findings(MappingSource(
