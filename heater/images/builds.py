@@ -65,6 +65,12 @@ class BuildStore(Protocol):
         status; :class:`BuildNotFound` if there is none."""
         ...
 
+    def ensure_schema(self) -> None:
+        """Create the store's tables unless they exist (idempotent, safe when
+        two nodes start together): a node calls it at start-up so that no
+        request pays for it."""
+        ...
+
     def queued(self) -> list[BuildRecord]:
         """Every build whose status is queued, in no particular order."""
         ...

@@ -55,6 +55,10 @@ class PostgresBuildStore(BuildStore):
             raise BuildNotFound(build_id)
         return _record(row)
 
+    def ensure_schema(self) -> None:
+        with self._transaction():
+            pass
+
     def queued(self) -> list[BuildRecord]:
         with self._transaction() as conn:
             rows = conn.execute(_SELECT + " WHERE status = %s",

@@ -51,6 +51,10 @@ class SqliteBuildStore(SqliteFile, BuildStore):
         return BuildRecord(row[0], RepoId(row[1], row[2]), json.loads(row[3]), Status(row[4]),
                            row[5], row[6])
 
+    def ensure_schema(self) -> None:
+        with self._db():
+            pass
+
     def queued(self) -> list[BuildRecord]:
         with self._db() as conn:
             ids = [row[0] for row in conn.execute(

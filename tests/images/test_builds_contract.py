@@ -88,3 +88,13 @@ def test_safe_from_many_threads(builds: BuildStore) -> None:
     for thread in threads:
         thread.join()
     assert sorted(r.id for r in builds.queued()) == sorted(r.id for r in records)
+
+
+def test_ensure_schema_is_idempotent_and_keeps_records(builds: BuildStore) -> None:
+    builds.ensure_schema()
+    builds.ensure_schema()
+    assert builds.queued() == []
+    kept = record()
+    builds.add(kept)
+    builds.ensure_schema()
+    assert builds.get(kept.id) == kept
