@@ -71,8 +71,9 @@ class BuildStore(Protocol):
         request pays for it."""
         ...
 
-    def queued(self) -> list[BuildRecord]:
-        """Every build whose status is queued, in no particular order."""
+    def queued(self, repo: RepoId | None = None) -> list[BuildRecord]:
+        """Every build whose status is queued (of ``repo`` only, when given),
+        in no particular order."""
         ...
 
     def set_status(self, build_id: str, status: Status) -> None:
