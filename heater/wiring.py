@@ -166,10 +166,7 @@ def prepare_to_serve(registry: Registry) -> None:
     (all idempotent)."""
     registry.layout.ensure()
     install_hook(registry.layout.hooks)
-    # A database-backed store makes its schema at first use: use the build
-    # store once here, so that a node's start-up creates it (two nodes
-    # starting together apply each migration once) rather than a request.
-    registry.builds.queued()
+    registry.builds.ensure_schema()
 
 
 def sweepers(registry: Registry) -> list[Sweeper]:

@@ -65,8 +65,15 @@ class BuildStore(Protocol):
         status; :class:`BuildNotFound` if there is none."""
         ...
 
-    def queued(self) -> list[BuildRecord]:
-        """Every build whose status is queued, in no particular order."""
+    def ensure_schema(self) -> None:
+        """Create the store's tables unless they exist (idempotent, safe when
+        two nodes start together): a node calls it at start-up so that no
+        request pays for it."""
+        ...
+
+    def queued(self, repo: RepoId | None = None) -> list[BuildRecord]:
+        """Every build whose status is queued (of ``repo`` only, when given),
+        in no particular order."""
         ...
 
     def set_status(self, build_id: str, status: Status) -> None:

@@ -55,10 +55,19 @@ class PostgresBuildStore(BuildStore):
             raise BuildNotFound(build_id)
         return _record(row)
 
-    def queued(self) -> list[BuildRecord]:
+    def ensure_schema(self) -> None:
+        with self._transaction():
+            pass
+
+    def queued(self, repo: RepoId | None = None) -> list[BuildRecord]:
         with self._transaction() as conn:
-            rows = conn.execute(_SELECT + " WHERE status = %s",
-                                (Status.QUEUED.value,)).fetchall()
+            if repo is None:
+                rows = conn.execute(_SELECT + " WHERE status = %s",
+                                    (Status.QUEUED.value,)).fetchall()
+            else:
+                rows = conn.execute(_SELECT + " WHERE status = %s AND namespace = %s"
+                                    " AND name = %s",
+                                    (Status.QUEUED.value, repo.namespace, repo.name)).fetchall()
         return [_record(row) for row in rows]
 
     def set_status(self, build_id: str, status: Status) -> None:

@@ -332,7 +332,7 @@ class Images:
                   marker: str | None) -> BuildsPage:
         """A page of the image's builds, queued ones included, newest first."""
         with self.registry.view(caller, repo, Kind.IMAGE) as view:
-            queued = [r for r in self.builds.queued() if r.repo == repo]
+            queued = self.builds.queued(repo)
             return list_builds(view.git, queued, self.builds, limit, marker)
 
     def update(self, caller: Caller, repo: RepoId, body: Body) -> ImageDetail:

@@ -43,22 +43,33 @@ class SqliteBuildStore(SqliteFile, BuildStore):
 
     def get(self, build_id: str) -> BuildRecord:
         with self._db() as conn:
-            row = conn.execute(
-                "SELECT id, namespace, name, manifest, status, created_at, created_by "
-                "FROM builds WHERE id = ?", (build_id,)).fetchone()
+            row = conn.execute(_SELECT + " WHERE id = ?", (build_id,)).fetchone()
         if row is None:
             raise BuildNotFound(build_id)
-        return BuildRecord(row[0], RepoId(row[1], row[2]), json.loads(row[3]), Status(row[4]),
-                           row[5], row[6])
+        return _record(row)
 
-    def queued(self) -> list[BuildRecord]:
+    def ensure_schema(self) -> None:
+        with self._db():
+            pass
+
+    def queued(self, repo: RepoId | None = None) -> list[BuildRecord]:
+        query, args = _SELECT + " WHERE status = ?", [Status.QUEUED.value]
+        if repo is not None:
+            query += " AND namespace = ? AND name = ?"
+            args += [repo.namespace, repo.name]
         with self._db() as conn:
-            ids = [row[0] for row in conn.execute(
-                "SELECT id FROM builds WHERE status = ?", (Status.QUEUED.value,))]
-        return [self.get(build_id) for build_id in ids]
+            return [_record(row) for row in conn.execute(query, args)]
 
     def set_status(self, build_id: str, status: Status) -> None:
         with self._db() as conn:
             if conn.execute("UPDATE builds SET status = ? WHERE id = ?",
                             (status.value, build_id)).rowcount == 0:
                 raise BuildNotFound(build_id)
+
+
+_SELECT = "SELECT id, namespace, name, manifest, status, created_at, created_by FROM builds"
+
+
+def _record(row: tuple[str, ...]) -> BuildRecord:
+    return BuildRecord(row[0], RepoId(row[1], row[2]), json.loads(row[3]), Status(row[4]),
+                       row[5], row[6])

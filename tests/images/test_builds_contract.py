@@ -88,3 +88,27 @@ def test_safe_from_many_threads(builds: BuildStore) -> None:
     for thread in threads:
         thread.join()
     assert sorted(r.id for r in builds.queued()) == sorted(r.id for r in records)
+
+
+def test_ensure_schema_is_idempotent_and_keeps_records(builds: BuildStore) -> None:
+    builds.ensure_schema()
+    builds.ensure_schema()
+    assert builds.queued() == []
+    kept = record()
+    builds.add(kept)
+    builds.ensure_schema()
+    assert builds.get(kept.id) == kept
+
+
+def test_queued_of_one_repository(builds: BuildStore) -> None:
+    ours = record()
+    theirs = BuildRecord(str(uuid.uuid4()), RepoId("acme", "debian"), {}, Status.QUEUED,
+                         ours.created_at, "bob")
+    namesake = BuildRecord(str(uuid.uuid4()), RepoId("other", "ubuntu"), {}, Status.QUEUED,
+                           ours.created_at, "bob")
+    finished = record(status=Status.ACTIVE)
+    for added in (ours, theirs, namesake, finished):
+        builds.add(added)
+    assert builds.queued(RepoId("acme", "ubuntu")) == [ours]
+    assert builds.queued(RepoId("acme", "missing")) == []
+    assert sorted(r.id for r in builds.queued()) == sorted([ours.id, theirs.id, namesake.id])

@@ -40,12 +40,18 @@ class Memcached:
         self.service.stop()
 
 
-def start_memcached(log_dir: Path) -> Memcached:
-    """memcached on a free local port (TCP only), ready to answer."""
+def memcached_service(port: int, log: Path) -> Service:
+    """memcached started on local ``port`` (TCP only), installed if missing;
+    the caller waits until it answers."""
     program = ensure_packages("memcached", program="memcached")
-    port = free_port()
     user = ["-u", getpass.getuser()] if os.geteuid() == 0 else []  # memcached refuses root
-    service = Service("memcached", [program, "-l", "127.0.0.1", "-p", str(port), "-U", "0",
-                                    *user], log_dir / "memcached.log")
+    return Service("memcached", [program, "-l", "127.0.0.1", "-p", str(port), "-U", "0",
+                                 *user], log)
+
+
+def start_memcached(log_dir: Path) -> Memcached:
+    """memcached on a free local port, ready to answer."""
+    port = free_port()
+    service = memcached_service(port, log_dir / "memcached.log")
     service.wait_ready(partial(port_open, port))
     return Memcached(service, port)

@@ -13,7 +13,6 @@ Debian's Python.
 from __future__ import annotations
 
 import getpass
-import os
 import subprocess
 import textwrap
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 import requests
 
 from tests.services.debian import DEBIAN_PYTHON, ensure_module, ensure_packages
+from tests.services.memcached import memcached_service
 from tests.services.process import Service, ServiceFailed, free_port, port_open
 
 PACKAGES = ("swift", "swift-proxy", "swift-object", "swift-container", "swift-account",
@@ -81,7 +81,6 @@ def start_swift(root: Path) -> Swift:
     """Install Swift if missing, start an all-in-one in ``root`` and wait
     until tempauth hands out tokens."""
     ensure_packages(*PACKAGES, program="swift-proxy-server")
-    memcached = ensure_packages(*PACKAGES, program="memcached")
     root.mkdir(parents=True, exist_ok=True)
     ports = {name: free_port() for name in ("proxy", *SERVERS, "memcached")}
     _write_config(root, ports)
@@ -91,11 +90,8 @@ def start_swift(root: Path) -> Swift:
     if rings.returncode != 0:
         raise ServiceFailed(f"building Swift's rings failed:\n{rings.stdout}{rings.stderr}")
     swift = Swift(root, ports["proxy"], ports["memcached"])
-    user = ["-u", getpass.getuser()] if os.geteuid() == 0 else []  # memcached refuses root
     try:
-        swift.services.append(Service(
-            "memcached", [memcached, "-l", "127.0.0.1", "-p", str(ports["memcached"]),
-                          "-U", "0", *user], root / "memcached.log"))
+        swift.services.append(memcached_service(ports["memcached"], root / "memcached.log"))
         for name in (*SERVERS, "proxy"):
             swift.services.append(Service(
                 f"swift-{name}", [DEBIAN_PYTHON, str(RUNNER), "serve", str(root), name],
