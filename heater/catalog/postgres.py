@@ -18,7 +18,10 @@ in the page's order, filtered, stopped after one page: with statistics
 (refreshed after each rebuild) the planner walks the order for a common
 word and stops after one page, and finds a rare word through GIN and sorts
 its few matches; statements are planned for their values
-(``plan_cache_mode``), never generically.
+(``plan_cache_mode``), never generically. A keyword's page in name order
+reads the keyword's own rows (``catalog_keyword_listings``, one per entry
+and keyword, kept by a trigger): a page reads a page of rows, where
+walking every entry's order would check ten for each shown.
 
 Lost or damaged: the tables are the index. Dropped (or altered) by hand,
 every call raises :class:`IndexUnavailable` (503); only :meth:`repair`,
@@ -94,14 +97,59 @@ MIGRATIONS: Migrations = (
     DROP INDEX catalog_by_name;
     CREATE INDEX catalog_by_name ON catalog_entries (kind, name, namespace)
     """,
+    # A keyword's entries in name order (see _by_keyword): one row per entry
+    # and keyword, with what a page filters on and shows, kept by a trigger
+    # in the same transaction as every write of the entries, and filled here
+    # from the entries a database holds already (the trigger sees only the
+    # writes that change a row).
+    """
+    CREATE TABLE catalog_keyword_listings (
+        kind        text NOT NULL,
+        keyword     text COLLATE "C" NOT NULL,
+        name        text COLLATE "C" NOT NULL,
+        namespace   text COLLATE "C" NOT NULL,
+        private     boolean NOT NULL,
+        deprecated  boolean NOT NULL,
+        shown       text NOT NULL,
+        PRIMARY KEY (kind, keyword, name, namespace)
+    );
+    CREATE OR REPLACE FUNCTION catalog_keyword_listings_sync() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN
+            DELETE FROM catalog_keyword_listings WHERE kind = OLD.kind
+                AND keyword = ANY(OLD.keywords) AND name = OLD.name
+                AND namespace = OLD.namespace;
+        END IF;
+        IF TG_OP <> 'DELETE' THEN
+            INSERT INTO catalog_keyword_listings
+                SELECT DISTINCT NEW.kind, k, NEW.name, NEW.namespace, NEW.private,
+                       NEW.deprecated, NEW.shown
+                FROM unnest(NEW.keywords) AS k;
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER catalog_keyword_listings_sync
+        AFTER INSERT OR UPDATE OR DELETE ON catalog_entries
+        FOR EACH ROW EXECUTE FUNCTION catalog_keyword_listings_sync();
+    INSERT INTO catalog_keyword_listings
+        SELECT DISTINCT kind, k, name, namespace, private, deprecated, shown
+        FROM catalog_entries, unnest(keywords) AS k
+    """,
 )
+# The base tables; a later step's tables are in _STEP_TABLES.
 _TABLES = ("catalog_entries", "catalog_meta")
+_STEP_TABLES = ("catalog_keyword_listings",)
 # What every method reads; selecting it proves the tables are usable.
 _PROBE = ("SELECT namespace, name, kind, private, deprecated, created_at, updated_at, "
           "keywords, words, document, shown FROM catalog_entries LIMIT 0")
+_PROBE_KEYWORDS = ("SELECT kind, keyword, name, namespace, private, deprecated, shown "
+                   "FROM catalog_keyword_listings LIMIT 0")
 _BUILT: LiteralString = (
     "SELECT value FROM catalog_meta WHERE key = 'built' AND NOT EXISTS ("  # noqa: S608
-    + _PROBE.removesuffix(" LIMIT 0") + " WHERE false)")
+    + _PROBE.removesuffix(" LIMIT 0") + " WHERE false) AND NOT EXISTS ("
+    + _PROBE_KEYWORDS.removesuffix(" LIMIT 0") + " WHERE false)")
 # A session advisory lock: serialises rebuilds across processes and nodes.
 REBUILD_LOCK = 0x486561746572_0002
 REBUILD_WAIT = "30min"
@@ -235,12 +283,16 @@ class PostgresIndex:
                 problem = "missing"
             else:
                 try:
-                    with conn.transaction():  # a savepoint: a failed probe is undone alone
+                    # A savepoint: a failed step or probe is undone alone. The
+                    # steps first: a table a newer step adds is not damage.
+                    with conn.transaction():
+                        apply_migrations(conn, COMPONENT, MIGRATIONS)
                         conn.execute(_PROBE)
+                        conn.execute(_PROBE_KEYWORDS)
                 except psycopg.errors.ProgrammingError:
                     problem = "damaged"
             if problem is not None:
-                for table in _TABLES:
+                for table in (*_TABLES, *_STEP_TABLES):
                     conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
                 conn.execute("CREATE TABLE IF NOT EXISTS heater_migrations ("
                              "component text NOT NULL, version integer NOT NULL, "
@@ -268,7 +320,7 @@ class PostgresIndex:
         # be merged) merged now: every lookup reads the whole list, 30 ms
         # after a rebuild of 100,000 entries instead of 0.1.
         with self._transaction() as conn:
-            conn.execute("ANALYZE catalog_entries")
+            conn.execute("ANALYZE catalog_entries, catalog_keyword_listings")
             conn.execute("SELECT gin_clean_pending_list('catalog_words'), "
                          "gin_clean_pending_list('catalog_keywords')")
 
@@ -385,6 +437,8 @@ def page_statement(query: Query, first: LiteralString, common: bool = False
     without the operator the GIN index serves. The planner would otherwise
     AND the whole posting list of such a word (a third of the entries)
     with a keyword's, reading it all for a page of 50."""
+    if _by_keyword(query):
+        return _keyword_page_statement(query, first)
     where: list[LiteralString] = ["kind = %s"]
     args: list[object] = [query.kind]
     scope, scope_args = _scope_clause(query.scope)
@@ -419,6 +473,41 @@ def page_statement(query: Query, first: LiteralString, common: bool = False
     # Only fixed fragments are spliced into the SQL; every value is bound.
     sql = (f"SELECT {first}shown, namespace, name, {listed} "  # noqa: S608
            f"FROM catalog_entries WHERE {' AND '.join(where)} ORDER BY {order} LIMIT %s")
+    return sql, (*args, query.limit + 1)
+
+
+def _by_keyword(query: Query) -> bool:
+    """Whether ``query``'s page is read from ``catalog_keyword_listings``:
+    one keyword, in name order, and no filter that another index serves
+    better (a namespace: the primary key; text or a second keyword: GIN).
+
+    The entries table has no order within a keyword: a page of a keyword
+    one entry in ten has would walk the name order and check ten rows (wide
+    ones) per row shown; the keyword's own rows, in order, are read once
+    each."""
+    return (len(set(query.keywords)) == 1 and query.text is None
+            and query.namespace is None and query.sort.key == "name")
+
+
+def _keyword_page_statement(query: Query, first: LiteralString
+                            ) -> tuple[LiteralString, tuple[object, ...]]:
+    """:func:`page_statement` of a query :func:`_by_keyword` accepts."""
+    where: list[LiteralString] = ["kind = %s", "keyword = %s"]
+    args: list[object] = [query.kind, query.keywords[0]]
+    scope, scope_args = _scope_clause(query.scope)
+    if scope:
+        where.append(scope)
+        args += scope_args
+    if query.deprecated is not None:
+        where.append("deprecated = %s")
+        args.append(query.deprecated)
+    if query.marker is not None:
+        where.append(f"(name, namespace) {'<' if query.sort.descending else '>'} (%s, %s)")
+        args += decode_marker(query.marker, query.sort)
+    direction: LiteralString = "DESC" if query.sort.descending else "ASC"
+    sql = (f"SELECT {first}shown, namespace, name, name, namespace "  # noqa: S608
+           f"FROM catalog_keyword_listings WHERE {' AND '.join(where)} "
+           f"ORDER BY name {direction}, namespace {direction} LIMIT %s")
     return sql, (*args, query.limit + 1)
 
 

@@ -118,6 +118,9 @@ def _queries(texts: list[str]) -> Iterator[Query]:
     for keywords in [("web",), ("web server",), ("web", "ha"), ("server",), ("ha", "dev")]:
         for sort in SORTS[:3]:
             yield Query("template", keywords=keywords, sort=sort, limit=9)
+    for scope, deprecated, sort in itertools.product(SCOPES, [None, True, False], SORTS[:2]):
+        yield Query("template", scope, keywords=("ha",), deprecated=deprecated, sort=sort,
+                    limit=7)
     for namespace, deprecated in itertools.product(["beta", "nope"], [None, True, False]):
         yield Query("template", ReadScope(namespaces=frozenset({"beta"})), text=texts[1],
                     namespace=namespace, deprecated=deprecated, limit=4)

@@ -122,6 +122,30 @@ def test_keywords_must_all_match(index: CatalogIndex) -> None:
     assert names(index, keywords=("db", "cache")) == []
 
 
+def test_a_keyword_page_follows_every_change(index: CatalogIndex) -> None:
+    """A keyword's page as entries gain and lose the keyword, change
+    visibility or deprecation, and are removed (one by one and in bulk)."""
+    for i in range(6):
+        index.upsert(entry("a" if i % 2 else "b", f"t{i}", keywords=("web", "db")[: 1 + i % 2]))
+    public = ReadScope.public()
+    assert names(index, keywords=("web",)) == ["b/t0", "a/t1", "b/t2", "a/t3", "b/t4", "a/t5"]
+    index.upsert(entry("a", "t1", keywords=("db",)))
+    index.upsert(entry("b", "t2", keywords=("web",), private=True))
+    index.upsert(entry("a", "t3", keywords=("web", "web"), deprecated=True))
+    index.remove("b", "t4")
+    index.upsert_many([entry("a", "t5", keywords=()), entry("c", "t0", keywords=("web",))])
+    assert names(index, keywords=("web",)) == ["b/t0", "c/t0", "b/t2", "a/t3"]
+    assert names(index, keywords=("web",), scope=public) == ["b/t0", "c/t0", "a/t3"]
+    assert names(index, keywords=("web",), scope=ReadScope(namespaces=frozenset({"b"})),
+                 deprecated=False, sort=Sort("name", True)) == ["b/t2", "c/t0", "b/t0"]
+    assert names(index, keywords=("web",), deprecated=True) == ["a/t3"]
+    assert names(index, keywords=("db",)) == ["a/t1"]
+    first = index.query(Query("template", keywords=("web",), limit=2))
+    assert [e.name for e in first.entries] == ["t0", "t0"] and first.next_marker
+    rest = index.query(Query("template", keywords=("web",), limit=2, marker=first.next_marker))
+    assert [(e.namespace, e.name) for e in rest.entries] == [("a", "t3")]
+
+
 def test_full_text_fields(index: CatalogIndex) -> None:
     index.upsert(entry("a", "wordpress", description="Blog on a single server"))
     index.upsert(entry("a", "lb", keywords=("loadbalancer",),

@@ -101,6 +101,7 @@ DAMAGE: dict[str, LiteralString] = {
     "dropped": "DROP TABLE catalog_entries",
     "altered": "ALTER TABLE catalog_entries DROP COLUMN shown",
     "both dropped": "DROP TABLE catalog_entries, catalog_meta",
+    "keyword listings dropped": "DROP TABLE catalog_keyword_listings",
     "not built": "DELETE FROM catalog_meta",
 }
 
@@ -149,7 +150,8 @@ def test_two_nodes_starting_together_create_the_schema_once(tmp_path: Path, git:
         assert [e["name"] for e in listed.json()["templates"]] == ["web"]
         applied = _sql(a, "SELECT component, version FROM heater_migrations "
                           "ORDER BY component, version")
-        assert applied == [("builds", 1), ("catalog", 1), ("catalog", 2), ("tokens", 1)]
+        assert applied == [("builds", 1), ("catalog", 1), ("catalog", 2), ("catalog", 3),
+                           ("tokens", 1)]
         for node in nodes:
             assert "Traceback" not in node.log()
     finally:
