@@ -18,6 +18,13 @@ Contract of each method:
     ``blob_id`` is already stored, now or at commit (write-once: the
     stored bytes are untouched, and the losing writer's are discarded).
     A blob is visible to ``open``/``stat`` only once committed.
+``writer(blob_id).fill(source)``
+    The next bytes read from ``source`` (``readinto``, as a socket) straight
+    into the writer's own memory where it has some (an object store's part
+    buffer), so that they are copied once; the bytes are returned for the
+    caller to look at (hash) while the writer goes on. The writer overwrites
+    memory that held bytes before offset ``n`` only once its
+    ``before_reuse(n)`` has returned.
 ``put(blob_id, chunks)``
     ``writer`` fed with every chunk and committed; the byte count. If
     iterating ``chunks`` raises, the exception propagates and nothing is
@@ -55,7 +62,7 @@ Contract of each method:
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -134,15 +141,49 @@ class BlobReader(Protocol):
     def close(self) -> None: ...
 
 
+class ReadsInto(Protocol):
+    """A source of bytes read into the caller's buffer (a socket, a request body)."""
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        """Bytes put at the start of ``buffer``; 0 at the end of the source."""
+
+
+def read_full(source: ReadsInto, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``source``; the count, short only at the source's end."""
+    filled = 0
+    while filled < len(buffer) and (got := source.readinto(buffer[filled:])):
+        filled += got
+    return filled
+
+
+def _no_wait(offset: int) -> None:
+    pass
+
+
 class BlobWriter(abc.ABC):
     """The bytes of one new blob on their way in (see ``writer`` above).
     A writer is used by one thread; ``size`` is the count written so far."""
 
     size: int = 0
+    # Returns once nobody looks at the views ``fill`` returned of bytes
+    # before the offset it is given (see ``fill``).
+    before_reuse: Callable[[int], None] = staticmethod(_no_wait)
 
     @abc.abstractmethod
     def write(self, data: bytes | bytearray) -> None:
         """Append ``data``; nothing is visible before :meth:`commit`."""
+
+    def fill(self, source: ReadsInto, size: int = CHUNK) -> memoryview:
+        """Append the next bytes of ``source``, at most ``size`` (fewer only
+        at its end: none once it has ended), and return them, read-only.
+        Here in a new buffer of their own; a writer with memory of its own
+        reads into that."""
+        chunk = bytearray(size)
+        with memoryview(chunk) as view:
+            got = read_full(source, view)
+        del chunk[got:]
+        self.write(chunk)
+        return memoryview(chunk).toreadonly()
 
     @abc.abstractmethod
     def commit(self) -> int:

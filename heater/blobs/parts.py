@@ -6,11 +6,14 @@ helper thread while the next one fills, so receiving and sending overlap.
 With ``parts_in_flight`` above 1 (``blob_parts_in_flight``), that many
 parts are sent at once, each by a thread of its own, which an object store
 that serves several requests at once takes faster; the memory held is one
-buffer more than the parts in flight. The buffers are anonymous memory maps
-made once per upload: filled in place and read in place by the client
-library (:class:`PartReader`), never copied whole, and given back to the
-system when the upload ends (freed heap memory of that size would stay in
-the process). A blob that ends inside its first part is sent in one
+buffer more than the parts in flight. The buffers are memory maps made
+once per upload, each of a memory file (``memfd_create``) where the
+system has them: :meth:`PartedWriter.fill` receives the request body into
+them, the hashes read them in place, and a part goes out of its file with
+``sendfile`` where the backend can (:attr:`PartReader.memory_file`;
+otherwise the client library reads it in place). They are given back to
+the system when the upload ends (freed heap memory of that size would stay
+in the process). A blob that ends inside its first part is sent in one
 request, as a plain object. Nothing is visible under the blob's name until
 the final request (the manifest, the completion) that
 :meth:`PartedWriter.commit` makes, which waits for every part.
@@ -23,12 +26,13 @@ import contextlib
 import functools
 import io
 import mmap
+import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-from heater.blobs import BlobStoreUnavailable, BlobWriter
+from heater.blobs import CHUNK, BlobStoreUnavailable, BlobWriter, ReadsInto, read_full
 from heater.config import DEFAULT_BLOB_PART_BYTES as DEFAULT_PART_BYTES
 from heater.config import DEFAULT_BLOB_PARTS_IN_FLIGHT as DEFAULT_PARTS_IN_FLIGHT
 from heater.config import MIN_BLOB_PART_BYTES as MIN_PART_BYTES
@@ -72,6 +76,7 @@ class PartedWriter(BlobWriter):
         self.parts = 0  # parts handed to the senders so far
         # Made on first use: more than one only for a large blob.
         self._maps: list[mmap.mmap] = []
+        self._files: list[int] = []  # the maps' memory files, where there are
         self._readers: list[PartReader] = []  # views of the maps, released at the end
         self._active = 0  # the buffer being filled
         self._filled = 0
@@ -106,12 +111,31 @@ class PartedWriter(BlobWriter):
         view = memoryview(data)
         while view:
             if self._filled == self.part_bytes:  # full, and more is coming
+                self._next_free()
                 self._send_buffer()
             taken = min(self.part_bytes - self._filled, len(view))
             self._buffer()[self._filled:self._filled + taken] = view[:taken]
             self._filled += taken
             self.size += taken
             view = view[taken:]
+
+    def fill(self, source: ReadsInto, size: int = CHUNK) -> memoryview:
+        if self._finished:
+            raise RuntimeError("write after commit or cancel")
+        if self._filled < self.part_bytes:
+            room = self._buffer()[self._filled:self._filled + size]
+            got = read_full(source, room)
+        else:
+            # Full: the next bytes go to the next buffer, whose part was sent
+            # longest ago; this one is sent once they exist, so that a blob
+            # that ends with its first part is still sent whole.
+            room = self._buffer(self._next_free())[:size]
+            got = read_full(source, room)
+            if got:
+                self._send_buffer()
+        self._filled += got
+        self.size += got
+        return room[:got].toreadonly()
 
     def commit(self) -> int:
         if self._finished:
@@ -143,14 +167,34 @@ class PartedWriter(BlobWriter):
 
     # -- helpers -------------------------------------------------------------
 
-    def _buffer(self) -> memoryview:
-        while len(self._maps) <= self._active:
-            self._maps.append(mmap.mmap(-1, self.part_bytes))
-        return memoryview(self._maps[self._active])
+    def _buffer(self, index: int | None = None) -> memoryview:
+        """Buffer ``index`` (by default the one being filled), made on first use."""
+        index = self._active if index is None else index
+        while len(self._maps) <= index:
+            self._maps.append(self._new_map())
+        return memoryview(self._maps[index])
+
+    def _next_free(self) -> int:
+        """The buffer filled after the active one, once it is free: its part
+        sent (it is the one sent longest ago) and its bytes looked at."""
+        self._wait(self.parts_in_flight - 1)
+        self.before_reuse(self.size - self._filled)
+        return (self._active + 1) % (self.parts_in_flight + 1)
+
+    def _new_map(self) -> mmap.mmap:
+        try:
+            fd = os.memfd_create("heater-part", os.MFD_CLOEXEC)
+        except (AttributeError, OSError):  # not Linux: no file to send from
+            self._files.append(-1)
+            return mmap.mmap(-1, self.part_bytes)
+        self._files.append(fd)
+        os.ftruncate(fd, self.part_bytes)  # sparse: pages come as they are filled
+        return mmap.mmap(fd, self.part_bytes)
 
     def _reader(self) -> PartReader:
         """What the buffer being filled holds, to be sent."""
-        reader = PartReader(self._buffer()[:self._filled])
+        fd = self._files[self._active] if len(self._files) > self._active else -1
+        reader = PartReader(self._buffer()[:self._filled], fd if fd >= 0 else None)
         self._readers.append(reader)
         return reader
 
@@ -192,17 +236,24 @@ class PartedWriter(BlobWriter):
             # once that view is dropped.
             with contextlib.suppress(BufferError):
                 buffer.close()
-        self._maps, self._readers = [], []
+        for fd in self._files:  # a map still open keeps its memory file
+            if fd >= 0:
+                os.close(fd)
+        self._maps, self._readers, self._files = [], [], []
 
 
 class PartReader(io.RawIOBase):
     """A part in its buffer, as the file object client libraries read a
-    request body from (in their own chunks; they seek back to retry)."""
+    request body from (in their own chunks; they seek back to retry).
+    ``memory_file``: a descriptor whose first ``len()`` bytes are the part
+    (for ``sendfile``), or None. Not ``fileno()``: libraries would take the
+    file's size for the part's."""
 
-    def __init__(self, view: memoryview) -> None:
+    def __init__(self, view: memoryview, memory_file: int | None = None) -> None:
         super().__init__()
         self._view = view
         self._position = 0
+        self.memory_file = memory_file
 
     def __len__(self) -> int:
         return len(self._view)

@@ -17,14 +17,13 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from heater.auth.policy import WrongKind, require_role
 from heater.auth.tokens import Caller, Role
-from heater.blobs import BlobReader, BlobStore
+from heater.blobs import BlobReader, BlobStore, ReadsInto
 from heater.clock import now, to_utc
 from heater.errors import AlreadyDone, Conflict, Gone, InvalidInput, NotFound
 from heater.git import locks
@@ -32,7 +31,7 @@ from heater.git.identity import actor, signature
 from heater.images import lookup, publication, referrers, repository, schema
 from heater.images.buildlist import BuildsPage, list_builds
 from heater.images.builds import BuildNotFound, BuildRecord, BuildStore, Status
-from heater.images.digests import HashingStream
+from heater.images.digests import Hashing
 from heater.images.glance import (
     Glance,
     GlanceIdTaken,
@@ -421,9 +420,10 @@ class Images:
 
     # -- upload ------------------------------------------------------------
 
-    def upload(self, caller: Caller, build_id: str, chunks: Iterable[bytes | bytearray],
+    def upload(self, caller: Caller, build_id: str, body: ReadsInto,
                length: int | None) -> Build:
-        """Store the bytes of a queued build, then commit its manifest.
+        """Store the bytes read from ``body`` as a queued build's, then
+        commit its manifest.
 
         On any failure (the stream breaks or is empty, the version got
         taken) nothing is kept and the build stays queued. One upload of a
@@ -444,16 +444,20 @@ class Images:
             if self.blobs.delete(record.id):
                 log.warning("build %s: removed bytes of an upload that died before "
                             "committing", record.id)
-            return self._store(caller, record, chunks, length, current.private)
+            return self._store(caller, record, body, length, current.private)
 
-    def _store(self, caller: Caller, record: BuildRecord, chunks: Iterable[bytes | bytearray],
+    def _store(self, caller: Caller, record: BuildRecord, source: ReadsInto,
                length: int | None, private: bool) -> Build:
-        stream = HashingStream(chunks, length)
         # Refusals come before the commit, so that refused bytes are never stored.
         try:
-            with blob_errors("write"), self.blobs.writer(record.id) as writer:
-                for chunk in stream:
-                    writer.write(chunk)
+            with Hashing(length) as hashes, blob_errors("write"), \
+                    self.blobs.writer(record.id) as writer:
+                # The bytes are received into the writer's memory and hashed
+                # there: the writer waits for the hashes before reusing it.
+                writer.before_reuse = hashes.hashed
+                while received := writer.fill(source):
+                    hashes.update(received)
+                hashes.finish()
                 if writer.size == 0:  # chunked, without a length to refuse it by
                     raise EmptyUpload(record.id)
                 if self.builds.get(record.id).status is not Status.QUEUED:
@@ -468,7 +472,7 @@ class Images:
             change.details.update(build=record.id, bytes=size)
             try:
                 body = {"image_id": record.id, "status": Status.ACTIVE.value,
-                        **record.manifest, "size": size, "hashes": stream.hexdigests()}
+                        **record.manifest, "size": size, "hashes": hashes.hexdigests()}
                 version = record.manifest.get("version")
                 title = f"Build {record.id}" + (f" ({version})" if version else "")
                 sha = repository.commit_manifest(self.registry.repos.path(record.repo), body,

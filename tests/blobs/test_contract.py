@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -289,6 +290,49 @@ def test_writer_commits_what_was_written(store: BlobStore) -> None:
     assert read_all(store, BLOB) == b"abcdef"
 
 
+class Dribble:
+    """A source giving at most ``most`` bytes per read, as a socket does."""
+
+    def __init__(self, data: bytes, most: int) -> None:
+        self.data = io.BytesIO(data)
+        self.most = most
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        return self.data.readinto(buffer[:self.most])
+
+
+@pytest.mark.parametrize("size", [0, 5000, PART, 2 * PART + 1],
+                         ids=["empty", "small", "one-part", "in-parts"])
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_fill_reads_the_source_into_the_blob(backend: Backend, size: int,
+                                             in_flight: int) -> None:
+    """``fill`` stores what it returns, and overwrites the memory of what it
+    returned only after ``before_reuse`` covered it."""
+    store = backend.store if backend.env is None else _from_env(
+        {**backend.env, "HEATER_BLOB_PARTS_IN_FLIGHT": str(in_flight)})
+    data = os.urandom(size)
+    looked_at: list[tuple[int, memoryview]] = []  # (offset, view) not yet released
+
+    def before_reuse(offset: int) -> None:
+        for start, view in looked_at:
+            assert view == data[start:start + len(view)], "overwritten before its release"
+        looked_at[:] = [(start, view) for start, view in looked_at
+                        if start + len(view) > offset]
+
+    with store.writer(BLOB) as writer:
+        writer.before_reuse = before_reuse
+        while received := writer.fill(Dribble(data[writer.size:], 700_001), 1024 * 1024):
+            assert received.readonly
+            looked_at.append((writer.size - len(received), received))
+        before_reuse(0)
+        assert len(writer.fill(Dribble(b"", 1))) == 0
+        assert writer.commit() == size
+    assert read_all(store, BLOB) == data
+    if backend.env is not None and backend.env["HEATER_BLOBS"] != "filesystem":
+        # A blob that ends with its first part is one object, not a large one.
+        assert (backend.leftovers() == [BLOB]) is (size <= PART)
+
+
 @pytest.mark.parametrize("size", [5000, 2 * PART + 1], ids=["small", "in-parts"])
 def test_cancelled_writer_leaves_nothing(backend: Backend, size: int) -> None:
     store = backend.store
@@ -465,11 +509,11 @@ def test_bytes_that_no_build_has_are_swept_after_the_grace_period(
         return images.create_build(ADMIN, image, dict(MANIFEST)).id
 
     kept = queued()
-    images.upload(ADMIN, kept, chunks(b"an uploaded build"), None)
+    images.upload(ADMIN, kept, io.BytesIO(b"an uploaded build"), None)
     died = queued()  # its upload stored the bytes and died before committing
     store.put(died, chunks(os.urandom(2 * PART + 1), 1024 * 1024))
     deleted = queued()
-    images.upload(ADMIN, deleted, chunks(b"a deleted build"), None)
+    images.upload(ADMIN, deleted, io.BytesIO(b"a deleted build"), None)
     # The tombstone is committed, the removal of the bytes fails.
     with contextlib.suppress(BlobStoreUnavailable):
         Images(_registry(backend.data, _failing(backend))).delete(ADMIN, deleted)
@@ -495,7 +539,7 @@ def test_bytes_that_no_build_has_are_swept_after_the_grace_period(
         assert backend.leftovers() == [kept]  # the segments and parts too
     assert read_all(store, kept) == b"an uploaded build"
     # Nothing is left to refuse the ids: retries store their bytes again.
-    assert images.upload(ADMIN, died, chunks(b"retry"), None).status is Status.ACTIVE
+    assert images.upload(ADMIN, died, io.BytesIO(b"retry"), None).status is Status.ACTIVE
     assert store.put(unnamed, chunks(b"again")) == 5
 
 

@@ -9,15 +9,13 @@ body of any size (with Content-Length or chunked) streams to the blob store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import Range
 from werkzeug.wsgi import wrap_file
 
-from heater.blobs import CHUNK
+from heater.blobs import CHUNK, ReadsInto
 from heater.errors import InvalidValue, UnsupportedMediaType
-from heater.http.body import body_chunks
+from heater.http.body import request_body
 from heater.http.context import caller, registry
 from heater.http.publicurl import base_url, link
 from heater.images.builds import Status
@@ -69,22 +67,25 @@ def publish(build_id: str) -> Response:
 def upload(build_id: str) -> Response:
     if request.mimetype not in ("", BINARY):
         raise UnsupportedMediaType(f"send the image as Content-Type: {BINARY}")
-    chunks = _chunks(body_chunks(request.environ, CHUNK))
-    build = images().upload(caller(), build_id, chunks, request.content_length)
+    body = _Received(request_body(request.environ))
+    build = images().upload(caller(), build_id, body, request.content_length)
     return jsonify(build_json(build))
 
 
-def _chunks(body: Iterator[bytes | bytearray]) -> Iterator[bytes | bytearray]:
-    received = 0
-    while True:
+class _Received:
+    """The request body, a failure of the server's reader being a broken upload."""
+
+    def __init__(self, body: ReadsInto) -> None:
+        self._body = body
+        self.received = 0
+
+    def readinto(self, buffer: memoryview, /) -> int:
         try:
-            data = next(body, b"")
-        except Exception as exc:  # the server's reader failed: a broken body
-            raise UploadIncomplete(received, None) from exc
-        if not data:
-            return
-        received += len(data)
-        yield data
+            got = self._body.readinto(buffer)
+        except Exception as exc:
+            raise UploadIncomplete(self.received, None) from exc
+        self.received += got
+        return got
 
 
 @bp.route("/<build_id>/file", methods=["GET", "HEAD"])
