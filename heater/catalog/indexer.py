@@ -65,7 +65,7 @@ Extractor = Callable[[pygit2.Repository, pygit2.Commit | None], KindDocument]
 
 
 def template_document(_git: pygit2.Repository, commit: pygit2.Commit | None) -> KindDocument:
-    meta = read_metadata(commit.tree if commit is not None else None)
+    meta = read_metadata(commit.tree if commit is not None else None, checks=False)
     return KindDocument(
         description=meta.description,
         keywords=tuple(meta.keywords),
@@ -104,7 +104,8 @@ def updated_at(git: pygit2.Repository, versions: list[TaggedVersion], created: s
 
 def fingerprint(git: pygit2.Repository, info: RepoInfo) -> Fingerprint:
     """Changes whenever anything an entry is built from changes."""
-    refs = sorted((name, str(git.references[name].target)) for name in git.references)
+    # One pass over the refs, each read once (not listed, then looked up).
+    refs = sorted((ref.name, str(ref.target)) for ref in git.references.iterator())
     return (info.kind, info.visibility, tuple(refs))
 
 

@@ -79,8 +79,13 @@ class TemplateMetadata:
                 *self.resource_types, *self.nested_resource_types]
 
 
-def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
-    """The catalog metadata of the tree of one commit (None: an empty repository)."""
+def read_metadata(tree: pygit2.Tree | None, *, checks: bool = True) -> TemplateMetadata:
+    """The catalog metadata of the tree of one commit (None: an empty
+    repository). Without ``checks`` the deployment findings (missing nested
+    templates and get_file targets, Heat's refusals and warnings) are not
+    looked for, and ``problems`` names only what could not be read: the
+    index stores no problems, and the checks cost a reindex a fifth of its
+    time."""
     meta = TemplateMetadata()
     if tree is None:
         return meta
@@ -95,12 +100,13 @@ def read_metadata(tree: pygit2.Tree | None) -> TemplateMetadata:
     entry = _load_document(tree, meta.entrypoint, meta, required=True)
     if entry is not None:
         _read_template(meta, entry.data)
-        # What the push showed (its warnings, or errors of content pushed
-        # before a check existed): a missing nested template or get_file
-        # target, what Heat would refuse or warn about, in the entry point
-        # and the nested templates it uses.
-        meta.problems += [str(p) for p in deployment_findings(
-            GitTreeSource(tree), entry, MAX_NESTED_TEMPLATES)]
+        if checks:
+            # What the push showed (its warnings, or errors of content pushed
+            # before a check existed): a missing nested template or get_file
+            # target, what Heat would refuse or warn about, in the entry point
+            # and the nested templates it uses.
+            meta.problems += [str(p) for p in deployment_findings(
+                GitTreeSource(tree), entry, MAX_NESTED_TEMPLATES)]
         meta.nested_resource_types = _nested_resource_types(tree, meta.entrypoint, entry.data)
     _merge_manifest(meta, manifest)
     return meta

@@ -18,6 +18,7 @@ from heater.catalog.sqlite import SqliteIndex
 from heater.names import RepoId
 from heater.paths import Layout
 from heater.repos.store import Kind, RepoInfo, RepositoryStore, Visibility
+from tests.catalog_support import record_lifecycle
 from tests.conftest import HELLO_WORLD
 
 
@@ -74,6 +75,63 @@ def test_parallel_rebuild_equals_sequential(store: RepositoryStore,
     assert everything(parallel) == everything(sequential)
     assert len(everything(parallel)) == 12
     assert parallel.index.is_built()
+
+
+NESTED = """heat_template_version: 2018-08-31
+resources:
+  volume:
+    type: OS::Cinder::Volume
+"""
+NESTING = HELLO_WORLD.replace("resources:\n", """resources:
+  group:
+    type: OS::Heat::ResourceGroup
+    properties:
+      resource_def:
+        type: volume.yaml
+  missing:
+    type: missing.yaml
+""", 1)
+MANIFEST = """description: From the manifest
+keywords: [Web, db, web]
+metadata: {team: storage, tier: 2}
+icon: javascript:alert(1)
+"""
+
+
+def test_a_rebuild_equals_the_entries_each_change_left(store: RepositoryStore) -> None:
+    """What pushes leave in the index (one refresh per change, as
+    :meth:`Catalog.on_change` does) is what a rebuild from scratch writes:
+    search text, problems the checks would find, versions, lifecycle."""
+    pushed = catalog_of(store, "pushed.sqlite")
+    changes: list[tuple[RepoId, dict[str, str], str | None]] = [
+        (RepoId("a", "plain"), {"template.yaml": HELLO_WORLD}, None),
+        (RepoId("a", "plain"), {"template.yaml": HELLO_WORLD.replace("single", "later")},
+         "v1.0.0"),
+        (RepoId("a", "nesting"), {"template.yaml": NESTING, "volume.yaml": NESTED,
+                                  "heater.yaml": MANIFEST}, "v0.1.0"),
+        (RepoId("b", "broken"), {"template.yaml": "resources: [unclosed\n"}, None),
+        (RepoId("b", "elsewhere"), {"heater.yaml": "entrypoint: main.yaml\n",
+                                    "main.yaml": HELLO_WORLD}, "2.0.0-rc.1"),
+    ]
+    for repo, files, tag in changes:
+        if not store.exists(repo):
+            store.create(repo, Kind.TEMPLATE,
+                         Visibility.PRIVATE if repo.namespace == "b" else Visibility.PUBLIC)
+        commit(store, repo, files, tag=tag)
+        pushed.refresh(repo)
+    store.create(RepoId("b", "empty"))
+    pushed.refresh(RepoId("b", "empty"))
+    record_lifecycle(store.path(RepoId("a", "plain")),
+                     {"deprecated": {"reason": "old", "by": "admin", "at": "2026-01-01T00:00:00Z"}})
+    pushed.refresh(RepoId("a", "plain"))
+    rebuilt = catalog_of(store, "rebuilt.sqlite")
+    assert rebuilt.rebuild(processes=1) == 5
+    assert everything(rebuilt) == everything(pushed)
+    nesting = rebuilt.index.get("a", "nesting")
+    assert nesting is not None and "OS::Cinder::Volume" in nesting.search_text
+    assert nesting.keywords == ("web", "db")
+    found = rebuilt.index.query(Query("template", text="Cinder")).entries
+    assert [e.name for e in found] == ["nesting"]
 
 
 def test_rebuild_forgets_what_is_gone(store: RepositoryStore) -> None:

@@ -172,6 +172,11 @@ def test_every_corpus_template(tmp_path: Path) -> None:
         assert errors == [], (path, meta.problems)
         assert meta.heat_template_version and meta.resource_types, path
         json.dumps(meta.as_json(), allow_nan=False)
+        # The index reads without the checks: the same but for their problems.
+        unchecked = read_metadata(source, checks=False)
+        assert unchecked.problems == [], (path, unchecked.problems)
+        assert {**unchecked.as_json(), "problems": meta.problems} == meta.as_json(), path
+        assert unchecked.nested_resource_types == meta.nested_resource_types, path
 
 
 def nesting(group_type: str, prop: str, target: str) -> str:
