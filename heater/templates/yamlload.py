@@ -142,26 +142,36 @@ def _check_bounds(content: bytes, path: str) -> None:
     anchor_size: dict[str, int] = {}
     # (anchor, expanded count when the collection started)
     stack: list[tuple[str | None, int]] = []
+    # Every event of every template indexed or pushed passes here: compared
+    # by exact type (the C parser makes no subclasses), read until the end
+    # of the stream without a check_event() per event.
+    get_event = loader.get_event
     try:
-        while loader.check_event():
-            event = loader.get_event()
-            if isinstance(event, yaml.AliasEvent):
-                expanded += anchor_size.get(event.anchor or "", 1)
-            elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+        while True:
+            event: Any = get_event()  # its type is compared below
+            kind = type(event)
+            if kind is _SCALAR:
                 expanded += 1
-                anchor = event.anchor
-                if isinstance(event, yaml.ScalarEvent):
+                if event.anchor:
+                    anchor_size[event.anchor] = 1
+            elif kind is _ALIAS:
+                expanded += anchor_size.get(event.anchor or "", 1)
+            elif kind in _STARTS:
+                expanded += 1
+                stack.append((event.anchor, expanded - 1))
+                if len(stack) > MAX_DEPTH:
+                    raise YamlError(path, _line(event),
+                                    f"nested deeper than {MAX_DEPTH} levels")
+            elif kind in _ENDS:
+                if stack:
+                    anchor, start = stack.pop()
                     if anchor:
-                        anchor_size[anchor] = 1
-                else:
-                    stack.append((anchor, expanded - 1))
-                    if len(stack) > MAX_DEPTH:
-                        raise YamlError(path, _line(event),
-                                        f"nested deeper than {MAX_DEPTH} levels")
-            elif isinstance(event, yaml.CollectionEndEvent) and stack:
-                anchor, start = stack.pop()
-                if anchor:
-                    anchor_size[anchor] = expanded - start
+                        anchor_size[anchor] = expanded - start
+                continue
+            elif kind is _STREAM_END or event is None:
+                return
+            else:
+                continue
             if expanded > MAX_EXPANDED_NODES:
                 raise YamlError(path, _line(event),
                                 f"expands to more than {MAX_EXPANDED_NODES} nodes "
@@ -170,6 +180,13 @@ def _check_bounds(content: bytes, path: str) -> None:
         raise _as_yaml_error(exc, path) from None
     finally:
         loader.dispose()
+
+
+_SCALAR = yaml.ScalarEvent
+_ALIAS = yaml.AliasEvent
+_STARTS = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
+_ENDS = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
+_STREAM_END = yaml.StreamEndEvent
 
 
 def _as_yaml_error(exc: yaml.YAMLError, path: str) -> YamlError:
