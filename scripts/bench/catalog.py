@@ -455,20 +455,24 @@ def generate_sizes(args: argparse.Namespace, work: Path) -> dict[str, Path]:
     """The data directories ``small`` and ``large``, generated unless an
     earlier run left them complete: in ``--cache`` as ``templates-<count>``
     (with their SQLite index), else in the work directory."""
-    sizes = {"small": args.small, "large": args.templates}
-    found = {}
-    for label, count in sizes.items():
-        data = args.cache / f"templates-{count}" if args.cache else work / label
-        done = data.with_name(data.name + ".generated")
-        if not done.exists():
-            # An interrupted generation resumes: finished repositories are kept.
-            started = time.monotonic()
-            generate(data, count, args.corpus)
-            done.touch()
-            print(f"generated {count} templates in {time.monotonic() - started:.1f} s",
-                  file=sys.stderr)
-        found[label] = data
-    return found
+    return {"small": generated(args, work, "small", args.small),
+            "large": generated(args, work, "large", args.templates)}
+
+
+def generated(args: argparse.Namespace, work: Path, label: str, count: int) -> Path:
+    """The data directory of ``count`` templates, generated unless an earlier
+    run left it complete (in ``--cache``, else in the work directory as
+    ``label``)."""
+    data = args.cache / f"templates-{count}" if args.cache else work / label
+    done = data.with_name(data.name + ".generated")
+    if not done.exists():
+        # An interrupted generation resumes: finished repositories are kept.
+        started = time.monotonic()
+        generate(data, count, args.corpus)
+        done.touch()
+        print(f"generated {count} templates in {time.monotonic() - started:.1f} s",
+              file=sys.stderr)
+    return data
 
 
 @dataclass
@@ -507,12 +511,7 @@ def report_reindex(args: argparse.Namespace, work: Path) -> int:
     PostgreSQL, side by side."""
     from tests.services.postgres import PostgresServer
 
-    data = work / "large"
-    if not (data / "git").is_dir():
-        started = time.monotonic()
-        generate(data, args.templates, args.corpus)
-        print(f"generated {args.templates} templates in {time.monotonic() - started:.1f} s",
-              file=sys.stderr)
+    data = generated(args, work, "large", args.templates)
     envs: dict[str, dict[str, str]] = {"sqlite": {}}
     load = os.getloadavg()[0]
     postgres = PostgresServer(work / "postgresql", durable=True) \
@@ -527,7 +526,8 @@ def report_reindex(args: argparse.Namespace, work: Path) -> int:
         if postgres is not None:
             postgres.stop()
     lines = [f"`heater reindex` of {args.templates} templates "
-             f"({os.cpu_count()} cores, load average before: {load:.1f})", "",
+             f"({os.cpu_count()} cores, load average before: {load:.1f}, "
+             f"after: {os.getloadavg()[0]:.1f})", "",
              "| index | from scratch | again, over the full index | target |",
              "|---|---|---|---|"]
     for backend, (cold, warm) in runs.items():
