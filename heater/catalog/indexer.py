@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pygit2
@@ -102,6 +103,41 @@ def updated_at(git: pygit2.Repository, versions: list[TaggedVersion], created: s
     return max((t for t in times if t), default=created)
 
 
+def file_stamp(path: Path) -> bytes:
+    """A digest of the identity (inode, time, size) of each file that holds
+    what a repository's entry is read from besides its objects, which never
+    change: its config, ``HEAD``, ``packed-refs`` and every loose ref. git
+    and libgit2 replace such a file by renaming a new one into place, so any
+    change gives another stamp (and a ``git pack-refs`` a harmless one).
+    What a rebuild compares before and after its writes: a fifth of the
+    cost of opening the repository again and reading its refs and config."""
+    found: list[tuple[str, int, int, int]] = []
+    for name in ("config", "HEAD", "packed-refs"):
+        try:
+            st = os.stat(path / name)
+        except OSError:
+            continue
+        found.append((name, st.st_ino, st.st_mtime_ns, st.st_size))
+    pending = [str(path / "refs")]
+    while pending:
+        try:
+            listing = os.scandir(pending.pop())
+        except OSError:  # no such directory (any more)
+            continue
+        with listing:
+            for item in listing:
+                if item.is_dir(follow_symlinks=False):
+                    pending.append(item.path)
+                    continue
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError:  # removed since listed
+                    continue
+                found.append((item.path, st.st_ino, st.st_mtime_ns, st.st_size))
+    found.sort()
+    return hashlib.blake2b(repr(found).encode(), digest_size=16).digest()
+
+
 def fingerprint(git: pygit2.Repository, info: RepoInfo) -> Fingerprint:
     """Changes whenever anything an entry is built from changes."""
     # One pass over the refs, each read once (not listed, then looked up).
@@ -127,20 +163,19 @@ class Catalog:
         self.index = index
         self.extractors = TEMPLATES_ONLY if extractors is None else extractors
 
-    def read(self, repo: RepoId) -> tuple[Entry | None, Fingerprint]:
+    def read(self, repo: RepoId) -> tuple[Entry | None, bytes]:
         """The entry ``repo`` should have now (None: it must not be listed:
         missing, deleted or of a kind without extractor) and the
-        fingerprint of the state it was read from."""
+        :func:`file_stamp` of the repository taken before it was read."""
+        # Taken first: a change made while the entry is read shows as a
+        # different stamp afterwards.
+        seen = file_stamp(self.repos.path(repo))
         try:
             git = self.repos.open(repo)
         except RepositoryNotFound:
-            return None, ()
+            return None, seen
         try:
-            info = read_info(repo, git)
-            # Taken first: a change made while the entry is read shows as a
-            # different fingerprint afterwards.
-            seen = fingerprint(git, info)
-            return self._entry(git, info), seen
+            return self._entry(git, read_info(repo, git)), seen
         finally:
             git.free()
 
@@ -249,15 +284,15 @@ class Catalog:
         workers = processes or os.cpu_count() or 1
         if progress is not None:
             progress.start(len(repos))
-        # Only a digest of each fingerprint is kept, and the entries stream
+        # Only a 16-byte stamp of each repository is kept, and the entries stream
         # from the readers to the index: memory stays bounded whatever the
         # number of repositories.
         seen: list[bytes] = []
         gone: list[RepoId] = []
 
-        def entries(read: Iterable[tuple[Entry | None, Fingerprint]]) -> Iterator[Entry]:
-            for repo, (entry, fingerprint_read) in zip(repos, read, strict=True):
-                seen.append(_digest(fingerprint_read))
+        def entries(read: Iterable[tuple[Entry | None, bytes]]) -> Iterator[Entry]:
+            for repo, (entry, stamp) in zip(repos, read, strict=True):
+                seen.append(stamp)
                 if entry is None:
                     gone.append(repo)
                 else:
@@ -313,22 +348,16 @@ _REBUILDING: Catalog | None = None
 T = TypeVar("T")
 
 
-def _read_entry(repo: RepoId) -> tuple[Entry | None, Fingerprint]:
+def _read_entry(repo: RepoId) -> tuple[Entry | None, bytes]:
     assert _REBUILDING is not None
     return _REBUILDING.read(repo)
 
 
-def _digest(seen: Fingerprint) -> bytes:
-    """A short digest of a fingerprint (its parts are text, enums and
-    tuples of them, whose ``repr`` is stable across processes)."""
-    return hashlib.blake2b(repr(seen).encode(), digest_size=16).digest()
-
-
 def _moved(item: tuple[RepoId, bytes]) -> bool:
-    """Whether the repository's fingerprint is no longer the one read."""
+    """Whether the repository's files are no longer those it was read from."""
     assert _REBUILDING is not None
     repo, seen = item
-    return _digest(_REBUILDING.current_fingerprint(repo)) != seen
+    return file_stamp(_REBUILDING.repos.path(repo)) != seen
 
 
 Runner = Callable[[Callable[[Any], T], list[Any], Callable[[], None] | None], Iterator[T]]

@@ -166,6 +166,34 @@ def test_refresh_rereads_a_repository_that_moved_while_read(
     assert entry is not None and entry.description == "A newer server"
 
 
+def test_a_rebuild_rereads_what_changed_after_it_was_read(
+        store: RepositoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = RepoId("a", "first"), RepoId("a", "second")
+    for repo in (first, second):
+        store.create(repo)
+        commit(store, repo, {"template.yaml": HELLO_WORLD})
+    catalog = catalog_of(store)
+    original = Catalog._entry
+    read: list[str] = []
+
+    def read_then_someone_changes_it(self: Catalog, git: pygit2.Repository,
+                                     info: RepoInfo) -> Entry | None:
+        result = original(self, git, info)
+        if not read:  # a push and a change of visibility land after this read
+            commit(store, first, {"template.yaml": HELLO_WORLD.replace("single", "newer")})
+            store.set_visibility(first, Visibility.PRIVATE)
+        read.append(info.repo.name)
+        return result
+
+    monkeypatch.setattr(Catalog, "_entry", read_then_someone_changes_it)
+    assert catalog.rebuild(processes=1) == 2
+    # Read in name order, then the one that changed read again.
+    assert read == ["first", "second", "first"]
+    entry = catalog.index.get("a", "first")
+    assert entry is not None
+    assert (entry.description, entry.private) == ("A newer server", True)
+
+
 def test_kinds_come_from_their_extractor(store: RepositoryStore) -> None:
     store.create(RepoId("a", "tpl"), Kind.TEMPLATE)
     image = RepoId("a", "img")
@@ -220,7 +248,7 @@ def test_readers_stay_a_bounded_distance_ahead_of_the_writer(
     read = multiprocessing.get_context("fork").Value("i", 0)  # counted in the readers
     original_read = Catalog.read
 
-    def counted_read(self: Catalog, repo: RepoId) -> tuple[Entry | None, indexer.Fingerprint]:
+    def counted_read(self: Catalog, repo: RepoId) -> tuple[Entry | None, bytes]:
         with read.get_lock():
             read.value += 1
         return original_read(self, repo)
