@@ -79,6 +79,17 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
+def _environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment with ``extra`` over it. Safe from a
+    background thread: pytest sets and deletes ``PYTEST_CURRENT_TEST`` as
+    tests move on, and a copy that meets a key deleted midway raises."""
+    while True:
+        try:
+            return {**os.environ, **extra}
+        except KeyError:
+            continue
+
+
 def start_server(data_dir: Path, log_path: Path, workers: int = 2,
                  env: Mapping[str, str] | None = None, port: int = 0) -> Server:
     """Start ``heater serve`` on ``port`` (0: a free one), as the README
@@ -87,7 +98,7 @@ def start_server(data_dir: Path, log_path: Path, workers: int = 2,
     process = subprocess.Popen(
         [sys.executable, "-m", "heater", "serve", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--data-dir", str(data_dir)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        stdout=log, stderr=subprocess.STDOUT, env=_environment(env or {}),
     )
     deadline = time.monotonic() + 90  # generous: CI machines are small and shared
     listening = None
