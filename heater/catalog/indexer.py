@@ -280,7 +280,9 @@ class Catalog:
         # In name order, the order of the listing (and of the SQLite index's
         # ids): each new entry then goes after the last one, and a rebuild
         # from scratch never has to renumber the entries written before it.
-        repos = sorted(self.repos, key=lambda repo: (repo.name, repo.namespace))
+        # Candidates: a directory that is not (or no longer) a repository
+        # reads as gone in the readers, which open each one anyway.
+        repos = sorted(self.repos.candidates(), key=lambda repo: (repo.name, repo.namespace))
         workers = processes or os.cpu_count() or 1
         if progress is not None:
             progress.start(len(repos))

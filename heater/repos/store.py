@@ -170,6 +170,14 @@ class RepositoryStore:
 
     def __iter__(self) -> Iterator[RepoId]:
         """Every repository, in name order; stray entries are skipped."""
+        return (repo for repo in self.candidates() if self.exists(repo))
+
+    def candidates(self) -> Iterator[RepoId]:
+        """Every directory named as a repository, in name order, whether or
+        not it is one (yet, or still): from the directory listings alone.
+        :meth:`__iter__` also checks each; that check reads each
+        repository's directory, which for a cold cache means a disk read
+        apiece, better paid by whoever opens it next anyway."""
         root = self.layout.git_root
         if not root.is_dir():
             return
@@ -178,15 +186,13 @@ class RepositoryStore:
                 check_name(ns_dir.name, "namespace")
             except InvalidName:
                 continue
-            for entry in sorted(ns_dir.iterdir()):
-                if not entry.name.endswith(REPOSITORY_SUFFIX):
+            for entry in sorted(os.listdir(ns_dir)):
+                if not entry.endswith(REPOSITORY_SUFFIX):
                     continue
                 try:
-                    repo = RepoId(ns_dir.name, entry.name.removesuffix(REPOSITORY_SUFFIX))
+                    yield RepoId(ns_dir.name, entry.removesuffix(REPOSITORY_SUFFIX))
                 except InvalidName:
                     continue
-                if self.exists(repo):
-                    yield repo
 
 
 # Config file -> (its identity when read, what it said). Reading a git

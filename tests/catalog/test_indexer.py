@@ -142,6 +142,19 @@ def test_rebuild_forgets_what_is_gone(store: RepositoryStore) -> None:
     assert [e.name for e in everything(catalog)] == ["kept"]
 
 
+def test_a_directory_that_is_not_a_repository_is_not_listed(store: RepositoryStore) -> None:
+    catalog = catalog_of(store)
+    store.create(RepoId("a", "kept"))
+    commit(store, RepoId("a", "kept"), {"template.yaml": HELLO_WORLD})
+    # What a creation or deletion caught midway leaves: a name, no HEAD.
+    (store.path(RepoId("a", "half")) / "objects").mkdir(parents=True)
+    catalog.index.upsert(Entry("a", "half", "template", False, False, "t", "t"))
+    catalog.rebuild()
+    assert [e.name for e in everything(catalog)] == ["kept"]
+    assert list(store) == [RepoId("a", "kept")]
+    assert list(store.candidates()) == [RepoId("a", "half"), RepoId("a", "kept")]
+
+
 def test_refresh_rereads_a_repository_that_moved_while_read(
         store: RepositoryStore, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = RepoId("a", "racy")
