@@ -51,12 +51,12 @@ class PostgresServer:
         root.mkdir(parents=True, exist_ok=True)
         if user is not None:
             entry = pwd.getpwnam(user)
-            for path in (root, *root.parents):
-                # The server must reach its directory: walk up the temporary
-                # path, opening directories for others to traverse.
-                if path == Path("/") or path.stat().st_mode & 0o001:
-                    break
-                path.chmod(path.stat().st_mode | 0o001)
+            for path in root.parents:
+                # The server must reach its directory: every directory above
+                # it (a temporary one is made 0700) opened for others to
+                # traverse.
+                if not path.stat().st_mode & 0o001:
+                    path.chmod(path.stat().st_mode | 0o001)
             os.chown(root, entry.pw_uid, entry.pw_gid)
         done = subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
