@@ -67,7 +67,7 @@ def test_template_page(site: Site) -> None:
     # How to use it: Heat at the latest version's raw URL, and the clone URL.
     assert (f"openstack stack create -t http://localhost/{NS}/web/raw/2.0.0/template.yaml web"
             in body)
-    assert f'value="http://localhost/{NS}/web.git"' in body
+    assert f'>http://localhost/{NS}/web.git</textarea>' in body
     for name in ("image", "network", "admin_password"):
         assert f'id="param-{name}"' in body
     assert 'id="param-flavor"' not in body  # 2.0.0 removed it
