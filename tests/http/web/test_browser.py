@@ -241,6 +241,16 @@ def test_ref_pickers_show_another_ref(web_site: Site, page: Page) -> None:
     expect(page.get_by_role("link", name="guide.md")).to_be_visible()
 
 
+def test_a_line_number_links_and_marks_its_line(web_site: Site, page: Page) -> None:
+    page.goto(f"{web_site.url}/{NS}/web/files/2.0.0/template.yaml")
+    page.locator(".linenos a[href='#L-12']").click()
+    page.wait_for_url(re.compile(r"/template\.yaml#L-12$"))
+    band = "id => getComputedStyle(document.getElementById(id), '::before').backgroundColor"
+    assert page.evaluate(band, "L-12") not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert page.evaluate(band, "L-11") == "rgba(0, 0, 0, 0)"
+    expect(page.locator("#L-12")).to_be_in_viewport()
+
+
 def test_image_builds_open_and_compare(web_site: Site, page: Page) -> None:
     page.goto(f"{web_site.url}/{NS}/jammy")
     rows = page.locator("section[aria-labelledby=builds] tbody tr")

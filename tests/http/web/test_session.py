@@ -42,8 +42,11 @@ def test_a_form_posted_from_another_site_is_refused(site: Site) -> None:
     for headers in ({"Origin": "https://evil.example.com"}, {"Sec-Fetch-Site": "cross-site"}):
         answer = client.post("/ui/sign-in", data={"token": site.reader}, headers=headers)
         assert answer.status_code == 403, headers
+        assert b"<code>cross_site_post</code>" in answer.data
         assert "Set-Cookie" not in answer.headers
-        assert client.post("/ui/sign-out", headers=headers).status_code == 403
+        out = client.post("/ui/sign-out", headers=headers)
+        assert out.status_code == 403 and b"<code>cross_site_post</code>" in out.data
+        assert "Set-Cookie" not in out.headers
 
 
 def test_raw_files_read_the_signed_in_session(site: Site) -> None:
