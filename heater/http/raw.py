@@ -22,6 +22,12 @@ chunks (:mod:`heater.git.blobs`): a worker never holds a large file whole.
 A file read through a yanked version (``v1.2.0`` after a yank) still
 answers, with ``X-Heater-Yanked: <reason>`` so that tools can warn.
 
+A request without credentials of its own reads as the browser signed in
+to the web UI (its session cookie, :mod:`heater.http.web.session`): the
+UI's Raw links, README images and icons of a private template point here.
+The cookie is ``SameSite=Strict``, so another site's page cannot make a
+browser send it.
+
 ``/<ns>/<name>/signed/<signature>/raw/<commit>/<path>`` is the same file
 for anyone holding a signed URL (:mod:`heater.auth.signing`), private
 templates included; it is never stored by a shared cache.
@@ -37,11 +43,12 @@ from urllib.parse import quote
 from flask import Blueprint, Flask, Response, request
 from werkzeug.routing import PathConverter
 
-from heater.auth.tokens import Principal, Role
+from heater.auth.tokens import Caller, Principal, Role
 from heater.git.blobs import STREAM_ABOVE, BlobStream
 from heater.http.api.templates import templates
 from heater.http.context import caller
-from heater.http.credentials import note_caller
+from heater.http.credentials import credentials_from_environ, note_caller
+from heater.http.web.base import COOKIE, web_caller
 from heater.names import RepoId
 from heater.repos.resolve import Resolved
 from heater.templates.service import SIGNED_URL_READER, RawFile
@@ -111,10 +118,17 @@ def cache_control(resolved: Resolved, private: bool) -> str:
     return f"{audience}, max-age={MOVING_MAX_AGE}"
 
 
+def _reader() -> Caller:
+    """The request's own credentials, else the web UI's session."""
+    if credentials_from_environ(request.environ) is None and request.cookies.get(COOKIE):
+        return web_caller()
+    return caller()
+
+
 # merge_slashes=False: "a//b" is refused, not redirected to another file.
 @bp.get("/<namespace>/<name>/raw/<ref>/<path:path>", merge_slashes=False)
 def raw_file(namespace: str, name: str, ref: str, path: str) -> Response:
-    found = templates().raw_file(caller(), RepoId(namespace, name), ref, path)
+    found = templates().raw_file(_reader(), RepoId(namespace, name), ref, path)
     resolved, path = found.resolved, found.path
     return _answer(found, f"/{namespace}/{name}/raw/{resolved.sha}/{quote(path)}",
                    cache_control(resolved, found.info.private), found.info.private)
@@ -143,7 +157,7 @@ def _answer(found: RawFile, location: str, cache: str, private: bool) -> Respons
         **SECURITY_HEADERS,
     }
     if private:
-        headers["Vary"] = "Authorization, X-Auth-Token"
+        headers["Vary"] = "Authorization, X-Auth-Token, Cookie"
     if found.yank is not None:
         headers["X-Heater-Yanked"] = header_text(str(found.yank.get("reason") or "yanked"))
     # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".

@@ -340,6 +340,11 @@ class Images:
         self.repositories.update(caller, repo, body)
         return self._detail(caller, repo)
 
+    def manifest(self, caller: Caller, repo: RepoId, ref: str) -> ManifestAt:
+        """The manifest at ``ref`` (see :func:`heater.images.lookup.manifest_at`)."""
+        with self.registry.view(caller, repo, Kind.IMAGE) as view:
+            return lookup.manifest_at(view.git, ref)
+
     def manifests(self, caller: Caller, repo: RepoId, old: str,
                   new: str) -> tuple[ManifestAt, ManifestAt]:
         """The manifests at two refs (see :func:`heater.images.lookup.manifest_at`)."""

@@ -37,21 +37,21 @@ def compare_page(namespace: str, name: str) -> Response:
     view = _choice("view", VIEWS)
     if not (old and new):
         try:
-            _info, versions, branches, _default = TemplatePages(registry()).refs(
+            info, versions, branches, _default = TemplatePages(registry()).refs(
                 web_caller(), repo)
         except WrongKind:
             return page("image_compare.html", title=f"Compare · {repo}", repo=repo,
                         old=None, new=None, changes=None, from_ref=old, to_ref=new)
         return page("compare.html", title=f"Compare · {repo}", repo=repo, result=None,
-                    versions=versions, branches=branches, from_ref=old, to_ref=new,
-                    view=view)
+                    info=info, versions=versions, branches=branches, from_ref=old,
+                    to_ref=new, view=view)
     try:
-        _info, result = Templates(registry()).diff(web_caller(), repo, old, new)
+        info, result = Templates(registry()).diff(web_caller(), repo, old, new)
     except WrongKind:
         return image_compare(repo, old, new)
     return page("compare.html", title=f"Compare {old}…{new} · {repo}", repo=repo,
-                result=result.as_json(), versions=[], branches=[], from_ref=old,
-                to_ref=new, view=view)
+                info=info, result=result.as_json(), versions=[], branches=[],
+                from_ref=old, to_ref=new, view=view)
 
 
 @bp.get("/<repo:namespace>/<repo:name>/graph.svg")

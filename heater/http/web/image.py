@@ -21,14 +21,16 @@ BUILDS_SHOWN = 50
 
 
 def image_page(repo: RepoId) -> Response:
+    """The image at ``latest``, or at ``?ref=`` (a version or a build id)."""
     detail = images().show(web_caller(), repo)
     builds = images().builds_of(web_caller(), repo, BUILDS_SHOWN, None)
-    now = detail.current
+    ref = request.args.get("ref") or ""
+    now = images().manifest(web_caller(), repo, ref) if ref else detail.current
     manifest = now.manifest if now is not None else {}
     wanted = request.args.get("package", "").strip().lower()
     packages = [p for p in manifest.get("packages") or []
                 if isinstance(p, dict) and wanted in str(p.get("name", "")).lower()]
-    return page("image.html", title=str(repo), repo=repo, info=detail.info, now=now,
+    return page("image.html", title=str(repo), repo=repo, info=detail.info, now=now, ref=ref,
                 deprecated=detail.deprecated, manifest=manifest, versions=detail.versions,
                 builds=builds.builds, more_builds=builds.next_marker is not None,
                 packages=packages, package=wanted)

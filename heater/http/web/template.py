@@ -61,12 +61,18 @@ def repository_page(namespace: str, name: str) -> Response:
 
 @bp.get("/<repo:namespace>/<repo:name>/files")
 def files_at_default(namespace: str, name: str) -> Response:
-    """The files at ``latest``, else at the default branch."""
+    """The files at ``latest``, else at the default branch; ``?ref=&path=``
+    (what the ref picker sends) the path at that ref."""
     repo = RepoId(namespace, name)
     _info, _versions, _branches, default = pages().refs(web_caller(), repo)
-    if default is None:
+    ref = request.args.get("ref") or default
+    if ref is None:
         raise UnknownRef("HEAD", "the repository has no commit")
-    return redirect(f"/{namespace}/{name}/files/{quote(default)}", 303)  # type: ignore[return-value]
+    path = request.args.get("path", "").strip("/")
+    target = f"/{namespace}/{name}/files/{quote(ref)}"
+    if path:
+        target += f"/{quote(path)}"
+    return redirect(target, 303)  # type: ignore[return-value]
 
 
 @bp.get("/<repo:namespace>/<repo:name>/files/<ref>", defaults={"path": ""})
@@ -98,6 +104,7 @@ def history_page(namespace: str, name: str) -> Response:
     repo = RepoId(namespace, name)
     ref = request.args.get("ref") or None
     limit = parse_limit(request.args.get("limit", HISTORY_PAGE))
+    info, versions, branches, _default = pages().refs(web_caller(), repo)
     found = Templates(registry()).commits(web_caller(), repo, ref, limit,
                                           request.args.get("marker") or None)
     next_url = None
@@ -105,4 +112,5 @@ def history_page(namespace: str, name: str) -> Response:
         next_url = f"{request.path}?{'ref=' + quote(ref) + '&' if ref else ''}" \
                    f"marker={quote(found.next_marker)}"
     return page("history.html", title=f"History · {repo}", repo=repo, ref=ref or "",
-                commits=found.commits, next_url=next_url)
+                info=info, versions=versions, branches=branches, commits=found.commits,
+                next_url=next_url)

@@ -160,7 +160,7 @@ def test_clone_url_without_dot_git_and_a_browser_visit(server: Server, git: Git,
     # The URL a person pastes into a browser is the repository's web page.
     page = requests.get(f"{server.url}/{ns}/web", timeout=10)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-    assert f'value="{server.url}/{ns}/web.git"' in page.text
+    assert f'>{server.url}/{ns}/web.git</textarea>' in page.text
 
     private = api(server, "POST", "/api/v1/templates", token,
                   json={"namespace": ns, "name": "secret", "visibility": "private"})

@@ -158,6 +158,11 @@ PAGES = {
     "images": "/ui/images",
     "image": f"/{NS}/jammy",
     "image-compare": f"/{NS}/jammy/compare?from=1.0.0&to=1.1.0",
+    "image-build": f"/{NS}/jammy?ref=1.0.0",
     "sign-in": "/ui/sign-in",
     "not-found": f"/{PRIVATE_NS}/secret",
+    "deleted": f"/{NS}/retired",
 }
+# What each page answers when it is not 200.
+STATUSES = {"not-found": 404, "deleted": 410}
+PHONE = {"width": 375, "height": 800}

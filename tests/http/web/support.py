@@ -105,6 +105,11 @@ DIAGRAM = """<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60">
 <text x="20" y="36" font-family="sans-serif" font-size="16">port -> server -> volume</text>
 </svg>
 """
+# A private template's README: its picture loads only for a signed-in reader.
+SECRET_README = """# Secret database
+
+![diagram](docs/diagram.svg)
+"""
 HEATER_YAML = """keywords: [web, nginx]
 icon: docs/diagram.svg
 maintainers:
@@ -183,8 +188,9 @@ def populate(call: Call, namespace: str, commit: Callable[[str, dict[str, str]],
              private_namespace: str) -> None:
     """``namespace/web`` at 1.0.0, 1.0.1 (yanked) and 2.0.0,
     ``namespace/db`` deprecated for web, a private
-    ``private_namespace/secret``, and the image ``namespace/jammy`` with
-    two builds; ``commit(repo, files)`` commits to main."""
+    ``private_namespace/secret`` (with a README picture), the deleted
+    ``namespace/retired``, and the image ``namespace/jammy`` with two
+    builds; ``commit(repo, files)`` commits to main."""
     def ok(method: str, path: str, body: dict[str, Any], want: int = 201) -> None:
         status, answer = call(method, path, body)
         assert status == want, answer
@@ -208,6 +214,11 @@ def populate(call: Call, namespace: str, commit: Callable[[str, dict[str, str]],
     ok("POST", "/api/v1/templates", {"namespace": private_namespace, "name": "secret",
                                      "visibility": "private",
                                      "files": {"template.yaml": DB.replace(
-                                         "A PostgreSQL", "A secret PostgreSQL")}})
+                                         "A PostgreSQL", "A secret PostgreSQL"),
+                                               "README.md": SECRET_README,
+                                               "docs/diagram.svg": DIAGRAM}})
+    ok("POST", "/api/v1/templates", {"namespace": namespace, "name": "retired",
+                                     "files": {"template.yaml": DB}})
+    ok("DELETE", f"/api/v1/templates/{namespace}/retired", {"reason": "Replaced by web"}, 200)
     add_image(call, f"{namespace}/jammy", JAMMY, "1.0.0", b"first image bytes")
     add_image(call, f"{namespace}/jammy", JAMMY_UPDATED, "1.1.0", b"second image bytes")

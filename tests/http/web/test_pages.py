@@ -67,7 +67,7 @@ def test_template_page(site: Site) -> None:
     # How to use it: Heat at the latest version's raw URL, and the clone URL.
     assert (f"openstack stack create -t http://localhost/{NS}/web/raw/2.0.0/template.yaml web"
             in body)
-    assert f'value="http://localhost/{NS}/web.git"' in body
+    assert f'>http://localhost/{NS}/web.git</textarea>' in body
     for name in ("image", "network", "admin_password"):
         assert f'id="param-{name}"' in body
     assert 'id="param-flavor"' not in body  # 2.0.0 removed it
@@ -84,6 +84,12 @@ def test_template_page(site: Site) -> None:
 def test_template_page_at_a_version(site: Site) -> None:
     body = text(site.get(f"/{NS}/web?ref=1.0.0"))
     assert 'id="param-flavor"' in body
+    # Each parameter's group is a column of the table.
+    assert '<th scope="col">Group</th>' in body
+    flavor = body[body.index('id="param-flavor"'):]
+    assert "<td>Server</td>" in flavor[:flavor.index("</tr>")]
+    network = body[body.index('id="param-network"'):]
+    assert "<td></td>" in network[:network.index("</tr>")]
     assert "raw/1.0.0/template.yaml" in body
     yanked = text(site.get(f"/{NS}/web?ref=1.0.1"))
     assert "Version 1.0.1 was yanked" in yanked and "Tagged by mistake" in yanked
@@ -105,7 +111,7 @@ def test_readme_is_sanitised_and_links_resolve_at_the_commit(site: Site) -> None
 
 def test_deprecated_template_names_its_replacement(site: Site) -> None:
     body = text(site.get(f"/{NS}/db"))
-    assert "Deprecated" in body and "Use the managed database" in body
+    assert "Deprecated" in body and "Use the managed database." in body
     assert f'<a href="/{NS}/web">{NS}/web</a>' in body
 
 
@@ -157,6 +163,29 @@ def test_versions_and_history(site: Site) -> None:
     history = text(site.get(f"/{NS}/web/history"))
     assert "Change acme/web" in history and "First web server" in history
     assert "Web Team" in history
+
+
+def test_history_and_files_pick_their_ref(site: Site) -> None:
+    history = text(site.get(f"/{NS}/web/history"))
+    picker = history[history.index('<select id="picker-ref"'):]
+    picker = picker[:picker.index("</select>")]
+    assert '<option value="2.0.0">' in picker and '<option value="main">' in picker
+    older = text(site.get(f"/{NS}/web/history?ref=1.0.0"))
+    assert "First web server" in older and "Change acme/web" not in older
+    assert '<option value="1.0.0" selected>' in older
+    files = text(site.get(f"/{NS}/web/files/1.0.0/docs"))
+    assert f'action="/{NS}/web/files"' in files
+    assert '<input type="hidden" name="path" value="docs">' in files
+    assert '<option value="1.0.0" selected>' in files
+    # What the picker sends: the same path at the ref picked.
+    picked = site.get(f"/{NS}/web/files?ref=2.0.0&path=docs")
+    assert picked.status_code == 303
+    assert picked.headers["Location"] == f"/{NS}/web/files/2.0.0/docs"
+    # A ref no list holds (a SHA) is still the one shown as picked.
+    sha = re.search(rf'/{NS}/web/files/([0-9a-f]{{40}})"', text(site.get(f"/{NS}/web")))
+    assert sha is not None
+    at_sha = text(site.get(f"/{NS}/web/files/{sha.group(1)}"))
+    assert f'<option value="{sha.group(1)}" selected>' in at_sha
 
 
 def test_compare_shows_the_verdict_first(site: Site) -> None:
@@ -230,6 +259,30 @@ def test_images_listing_and_image_page(site: Site) -> None:
     assert "compare?from=1.0.0&amp;to=1.1.0" in body
     found = text(site.get(f"/{NS}/jammy?package=ngin"))
     assert "<code>nginx</code>" in found and "<code>bash</code>" not in found
+
+
+def test_image_page_at_a_build_and_its_package_diff(site: Site) -> None:
+    builds = site.app.call("GET", f"/api/v1/images/{NS}/jammy/builds").get_json()["builds"]
+    by_version = {b["version"]: b["build_id"] for b in builds}
+    newer, older = by_version["1.1.0"], by_version["1.0.0"]
+    body = text(site.get(f"/{NS}/jammy"))
+    assert f'href="/{NS}/jammy?ref={older}"' in body
+    # Each build links the package diff from the one listed after it.
+    after = builds[1]["build_id"]
+    assert (f'compare?from={after}&amp;to={builds[0]["build_id"]}">packages since the '
+            "build before") in body
+    at_build = site.get(f"/{NS}/jammy?ref={older}")
+    assert at_build.status_code == 200
+    shown = text(at_build)
+    assert f"Build at {older}" in shown and "<code>python3-cryptography</code>" in shown
+    assert "3.0.2-0ubuntu1.10" in shown and "<code>wget</code>" not in shown
+    assert f"<code>{older}</code></dd>" in shown
+    assert "Build at 1.0.0" in text(site.get(f"/{NS}/jammy?ref=1.0.0"))
+    diff = text(site.get(f"/{NS}/jammy/compare?from={older}&to={newer}"))
+    added = diff[diff.index('id="pk-added"'):diff.index('id="pk-removed"')]
+    assert "<code>wget</code>" in added
+    missing = site.get(f"/{NS}/jammy?ref=9.9.9")
+    assert missing.status_code == 404 and "<code>unknown_ref</code>" in text(missing)
 
 
 def test_image_package_diff(site: Site) -> None:

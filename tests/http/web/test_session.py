@@ -42,5 +42,42 @@ def test_a_form_posted_from_another_site_is_refused(site: Site) -> None:
     for headers in ({"Origin": "https://evil.example.com"}, {"Sec-Fetch-Site": "cross-site"}):
         answer = client.post("/ui/sign-in", data={"token": site.reader}, headers=headers)
         assert answer.status_code == 403, headers
+        assert b"<code>cross_site_post</code>" in answer.data
         assert "Set-Cookie" not in answer.headers
-        assert client.post("/ui/sign-out", headers=headers).status_code == 403
+        out = client.post("/ui/sign-out", headers=headers)
+        assert out.status_code == 403 and b"<code>cross_site_post</code>" in out.data
+        assert "Set-Cookie" not in out.headers
+
+
+def test_raw_files_read_the_signed_in_session(site: Site) -> None:
+    # The web UI links a private template's raw files and README pictures:
+    # they load for the browser signed in, and for no one else.
+    path = f"/{PRIVATE_NS}/secret/raw/main/docs/diagram.svg"
+    signed_in = site.get(path, site.reader)
+    assert signed_in.status_code == 200 and b"<svg" in signed_in.data
+    assert "Cookie" in signed_in.headers["Vary"]
+    assert signed_in.headers["Cache-Control"].startswith("private")
+    anonymous = site.get(path)
+    assert anonymous.status_code == 404
+    assert anonymous.get_json()["error"]["code"] == "repository_not_found"
+    # A request's own credentials win over the cookie.
+    client = site.app.app.test_client()
+    client.set_cookie("heater_session", site.reader)
+    bad = client.get(path, headers={"Authorization": "Bearer hk_wrong"})
+    assert bad.status_code == 401 and bad.get_json()["error"]["code"] == "invalid_token"
+    # A cookie whose token no longer authenticates reads as anonymous.
+    assert site.get(path, "hk_not_a_real_token").status_code == 404
+    page = text_of(site.get(f"/{PRIVATE_NS}/secret", site.reader))
+    assert f'src="/{PRIVATE_NS}/secret/raw/' in page and "/docs/diagram.svg" in page
+
+
+def test_private_pages_say_private_on_every_tab(site: Site) -> None:
+    for path in ("", "/files/main", "/versions", "/history", "/compare",
+                 "/compare?from=main&to=main"):
+        page = text_of(site.get(f"/{PRIVATE_NS}/secret{path}", site.reader))
+        assert '<span class="badge private">private</span>' in page, path
+
+
+def text_of(response: object) -> str:
+    data: bytes = response.data  # type: ignore[attr-defined]
+    return data.decode()

@@ -2,19 +2,25 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  // Copy buttons: shown only where the clipboard can be written.
+  // Copy buttons. The clipboard API exists only in secure contexts (HTTPS
+  // or localhost); a registry served over plain HTTP copies the selected
+  // field the older way, and failing that asks for Ctrl+C.
   for (const button of document.querySelectorAll("button[data-copy]")) {
-    if (!navigator.clipboard) continue;
     button.hidden = false;
     button.addEventListener("click", async () => {
       const field = document.getElementById(button.dataset.copy);
-      try {
-        await navigator.clipboard.writeText(field.value);
-        button.textContent = "Copied";
-      } catch {
-        field.select();
-        button.textContent = "Press Ctrl+C";
+      let copied = false;
+      if (navigator.clipboard) {
+        try {
+          await navigator.clipboard.writeText(field.value);
+          copied = true;
+        } catch { /* refused: try the selection below */ }
       }
+      if (!copied) {
+        field.select();
+        copied = document.execCommand("copy");
+      }
+      button.textContent = copied ? "Copied" : "Press Ctrl+C";
       setTimeout(() => { button.textContent = "Copy"; }, 2000);
     });
   }
