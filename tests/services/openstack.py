@@ -315,6 +315,12 @@ def _write_configs(root: Path, ports: _Ports, state: Mapping[str, str]) -> None:
         "DEFAULT": {
             "use_stderr": True, "debug": False, "transport_url": "fake://",
             "num_engine_workers": 1, "graceful_shutdown_timeout": 3,
+            # Heat's legacy engine walks a stack in the engine's own task
+            # runner. The convergence engine (the default) passes each
+            # resource on as a message; on this one-process bus and SQLite,
+            # a loaded machine once saw a nested stack's update stop
+            # midway with no error, and `stack update --wait` time out.
+            "convergence_engine": False,
             "region_name_for_services": REGION,
             "stack_user_domain_name": "heat", "stack_domain_admin": "heat_domain_admin",
             "stack_domain_admin_password": state["heat_domain_password"],
