@@ -76,7 +76,7 @@ class PartedWriter(BlobWriter):
         self.parts = 0  # parts handed to the senders so far
         # Made on first use: more than one only for a large blob.
         self._maps: list[mmap.mmap] = []
-        self._files: list[int] = []  # the maps' memory files, where there are
+        self._files: list[int | None] = []  # the maps' memory files, where there are
         self._readers: list[PartReader] = []  # views of the maps, released at the end
         self._active = 0  # the buffer being filled
         self._filled = 0
@@ -185,7 +185,7 @@ class PartedWriter(BlobWriter):
         try:
             fd = os.memfd_create("heater-part", os.MFD_CLOEXEC)
         except (AttributeError, OSError):  # not Linux: no file to send from
-            self._files.append(-1)
+            self._files.append(None)
             return mmap.mmap(-1, self.part_bytes)
         self._files.append(fd)
         os.ftruncate(fd, self.part_bytes)  # sparse: pages come as they are filled
@@ -193,8 +193,7 @@ class PartedWriter(BlobWriter):
 
     def _reader(self) -> PartReader:
         """What the buffer being filled holds, to be sent."""
-        fd = self._files[self._active] if len(self._files) > self._active else -1
-        reader = PartReader(self._buffer()[:self._filled], fd if fd >= 0 else None)
+        reader = PartReader(self._buffer()[:self._filled], self._files[self._active])
         self._readers.append(reader)
         return reader
 
@@ -237,7 +236,7 @@ class PartedWriter(BlobWriter):
             with contextlib.suppress(BufferError):
                 buffer.close()
         for fd in self._files:  # a map still open keeps its memory file
-            if fd >= 0:
+            if fd is not None:
                 os.close(fd)
         self._maps, self._readers, self._files = [], [], []
 

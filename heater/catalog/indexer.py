@@ -44,8 +44,6 @@ from heater.repos.versions import TaggedVersion, latest, list_versions
 
 log = logging.getLogger(__name__)
 
-Fingerprint = tuple[object, ...]
-
 # A change racing with another is re-read at most this often (see refresh()).
 MAX_REFRESH_ATTEMPTS = 5
 
@@ -109,8 +107,9 @@ def file_stamp(path: Path) -> bytes:
     change: its config, ``HEAD``, ``packed-refs`` and every loose ref. git
     and libgit2 replace such a file by renaming a new one into place, so any
     change gives another stamp (and a ``git pack-refs`` a harmless one).
-    What a rebuild compares before and after its writes: a fifth of the
-    cost of opening the repository again and reading its refs and config."""
+    What a refresh and a rebuild compare before and after their writes: a
+    fifth of the cost of opening the repository again and reading its refs
+    and config."""
     found: list[tuple[str, int, int, int]] = []
     for name in ("config", "HEAD", "packed-refs"):
         try:
@@ -136,13 +135,6 @@ def file_stamp(path: Path) -> bytes:
                 found.append((item.path, st.st_ino, st.st_mtime_ns, st.st_size))
     found.sort()
     return hashlib.blake2b(repr(found).encode(), digest_size=16).digest()
-
-
-def fingerprint(git: pygit2.Repository, info: RepoInfo) -> Fingerprint:
-    """Changes whenever anything an entry is built from changes."""
-    # One pass over the refs, each read once (not listed, then looked up).
-    refs = sorted((ref.name, str(ref.target)) for ref in git.references.iterator())
-    return (info.kind, info.visibility, tuple(refs))
 
 
 # Repositories read per task when a rebuild reads in several processes.
@@ -199,16 +191,6 @@ class Catalog:
             search_text=document.search_text, summary=document.summary,
         )
 
-    def current_fingerprint(self, repo: RepoId) -> Fingerprint:
-        try:
-            git = self.repos.open(repo)
-        except RepositoryNotFound:
-            return ()
-        try:
-            return fingerprint(git, read_info(repo, git))
-        finally:
-            git.free()
-
     def _store(self, repo: RepoId, entry: Entry | None) -> None:
         if entry is None:
             self.index.remove(repo.namespace, repo.name)
@@ -224,24 +206,10 @@ class Catalog:
         read the latest state.
         """
         for _ in range(MAX_REFRESH_ATTEMPTS):
-            try:
-                git = self.repos.open(repo)
-            except RepositoryNotFound:
-                self._store(repo, None)
-                if self.current_fingerprint(repo) == ():
-                    return
-                continue
-            try:
-                # One open for the read and the check after the write: refs
-                # are read from disk at each lookup, so a change made meanwhile
-                # shows in the second fingerprint.
-                info = read_info(repo, git)
-                seen = fingerprint(git, info)
-                self._store(repo, self._entry(git, info))
-                if fingerprint(git, read_info(repo, git)) == seen:
-                    return
-            finally:
-                git.free()
+            entry, seen = self.read(repo)
+            self._store(repo, entry)
+            if file_stamp(self.repos.path(repo)) == seen:
+                return
         log.warning("catalog entry of %s kept changing; it is refreshed on the next change",
                     repo)
 
